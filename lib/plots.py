@@ -1,0 +1,240 @@
+"""The figures of the attention study: pair panels, GQA panels, the size ladder, the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+BASE_COLOR = "#2a9d8f"
+INSTRUCT_COLOR = "#e76f51"
+KIND_COLORS = {"MHA": "#264653", "GQA": "#e9c46a", "MQA": "#e76f51"}
+
+
+def _bars_with_ci(ax, labels, values, intervals, colors) -> None:
+    values = np.asarray(values, dtype=float)
+    err = None
+    if intervals is not None:
+        lows = np.array([lo for lo, _ in intervals])
+        highs = np.array([hi for _, hi in intervals])
+        err = np.vstack([values - lows, highs - values]).clip(min=0)
+    bars = ax.bar(labels, values, yerr=err, color=colors, capsize=6, edgecolor="black", alpha=0.85)
+    for bar, value in zip(bars, values, strict=True):
+        ax.annotate(f"{value:.4f}", (bar.get_x() + bar.get_width() / 2, value),
+                    xytext=(8, 4), textcoords="offset points", ha="left", fontsize=10)
+    top = values if err is None else values + err[1]
+    bottom = values if err is None else values - err[0]
+    # SI exceeds 1 (and correlations go negative) when heads are anti-correlated
+    ax.set_ylim(min(0.0, float(bottom.min())) - 0.05, max(1.0, float(top.max())) + 0.1)
+
+
+def _layer_variance(ax, series: Mapping[str, Sequence[float]], colors: Sequence[str]) -> None:
+    n = 0
+    for (label, values), color, marker in zip(series.items(), colors, "os^v", strict=False):
+        ax.plot(range(len(values)), values, marker=marker, color=color, label=label, markersize=4)
+        n = len(values)
+    third = n // 3
+    ax.axvspan(third - 0.5, 2 * third - 0.5, color="gold", alpha=0.2, label="middle third (L*)")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("variance of head entropy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _heatmap(ax, matrix, title: str, group_size: int | None = None) -> None:
+    sns.heatmap(np.asarray(matrix, dtype=float), cmap="RdBu_r", center=0, vmin=-1, vmax=1, ax=ax,
+                cbar_kws={"label": "correlation"}, square=True, xticklabels=False,
+                yticklabels=False)
+    if group_size and group_size > 1:
+        n = len(matrix)
+        for g in range(group_size, n, group_size):
+            ax.axhline(g, color="black", lw=0.5)
+            ax.axvline(g, color="black", lw=0.5)
+    ax.set_title(title)
+    ax.set_xlabel("head")
+    ax.set_ylabel("head")
+
+
+def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any],
+                labels: tuple[str, str] = ("base", "instruct")) -> plt.Figure:
+    """Seed 000's six panels: SI, correlation, layer variance, two heatmaps, summary.
+
+    `base`/`instruct` are results blocks: specialization metrics plus `si_ci` (low, high).
+    """
+    fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
+    colors = [BASE_COLOR, INSTRUCT_COLOR]
+    _bars_with_ci(axes[0, 0], labels, [base["specialization_index"],
+                  instruct["specialization_index"]],
+                  [base.get("si_ci"), instruct.get("si_ci")] if base.get("si_ci") else None, colors)
+    axes[0, 0].set_title("Specialization index (bootstrap 95% CI)")
+    _bars_with_ci(axes[0, 1], labels, [base["mean_head_correlation"],
+                  instruct["mean_head_correlation"]], None, colors)
+    axes[0, 1].set_title("Mean head correlation")
+    _layer_variance(axes[0, 2], {labels[0]: base["layer_variances"],
+                                 labels[1]: instruct["layer_variances"]}, colors)
+    axes[0, 2].set_title("Layer-wise head variance")
+    _heatmap(axes[1, 0], base["head_correlation_matrix"], f"{labels[0]}: head correlation")
+    _heatmap(axes[1, 1], instruct["head_correlation_matrix"], f"{labels[1]}: head correlation")
+    names = ["SI", "effective ratio", "1 - correlation"]
+    b = [base["specialization_index"], base["effective_ratio"], 1 - base["mean_head_correlation"]]
+    i = [instruct["specialization_index"], instruct["effective_ratio"],
+         1 - instruct["mean_head_correlation"]]
+    x = np.arange(3)
+    axes[1, 2].bar(x - 0.18, b, 0.36, color=BASE_COLOR, label=labels[0])
+    axes[1, 2].bar(x + 0.18, i, 0.36, color=INSTRUCT_COLOR, label=labels[1])
+    for k in range(3):
+        d = i[k] - b[k]
+        axes[1, 2].annotate("±0.000" if abs(d) < 5e-4 else f"{d:+.3f}",
+                            (k, max(b[k], i[k]) + 0.03), ha="center",
+                            color="grey" if abs(d) < 5e-4 else ("green" if d > 0 else "red"))
+    axes[1, 2].set_xticks(x, names)
+    axes[1, 2].set_ylim(min(0.0, *b, *i) - 0.05, max(1.0, *b, *i) + 0.35)
+    axes[1, 2].legend(loc="upper right", fontsize=8)
+    axes[1, 2].set_title("Specialization summary")
+    fig.suptitle(title, fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def gqa_figure(title: str, mha: Mapping[str, float], gqa_base: Mapping[str, Any],
+               gqa_instruct: Mapping[str, Any], groups: Mapping[str, Mapping[str, float]],
+               group_size: int) -> plt.Figure:
+    """Seed 001's six panels: MHA vs GQA SI, GQA pair, group analysis, variance, heatmaps.
+
+    `mha` holds base_si/instruct_si/label; `groups` maps base/instruct to gqa_group_metrics.
+    """
+    fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
+    x = np.arange(2)
+    base_vals = [mha["base_si"], gqa_base["specialization_index"]]
+    inst_vals = [mha["instruct_si"], gqa_instruct["specialization_index"]]
+    ax = axes[0, 0]
+    ax.bar(x - 0.18, base_vals, 0.36, color=BASE_COLOR, label="base")
+    ax.bar(x + 0.18, inst_vals, 0.36, color=INSTRUCT_COLOR, label="instruct")
+    for k in range(2):
+        d = inst_vals[k] - base_vals[k]
+        ax.annotate(f"dSI={d:+.4f}", (k, max(base_vals[k], inst_vals[k]) + 0.03), ha="center",
+                    color="green" if d > 0 else "red", fontweight="bold")
+    ax.set_xticks(x, [f"MHA\n{mha['label']}", "GQA\n(this run)"])
+    ax.set_ylim(min(0.0, *base_vals, *inst_vals) - 0.05, max(1.0, *base_vals, *inst_vals) + 0.2)
+    ax.legend()
+    ax.set_title("MHA vs GQA: specialization index")
+    _bars_with_ci(axes[0, 1], ["base", "instruct"],
+                  [gqa_base["specialization_index"], gqa_instruct["specialization_index"]],
+                  [gqa_base["si_ci"], gqa_instruct["si_ci"]] if gqa_base.get("si_ci") else None,
+                  [BASE_COLOR, INSTRUCT_COLOR])
+    axes[0, 1].set_title("GQA pair: SI (bootstrap 95% CI)")
+    ax = axes[0, 2]
+    keys = ["within_group_variance", "between_group_variance"]
+    xb = np.arange(2)
+    ax.bar(xb - 0.18, [groups["base"][k] for k in keys], 0.36, color=BASE_COLOR, label="base")
+    ax.bar(xb + 0.18, [groups["instruct"][k] for k in keys], 0.36, color=INSTRUCT_COLOR,
+           label="instruct")
+    ax.set_xticks(xb, ["within group", "between groups"])
+    ax.set_ylabel("variance of head entropy")
+    ratios = ", ".join(f"{k}: {float(groups[k]['within_between_ratio']):.2f}"
+                       for k in ("base", "instruct"))
+    ax.set_title(f"KV-group analysis (within/between ratio {ratios})", fontsize=10)
+    ax.legend()
+    _layer_variance(axes[1, 0], {"base": gqa_base["layer_variances"],
+                                 "instruct": gqa_instruct["layer_variances"]},
+                    [BASE_COLOR, INSTRUCT_COLOR])
+    axes[1, 0].set_title("GQA: layer-wise head variance")
+    _heatmap(axes[1, 1], gqa_base["head_correlation_matrix"], "GQA base: head correlation",
+             group_size)
+    _heatmap(axes[1, 2], gqa_instruct["head_correlation_matrix"],
+             "GQA instruct: head correlation", group_size)
+    fig.suptitle(title, fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
+                  tolerance: float) -> plt.Figure:
+    """Seed 003's two panels: SI per model (bars, references hatched) and size vs SI.
+
+    Each row: display, size_b, si, si_ci (or None), kind, reference (bool).
+    """
+    rows = sorted(rows, key=lambda r: r["size_b"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6))
+    labels = [r["display"] for r in rows]
+    values = np.array([r["si"] for r in rows], dtype=float)
+    err = np.array([[r["si"] - r["si_ci"][0], r["si_ci"][1] - r["si"]] if r.get("si_ci")
+                    else [0.0, 0.0] for r in rows]).T.clip(min=0)
+    colors = [KIND_COLORS.get(r["kind"], "grey") for r in rows]
+    bars = ax1.bar(labels, values, yerr=err, color=colors, capsize=5, edgecolor="black",
+                   hatch=None)
+    for bar, r in zip(bars, rows, strict=True):
+        if r["reference"]:
+            bar.set_hatch("//")
+        ax1.annotate(f"{r['si']:.3f}", (bar.get_x() + bar.get_width() / 2, r["si"] + 0.03),
+                     ha="center", fontsize=9)
+    ax1.axhline(target, color="green", ls="--", label=f"target SI {target}")
+    ax1.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.15,
+                label=f"+/- {tolerance}")
+    ax1.set_ylim(0, 1.05)
+    ax1.set_ylabel("specialization index")
+    ax1.tick_params(axis="x", rotation=20)
+    ax1.set_title("SI per model (hatched: reference run or published)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
+    ax1.legend(handles + ax1.get_legend_handles_labels()[0],
+               list(KIND_COLORS) + ax1.get_legend_handles_labels()[1], fontsize=8)
+    sizes = np.array([r["size_b"] for r in rows], dtype=float)
+    ax2.scatter(sizes, values, c=colors, s=120, edgecolors="black", zorder=3)
+    for r in rows:
+        ax2.annotate(r["display"], (r["size_b"], r["si"]), xytext=(6, 6),
+                     textcoords="offset points", fontsize=8)
+    if len(rows) >= 3 and np.ptp(sizes) > 0:
+        slope, intercept = np.polyfit(sizes, values, 1)
+        xs = np.linspace(sizes.min(), sizes.max(), 50)
+        ax2.plot(xs, slope * xs + intercept, "r--", alpha=0.6, label=f"trend (slope {slope:.4f})")
+        ax2.legend(fontsize=8)
+    ax2.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.1)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("model size (billions of parameters, log)")
+    ax2.set_ylabel("specialization index")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("Size vs SI")
+    fig.suptitle(title, fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
+    """The headline figure: SI (base, instruct) and dSI with bootstrap CIs, grouped by kind.
+
+    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci.
+    """
+    order = {k: i for i, k in enumerate(KIND_COLORS)}
+    rows = sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 0.6 * len(rows) + 3))
+    y = np.arange(len(rows))
+
+    def err(point, ci):
+        return [[max(point - ci[0], 0)], [max(ci[1] - point, 0)]] if ci else None
+
+    for k, r in enumerate(rows):
+        ax1.errorbar(r["base_si"], k - 0.15, xerr=err(r["base_si"], r.get("base_ci")), fmt="o",
+                     color=BASE_COLOR, capsize=3, label="base" if k == 0 else None)
+        ax1.errorbar(r["instruct_si"], k + 0.15,
+                     xerr=err(r["instruct_si"], r.get("instruct_ci")), fmt="s",
+                     color=INSTRUCT_COLOR, capsize=3, label="instruct" if k == 0 else None)
+        ax2.errorbar(r["delta_si"], k, xerr=err(r["delta_si"], r.get("delta_ci")), fmt="D",
+                     color=KIND_COLORS.get(r["kind"], "grey"), capsize=4)
+    labels = [f"{r['label']} [{r['kind']}]" for r in rows]
+    for ax in (ax1, ax2):
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+    ax1.set_xlabel("specialization index")
+    ax1.set_xlim(-0.02, 1.02)
+    ax1.legend(fontsize=8)
+    ax1.set_title("SI with bootstrap 95% CI")
+    ax2.axvline(0, color="black", lw=1)
+    ax2.set_xlabel("dSI = instruct - base")
+    ax2.set_title("Alignment effect: dSI with bootstrap 95% CI")
+    fig.suptitle(title, fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,125 @@
+"""Set-up step run by `make setup`: `python -m lib.prepare [--check-only]`.
+
+1. Refuse an environment holding CUDA packages (the CPU torch pin was bypassed somewhere).
+2. Convert the GGUF-packaged models into the float32 cache once (`lib.models.embedded`).
+3. Make WordNet available offline (`lib.wordnet`).
+4. Print what was built and what was already there, with timings and the cache size.
+
+Idempotent: when everything is built it only checks, in a few seconds. `--check-only` builds
+nothing and exits 1 when something is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from lib.paths import CACHE
+
+# PyPI's torchvision 0.28.0 is CUDA-linked but carries no CUDA runtime (SPEC §5): expected.
+_ALLOWED = frozenset({"cuda-pathfinder"})
+
+
+def cuda_packages(distributions: Iterable[tuple[str, str]]) -> list[str]:
+    """'name==version' of each CUDA distribution: nvidia-*, cuda-* or a '+cu' torch build."""
+    flagged = []
+    for name, version in distributions:
+        normal = name.lower().replace("_", "-")
+        if normal in _ALLOWED:
+            continue
+        if normal.startswith(("nvidia-", "cuda-")) or (normal == "torch" and "+cu" in version):
+            flagged.append(f"{name}=={version}")
+    return sorted(flagged)
+
+
+def installed_distributions() -> list[tuple[str, str]]:
+    """(name, version) of every distribution in the running environment."""
+    found = []
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.append((name, dist.version))
+    return found
+
+
+def folder_size(path: Path) -> int:
+    """Bytes under a folder (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _models(check_only: bool) -> list[tuple[str, str, float]]:
+    from lib.models import embedded
+
+    embedded.clear_stale_builds()
+    rows = []
+    for name, spec in embedded.EMBEDDED.items():
+        start = time.perf_counter()
+        if spec.kind != "gguf":
+            embedded.model_dir(name)  # raises when the package is missing
+            status = "ready (package folder)"
+        elif embedded.is_built(name):
+            status = "already built"
+        elif check_only:
+            status = "MISSING"
+        else:
+            print(f"prepare: converting {name} (one-off, about a minute)", flush=True)
+            embedded.build(name, log=lambda line: print(f"prepare:   {line}", flush=True))
+            status = "built"
+        rows.append((name, status, time.perf_counter() - start))
+    return rows
+
+
+def _wordnet(check_only: bool) -> tuple[str, str, float]:
+    from lib import wordnet
+
+    start = time.perf_counter()
+    if wordnet.installed_root() is not None:
+        status = "already present"
+    elif check_only:
+        status = "MISSING"
+    else:
+        print("prepare: installing WordNet 3.0", flush=True)
+        wordnet.ensure_wordnet()
+        status = "built"
+    return "wordnet 3.0", status, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the set-up; return the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m lib.prepare", description=__doc__)
+    parser.add_argument("--check-only", action="store_true", help="build nothing, only report")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    flagged = cuda_packages(installed_distributions())
+    if flagged:
+        print(
+            "prepare: CUDA packages are installed in this CPU environment: "
+            + ", ".join(flagged)
+            + ". Something installed torch without requirements/constraints.txt; recreate the "
+            "venv (rm -rf .venv && make setup).",
+            file=sys.stderr,
+        )
+        return 1
+    rows = [*_models(args.check_only), _wordnet(args.check_only)]
+    print("prepare: summary")
+    for name, status, seconds in rows:
+        print(f"  {name:34s} {status:30s} {seconds:7.1f} s")
+    total = time.perf_counter() - start
+    print(f"  cache {CACHE} holds {_human(folder_size(CACHE))}; prepare took {total:.1f} s")
+    return 1 if any(status == "MISSING" for _, status, _ in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

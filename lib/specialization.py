@@ -1,0 +1,125 @@
+"""Head specialization metrics of an entropy matrix E [layers, heads] (SPEC §1).
+
+`specialization_metrics` reproduces seed 000's `compute_specialization_metrics`;
+`gqa_group_metrics` seed 001's `compute_gqa_group_metrics`; `specialization_index` is the SI of
+one or many E matrices at once (batched correlation, used by the bootstrap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ArrayLike = np.ndarray | list
+
+
+def _as_matrix(E: ArrayLike) -> np.ndarray:
+    E = np.asarray(E, dtype=np.float64)
+    if E.ndim != 2 or min(E.shape) == 0:
+        raise ValueError(f"E must be a non-empty [layers, heads] matrix, got shape {E.shape}")
+    if not np.isfinite(E).all():
+        raise ValueError("E contains NaN/Inf")
+    return E
+
+
+def head_correlations(E: np.ndarray) -> np.ndarray:
+    """Correlation matrices of the heads' per-layer profiles: [..., L, H] -> [..., H, H].
+
+    Same as np.corrcoef(E.T) (NaN where a head is constant over layers, values clipped to
+    [-1, 1]), for any number of leading dims.
+    """
+    E = np.asarray(E, dtype=np.float64)
+    centered = E - E.mean(axis=-2, keepdims=True)
+    cov = np.einsum("...lh,...lk->...hk", centered, centered)
+    std = np.sqrt(np.einsum("...hh->...h", cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / std[..., :, None] / std[..., None, :]
+    return np.clip(corr, -1.0, 1.0)
+
+
+def _upper_nanmean(corr: np.ndarray) -> np.ndarray:
+    """nanmean of the strict upper triangle of [..., H, H] (NaN where all are NaN or H < 2)."""
+    rows, cols = np.triu_indices(corr.shape[-1], k=1)
+    upper = corr[..., rows, cols]
+    valid = ~np.isnan(upper)
+    count = valid.sum(axis=-1)
+    total = np.where(valid, upper, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def specialization_index(E: np.ndarray) -> np.ndarray | float:
+    """SI = 1 - mean head correlation of E [..., layers, heads]; a float for one matrix."""
+    E = np.asarray(E, dtype=np.float64)
+    if E.ndim < 2:
+        raise ValueError(f"E must be [..., layers, heads], got shape {E.shape}")
+    si = 1.0 - _upper_nanmean(head_correlations(E))
+    return float(si) if si.ndim == 0 else si
+
+
+def _entropy2(p: np.ndarray) -> float:
+    nz = p[p > 0]
+    return float(-(nz * np.log2(nz)).sum())
+
+
+def specialization_metrics(E: ArrayLike) -> dict:
+    """Seed 000's metrics of E [layers, heads].
+
+    Scalars are python floats (NaN where undefined: constant heads, a third with no layers when
+    layers < 3); `layer_variances` is a list [layers] and `head_correlation_matrix` a nested list
+    [heads][heads] (JSON-friendly); `num_layers`, `num_heads` are ints.
+    """
+    E = _as_matrix(E)
+    num_layers, num_heads = E.shape
+    layer_variances = E.var(axis=1)
+    corr = head_correlations(E)
+    mean_corr = float(_upper_nanmean(corr))
+    contributions = E.mean(axis=0)
+    total = contributions.sum()
+    h = _entropy2(contributions / total) if total > 0 else float("nan")
+    effective_heads = 2.0**h if h > 0 else 1.0
+    third = num_layers // 3
+
+    def region(values: np.ndarray) -> float:
+        return float(values.mean()) if values.size else float("nan")
+
+    return {
+        "specialization_index": 1.0 - mean_corr,
+        "mean_head_correlation": mean_corr,
+        "mean_head_variance": float(layer_variances.mean()),
+        "effective_heads": float(effective_heads),
+        "effective_ratio": float(effective_heads / num_heads),
+        "layer_variances": layer_variances.tolist(),
+        "early_variance": region(layer_variances[:third]),
+        "middle_variance": region(layer_variances[third : 2 * third]),
+        "late_variance": region(layer_variances[2 * third :]),
+        "head_correlation_matrix": corr.tolist(),
+        "num_layers": int(num_layers),
+        "num_heads": int(num_heads),
+    }
+
+
+def gqa_group_metrics(E: ArrayLike, num_kv_heads: int) -> dict:
+    """Seed 001's within/between KV-group variances of E [layers, heads].
+
+    Group g holds the consecutive q-heads [g*s, (g+1)*s), s = heads // num_kv_heads.
+    `per_group_variances` is a list [num_kv_heads]; the ratio is inf if between is 0.
+    """
+    E = _as_matrix(E)
+    num_layers, num_heads = E.shape
+    if int(num_kv_heads) != num_kv_heads or num_kv_heads < 1 or num_heads % num_kv_heads:
+        raise ValueError(
+            f"{num_heads} query heads cannot be split into {num_kv_heads} KV groups "
+            "(num_kv_heads must be a positive divisor of the number of heads)"
+        )
+    groups = E.reshape(num_layers, int(num_kv_heads), num_heads // int(num_kv_heads))
+    per_group = groups.var(axis=2).mean(axis=0)
+    within = float(per_group.mean())
+    between = float(groups.mean(axis=2).var(axis=1).mean())
+    return {
+        "within_group_variance": within,
+        "between_group_variance": between,
+        "within_between_ratio": within / between if between > 0 else float("inf"),
+        "group_size": num_heads // int(num_kv_heads),
+        "num_kv_groups": int(num_kv_heads),
+        "per_group_variances": per_group.tolist(),
+    }

@@ -1,0 +1,198 @@
+"""Uncertainty of the specialization index: bootstrap over prompts, and the seed-loop check.
+
+The seeds averaged three "seeds" of a deterministic eval-mode pass, so their std was 0 (SPEC §3).
+Here the spread comes from resampling the prompts: `bootstrap_si` for one model and
+`bootstrap_delta_si` for a base/instruct pair (paired: the same prompt indices for both).
+`seed_invariance` runs the measurement for two seeds and a third only if they differ.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from lib.specialization import specialization_index
+
+CHUNK = 256  # bootstrap samples per batched correlation
+
+
+def _per_prompt(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise ValueError(f"{name} must be [prompts, layers, heads] entropies, got {x.shape}")
+    return x
+
+
+def _check_ci(ci: float, n_boot: int) -> None:
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+
+
+def resample_weights(n_prompts: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap weights [n_boot, n_prompts]: how often each prompt is drawn, divided by n."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
+    flat = (draws + n_prompts * np.arange(n_boot)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=n_boot * n_prompts).reshape(n_boot, n_prompts)
+    return counts / n_prompts
+
+
+def resampled_si(per_prompt: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """SI of each resampled mean E (weights [n_boot, P] @ per_prompt [P, L, H]) -> [n_boot]."""
+    out = np.empty(weights.shape[0])
+    for start in range(0, weights.shape[0], CHUNK):  # bounded memory: CHUNK x H x H
+        means = np.einsum("bp,plh->blh", weights[start : start + CHUNK], per_prompt)
+        out[start : start + CHUNK] = specialization_index(means)
+    return out
+
+
+def _interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    low, high = np.percentile(finite, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
+    return float(low), float(high)
+
+
+def bootstrap_si(
+    per_prompt: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    return_samples: bool = False,
+) -> dict:
+    """Percentile bootstrap of the SI over prompts.
+
+    Returns point (SI of the mean over all prompts), low, high, std of the samples, n_boot, ci,
+    n_prompts, and `samples` [n_boot] if asked. Deterministic for a given seed.
+    """
+    x = _per_prompt(per_prompt, "per_prompt")
+    _check_ci(ci, n_boot)
+    samples = resampled_si(x, resample_weights(x.shape[0], n_boot, seed))
+    low, high = _interval(samples, ci)
+    out = {
+        "point": float(specialization_index(x.mean(axis=0))),
+        "low": low,
+        "high": high,
+        "std": float(np.nanstd(samples)) if np.isfinite(samples).any() else float("nan"),
+        "n_boot": int(n_boot),
+        "ci": float(ci),
+        "n_prompts": int(x.shape[0]),
+    }
+    if return_samples:
+        out["samples"] = samples
+    return out
+
+
+def bootstrap_delta_si(
+    base: np.ndarray,
+    instruct: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    return_samples: bool = False,
+) -> dict:
+    """Paired percentile bootstrap of dSI = SI(instruct) - SI(base) over prompts.
+
+    Both models are resampled with the same prompt indices. Returns point, low, high, std,
+    excludes_zero (the interval lies strictly on one side of 0), base_point, instruct_point,
+    n_boot, ci, n_prompts (and `samples` if asked).
+    """
+    b = _per_prompt(base, "base")
+    i = _per_prompt(instruct, "instruct")
+    if b.shape[0] != i.shape[0]:
+        raise ValueError(
+            f"paired bootstrap needs the same prompts: base has {b.shape[0]}, instruct {i.shape[0]}"
+        )
+    _check_ci(ci, n_boot)
+    weights = resample_weights(b.shape[0], n_boot, seed)
+    samples = resampled_si(i, weights) - resampled_si(b, weights)
+    low, high = _interval(samples, ci)
+    base_point = float(specialization_index(b.mean(axis=0)))
+    instruct_point = float(specialization_index(i.mean(axis=0)))
+    out = {
+        "point": instruct_point - base_point,
+        "low": low,
+        "high": high,
+        "std": float(np.nanstd(samples)) if np.isfinite(samples).any() else float("nan"),
+        "excludes_zero": bool(low > 0 or high < 0),
+        "base_point": base_point,
+        "instruct_point": instruct_point,
+        "n_boot": int(n_boot),
+        "ci": float(ci),
+        "n_prompts": int(b.shape[0]),
+    }
+    if return_samples:
+        out["samples"] = samples
+    return out
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (as the seeds' 3-seed loop did)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def seed_invariance(
+    run: Callable[[int], np.ndarray], seeds: Sequence[int] = (42, 123, 456)
+) -> tuple[np.ndarray, dict]:
+    """Run `run(seed)` for the first two seeds, the third only if those two differ.
+
+    Each run is preceded by `set_seed(seed)`. Returns (mean of the runs made, outcome) where
+    outcome has `invariant`, `seeds_run`, `seeds_skipped`, `max_abs_difference` (over all pairs
+    run), `passes` (how many times `run` was called: one measurement pass each) and `outcome`, a
+    one-line description. A single seed (seed 002's one pass) runs once and says invariance was
+    not tested.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seed_invariance needs at least one seed")
+    if len(seeds) == 1:
+        set_seed(seeds[0])
+        single = np.asarray(run(seeds[0]), dtype=np.float64)
+        return single, {
+            "invariant": None, "seeds_run": seeds, "seeds_skipped": [],
+            "max_abs_difference": None, "passes": 1,
+            "outcome": f"one pass (seed {seeds[0]}): seed invariance not tested",
+        }
+    results = []
+    for seed in seeds[:2]:
+        set_seed(seed)
+        results.append(np.asarray(run(seed), dtype=np.float64))
+    if results[0].shape != results[1].shape:
+        raise ValueError(f"runs differ in shape: {results[0].shape} vs {results[1].shape}")
+    invariant = bool(np.array_equal(results[0], results[1]))
+    if invariant:
+        message = f"invariant: identical across seeds {seeds[0]} and {seeds[1]}" + (
+            f"; seed{'s' if len(seeds) > 3 else ''} {', '.join(map(str, seeds[2:]))} skipped"
+            if seeds[2:]
+            else ""
+        )
+        run_seeds, skipped = seeds[:2], seeds[2:]
+    else:
+        for seed in seeds[2:]:
+            set_seed(seed)
+            results.append(np.asarray(run(seed), dtype=np.float64))
+        run_seeds, skipped = seeds, []
+    stack = np.stack(results)
+    max_diff = float((stack.max(axis=0) - stack.min(axis=0)).max()) if stack.size else 0.0
+    if not invariant:
+        message = (
+            f"seed-dependent: max abs difference {max_diff:.3g} across seeds "
+            f"{', '.join(map(str, run_seeds))}; all {len(run_seeds)} averaged"
+        )
+    outcome = {
+        "invariant": invariant,
+        "seeds_run": run_seeds,
+        "seeds_skipped": skipped,
+        "max_abs_difference": max_diff,
+        "passes": len(results),
+        "outcome": message,
+    }
+    return stack.mean(axis=0), outcome

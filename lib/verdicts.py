@@ -1,0 +1,164 @@
+"""Verdict rules of the E11, E11-T, Falcon-40B and E08 experiments (SPEC §1), as pure functions.
+
+Each returns a `Verdict`: the code, the criteria booleans and the numbers they were decided on.
+Comparisons are exactly the seeds' (strict < and >, except the E08 band, which is inclusive).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+# E11 / E11-T territorial collapse: count of (dSI < 0, d correlation > 0, d variance < 0)
+COLLAPSE_CONFIRMED_MIN = 2  # >= 2 criteria -> A_CONFIRMED
+COLLAPSE_PARTIAL_MIN = 1  # 1 criterion -> B_PARTIAL, 0 -> C_REFUTED
+
+# Falcon-40B "pre-collapsed" MQA pattern (seed 002)
+MQA_LOW_SI = 0.20  # base SI < 0.20
+MQA_HIGH_CORR = 0.80  # base mean head correlation > 0.80
+MQA_STABLE_DELTA = 0.05  # |dSI| < 0.05
+MQA_SI_CONSISTENT = 0.10  # |base SI - 7B base SI| < 0.10
+MQA_DELTA_CONSISTENT = 0.05  # |dSI - 7B dSI| < 0.05
+MQA_MIN_CRITERIA = 2
+
+# E08 heritage (seed 003)
+HERITAGE_TARGET = 0.33
+HERITAGE_TOLERANCE = 0.05  # |SI - target| <= tolerance
+HERITAGE_MIN_MODELS = 4
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict code with the criteria booleans and the values behind them."""
+
+    code: str
+    criteria: dict[str, bool] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """Plain dict (JSON-friendly)."""
+        return asdict(self)
+
+
+def _delta(base: Mapping, instruct: Mapping, key: str) -> float:
+    return float(instruct[key]) - float(base[key])
+
+
+def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping) -> Verdict:
+    """A_CONFIRMED / B_PARTIAL / C_REFUTED from two `specialization_metrics` dicts."""
+    d_si = _delta(base_metrics, instruct_metrics, "specialization_index")
+    d_corr = _delta(base_metrics, instruct_metrics, "mean_head_correlation")
+    d_var = _delta(base_metrics, instruct_metrics, "mean_head_variance")
+    criteria = {
+        "specialization_decreased": d_si < 0,
+        "correlation_increased": d_corr > 0,
+        "variance_decreased": d_var < 0,
+    }
+    count = sum(criteria.values())
+    if count >= COLLAPSE_CONFIRMED_MIN:
+        code = "A_CONFIRMED"
+    elif count >= COLLAPSE_PARTIAL_MIN:
+        code = "B_PARTIAL"
+    else:
+        code = "C_REFUTED"
+    values = {
+        "delta_specialization": d_si,
+        "delta_correlation": d_corr,
+        "delta_variance": d_var,
+        "criteria_met": count,
+    }
+    return Verdict(code, criteria, values)
+
+
+def architecture_invariance(
+    mha_delta_si: float, mha_delta_corr: float, gqa_delta_si: float, gqa_delta_corr: float
+) -> Verdict:
+    """ARCHITECTURE_INVARIANT when (a > 0) == (b > 0) for both dSI and d correlation (seed 001)."""
+    criteria = {
+        "same_direction_specialization": (mha_delta_si > 0) == (gqa_delta_si > 0),
+        "same_direction_correlation": (mha_delta_corr > 0) == (gqa_delta_corr > 0),
+    }
+    code = "ARCHITECTURE_INVARIANT" if all(criteria.values()) else "ARCHITECTURE_DEPENDENT"
+    values = {
+        "mha_delta_specialization": float(mha_delta_si),
+        "mha_delta_correlation": float(mha_delta_corr),
+        "gqa_delta_specialization": float(gqa_delta_si),
+        "gqa_delta_correlation": float(gqa_delta_corr),
+    }
+    return Verdict(code, criteria, values)
+
+
+def _pre_collapsed_criteria(base_si: float, base_corr: float, delta_si: float) -> dict[str, bool]:
+    return {
+        "low_si": base_si < MQA_LOW_SI,
+        "high_corr": base_corr > MQA_HIGH_CORR,
+        "stable_delta": abs(delta_si) < MQA_STABLE_DELTA,
+    }
+
+
+def pre_collapsed(base_si: float, base_corr: float, delta_si: float) -> Verdict:
+    """PRE-COLLAPSED when at least two of seed 002's criteria hold (no reference needed)."""
+    criteria = _pre_collapsed_criteria(base_si, base_corr, delta_si)
+    met = sum(criteria.values())
+    code = "PRE-COLLAPSED" if met >= MQA_MIN_CRITERIA else "NOT_PRE-COLLAPSED"
+    return Verdict(code, criteria, {"criteria_met": met, "base_si": float(base_si),
+                                    "base_corr": float(base_corr), "delta_si": float(delta_si)})
+
+
+def falcon40b_pattern(
+    base_si: float, base_corr: float, delta_si: float, ref_base_si: float, ref_delta_si: float
+) -> Verdict:
+    """MQA_PATTERN_CONFIRMED / _PARTIAL / _REFUTED against the Falcon-7B reference (seed 002)."""
+    criteria = {
+        **_pre_collapsed_criteria(base_si, base_corr, delta_si),
+        "si_consistent": abs(base_si - ref_base_si) < MQA_SI_CONSISTENT,
+        "delta_consistent": abs(delta_si - ref_delta_si) < MQA_DELTA_CONSISTENT,
+    }
+    met = sum(criteria[k] for k in ("low_si", "high_corr", "stable_delta"))
+    consistent = criteria["si_consistent"] or criteria["delta_consistent"]
+    if met >= MQA_MIN_CRITERIA and consistent:
+        code = "MQA_PATTERN_CONFIRMED"
+    elif met >= MQA_MIN_CRITERIA:
+        code = "MQA_PATTERN_PARTIAL"
+    else:
+        code = "MQA_PATTERN_REFUTED"
+    values = {
+        "criteria_met": met,
+        "base_si": float(base_si),
+        "base_corr": float(base_corr),
+        "delta_si": float(delta_si),
+        "si_difference": float(base_si - ref_base_si),
+        "delta_difference": float(delta_si - ref_delta_si),
+    }
+    return Verdict(code, {**criteria, "pattern_consistent": consistent}, values)
+
+
+def heritage(
+    si_values: Mapping[str, float | None],
+    target: float = HERITAGE_TARGET,
+    tolerance: float = HERITAGE_TOLERANCE,
+    min_models: int = HERITAGE_MIN_MODELS,
+) -> Verdict:
+    """E08: HERITAGE_CONFIRMED / SIZE_CONFOUND_DETECTED / INCONCLUSIVE (seed 003).
+
+    `si_values` maps model names (new measurements and Phi-3 references) to SI; None or NaN marks
+    a failed measurement, which is left out. Criteria: per model, |SI - target| <= tolerance.
+    """
+    valid = {k: float(v) for k, v in si_values.items() if v is not None and not math.isnan(v)}
+    criteria = {name: abs(si - target) <= tolerance for name, si in valid.items()}
+    within = sum(criteria.values())
+    if valid and within == len(valid) and len(valid) >= min_models:
+        code = "HERITAGE_CONFIRMED"
+    elif within < len(valid):
+        code = "SIZE_CONFOUND_DETECTED"
+    else:
+        code = "INCONCLUSIVE"
+    values = {
+        "models_valid": len(valid),
+        "models_within": within,
+        "models_failed": len(si_values) - len(valid),
+        "target": float(target),
+        "tolerance": float(tolerance),
+    }
+    return Verdict(code, criteria, values)

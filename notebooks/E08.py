@@ -1,0 +1,130 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E08 — Is the specialization index a family trait or a size effect?
+#
+# *Paper 4: Behavioral Sink Dynamics.*
+#
+# **Question.** The Phi-3 models share an SI near 0.33 (Phi-3-mini 3.8B MHA, Phi-3-medium 14B
+# GQA). If that is a *heritage* trait of the family's training, smaller and older members
+# (Phi-1.5, Phi-2) should sit in the same band; if SI follows size, they should not.
+#
+# **Method.** Each model of the ladder is measured without padding (each prompt at its own
+# length, `use_cache=False`). A sanity check first tries dtypes in order (bf16, fp16, fp32) until
+# the baseline SI on prompt 0 reaches 0.05, since older checkpoints can give degenerate attention
+# in half precision. We also report the architecture descriptors ρ_head = heads/√hidden and
+# ρ_kv = kv heads/layers.
+#
+# **Verdict.** Every model (new and reference, at least four) within |SI − 0.33| ≤ 0.05:
+# `HERITAGE_CONFIRMED`; any outside: `SIZE_CONFOUND_DETECTED`; otherwise `INCONCLUSIVE`.
+# Reference models come from their own run's results file, or from the published claims
+# (labelled) when that run has not been made.
+
+# %% tags=["parameters"]
+PARAMETERS = "parameters/embedded/E08_embedded-ladder.yaml"  # a file under parameters/ for E08
+OVERRIDES: dict = {}
+
+# %% [markdown]
+# ## Setup
+# On Colab this cell clones and installs the repository first (set `REPOSITORY_URL`);
+# elsewhere it only makes `lib` importable from the notebook's folder.
+
+# %%
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
+if "google.colab" in sys.modules and not Path("lib").is_dir():
+    if not REPOSITORY_URL:
+        raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's URL")
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+    os.chdir("repo")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements/colab.txt"],
+                   check=True)
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
+sys.path.insert(0, str(ROOT))
+
+# %%
+from lib import plots, study, verdicts
+from lib.params import load_parameters, result_name
+from lib.paths import shown
+from lib.prompts import load_prompts, prompt_md5
+from lib.results import provenance, results_path, save_figure, write_json
+
+params = load_parameters(PARAMETERS, "E08", OVERRIDES)
+NAME = result_name(params)
+PROFILE = params["profile"]
+print(f"{params['parameter_file']}: {params['description']}")
+print(f"models: {[m['name'] for m in params['models']]} | entropy {params['entropy_mode']} | "
+      f"sanity variants {params['sanity_variants']}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+prompts = load_prompts(params["prompt_set"])
+print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
+
+# %% [markdown]
+# ## Sanity variants and measurement, model by model
+
+# %%
+runs = {}
+for entry in params["models"]:
+    run = study.measure_with_sanity_variants(params, entry["name"], prompts)
+    runs[entry["name"]] = run
+    tried = ", ".join(f"{a['label']}: SI {a.get('baseline_si', float('nan')):.4f}"
+                      for a in run.sanity["attempts"])
+    print(f"{entry['name']}: sanity passed with {run.sanity['label']} ({tried})")
+    print("   ", study.describe_run(run))
+
+# %% [markdown]
+# ## The ladder and the heritage test
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rows = [study.ladder_row(entry, runs[entry["name"]]) for entry in params["models"]]
+references = study.ladder_references(PROFILE, params["references"])
+table = study.ladder_table(rows + references)
+print(table.to_string(index=False))
+heritage = verdicts.heritage({r["display"]: r["si"] for r in rows + references},
+                             target=params["si_target"], tolerance=params["si_tolerance"])
+print(f"\nVERDICT {heritage.code}: {heritage.values['models_within']}/"
+      f"{heritage.values['models_valid']} models within {params['si_target']} ± "
+      f"{params['si_tolerance']}")
+if references:
+    print(f"references: {references[0]['source']}")
+
+# %% [markdown]
+# ## Figures
+
+# %%
+fig = plots.ladder_figure(f"E08 {params['run']}: SI across the ladder ({params['entropy_mode']})",
+                          rows + references, params["si_target"], params["si_tolerance"])
+print("saved", shown(save_figure(fig, PROFILE, NAME)))
+
+# %% [markdown]
+# ## Save the results
+
+# %%
+payload = {
+    "experiment": "E08", "run": params["run"], "profile": PROFILE,
+    "description": params["description"],
+    "methodology": study.methodology(params, prompts, list(runs.values())),
+    "models": {name: {**run.block(), "display": row["display"], "size_b": row["size_b"]}
+               for (name, run), row in zip(runs.items(), rows, strict=True)},
+    "references": references, "verdict": heritage.as_dict(),
+    "provenance": provenance(params, {name: run.record for name, run in runs.items()}),
+}
+print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))

@@ -1,0 +1,151 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E11-T — Is territorial collapse architecture-invariant? GQA vs MHA
+#
+# *Paper 4: Behavioral Sink Dynamics.*
+#
+# **Question.** Grouped-query attention (GQA) shares each key/value head among a group of query
+# heads. Does alignment move head specialization in the same direction for a GQA pair as for the
+# MHA reference pair (Mistral-7B-v0.3)? We run the E11 territorial-collapse test on the GQA pair,
+# measure how heads differ *within* a KV group versus *between* groups, and compare the signs of
+# dSI and d correlation with the MHA run.
+#
+# **Verdicts.** Territorial collapse as in E11 (`A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED`);
+# *architecture-invariant* when dSI and d correlation have the same signs for GQA as for MHA.
+# The MHA side is read from the MHA run's results file, or from the published claims (labelled)
+# when that run has not been made.
+
+# %% tags=["parameters"]
+PARAMETERS = "parameters/embedded/E11-T_tiny-gqa.yaml"  # a file under parameters/ for E11-T
+OVERRIDES: dict = {}
+
+# %% [markdown]
+# ## Setup
+# On Colab this cell clones and installs the repository first (set `REPOSITORY_URL`);
+# elsewhere it only makes `lib` importable from the notebook's folder.
+
+# %%
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
+if "google.colab" in sys.modules and not Path("lib").is_dir():
+    if not REPOSITORY_URL:
+        raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's URL")
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+    os.chdir("repo")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements/colab.txt"],
+                   check=True)
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
+sys.path.insert(0, str(ROOT))
+
+# %%
+from lib import plots, study, verdicts
+from lib.params import load_parameters, result_name
+from lib.paths import shown
+from lib.prompts import load_prompts, prompt_md5
+from lib.results import provenance, results_path, save_figure, write_json
+from lib.specialization import gqa_group_metrics
+
+params = load_parameters(PARAMETERS, "E11-T", OVERRIDES)
+NAME = result_name(params)
+PROFILE = params["profile"]
+print(f"{params['parameter_file']}: {params['description']}")
+print(f"base {params['base']} | instruct {params['instruct']} | entropy {params['entropy_mode']}"
+      f" | dtype {params['dtype']} | MHA reference: {params['mha_reference']['run']}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+prompts = load_prompts(params["prompt_set"])
+print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
+
+# %% [markdown]
+# ## Measure the GQA pair
+
+# %%
+base = study.measure_model(params, params["base"], prompts)
+instruct = study.measure_model(study.matching_quantization(params, base), params["instruct"],
+                               prompts)
+for run in (base, instruct):
+    print(study.describe_run(run))
+
+# %% [markdown]
+# ## Territorial collapse on the GQA pair
+
+# %%
+# NBVAL_CHECK_OUTPUT
+delta = study.compare_pair(params, base, instruct)
+verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics)
+print(study.pair_table(base, instruct, delta).to_string())
+print(f"\nVERDICT {verdict.code} ({verdict.values['criteria_met']}/3 collapse signs); dSI 95% CI "
+      f"[{delta['si_ci'][0]:+.4f}, {delta['si_ci'][1]:+.4f}] "
+      f"{'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
+
+# %% [markdown]
+# ## Within- and between-group structure
+# Group *g* holds query heads [g·s, (g+1)·s) with s = heads / kv heads. A low within/between ratio
+# means the heads sharing a KV head behave alike while the groups differ.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+kv_heads = base.record["architecture"]["num_kv_heads"]
+groups = {"base": gqa_group_metrics(base.profile, kv_heads),
+          "instruct": gqa_group_metrics(instruct.profile, kv_heads)}
+print(study.group_table(groups).to_string())
+
+# %% [markdown]
+# ## GQA vs MHA
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mha = study.reference_pair(PROFILE, params["mha_reference"])
+invariance = verdicts.architecture_invariance(
+    mha["delta_si"], mha["delta_corr"], delta["specialization_index"],
+    delta["mean_head_correlation"])
+print(f"MHA reference: {mha['source']}")
+print(study.comparison_table(mha, verdict, delta).to_string())
+print(f"\n{invariance.code}: same dSI direction "
+      f"{invariance.criteria['same_direction_specialization']}, same d correlation direction "
+      f"{invariance.criteria['same_direction_correlation']}")
+
+# %% [markdown]
+# ## Figures
+
+# %%
+fig = plots.gqa_figure(
+    f"E11-T {params['run']}: GQA ({base.record['architecture']['num_heads']} query / "
+    f"{kv_heads} kv heads) vs MHA ({params['mha_reference']['run']})",
+    {"base_si": mha["base_si"], "instruct_si": mha["instruct_si"],
+     "label": f"{params['mha_reference']['run']}{' (published)' if mha['published'] else ''}"},
+    base.block(), instruct.block(), groups, groups["base"]["group_size"])
+print("saved", shown(save_figure(fig, PROFILE, NAME)))
+
+# %% [markdown]
+# ## Save the results
+
+# %%
+payload = {
+    "experiment": "E11-T", "run": params["run"], "profile": PROFILE,
+    "description": params["description"],
+    "methodology": study.methodology(params, prompts, [base, instruct]),
+    "base": {**base.block(), "gqa": groups["base"]},
+    "instruct": {**instruct.block(), "gqa": groups["instruct"]},
+    "delta": delta, "verdict": verdict.as_dict(),
+    "mha_comparison": {"reference": mha, **invariance.as_dict()},
+    "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
+}
+print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))

@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # E11 — Territorial collapse under alignment
+#
+# *Paper 4: Behavioral Sink Dynamics.*
+#
+# **Question.** Does alignment (SFT, RLHF, DPO) make attention heads lose their specialization
+# ("territorial collapse")? We compare a base model with its instruct twin on the Standard-10 v3
+# prompts under the E11-v3 protocol and ask whether the instruct model's heads are *less*
+# specialized: a lower specialization index (SI = 1 − mean correlation of the heads' layer
+# profiles of attention entropy), a higher head correlation, and a lower head variance.
+#
+# **Verdict rule.** Count the three signs (dSI < 0, d correlation > 0, d variance < 0) with
+# d = instruct − base: two or more is `A_CONFIRMED`, one `B_PARTIAL`, none `C_REFUTED`. A bootstrap
+# over prompts gives the uncertainty of dSI.
+#
+# With a `cross_scale` entry in its parameter file (Falcon-40B) the notebook also tests whether
+# the pair shows the *pre-collapsed* MQA pattern of the smaller model it names.
+#
+# The default parameters run an embedded tiny pair offline on a CPU; `parameters/paper/` holds
+# the published runs (GPU, Hugging Face hub).
+
+# %% tags=["parameters"]
+PARAMETERS = "parameters/embedded/E11_tiny-mqa.yaml"  # a file under parameters/ for E11
+OVERRIDES: dict = {}  # keys to change for an interactive run, e.g. {"seeds": [42]}
+
+# %% [markdown]
+# ## Setup
+# On Colab this cell clones and installs the repository first (set `REPOSITORY_URL`);
+# elsewhere it only makes `lib` importable from the notebook's folder.
+
+# %%
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
+if "google.colab" in sys.modules and not Path("lib").is_dir():
+    if not REPOSITORY_URL:
+        raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's URL")
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+    os.chdir("repo")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements/colab.txt"],
+                   check=True)
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
+sys.path.insert(0, str(ROOT))
+
+# %%
+
+from lib import plots, study, verdicts
+from lib.params import load_parameters, result_name
+from lib.paths import shown
+from lib.prompts import load_prompts, prompt_md5
+from lib.results import provenance, results_path, save_figure, write_json
+
+params = load_parameters(PARAMETERS, "E11", OVERRIDES)
+NAME = result_name(params)
+PROFILE = params["profile"]
+print(f"{params['parameter_file']}: {params['description']}")
+print(f"base {params['base']} | instruct {params['instruct']} | entropy {params['entropy_mode']}"
+      f" | dtype {params['dtype']} | quantization {params['quantization']}")
+
+# %% [markdown]
+# ## The prompts
+# The Standard-10 v3 set, verified by the MD5 of its `|||`-joined text.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+prompts = load_prompts(params["prompt_set"])
+print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
+
+# %% [markdown]
+# ## Measure the base and the instruct model
+# Each model is loaded from the registry, its per-prompt head entropies measured layer by layer
+# (seed invariance checked: a third seed runs only if the first two disagree), and freed.
+# The instruct model is loaded with the quantization the base model actually got.
+
+# %%
+base = study.measure_model(params, params["base"], prompts)
+instruct_params = study.matching_quantization(params, base)
+instruct = study.measure_model(instruct_params, params["instruct"], prompts)
+for run in (base, instruct):
+    print(study.describe_run(run))
+
+# %% [markdown]
+# ## Test the hypothesis
+
+# %%
+# NBVAL_CHECK_OUTPUT
+delta = study.compare_pair(params, base, instruct)
+verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics)
+print(study.pair_table(base, instruct, delta).to_string())
+print(f"\nVERDICT {verdict.code} ({verdict.values['criteria_met']}/3 collapse signs: "
+      + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in verdict.criteria.items()) + ")")
+print(f"dSI = {delta['specialization_index']:+.4f}, 95% bootstrap CI [{delta['si_ci'][0]:+.4f}, "
+      f"{delta['si_ci'][1]:+.4f}]: {'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
+
+# %% [markdown]
+# ## Pre-collapsed pattern and cross-scale comparison
+# Seed 002's criteria: base SI < 0.20, base correlation > 0.80, |dSI| < 0.05. With a
+# `cross_scale` reference (Falcon-40B vs Falcon-7B) the pattern must also agree with the smaller
+# model's run (|base SI − ref| < 0.10 or |dSI − ref dSI| < 0.05); the reference is read from that
+# run's results file, or taken from the published claims when the run has not been made.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+pattern = verdicts.pre_collapsed(base.metrics["specialization_index"],
+                                 base.metrics["mean_head_correlation"],
+                                 delta["specialization_index"])
+print(f"{pattern.code}: {pattern.values['criteria_met']}/3 criteria ("
+      + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in pattern.criteria.items()) + ")")
+cross_scale = None
+if params["cross_scale"]:
+    ref = study.reference_pair(PROFILE, params["cross_scale"])
+    cross_scale = verdicts.falcon40b_pattern(
+        base.metrics["specialization_index"], base.metrics["mean_head_correlation"],
+        delta["specialization_index"], ref["base_si"], ref["delta_si"])
+    print(f"cross-scale reference {params['cross_scale']['run']}: {ref['source']}")
+    print(f"  base SI {ref['base_si']:.4f} (reference) vs {base.metrics['specialization_index']:.4f}"
+          f" (consistent: {cross_scale.criteria['si_consistent']}); dSI {ref['delta_si']:+.4f} vs "
+          f"{delta['specialization_index']:+.4f} "
+          f"(consistent: {cross_scale.criteria['delta_consistent']})")
+    print(f"VERDICT {cross_scale.code}")
+
+# %% [markdown]
+# ## Figures
+
+# %%
+labels = (f"base\n{params['base']}", f"instruct\n{params['instruct']}")
+fig = plots.pair_figure(f"E11 {params['run']}: territorial collapse "
+                        f"({base.record['architecture']['attention_kind']}, "
+                        f"{params['entropy_mode']} entropy)",
+                        base.block(), instruct.block(), labels)
+print("saved", shown(save_figure(fig, PROFILE, NAME)))
+
+# %% [markdown]
+# ## Save the results
+
+# %%
+payload = {
+    "experiment": "E11", "run": params["run"], "profile": PROFILE,
+    "description": params["description"],
+    "methodology": study.methodology(params, prompts, [base, instruct]),
+    "base": base.block(), "instruct": instruct.block(), "delta": delta,
+    "verdict": verdict.as_dict(), "pre_collapsed": pattern.as_dict(),
+    "cross_scale": {"reference": ref, **cross_scale.as_dict()} if cross_scale else None,
+    "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
+}
+print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))

@@ -1,0 +1,38 @@
+"""A quick run of the benchmark (lib.bench)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lib.attention import prompt_entropies
+from lib.bench import main, random_attention, reference_prompt_entropies
+
+
+def test_reference_loop_matches_vectorized():
+    g = torch.Generator().manual_seed(1)
+    data = [random_attention(3, 4, 20, n, g) for n in (20, 7, 1)]
+    patterns, masks = [d[0] for d in data], [d[1] for d in data]
+    for mode in ("masked", "padded"):
+        np.testing.assert_allclose(
+            reference_prompt_entropies(patterns, masks, mode),
+            prompt_entropies(patterns, masks, mode),
+            atol=1e-6,
+            rtol=0,
+        )
+
+
+def test_quick_bench(capsys):
+    result = main(["--quick"])
+    out = capsys.readouterr().out
+    assert "speedup" in out and "overhead" in out and "memory" in out
+    for mode in ("masked", "padded"):
+        assert result["kernel"][mode]["speedup"] > 10, result["kernel"]
+        assert result["kernel"][mode]["max_abs_diff"] <= 1e-6
+    forward = result["forward"]
+    assert forward["plain_s"] > 0 and forward["hooked_s"] > 0 and forward["prompts"] == 10
+    memory = result["memory"]
+    assert memory["analytic_mb"]["stack_fp32"] == 4 * memory["analytic_mb"]["one_layer_fp32"]
+    assert memory["stack"]["held_mb"] == memory["analytic_mb"]["stack_fp32"]
+    if memory["stack"]["exact_peak"]:  # peak RSS reset available (Linux /proc/self/clear_refs)
+        assert memory["stack"]["peak_mb"] >= memory["stack"]["held_mb"] * 0.9

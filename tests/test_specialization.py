@@ -1,0 +1,151 @@
+"""Specialization and GQA group metrics (lib.specialization) on hand-made E."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import entropy as scipy_entropy
+
+from lib.specialization import (
+    gqa_group_metrics,
+    head_correlations,
+    specialization_index,
+    specialization_metrics,
+)
+
+
+def seed_metrics(E):
+    """Seed 000's compute_specialization_metrics, as a reference."""
+    num_layers, num_heads = E.shape
+    layer_variances = np.var(E, axis=1)
+    corr = np.corrcoef(E.T)
+    mean_corr = float(np.nanmean(corr[np.triu_indices(num_heads, k=1)]))
+    c = E.mean(axis=0)
+    c = c / c.sum()
+    h = scipy_entropy(c, base=2)
+    eff = 2**h if h > 0 else 1.0
+    third = num_layers // 3
+    return {
+        "specialization_index": 1 - mean_corr,
+        "mean_head_correlation": mean_corr,
+        "mean_head_variance": float(layer_variances.mean()),
+        "effective_heads": eff,
+        "effective_ratio": eff / num_heads,
+        "early_variance": float(layer_variances[:third].mean()),
+        "middle_variance": float(layer_variances[third : 2 * third].mean()),
+        "late_variance": float(layer_variances[2 * third :].mean()),
+        "layer_variances": layer_variances,
+        "head_correlation_matrix": corr,
+    }
+
+
+def test_matches_seed_on_random_matrices():
+    rng = np.random.default_rng(0)
+    for layers, heads in [(30, 9), (7, 4), (60, 128)]:
+        E = rng.uniform(0.2, 0.9, size=(layers, heads))
+        got, ref = specialization_metrics(E), seed_metrics(E)
+        for key, value in ref.items():
+            np.testing.assert_allclose(np.asarray(got[key]), value, rtol=1e-12, atol=1e-12)
+        assert got["num_layers"] == layers and got["num_heads"] == heads
+
+
+def test_types_are_json_friendly():
+    m = specialization_metrics(np.random.default_rng(1).uniform(size=(6, 3)))
+    assert isinstance(m["layer_variances"], list) and isinstance(m["head_correlation_matrix"], list)
+    assert all(isinstance(m[k], float) for k in ("specialization_index", "effective_heads"))
+    assert isinstance(m["num_layers"], int)
+
+
+def test_perfectly_correlated_heads_have_si_zero():
+    profile = np.linspace(0.1, 0.9, 12)
+    E = np.stack([profile, 2 * profile + 0.01, 0.5 * profile + 0.3], axis=1)
+    m = specialization_metrics(E)
+    assert m["mean_head_correlation"] == pytest.approx(1.0)
+    assert m["specialization_index"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_anticorrelated_pair_has_si_two():
+    profile = np.linspace(0.1, 0.9, 5)
+    E = np.stack([profile, 1 - profile], axis=1)
+    assert specialization_metrics(E)["specialization_index"] == pytest.approx(2.0)
+
+
+def test_constant_head_is_left_out_of_the_mean():
+    profile = np.linspace(0.1, 0.9, 6)
+    E = np.stack([profile, profile * 0.5, np.full(6, 0.5)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from the NaN correlations
+        m = specialization_metrics(E)
+    corr = np.array(m["head_correlation_matrix"])
+    assert np.isnan(corr[0, 2]) and np.isnan(corr[2, 2])
+    assert m["mean_head_correlation"] == pytest.approx(1.0)  # only the (0, 1) pair counts
+
+
+def test_effective_heads_by_hand():
+    E = np.full((4, 5), 0.5)  # equal contributions -> all 5 heads effective
+    assert specialization_metrics(E)["effective_heads"] == pytest.approx(5.0)
+    assert specialization_metrics(E)["effective_ratio"] == pytest.approx(1.0)
+    E = np.tile([0.5, 0.25, 0.25], (3, 1))  # c = (.5, .25, .25): H2 = 1.5 -> 2^1.5
+    assert specialization_metrics(E)["effective_heads"] == pytest.approx(2**1.5)
+    E = np.zeros((3, 4))
+    E[:, 1] = 0.7  # one head carries everything: H = 0 -> 1.0
+    assert specialization_metrics(E)["effective_heads"] == 1.0
+    assert specialization_metrics(np.zeros((3, 4)))["effective_heads"] == 1.0  # sum 0
+
+
+def test_layer_thirds_and_remainder():
+    E = np.zeros((7, 2))
+    E[:, 1] = np.arange(7)  # layer variance = (l / 2)^2
+    lv = (np.arange(7) / 2) ** 2
+    m = specialization_metrics(E)
+    np.testing.assert_allclose(m["layer_variances"], lv)
+    assert m["early_variance"] == pytest.approx(lv[:2].mean())
+    assert m["middle_variance"] == pytest.approx(lv[2:4].mean())
+    assert m["late_variance"] == pytest.approx(lv[4:].mean())
+    short = specialization_metrics(E[:2])  # third = 0: early and middle undefined
+    assert math.isnan(short["early_variance"]) and short["late_variance"] == pytest.approx(
+        lv[:2].mean()
+    )
+
+
+def test_batched_si_and_correlations_match_numpy():
+    rng = np.random.default_rng(2)
+    batch = rng.uniform(size=(5, 10, 6))
+    got = specialization_index(batch)
+    assert got.shape == (5,)
+    for b in range(5):
+        np.testing.assert_allclose(head_correlations(batch[b]), np.corrcoef(batch[b].T), atol=1e-12)
+        assert got[b] == pytest.approx(specialization_metrics(batch[b])["specialization_index"])
+    assert isinstance(specialization_index(batch[0]), float)
+
+
+def test_bad_e_raises():
+    with pytest.raises(ValueError, match=r"\[layers, heads\]"):
+        specialization_metrics(np.zeros(5))
+    with pytest.raises(ValueError, match="NaN"):
+        specialization_metrics(np.array([[0.1, np.nan], [0.2, 0.3]]))
+
+
+def test_gqa_metrics_by_hand():
+    E = np.array([[0.1, 0.3, 0.5, 0.9], [0.2, 0.2, 0.4, 0.8]])
+    m = gqa_group_metrics(E, num_kv_heads=2)
+    # groups {0,1}, {2,3}; within: layer 0 var(.1,.3)=.01, var(.5,.9)=.04; layer 1 0, .04
+    assert m["per_group_variances"] == pytest.approx([0.005, 0.04])
+    assert m["within_group_variance"] == pytest.approx(0.0225)
+    # group means: layer 0 (.2, .7) var .0625; layer 1 (.2, .6) var .04
+    assert m["between_group_variance"] == pytest.approx(0.05125)
+    assert m["within_between_ratio"] == pytest.approx(0.0225 / 0.05125)
+    assert (m["group_size"], m["num_kv_groups"]) == (2, 2)
+
+
+def test_gqa_ratio_inf_and_errors():
+    E = np.array([[0.1, 0.3, 0.3, 0.1], [0.2, 0.4, 0.4, 0.2]])
+    assert gqa_group_metrics(E, 2)["within_between_ratio"] == math.inf  # equal group means
+    assert gqa_group_metrics(E, 1)["between_group_variance"] == 0.0  # MQA: one group
+    with pytest.raises(ValueError, match="cannot be split into 3 KV groups"):
+        gqa_group_metrics(E, 3)
+    with pytest.raises(ValueError, match="positive divisor"):
+        gqa_group_metrics(E, 0)

@@ -1,0 +1,148 @@
+"""Verdict rules at and around their thresholds (lib.verdicts)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lib import verdicts
+from lib.verdicts import (
+    architecture_invariance,
+    falcon40b_pattern,
+    heritage,
+    territorial_collapse,
+)
+
+
+def metrics(si, corr, var):
+    return {"specialization_index": si, "mean_head_correlation": corr, "mean_head_variance": var}
+
+
+BASE = metrics(0.5, 0.5, 0.01)
+
+
+@pytest.mark.parametrize(
+    ("instruct", "code", "count"),
+    [
+        (metrics(0.4, 0.6, 0.005), "A_CONFIRMED", 3),
+        (metrics(0.4, 0.6, 0.02), "A_CONFIRMED", 2),
+        (metrics(0.4, 0.4, 0.02), "B_PARTIAL", 1),
+        (metrics(0.6, 0.4, 0.02), "C_REFUTED", 0),
+        (metrics(0.5, 0.5, 0.01), "C_REFUTED", 0),  # no change is not a decrease / increase
+    ],
+)
+def test_territorial_collapse(instruct, code, count):
+    v = territorial_collapse(BASE, instruct)
+    assert v.code == code and v.values["criteria_met"] == count
+    assert v.values["delta_specialization"] == pytest.approx(instruct["specialization_index"] - 0.5)
+    assert set(v.criteria) == {
+        "specialization_decreased",
+        "correlation_increased",
+        "variance_decreased",
+    }
+    assert v.as_dict()["code"] == code
+
+
+def test_mistral_reference_is_refuted():
+    v = territorial_collapse(metrics(0.7492, 0.2508, 0.01), metrics(0.7806, 0.2194, 0.012))
+    assert v.code == "C_REFUTED"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "same_si", "same_corr"),
+    [
+        ((0.03, -0.03, 0.01, -0.02), "ARCHITECTURE_INVARIANT", True, True),
+        ((0.03, -0.03, -0.01, -0.02), "ARCHITECTURE_DEPENDENT", False, True),
+        ((0.03, -0.03, 0.01, 0.02), "ARCHITECTURE_DEPENDENT", True, False),
+        ((-0.03, 0.03, -0.01, 0.02), "ARCHITECTURE_INVARIANT", True, True),
+        ((0.0, 0.0, -0.01, -0.02), "ARCHITECTURE_INVARIANT", True, True),  # 0 counts as not > 0
+        ((0.0, 0.0, 0.01, 0.0), "ARCHITECTURE_DEPENDENT", False, True),
+    ],
+)
+def test_architecture_invariance(args, code, same_si, same_corr):
+    v = architecture_invariance(*args)
+    assert v.code == code
+    assert v.criteria == {
+        "same_direction_specialization": same_si,
+        "same_direction_correlation": same_corr,
+    }
+
+
+REF_SI, REF_DSI = 0.125, 0.0  # exactly representable references
+
+
+@pytest.mark.parametrize(
+    ("base_si", "base_corr", "delta_si", "code", "met"),
+    [
+        (0.125, 0.875, 0.0, "MQA_PATTERN_CONFIRMED", 3),
+        (0.20, 0.875, 0.0, "MQA_PATTERN_CONFIRMED", 2),  # SI exactly 0.20 is not < 0.20
+        (0.125, 0.80, 0.0, "MQA_PATTERN_CONFIRMED", 2),  # corr exactly 0.80 is not > 0.80
+        (0.125, 0.875, 0.05, "MQA_PATTERN_CONFIRMED", 2),  # |dSI| 0.05 not stable, si consistent
+        (0.20, 0.80, 0.0, "MQA_PATTERN_REFUTED", 1),
+        (0.5, 0.875, 0.0, "MQA_PATTERN_CONFIRMED", 2),  # delta consistent although SI far
+        (0.5, 0.875, 0.04, "MQA_PATTERN_CONFIRMED", 2),
+    ],
+)
+def test_falcon40b_pattern(base_si, base_corr, delta_si, code, met):
+    v = falcon40b_pattern(base_si, base_corr, delta_si, REF_SI, REF_DSI)
+    assert v.code == code
+    assert v.values["criteria_met"] == met
+
+
+def test_falcon40b_partial_and_consistency_thresholds():
+    # criteria met (low SI, high corr) but neither consistency holds
+    v = falcon40b_pattern(0.0, 0.9, 0.5, ref_base_si=0.25, ref_delta_si=0.0)
+    assert v.code == "MQA_PATTERN_PARTIAL"
+    assert v.criteria["low_si"] and v.criteria["high_corr"] and not v.criteria["stable_delta"]
+    # |base - ref| exactly 0.10 is not < 0.10; just below is
+    assert not falcon40b_pattern(0.1, 0.9, 0.5, 0.0, 0.0).criteria["si_consistent"]
+    assert falcon40b_pattern(0.0999, 0.9, 0.5, 0.0, 0.0).criteria["si_consistent"]
+    assert not falcon40b_pattern(0.1, 0.9, 0.05, 0.0, 0.0).criteria["delta_consistent"]
+    assert falcon40b_pattern(0.1, 0.9, 0.0499, 0.0, 0.0).criteria["delta_consistent"]
+    assert falcon40b_pattern(0.1, 0.9, -0.0499, 0.0, 0.0).criteria["stable_delta"]
+
+
+def test_falcon7b_reference_values_confirm():
+    v = falcon40b_pattern(0.1174, 0.8826, 0.0138, 0.1174, 0.0138)
+    assert v.code == "MQA_PATTERN_CONFIRMED" and v.values["criteria_met"] == 3
+
+
+def test_heritage():
+    phi3 = {"Phi-3-mini": 0.329, "Phi-3-medium": 0.334}
+    confirmed = heritage({**phi3, "phi-1_5": 0.31, "phi-2": 0.35})
+    assert confirmed.code == "HERITAGE_CONFIRMED" and confirmed.values["models_within"] == 4
+    assert heritage({**phi3, "phi-1_5": 0.31}).code == "INCONCLUSIVE"  # 3 models only
+    confound = heritage({**phi3, "phi-1_5": 0.5, "phi-2": 0.33})
+    assert confound.code == "SIZE_CONFOUND_DETECTED" and not confound.criteria["phi-1_5"]
+    failed = heritage({**phi3, "phi-1_5": None, "phi-2": math.nan, "x": 0.33})
+    assert failed.code == "INCONCLUSIVE" and failed.values["models_failed"] == 2
+    assert heritage({}).code == "INCONCLUSIVE"
+
+
+def test_heritage_band_is_inclusive():
+    at = {f"m{i}": v for i, v in enumerate([0.25, 0.375, 0.125, 0.25])}
+    assert heritage(at, target=0.25, tolerance=0.125).code == "HERITAGE_CONFIRMED"
+    out = {**at, "m9": 0.375 + 2**-20}
+    assert heritage(out, target=0.25, tolerance=0.125).code == "SIZE_CONFOUND_DETECTED"
+
+
+def test_thresholds_are_module_constants():
+    assert (verdicts.MQA_LOW_SI, verdicts.MQA_HIGH_CORR, verdicts.MQA_STABLE_DELTA) == (
+        0.20,
+        0.80,
+        0.05,
+    )
+    assert (verdicts.HERITAGE_TARGET, verdicts.HERITAGE_TOLERANCE) == (0.33, 0.05)
+    assert verdicts.HERITAGE_MIN_MODELS == 4 and verdicts.COLLAPSE_CONFIRMED_MIN == 2
+
+
+def test_pre_collapsed_needs_two_of_three_criteria() -> None:
+    from lib.verdicts import pre_collapsed
+
+    assert pre_collapsed(0.1174, 0.8826, 0.0138).code == "PRE-COLLAPSED"  # Falcon-7B
+    assert pre_collapsed(0.7492, 0.2508, 0.0314).code == "NOT_PRE-COLLAPSED"  # Mistral
+    one = pre_collapsed(0.19, 0.79, 0.06)
+    assert one.code == "NOT_PRE-COLLAPSED" and one.values["criteria_met"] == 1
+    assert pre_collapsed(0.20, 0.81, 0.049).code == "PRE-COLLAPSED"  # 0.20 is not < 0.20
+    assert pre_collapsed(0.20, 0.80, 0.049).values["criteria_met"] == 1
