@@ -18,7 +18,7 @@ export JUPYTER_RUNTIME_DIR := $(BSD_CACHE_DIR)/jupyter/runtime
 export NLTK_DATA := $(BSD_CACHE_DIR)/nltk_data
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 
-.PHONY: setup test reproduce paper-dry-run lab bench lint clean-cache
+.PHONY: setup test reproduce paper-dry-run notebooks lab bench lint clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -37,6 +37,15 @@ test: setup
 	rm -rf $(TEST_OUTPUTS)
 	BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
 	  $(PY) -m pytest
+
+# Re-sync each .ipynb twin from its .py source and execute it on its default parameters, in the
+# same order and against the same empty results folder as the nbval run of `make test`.
+notebooks: setup
+	rm -rf $(TEST_OUTPUTS)
+	for nb in notebooks/*.py; do \
+	  BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
+	    $(VENV)/bin/jupytext --to ipynb --update --execute $$nb || exit 1; \
+	done
 
 reproduce: setup
 	$(VENV)/bin/snakemake --profile profiles/embedded

@@ -187,9 +187,10 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
         ax2.annotate(r["display"], (r["size_b"], r["si"]), xytext=(6, 6),
                      textcoords="offset points", fontsize=8)
     if len(rows) >= 3 and np.ptp(sizes) > 0:
-        slope, intercept = np.polyfit(sizes, values, 1)
-        xs = np.linspace(sizes.min(), sizes.max(), 50)
-        ax2.plot(xs, slope * xs + intercept, "r--", alpha=0.6, label=f"trend (slope {slope:.4f})")
+        slope, intercept = np.polyfit(np.log10(sizes), values, 1)
+        xs = np.geomspace(sizes.min(), sizes.max(), 50)
+        ax2.plot(xs, slope * np.log10(xs) + intercept, "r--", alpha=0.6,
+                 label=f"trend ({slope:+.4f} SI per tenfold size)")
         ax2.legend(fontsize=8)
     ax2.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.1)
     ax2.set_xscale("log")

@@ -130,7 +130,8 @@ fig = plots.gqa_figure(
     f"E11-T {params['run']}: GQA ({base.record['architecture']['num_heads']} query / "
     f"{kv_heads} kv heads) vs MHA ({params['mha_reference']['run']})",
     {"base_si": mha["base_si"], "instruct_si": mha["instruct_si"],
-     "label": f"{params['mha_reference']['run']}{' (published)' if mha['published'] else ''}"},
+     "label": (f"published ({params['mha_reference']['claim']})" if mha["published"]
+               else params["mha_reference"]["run"])},
     base.block(), instruct.block(), groups, groups["base"]["group_size"])
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
