@@ -169,6 +169,12 @@ RESOLUTIONS: tuple[dict[str, str], ...] = (
      "values": "the seeds call Mistral-7B-v0.3 MHA; its config has 32 query / 8 kv heads",
      "taken": "attention kind is read from each model's config and recorded",
      "why": "the label is the seeds'; the regenerated result shows what the config says."},
+    {"topic": "Falcon-40B as 'MQA'",
+     "values": "seed 002 validates 'MQA' on Falcon-40B; its config (new decoder architecture) has "
+               "128 query / 8 kv heads",
+     "taken": "attention kind read from the config (GQA for Falcon-40B, MQA for Falcon-7B)",
+     "why": "Falcon-7B's multi_query has one kv head; Falcon-40B's grouped kv heads are GQA. The "
+            "cross-scale verdict keeps the seed's criteria and names."},
 )
 
 

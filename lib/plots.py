@@ -230,7 +230,9 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
     ax1.set_xlabel("specialization index")
-    ax1.set_xlim(-0.02, 1.02)
+    highs = [max(r["base_ci"][1] if r.get("base_ci") else r["base_si"],
+                 r["instruct_ci"][1] if r.get("instruct_ci") else r["instruct_si"]) for r in rows]
+    ax1.set_xlim(-0.02, max(1.02, max(highs) + 0.03))  # SI exceeds 1 for anti-correlated heads
     ax1.legend(fontsize=8)
     ax1.set_title("SI with bootstrap 95% CI")
     ax2.axvline(0, color="black", lw=1)

@@ -33,7 +33,8 @@ def summary_rows(profile: str) -> list[dict[str, Any]]:
             "delta_ci_excludes_zero": delta["si_ci_excludes_zero"],
             "verdict": payload["verdict"]["code"],
         })
-    return rows
+    order = {"MHA": 0, "GQA": 1, "MQA": 2}
+    return sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -41,12 +42,12 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = ("| run | kind | base SI [95% CI] | instruct SI [95% CI] | dSI [95% CI] | "
             "CI excludes 0 | verdict |\n|---|---|---|---|---|---|---|\n")
 
-    def ci(point: float, interval: list[float]) -> str:
-        return f"{point:.4f} [{interval[0]:.4f}, {interval[1]:.4f}]"
+    def ci(point: float, interval: list[float], sign: str = "") -> str:
+        return f"{point:{sign}.4f} [{interval[0]:{sign}.4f}, {interval[1]:{sign}.4f}]"
 
     body = "".join(
         f"| {r['label']} | {r['kind']} | {ci(r['base_si'], r['base_ci'])} | "
-        f"{ci(r['instruct_si'], r['instruct_ci'])} | {ci(r['delta_si'], r['delta_ci'])} | "
+        f"{ci(r['instruct_si'], r['instruct_ci'])} | {ci(r['delta_si'], r['delta_ci'], '+')} | "
         f"{'yes' if r['delta_ci_excludes_zero'] else 'no'} | {r['verdict']} |\n"
         for r in rows)
     return head + body
