@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/constraints.txt requirements/base.txt requirements/dev.txt \
                 requirements/embedded.txt pyproject.toml
 
-# Jupyter, IPython and matplotlib write their state here instead of the home directory.
+# Jupyter, IPython, matplotlib, pip and Snakemake write their state here, not in the home directory.
 export BSD_CACHE_DIR ?= $(CURDIR)/.cache
 export MPLCONFIGDIR := $(BSD_CACHE_DIR)/matplotlib
 export IPYTHONDIR := $(BSD_CACHE_DIR)/ipython
@@ -16,6 +16,8 @@ export JUPYTER_CONFIG_DIR := $(BSD_CACHE_DIR)/jupyter/config
 export JUPYTER_DATA_DIR := $(BSD_CACHE_DIR)/jupyter/data
 export JUPYTER_RUNTIME_DIR := $(BSD_CACHE_DIR)/jupyter/runtime
 export NLTK_DATA := $(BSD_CACHE_DIR)/nltk_data
+export XDG_CACHE_HOME := $(BSD_CACHE_DIR)/xdg
+export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 
 .PHONY: setup test reproduce paper-dry-run notebooks lab bench lint clean-cache

@@ -85,7 +85,8 @@ def test_summary_reads_every_pair_result(tmp_path: Path, monkeypatch) -> None:
     results.write_json(tmp_path / "embedded" / "E11_b.json", _pair_payload("b", "MHA", -0.01))
     results.write_json(tmp_path / "embedded" / "E08_c.json", {"experiment": "E08"})
     payload = summary.write_summary("embedded")
-    assert [r["label"] for r in payload["rows"]] == ["E11 a", "E11 b"]
+    assert [r["label"] for r in payload["rows"]] == ["E11 b", "E11 a"]  # MHA before MQA
     table = (tmp_path / "embedded" / "summary.md").read_text()
     assert "| E11 a | MQA | 0.5000 [0.4900, 0.5100] |" in table and "| yes |" in table
+    assert "+0.0500 [+0.0300, +0.0700]" in table
     assert (tmp_path / "figures" / "embedded" / "summary.png").stat().st_size > 10_000
