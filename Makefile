@@ -49,7 +49,11 @@ notebooks: setup
 	    $(VENV)/bin/jupytext --to ipynb --update --execute $$nb || exit 1; \
 	done
 
+# A run killed hard (SIGKILL, power loss) leaves Snakemake's lock behind: release it when no
+# other Snakemake is working in this folder, then carry on where the killed run stopped.
 reproduce: setup
+	@pgrep -f "snakemake --profile profiles/" >/dev/null || \
+	  $(VENV)/bin/snakemake --profile profiles/embedded --unlock >/dev/null 2>&1 || true
 	$(VENV)/bin/snakemake --profile profiles/embedded
 
 paper-dry-run: setup

@@ -39,10 +39,12 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".run-") as tmp:
+    # executed into a hidden file beside the output, then renamed: a killed run leaves at most
+    # this one partial file, which the next run overwrites
+    partial = output.with_name(f".{output.name}.partial")
+    with tempfile.TemporaryDirectory(prefix="bsd-run-") as tmp:
         source = Path(tmp) / f"{experiment}.ipynb"
         nbformat.write(nb, source)
-        partial = Path(tmp) / output.name
         env_before = os.environ.get("TQDM_MININTERVAL")
         os.environ["TQDM_MININTERVAL"] = "5"  # progress bars stay readable in logs
         try:
@@ -52,20 +54,21 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
                 log_output=True, cwd=str(ROOT),
             )
         except PapermillExecutionError as exc:
+            failed = output.with_name(output.name + ".failed")
             if partial.exists():
-                os.replace(partial, output.with_name(output.name + ".failed"))
+                os.replace(partial, failed)
             first_line = (exc.source or "").strip().splitlines()
             raise NotebookFailed(
                 f"{notebook} failed on {params['parameter_file']} in cell {exc.cell_index} "
                 f"(execution {exc.exec_count}: {first_line[0] if first_line else ''!r}): "
-                f"{exc.ename}: {exc.evalue}. The partial notebook is kept at {output}.failed"
+                f"{exc.ename}: {exc.evalue}. The partial notebook is kept at {failed}"
             ) from None
         finally:
             if env_before is None:
                 os.environ.pop("TQDM_MININTERVAL", None)
             else:
                 os.environ["TQDM_MININTERVAL"] = env_before
-        os.replace(partial, output)
+    os.replace(partial, output)
     return output
 
 

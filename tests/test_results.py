@@ -84,3 +84,12 @@ def test_every_spec_claim_is_registered_once() -> None:
     for c in claims.CLAIMS:
         if c.result is not None:
             assert c.field and c.parameters and Path(results.ROOT, c.parameters).is_file(), c.id
+
+
+def test_results_are_readable_by_others(tmp_path: Path) -> None:
+    old = results.os.umask(0o022)
+    try:
+        path = results.write_json(tmp_path / "r.json", {"v": 1})
+    finally:
+        results.os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
