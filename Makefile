@@ -52,7 +52,7 @@ notebooks: setup
 # A run killed hard (SIGKILL, power loss) leaves Snakemake's lock behind: release it when no
 # other Snakemake is working in this folder, then carry on where the killed run stopped.
 reproduce: setup
-	@pgrep -f "snakemake --profile profiles/" >/dev/null || \
+	@pgrep -x snakemake >/dev/null || \
 	  $(VENV)/bin/snakemake --profile profiles/embedded --unlock >/dev/null 2>&1 || true
 	$(VENV)/bin/snakemake --profile profiles/embedded
 
