@@ -41,7 +41,7 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
     output.parent.mkdir(parents=True, exist_ok=True)
     # executed into a hidden file beside the output, then renamed: a killed run leaves at most
     # this one partial file, which the next run overwrites
-    partial = output.with_name(f".{output.name}.partial")
+    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
     with tempfile.TemporaryDirectory(prefix="bsd-run-") as tmp:
         source = Path(tmp) / f"{experiment}.ipynb"
         nbformat.write(nb, source)
