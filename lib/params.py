@@ -173,6 +173,13 @@ def _check_models(file: Path, params: dict[str, Any]) -> None:
                     f"{file}: each model needs 'name' (and optional 'display', 'size_b'), "
                     f"got {entry!r}"
                 )
+    memory = params.get("max_memory")
+    if memory is not None and (not isinstance(memory, dict)
+                               or set(memory) - {"gpu_headroom_gib", "cpu"}):
+        raise ParameterError(
+            f"{file}: 'max_memory' must be a mapping with keys gpu_headroom_gib and/or cpu, "
+            f"e.g. {{gpu_headroom_gib: 2, cpu: 50GiB}}; got {memory!r}"
+        )
     for key in ("cross_scale", "mha_reference", "references"):
         ref = params.get(key)
         if ref is not None and (not isinstance(ref, dict) or "run" not in ref):

@@ -73,10 +73,22 @@ def format_prompts(tokenizer: Any, prompts: Sequence[str], use_chat_template: bo
                                           add_generation_prompt=True) for p in prompts]
 
 
+def max_memory(spec: dict[str, Any] | None) -> dict[Any, str] | None:
+    """accelerate's max_memory from a parameter file's {gpu_headroom_gib, cpu} (seed 002:
+    GPU total minus 2 GiB, 50 GiB of CPU offload). None without a GPU or without a spec."""
+    import torch
+
+    if not spec or not torch.cuda.is_available():
+        return None
+    total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+    return {0: f"{int(total_gib - spec.get('gpu_headroom_gib', 2))}GiB",
+            "cpu": str(spec.get("cpu", "50GiB"))}
+
+
 def _load(params: dict[str, Any], name: str, dtype: str | None = None) -> LoadedModel:
     return load_model(name, dtype=dtype or params["dtype"], quantization=params["quantization"],
                       trust_remote_code=params["trust_remote_code"],
-                      max_memory=params["max_memory"])
+                      max_memory=max_memory(params["max_memory"]))
 
 
 def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequence[str],
