@@ -417,7 +417,8 @@ def measure_entropies(
         stream = _StreamingEntropy(modules)
         batches = _batches(prompts, mode, batch_size)
         with stream:
-            for start, batch in tqdm(batches, disable=not progress, desc=f"entropy ({mode})", leave=False):
+            bar = tqdm(batches, disable=not progress, desc=f"entropy ({mode})", leave=False)
+            for start, batch in bar:
                 inputs = tokenizer(
                     batch, return_tensors="pt", max_length=max_length, truncation=True, **padding
                 ).to(device)

@@ -226,7 +226,7 @@ def describe_run(run: ModelRun) -> str:
             f"({a['num_kv_heads']} kv), {run.record['dtype']}, quantization "
             f"{run.record['quantization']} | SI {run.metrics['specialization_index']:.4f} "
             f"[{lo:.4f}, {hi:.4f}] | {run.seed_invariance['outcome']}"
-            + (f" | sanity check {'passed' if run.sanity['ok'] else 'FAILED'}" if run.sanity else "")
+            + (f" | sanity {'passed' if run.sanity['ok'] else 'FAILED'}" if run.sanity else "")
             + " | load "
             f"{run.timings.get('load_s', 0):.1f} s, "
             f"measure {run.timings.get('measure_s', 0):.1f} s")

@@ -129,7 +129,8 @@ if params["cross_scale"]:
         base.metrics["specialization_index"], base.metrics["mean_head_correlation"],
         delta["specialization_index"], ref["base_si"], ref["delta_si"])
     print(f"cross-scale reference {params['cross_scale']['run']}: {ref['source']}")
-    print(f"  base SI {ref['base_si']:.4f} (reference) vs {base.metrics['specialization_index']:.4f}"
+    print(f"  base SI {ref['base_si']:.4f} (reference) vs "
+          f"{base.metrics['specialization_index']:.4f}"
           f" (consistent: {cross_scale.criteria['si_consistent']}); dSI {ref['delta_si']:+.4f} vs "
           f"{delta['specialization_index']:+.4f} "
           f"(consistent: {cross_scale.criteria['delta_consistent']})")
