@@ -17,7 +17,8 @@ PYTHON = config.get("python", sys.executable)
 PARAMS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(Path("parameters", PROFILE).glob("*.yaml"))}
 LIB = sorted(str(p) for p in Path("lib").glob("**/*.py"))
 ATTENTION = [n for n, p in PARAMS.items() if p["experiment"] in ("E11", "E11-T")]
-GPU_CONSTRAINTS = config.get("gpu_constraints", {})
+# GPU memory (GB) -> SLURM node feature, e.g. {80: "gpu80gb"} (profiles/slurm/config.yaml)
+GPU_CONSTRAINTS = {int(k): v for k, v in config.get("gpu_constraints", {}).items()}
 
 if not PARAMS:
     raise ValueError(f"no parameter files in parameters/{PROFILE}/ (profile={PROFILE!r})")

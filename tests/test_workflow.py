@@ -90,3 +90,10 @@ def test_summary_reads_every_pair_result(tmp_path: Path, monkeypatch) -> None:
     assert "| E11 a | MQA | 0.5000 [0.4900, 0.5100] |" in table and "| yes |" in table
     assert "+0.0500 [+0.0300, +0.0700]" in table
     assert (tmp_path / "figures" / "embedded" / "summary.png").stat().st_size > 10_000
+
+
+def test_slurm_profile_asks_a_gpu_sized_for_each_paper_run() -> None:
+    blocks = _dry_run("slurm").split("rule notebook:")
+    falcon40b = next(b for b in blocks if "wildcards: name=E11_falcon-40b\n" in b)
+    assert "gpu=1" in falcon40b and "gpu_memory_gb=80, constraint=gpu80gb" in falcon40b
+    assert sum("gpu=1" in b for b in blocks[1:]) == 6
