@@ -147,21 +147,10 @@ def bench_kernel(
 
 
 def toy_tokenizer():
-    """A byte-level tokenizer (one token per byte, ids 2..257; <pad>=0, <eos>=1)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """The registry's byte-level tokenizer, one token per byte (ids fit a 300-token vocab)."""
+    from lib.models.tiny import byte_tokenizer
 
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {"<pad>": 0, "<eos>": 1, **{c: i + 2 for i, c in enumerate(alphabet)}}
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="<pad>",
-        eos_token="<eos>",
-        model_input_names=["input_ids", "attention_mask"],
-    )
+    return byte_tokenizer("plain")
 
 
 def llama_model(shape: dict, seed: int = 0) -> torch.nn.Module:

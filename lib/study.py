@@ -20,6 +20,7 @@ from lib.attention import measure_entropies
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
 from lib.prompts import prompt_md5
+from lib.results import find_result
 from lib.sanity import first_passing_variant, sanity_check
 from lib.specialization import specialization_metrics
 from lib.stats import bootstrap_delta_si, bootstrap_si, seed_invariance
@@ -290,8 +291,6 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
     if not spec:
         return []
     run_name = spec["run"]
-    from lib.results import find_result
-
     payload = find_result(profile, run_name)
     if payload is not None:
         return [{

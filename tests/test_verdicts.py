@@ -138,10 +138,15 @@ def test_thresholds_are_module_constants():
 
 
 def test_pre_collapsed_needs_two_of_three_criteria() -> None:
+    from lib.claims import CLAIMS_BY_ID
     from lib.verdicts import pre_collapsed
 
-    assert pre_collapsed(0.1174, 0.8826, 0.0138).code == "PRE-COLLAPSED"  # Falcon-7B
-    assert pre_collapsed(0.7492, 0.2508, 0.0314).code == "NOT_PRE-COLLAPSED"  # Mistral
+    def published(pair: str) -> tuple[float, float, float]:
+        keys = ("base_si", "base_corr", "delta_si")
+        return tuple(CLAIMS_BY_ID[f"{pair}.{k}"].value for k in keys)
+
+    assert pre_collapsed(*published("falcon7b")).code == CLAIMS_BY_ID["falcon7b.pattern"].value
+    assert pre_collapsed(*published("mistral7b")).code == "NOT_PRE-COLLAPSED"
     one = pre_collapsed(0.19, 0.79, 0.06)
     assert one.code == "NOT_PRE-COLLAPSED" and one.values["criteria_met"] == 1
     assert pre_collapsed(0.20, 0.81, 0.049).code == "PRE-COLLAPSED"  # 0.20 is not < 0.20

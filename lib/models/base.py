@@ -38,6 +38,14 @@ class LoadedModel:
     revision: str | None
     device: str
 
+    @classmethod
+    def ready(cls, name: str, model: torch.nn.Module, tokenizer: Any, info: ArchitectureInfo,
+              source: str, quantization: str, revision: str | None) -> LoadedModel:
+        """Wrap a loaded model in eval mode, reading its dtype and device off the weights."""
+        return cls(name=name, model=model.eval(), tokenizer=tokenizer, info=info, source=source,
+                   dtype=dtype_name(model), quantization=quantization, revision=revision,
+                   device=model_device(model))
+
 
 def torch_dtype(name: str) -> torch.dtype:
     """'bfloat16' -> torch.bfloat16; raises ValueError for anything that is not a float dtype."""

@@ -26,8 +26,6 @@ from lib.models.base import (
     LoadedModel,
     ModelNotAvailableError,
     default_device,
-    dtype_name,
-    model_device,
     set_pad_token,
     torch_dtype,
 )
@@ -176,17 +174,7 @@ def load_embedded(
     model, used = load_weights(model_class(info, config), str(folder), quantization, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     set_pad_token(tokenizer)
-    return LoadedModel(
-        name=name,
-        model=model.eval(),
-        tokenizer=tokenizer,
-        info=info,
-        source="embedded",
-        dtype=dtype_name(model),
-        quantization=used,
-        revision=source_version(name),
-        device=model_device(model),
-    )
+    return LoadedModel.ready(name, model, tokenizer, info, "embedded", used, source_version(name))
 
 
 def clear_stale_builds(max_age_s: float = 3600.0) -> list[Path]:

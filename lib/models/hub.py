@@ -25,8 +25,6 @@ from lib.models.base import (
     QUANTIZATION_LABELS,
     LoadedModel,
     ModelNotAvailableError,
-    dtype_name,
-    model_device,
     set_pad_token,
     torch_dtype,
 )
@@ -303,14 +301,5 @@ def load_hub(
     except OSError as exc:  # e.g. a partial cache while offline, or a gated repository
         raise ModelNotAvailableError(not_available_message(repo_id, str(exc))) from exc
     model.eval()
-    return LoadedModel(
-        name=repo_id,
-        model=model,
-        tokenizer=tokenizer,
-        info=check_fused_qkv(model, info),
-        source="hub",
-        dtype=dtype_name(model),
-        quantization=used,
-        revision=_revision(repo_id),
-        device=model_device(model),
-    )
+    return LoadedModel.ready(repo_id, model, tokenizer, check_fused_qkv(model, info), "hub",
+                             used, _revision(repo_id))

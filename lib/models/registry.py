@@ -13,8 +13,6 @@ from lib.models.base import (
     UnknownModelError,
     check_quantization,
     default_device,
-    dtype_name,
-    model_device,
     set_pad_token,
     torch_dtype,
 )
@@ -50,17 +48,7 @@ def _load_tiny(
         model = model.to(device=default_device(device), dtype=torch_dtype(dtype))
     tokenizer = tiny_processor(name)
     set_pad_token(tokenizer)
-    return LoadedModel(
-        name=name,
-        model=model.eval(),
-        tokenizer=tokenizer,
-        info=info,
-        source="tiny",
-        dtype=dtype_name(model),
-        quantization=used,
-        revision=config_hash(name),
-        device=model_device(model),
-    )
+    return LoadedModel.ready(name, model, tokenizer, info, "tiny", used, config_hash(name))
 
 
 def load_model(

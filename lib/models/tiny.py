@@ -168,7 +168,11 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def byte_tokenizer(template: str) -> Any:
-    """A byte-level tokenizer with <pad>, </s>, <s>, <unk>; causal ones have no pad token."""
+    """A byte-level tokenizer with <pad>, </s>, <s>, <unk>; causal ones have no pad token.
+
+    `template` is causal, t5, bert or clip (how special tokens wrap a text), or plain: one
+    token per byte and nothing added, with a pad token (exact token counts, for tests).
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -178,9 +182,10 @@ def byte_tokenizer(template: str) -> Any:
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     core.decoder = decoders.ByteLevel()
     single = {"causal": "<s> $A", "t5": "$A </s>", "bert": "<s> $A </s>", "clip": "<s> $A </s>"}
-    core.post_processor = processors.TemplateProcessing(
-        single=single[template], special_tokens=[("<s>", BOS_ID), ("</s>", EOS_ID)]
-    )
+    if template != "plain":
+        core.post_processor = processors.TemplateProcessing(
+            single=single[template], special_tokens=[("<s>", BOS_ID), ("</s>", EOS_ID)]
+        )
     return PreTrainedTokenizerFast(
         tokenizer_object=core,
         bos_token="<s>",
