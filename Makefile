@@ -63,7 +63,7 @@ lint: setup
 	$(VENV)/bin/ruff check lib tests notebooks/*.py
 
 bench: setup
-	$(PY) -m lib.bench
+	$(PY) -m lib.attention.bench
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

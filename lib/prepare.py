@@ -2,7 +2,7 @@
 
 1. Refuse an environment holding CUDA packages (the CPU torch pin was bypassed somewhere).
 2. Convert the GGUF-packaged models into the float32 cache once (`lib.models.embedded`).
-3. Make WordNet available offline (`lib.wordnet`).
+3. Make WordNet available offline (`lib.terrain.wordnet`).
 4. Print what was built and what was already there, with timings and the cache size.
 
 Idempotent: when everything is built it only checks, in a few seconds. `--check-only` builds
@@ -82,7 +82,7 @@ def _models(check_only: bool) -> list[tuple[str, str, float]]:
 
 
 def _wordnet(check_only: bool) -> tuple[str, str, float]:
-    from lib import wordnet
+    from lib.terrain import wordnet
 
     start = time.perf_counter()
     if wordnet.installed_root() is not None:

@@ -55,7 +55,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def write_summary(profile: str) -> dict[str, Any]:
     """Write results/<profile>/summary.json and .md and figures/<profile>/summary.png."""
-    from lib.plots import summary_figure
+    from lib.attention.plots import summary_figure
 
     rows = summary_rows(profile)
     payload = {"profile": profile, "rows": rows}

@@ -54,12 +54,12 @@ ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init
 sys.path.insert(0, str(ROOT))
 
 # %%
-from lib import plots, study, verdicts
+from lib.attention import plots, study, verdicts
+from lib.attention.prompts import load_prompts, prompt_md5
+from lib.attention.specialization import gqa_group_metrics
 from lib.params import load_parameters, result_name
 from lib.paths import shown
-from lib.prompts import load_prompts, prompt_md5
 from lib.results import provenance, results_path, save_figure, write_json
-from lib.specialization import gqa_group_metrics
 
 params = load_parameters(PARAMETERS, "E11-T", OVERRIDES)
 NAME = result_name(params)

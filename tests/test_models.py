@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import lib  # noqa: F401  (torchvision shim before transformers' vision classes)
+from lib.attention.prompts import load_prompts
 from lib.models import (
     ArchitectureInfo,
     LoadedModel,
@@ -28,7 +29,6 @@ from lib.models import (
 from lib.models.architecture import check_fused_qkv
 from lib.models.tiny import TINY_FAMILIES, build_tiny
 from lib.paths import ROOT
-from lib.prompts import load_prompts
 
 EMBEDDED = ["embedded/smollm2-135m-instruct", "embedded/gemma-3-270m", "embedded/all-minilm-l6-v2"]
 TINY = [name for name in known_models() if name.startswith("tiny/")]

@@ -1,4 +1,4 @@
-"""Benchmark of the entropy measurement: `python -m lib.bench [--quick]`.
+"""Benchmark of the entropy measurement: `python -m lib.attention.bench [--quick]`.
 
 1. kernel: the seeds' per-head scipy loop vs `prompt_entropies` on a Falcon-40B-sized stack
    (60 layers x 128 heads x 128 tokens, random causal softmax attention with right padding);
@@ -27,15 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lib import attention
-from lib.attention import (
+from lib.attention import entropy as attention
+from lib.attention.entropy import (
     backbone_of,
     forward_kwargs,
     measure_entropies,
     padding_state,
     prompt_entropies,
 )
-from lib.prompts import load_prompts
+from lib.attention.prompts import load_prompts
 
 EMBEDDED_NAME = "embedded/smollm2-135m-instruct"
 SMOLLM2_SHAPE = {
@@ -331,7 +331,7 @@ def bench_memory(quick: bool, model, tokenizer, prompts: Sequence[str]) -> dict:
         if quick:
             out[variant] = memory_variant(variant, model, tokenizer, prompts)
             continue
-        cmd = [sys.executable, "-m", "lib.bench", "--memory-variant", variant]
+        cmd = [sys.executable, "-m", "lib.attention.bench", "--memory-variant", variant]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"memory variant {variant} failed:\n{done.stderr[-2000:]}")

@@ -49,7 +49,7 @@ def verify_prompts(prompts: Sequence[str], name: str = "standard-10-v3") -> str:
         raise PromptSetError(
             f"prompt set does not match {name!r}: MD5 {actual} != expected {expected} "
             f"({len(prompts)} prompts given, {len(PROMPT_SETS[name][0])} expected). Use "
-            f"lib.prompts.load_prompts({name!r}) instead of a hand-edited copy."
+            f"lib.attention.prompts.load_prompts({name!r}) instead of a hand-edited copy."
         )
     return actual
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lib.attention import (
+from lib.attention.entropy import (
     EAGER_HINT,
     NAN_HINT,
     backbone_of,
@@ -27,7 +27,7 @@ from lib.attention import (
     measure_entropies,
     padding_state,
 )
-from lib.specialization import head_correlations, specialization_index
+from lib.attention.specialization import head_correlations, specialization_index
 
 SANITY_PROMPT = "What is 2+2?"
 SANITY_MAX_LENGTH = 32

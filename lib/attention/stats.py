@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from lib.specialization import specialization_index
+from lib.attention.specialization import specialization_index
 
 CHUNK = 256  # bootstrap samples per batched correlation
 

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.attention import measure_entropies
+from lib.attention.entropy import measure_entropies
+from lib.attention.prompts import prompt_md5
+from lib.attention.sanity import first_passing_variant, sanity_check
+from lib.attention.specialization import specialization_metrics
+from lib.attention.stats import bootstrap_delta_si, bootstrap_si, seed_invariance
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
-from lib.prompts import prompt_md5
 from lib.results import find_result
-from lib.sanity import first_passing_variant, sanity_check
-from lib.specialization import specialization_metrics
-from lib.stats import bootstrap_delta_si, bootstrap_si, seed_invariance
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from lib.attention import measure_entropies
+from lib.attention.entropy import measure_entropies
+from lib.attention.prompts import load_prompts
 from lib.models import free_model, known_models, load_model
-from lib.prompts import load_prompts
 
 VISION = ("tiny/clip", "tiny/dinov2", "tiny/t5")  # measured by tests/test_models.py instead
 

@@ -1,12 +1,12 @@
-"""A quick run of the benchmark (lib.bench)."""
+"""A quick run of the benchmark (lib.attention.bench)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from lib.attention import prompt_entropies
-from lib.bench import main, random_attention, reference_prompt_entropies
+from lib.attention.bench import main, random_attention, reference_prompt_entropies
+from lib.attention.entropy import prompt_entropies
 
 
 def test_reference_loop_matches_vectorized():

@@ -1,4 +1,4 @@
-"""Entropy kernel, per-prompt stacks and the streaming measurement (lib.attention)."""
+"""Entropy kernel, per-prompt stacks and the streaming measurement (lib.attention.entropy)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import torch
 from scipy.stats import entropy as scipy_entropy
 
 import lib  # noqa: F401  (torchvision shim before transformers model imports)
-import lib.attention as attention
-from lib.attention import (
+import lib.attention.entropy as attention
+from lib.attention.bench import toy_tokenizer
+from lib.attention.entropy import (
     MODES,
     entropy_profiles,
     measure_entropies,
     normalized_entropy,
     prompt_entropies,
 )
-from lib.bench import toy_tokenizer
-from lib.prompts import load_prompts
+from lib.attention.prompts import load_prompts
 
 TOL = 1e-6
 

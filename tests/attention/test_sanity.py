@@ -1,4 +1,4 @@
-"""Seed 002's sanity check and E08's dtype fallback (lib.sanity)."""
+"""Seed 002's sanity check and E08's dtype fallback (lib.attention.sanity)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import lib  # noqa: F401
-from lib.bench import toy_tokenizer
-from lib.sanity import SANITY_VARIANTS, SanityError, first_passing_variant, sanity_check
+from lib.attention.bench import toy_tokenizer
+from lib.attention.sanity import SANITY_VARIANTS, SanityError, first_passing_variant, sanity_check
 
 PROMPT = "What is the capital of France and what is its population?"
 

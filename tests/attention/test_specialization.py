@@ -1,4 +1,4 @@
-"""Specialization and GQA group metrics (lib.specialization) on hand-made E."""
+"""Specialization and GQA group metrics (lib.attention.specialization) on hand-made E."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import entropy as scipy_entropy
 
-from lib.specialization import (
+from lib.attention.specialization import (
     gqa_group_metrics,
     head_correlations,
     specialization_index,

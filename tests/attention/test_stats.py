@@ -1,4 +1,4 @@
-"""Bootstrap over prompts and the seed-invariance check (lib.stats)."""
+"""Bootstrap over prompts and the seed-invariance check (lib.attention.stats)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lib.specialization import specialization_metrics
-from lib.stats import bootstrap_delta_si, bootstrap_si, resample_weights, seed_invariance
+from lib.attention.specialization import specialization_metrics
+from lib.attention.stats import bootstrap_delta_si, bootstrap_si, resample_weights, seed_invariance
 
 
 def per_prompt(seed: int, prompts: int = 10, layers: int = 12, heads: int = 6, noise=0.05):

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from lib import results, study
+from lib import results
+from lib.attention import study
+from lib.attention.prompts import load_prompts
 from lib.claims import CLAIMS_BY_ID
 from lib.params import load_parameters
-from lib.prompts import load_prompts
 
 
 @pytest.fixture(scope="module")

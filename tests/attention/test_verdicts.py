@@ -1,4 +1,4 @@
-"""Verdict rules at and around their thresholds (lib.verdicts)."""
+"""Verdict rules at and around their thresholds (lib.attention.verdicts)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from lib import verdicts
-from lib.verdicts import (
+from lib.attention import verdicts
+from lib.attention.verdicts import (
     architecture_invariance,
     falcon40b_pattern,
     heritage,
@@ -138,8 +138,8 @@ def test_thresholds_are_module_constants():
 
 
 def test_pre_collapsed_needs_two_of_three_criteria() -> None:
+    from lib.attention.verdicts import pre_collapsed
     from lib.claims import CLAIMS_BY_ID
-    from lib.verdicts import pre_collapsed
 
     def published(pair: str) -> tuple[float, float, float]:
         keys = ("base_si", "base_corr", "delta_si")

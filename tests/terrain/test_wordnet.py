@@ -1,4 +1,4 @@
-"""lib.wordnet: WordNet 3.0 usable offline through NLTK."""
+"""lib.terrain.wordnet: WordNet 3.0 usable offline through NLTK."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lib import wordnet
 from lib.paths import CACHE
+from lib.terrain import wordnet
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,24 @@
+"""Paper 4, Behavioral Sink Dynamics: attention entropy, head specialization and its verdicts.
+
+`entropy` (kernel and streaming measurement), `specialization`, `verdicts`, `sanity`, `stats`,
+`prompts`, `study` (the protocol's steps), `tables` (their pandas presentation), `plots` and
+`bench`. The entropy API is re-exported here: `from lib.attention import entropy_profiles`.
+"""
+
+from lib.attention.entropy import (
+    MODES,
+    attention_modules,
+    entropy_profiles,
+    measure_entropies,
+    normalized_entropy,
+    prompt_entropies,
+)
+
+__all__ = [
+    "MODES",
+    "attention_modules",
+    "entropy_profiles",
+    "measure_entropies",
+    "normalized_entropy",
+    "prompt_entropies",
+]
