@@ -8,17 +8,13 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/constraints.txt requirements/base.txt requirements/dev.txt \
                 requirements/embedded.txt pyproject.toml
 
-# Jupyter, IPython, matplotlib, pip and Snakemake write their state here, not in the home directory.
+# Nothing goes to the home directory: pip's cache is set here for the install; everything else
+# (Jupyter, IPython, matplotlib, hub, npm/yarn, XDG caches) is set by `import lib` (lib/env.py),
+# and `$(PY) -m lib.workflow exec CMD` runs a command that does not import lib with them.
 export BSD_CACHE_DIR ?= $(CURDIR)/.cache
-export MPLCONFIGDIR := $(BSD_CACHE_DIR)/matplotlib
-export IPYTHONDIR := $(BSD_CACHE_DIR)/ipython
-export JUPYTER_CONFIG_DIR := $(BSD_CACHE_DIR)/jupyter/config
-export JUPYTER_DATA_DIR := $(BSD_CACHE_DIR)/jupyter/data
-export JUPYTER_RUNTIME_DIR := $(BSD_CACHE_DIR)/jupyter/runtime
-export NLTK_DATA := $(BSD_CACHE_DIR)/nltk_data
-export XDG_CACHE_HOME := $(BSD_CACHE_DIR)/xdg
 export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
+WITH_ENV := $(PY) -m lib.workflow exec
 
 .PHONY: setup test reproduce paper-dry-run notebooks lab bench lint clean-cache
 
@@ -32,27 +28,27 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
-# The notebooks run against an empty, private results folder so their checked outputs never
-# depend on what an earlier `make reproduce` left in results/.
-TEST_OUTPUTS := $(BSD_CACHE_DIR)/test-outputs
+# Plain `pytest` is the same: conftest.py points the results at an empty per-session folder,
+# so what an earlier `make reproduce` left in results/ never changes a test.
 test: setup
-	rm -rf $(TEST_OUTPUTS)
-	BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
-	  $(PY) -m pytest
+	$(PY) -m pytest
 
 # Re-sync each .ipynb twin from its .py source and execute it on its default parameters, in the
-# same order and against the same empty results folder as the nbval run of `make test`.
+# same order and against an empty results folder as the nbval run of `make test`.
+TEST_OUTPUTS := $(BSD_CACHE_DIR)/test-outputs
 notebooks: setup
 	rm -rf $(TEST_OUTPUTS)
 	for nb in notebooks/*.py; do \
 	  BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
-	    $(VENV)/bin/jupytext --to ipynb --update --execute $$nb || exit 1; \
+	  BSD_WORKFLOW_RUN=1 $(WITH_ENV) $(VENV)/bin/jupytext --to ipynb --update --execute $$nb \
+	    || exit 1; \
 	done
 
 # A run killed hard (SIGKILL, power loss) leaves Snakemake's lock behind: release it when no
-# other Snakemake is working in this folder, then carry on where the killed run stopped.
+# Snakemake is working in this folder (other folders' runs do not matter), then carry on where
+# the killed run stopped.
 reproduce: setup
-	@pgrep -x snakemake >/dev/null || \
+	@$(PY) -m lib.workflow idle && \
 	  $(VENV)/bin/snakemake --profile profiles/embedded --unlock >/dev/null 2>&1 || true
 	$(VENV)/bin/snakemake --profile profiles/embedded
 
@@ -60,13 +56,14 @@ paper-dry-run: setup
 	$(VENV)/bin/snakemake --profile profiles/paper --dry-run
 
 lint: setup
-	$(VENV)/bin/ruff check lib tests notebooks/*.py
+	$(VENV)/bin/ruff check lib tests conftest.py notebooks/*.py
 
 bench: setup
 	$(PY) -m lib.attention.bench
 
+# containers run as root: the server refuses to start there without --allow-root
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(WITH_ENV) $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 clean-cache:
 	rm -rf $(BSD_CACHE_DIR)

@@ -4,24 +4,45 @@
 #   snakemake --profile profiles/paper        # the published models: GPU + Hugging Face hub
 #   snakemake --profile profiles/slurm        # the paper set on a SLURM cluster, a GPU per job
 #
-# A run that reads another run's results (E11-T reads the MHA reference, Falcon-40B reads
-# Falcon-7B, the Phi ladder reads the Phi-3 references) depends on it, so the graph runs in
-# order, and a second run redoes only what changed (parameters, notebook or lib).
+# Every parameter file is validated with lib.params before anything runs. A run that reads
+# another run's results (E11-T reads the MHA reference, Falcon-40B reads Falcon-7B, the Phi
+# ladder reads the Phi-3 references) depends on it, so the graph runs in order. A job depends on
+# its parameter file, its notebook and the lib files that notebook imports (lib.workflow), so a
+# second run redoes only what changed. Summary and report read exactly their input files.
 import sys
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, workflow.basedir)
+import lib  # noqa: E402  (points Jupyter, IPython, matplotlib and caches at .cache/)
+from lib.params import ParameterError, load_parameters  # noqa: E402
+from lib.workflow import lib_dependencies  # noqa: E402
 
 PROFILE = config.get("profile", "embedded")
+OTHER = {"embedded": "paper", "paper": "embedded"}.get(PROFILE)
 PYTHON = config.get("python", sys.executable)
-PARAMS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(Path("parameters", PROFILE).glob("*.yaml"))}
-LIB = sorted(str(p) for p in Path("lib").glob("**/*.py"))
+# workflow jobs write results/<profile>/; anything else writes results/scratch/ (lib.results)
+WORKFLOW = "BSD_WORKFLOW_RUN=1"
+FILES = sorted(Path("parameters", PROFILE).glob("*.yaml"))
+if not FILES:
+    raise ValueError(f"no parameter files in parameters/{PROFILE}/ (profile={PROFILE!r})")
+try:
+    PARAMS = {p.stem: load_parameters(p) for p in FILES}
+except ParameterError as exc:
+    sys.exit(f"error: {exc}")
 ATTENTION = [n for n, p in PARAMS.items() if p["experiment"] in ("E11", "E11-T")]
+NOTEBOOK_LIB = {e: [str(f) for f in lib_dependencies(f"notebooks/{e}.py")]
+                for e in sorted({p["experiment"] for p in PARAMS.values()})}
+SUMMARY_LIB = [str(f) for f in lib_dependencies("lib/summary.py")]
+REPORT_LIB = [str(f) for f in lib_dependencies("lib/report.py")]
+# the report also shows the other profile's runs that exist and whose parameter file still does
+OTHER_RESULTS = sorted(
+    str(r) for p in Path("parameters", OTHER or PROFILE).glob("*.yaml")
+    if OTHER and (r := Path("results", OTHER, f"{p.stem}.json")).is_file())
+# the report shows the embedded summary: made here in the embedded profile, read if made in paper
+REPORT_SUMMARY = [
+    s for s in ["results/embedded/summary.json"] if PROFILE == "embedded" or Path(s).is_file()]
 # GPU memory (GB) -> SLURM node feature, e.g. {80: "gpu80gb"} (profiles/slurm/config.yaml)
 GPU_CONSTRAINTS = {int(k): v for k, v in config.get("gpu_constraints", {}).items()}
-
-if not PARAMS:
-    raise ValueError(f"no parameter files in parameters/{PROFILE}/ (profile={PROFILE!r})")
 
 
 def references(wildcards):
@@ -32,7 +53,10 @@ def references(wildcards):
 
 
 def resource(key, default):
-    return lambda wildcards: (PARAMS[wildcards.name].get("resources") or {}).get(key, default)
+    def value(wildcards):
+        given = (PARAMS[wildcards.name].get("resources") or {}).get(key)
+        return default if given is None else given
+    return value
 
 
 def constraint(wildcards):
@@ -53,7 +77,7 @@ rule notebook:
     input:
         params=f"parameters/{PROFILE}/{{name}}.yaml",
         notebook=lambda w: f"notebooks/{PARAMS[w.name]['experiment']}.py",
-        lib=LIB,
+        lib=lambda w: NOTEBOOK_LIB[PARAMS[w.name]["experiment"]],
         references=references,
     output:
         result=f"results/{PROFILE}/{{name}}.json",
@@ -75,22 +99,23 @@ rule notebook:
 rule summary:
     input:
         results=expand("results/{profile}/{name}.json", profile=PROFILE, name=ATTENTION),
-        lib=LIB,
+        lib=SUMMARY_LIB,
     output:
         summary=f"results/{PROFILE}/summary.json",
         table=f"results/{PROFILE}/summary.md",
         figure=f"figures/{PROFILE}/summary.png",
     shell:
-        "{PYTHON} -m lib.summary {PROFILE}"
+        "{WORKFLOW} {PYTHON} -m lib.summary {PROFILE} {input.results}"
 
 
 rule report:
     input:
         results=expand("results/{profile}/{name}.json", profile=PROFILE, name=PARAMS),
-        summary=f"results/{PROFILE}/summary.json",
-        lib=LIB,
+        other=OTHER_RESULTS,
+        summary=REPORT_SUMMARY,
+        lib=REPORT_LIB,
     output:
         report="results/REPORT.md",
         machine="results/report.json",
     shell:
-        "{PYTHON} -m lib.report"
+        "{WORKFLOW} {PYTHON} -m lib.report {input.results} {input.other} {input.summary}"

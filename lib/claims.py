@@ -1,181 +1,135 @@
 """The one registry of published numbers (SPEC §2), and how a notebook looks up a reference.
 
-Each claim names the results file and field that reproduce it, the parameter file and the
-hardware that run needs, and a tolerance. Notebooks never type a reference number: they ask
-`reference()`, which reads the run that produced it and falls back to the published value,
-labelled as such, when that run has not been made.
+The claims and the resolutions of the seeds' contradictions (SPEC §3) are data:
+`lib/claims.yaml`, validated here. Each claim names the results file and field that reproduce
+it, the parameter file and the hardware that run needs, and a tolerance. Notebooks and tests
+never type a published number: they ask `reference()` (which reads the run that produced it and
+falls back to the published value, labelled as such, when that run has not been made) or
+`CLAIMS_BY_ID`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lib.results import find_result
 
-GPU_HUB = "GPU machine with network access to the Hugging Face hub"
-SI_TOL = 0.005
+REGISTRY: Path = Path(__file__).with_name("claims.yaml")
+SEED_OUTPUTS = ("printed", "hard-coded print", "prose", "never computed")
 
 
-@dataclass(frozen=True)
-class Claim:
+class ClaimsError(ValueError):
+    """lib/claims.yaml is malformed: the message names the entry and the key."""
+
+
+class Claim(BaseModel):
     """A published number and where the repository regenerates it."""
 
-    id: str
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
     statement: str
     value: float | str
     source: str
-    result: str | None  # "<profile>/<experiment>_<run>" under results/
-    field: tuple[str, ...] | None
-    parameters: str | None
-    hardware: str = GPU_HUB
-    tolerance: float | None = SI_TOL  # absolute; None for an exact (string) match
+    result: str | None = None  # "<profile>/<experiment>_<run>" under results/
+    field: tuple[str, ...] | None = Field(default=None, strict=False)  # a YAML list
+    parameters: str | None = None
+    hardware: str
+    tolerance: float | None = Field(default=None, ge=0)  # absolute; None for a string match
+    seed_output: Literal[SEED_OUTPUTS] | None = None  # type: ignore[valid-type]
+    regenerated_by: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Claim:
+        if (self.result is None) != (self.field is None):
+            raise ValueError("result and field go together (both set or both null)")
+        if isinstance(self.value, str) and self.tolerance is not None:
+            raise ValueError("a string claim is matched exactly: tolerance must be null")
+        if not isinstance(self.value, str) and self.tolerance is None:
+            raise ValueError("a numeric claim needs a tolerance")
+        return self
 
 
-def _e11(run: str, params: str, rows: list[tuple[str, str, float | str, tuple[str, ...]]],
-         source: str) -> tuple[Claim, ...]:
-    return tuple(
-        Claim(cid, statement, value, source, f"paper/{run}", field, params,
-              tolerance=None if isinstance(value, str) else SI_TOL)
-        for cid, statement, value, field in rows
-    )
+class Resolution(BaseModel):
+    """Where the seeds disagree with themselves, and what the repository takes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    topic: str
+    values: str
+    taken: str
+    why: str
+    defect: str | None = Field(default=None, pattern=r"^B\d+$")  # SPEC-terrain's bug table
+    as_executed: list[str] | None = None  # parameter files reproducing the seed as it ran
+    corrected: list[str] | None = None  # parameter files with the defect fixed
 
 
-CLAIMS: tuple[Claim, ...] = (
-    _e11("E11_mistral-7b", "parameters/paper/E11_mistral-7b.yaml", [
-        ("mistral7b.base_si", "Mistral-7B-v0.3 base SI", 0.7492,
-         ("base", "specialization_index")),
-        ("mistral7b.instruct_si", "Mistral-7B-Instruct-v0.3 SI", 0.7806,
-         ("instruct", "specialization_index")),
-        ("mistral7b.delta_si", "Mistral dSI (instruct - base)", 0.0314,
-         ("delta", "specialization_index")),
-        ("mistral7b.base_corr", "Mistral base mean head correlation", 0.2508,
-         ("base", "mean_head_correlation")),
-        ("mistral7b.instruct_corr", "Mistral instruct mean head correlation", 0.2194,
-         ("instruct", "mean_head_correlation")),
-        ("mistral7b.delta_corr", "Mistral d correlation", -0.0314,
-         ("delta", "mean_head_correlation")),
-        ("mistral7b.verdict", "Mistral territorial-collapse verdict", "C_REFUTED",
-         ("verdict", "code")),
-    ], "seed 001 E11_MHA_REFERENCE")
-    + _e11("E11_falcon-7b", "parameters/paper/E11_falcon-7b.yaml", [
-        ("falcon7b.base_si", "Falcon-7B base SI", 0.1174, ("base", "specialization_index")),
-        ("falcon7b.instruct_si", "Falcon-7B-instruct SI", 0.1312,
-         ("instruct", "specialization_index")),
-        ("falcon7b.delta_si", "Falcon-7B dSI", 0.0138, ("delta", "specialization_index")),
-        ("falcon7b.base_corr", "Falcon-7B base mean head correlation", 0.8826,
-         ("base", "mean_head_correlation")),
-        ("falcon7b.pattern", "Falcon-7B is pre-collapsed", "PRE-COLLAPSED",
-         ("pre_collapsed", "code")),
-    ], "seed 002 FALCON_7B_REFERENCE")
-    + (
-        Claim("phi3mini.si", "Phi-3-mini (3.8B, MHA) SI", 0.329, "seed 003 PHI3_REFERENCE",
-              "paper/E08_phi3-references",
-              ("models", "microsoft/Phi-3-mini-4k-instruct", "specialization_index"),
-              "parameters/paper/E08_phi3-references.yaml"),
-        Claim("phi3medium.si", "Phi-3-medium (14B, GQA) SI", 0.334, "seed 003 PHI3_REFERENCE",
-              "paper/E08_phi3-references",
-              ("models", "microsoft/Phi-3-medium-4k-instruct", "specialization_index"),
-              "parameters/paper/E08_phi3-references.yaml"),
-    )
-    + tuple(
-        Claim(cid, statement, value, source, None, None, None,
-              hardware="terrain/modulator notebooks (not yet in the repository); " + GPU_HUB,
-              tolerance=tol)
-        for cid, statement, value, source, tol in [
-            ("t5small.sparsity_q", "T5-small Q sparsity (share |w| < 0.1)", 0.937,
-             "seed 004 section 5", 0.001),
-            ("t5small.sparsity_k", "T5-small K sparsity", 0.192, "seed 004 section 5", 0.001),
-            ("t5small.sparsity_v", "T5-small V sparsity", 0.121, "seed 004 section 5", 0.001),
-            ("t5base.sparsity_q", "T5-base Q sparsity", 0.994, "seed 004 section 5", 0.001),
-            ("t5base.sparsity_k", "T5-base K sparsity", 0.300, "seed 004 section 5", 0.001),
-            ("t5base.sparsity_v", "T5-base V sparsity", 0.162, "seed 004 section 5", 0.001),
-            ("bert.sparsity_q", "BERT-large Q sparsity", 0.991, "seed 004 section 6", 0.001),
-            ("dinov2.sparsity_q", "DINOv2-large Q sparsity", 1.000, "seed 004 section 6", 0.001),
-            ("t5xxl.sparsity_q", "T5-v1.1-XXL Q sparsity", 1.000, "seed 004 summary", 0.001),
-            ("t5xxl.cross_qk", "T5-v1.1-XXL cross-attention QK manifold (all 24 layers)", 0.500,
-             "seed 004 section 6", 0.001),
-            ("position_bias.mixed_heads", "decoder position-bias mixed heads (T5-small, XXL)",
-             0.0, "seed 004 summary", 0.0),
-            ("qwen08.pr_dim", "Qwen3.5-0.8B participation ratio / dim", 0.535,
-             "seed 004 section 1", 0.001),
-            ("qwen08.volume_cv", "Qwen3.5-0.8B pentachoron volume CV", 0.208,
-             "seed 004 section 1", 0.001),
-            ("qwen08.volume_ratio", "Qwen3.5-0.8B embed/random volume ratio", 0.984,
-             "seed 004 section 1", 0.001),
-            ("qwen08.digit_corr", "Qwen3.5-0.8B digit |i-j| correlation", -0.862,
-             "seed 004 section 1", 0.001),
-            ("qwen08.mean_cos", "Qwen3.5-0.8B mean pairwise cosine", 0.195,
-             "seed 004 section 1", 0.001),
-            ("attention.cross_layer_corr", "cross-layer attention weight correlation", 0.0,
-             "seed 004 summary", 0.005),
-            ("t5small.wordnet_lemmas", "T5-small x WordNet single-token lemmas", 9362.0,
-             "seed 004 section 2", 0.0),
-            ("modulator.a001_pearson", "modulator alpha 0.01 Pearson", 0.099,
-             "seed 004 section 10", 0.001),
-            ("modulator.a001_gradient", "modulator alpha 0.01 gradient", 0.022,
-             "seed 004 section 10", 0.001),
-            ("modulator.a001_preservation", "modulator alpha 0.01 preservation", 0.9998,
-             "seed 004 section 10", 0.0001),
-            ("modulator.a050_pearson", "modulator alpha 0.50 Pearson", 0.185,
-             "seed 004 section 10", 0.001),
-            ("modulator.a050_gradient", "modulator alpha 0.50 gradient", 0.076,
-             "seed 004 section 10", 0.001),
-            ("modulator.a050_preservation", "modulator alpha 0.50 preservation", 0.176,
-             "seed 004 section 10", 0.001),
-            ("modulator.best_pearson_gain", "best modulator Pearson gain vs unmodulated", 1.52,
-             "seed 004 summary", 0.01),
-            ("modulator.best_spearman_gain", "best modulator Spearman gain vs unmodulated", 1.89,
-             "seed 004 summary", 0.01),
-            ("modulator.phase_boundary", "phase boundary constant alpha", 0.29154,
-             "seed 004 section 10", 0.00001),
-        ]
-    )
-)
+class _Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
+    defaults: dict[str, Any] = {}
+    claims: list[dict[str, Any]]
+    resolutions: list[dict[str, Any]]
+
+
+def load_registry(path: str | Path = REGISTRY) -> tuple[tuple[Claim, ...], tuple[Resolution, ...]]:
+    """Read and validate a claims file; ClaimsError names the entry and key that are wrong."""
+    path = Path(path)
+    try:
+        raw = _Registry.model_validate(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ClaimsError(f"{path.name}: {' '.join(str(exc).split())}") from None
+    defaults = raw.defaults
+    claims = []
+    for i, entry in enumerate(raw.claims):
+        given = {**{k: v for k, v in defaults.items() if k != "tolerance"}, **entry}
+        if "tolerance" not in entry and not isinstance(entry.get("value"), str):
+            given["tolerance"] = defaults.get("tolerance")
+        claims.append(_validated(Claim, given, f"{path.name}: claims[{i}] {entry.get('id')}"))
+    ids = [c.id for c in claims]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ClaimsError(f"{path.name}: claim ids registered twice: {', '.join(duplicates)}")
+    resolutions = tuple(_validated(Resolution, entry, f"{path.name}: resolutions[{i}]")
+                        for i, entry in enumerate(raw.resolutions))
+    return tuple(claims), resolutions
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any], where: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(s) for s in first["loc"]) or "(entry)"
+        raise ClaimsError(f"{where}: {key}: {first['msg']}") from None
+
+
+def dump_registry(claims: tuple[Claim, ...], resolutions: tuple[Resolution, ...]) -> str:
+    """The registry as YAML (every key explicit): `load_registry` reads it back unchanged."""
+    return yaml.safe_dump({
+        "claims": [c.model_dump(mode="json") for c in claims],
+        "resolutions": [r.model_dump(mode="json", exclude_none=True) for r in resolutions],
+    }, sort_keys=False, allow_unicode=True)
+
+
+_CLAIMS, _RESOLUTIONS = load_registry()
+CLAIMS: tuple[Claim, ...] = _CLAIMS
 CLAIMS_BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
+# plain dicts (what report.py renders and writes to report.json); unset optional keys left out
+RESOLUTIONS: tuple[dict[str, Any], ...] = tuple(
+    r.model_dump(exclude_none=True) for r in _RESOLUTIONS)
 
-# SPEC §3: where the seeds disagree with themselves, and what the repository takes.
-RESOLUTIONS: tuple[dict[str, str], ...] = (
-    {"topic": "Mistral dSI",
-     "values": "+0.0420 (seed 000 text and comparison block) vs +0.0314 (seed 001)",
-     "taken": "+0.0314",
-     "why": "it is the difference of the published SIs (0.7806 - 0.7492); +0.0420 matches no "
-            "pair of published numbers. A regenerated Mistral run replaces both."},
-    {"topic": "Falcon-7B precision",
-     "values": "bf16 full precision (seed 000) vs 8-bit (seed 002's reference)",
-     "taken": "bfloat16, no quantization (parameters/paper/E11_falcon-7b.yaml)",
-     "why": "seed 000 is the run that produced the Falcon-7B numbers and loads bf16 without a "
-            "quantization config; every result now records the quantization actually used."},
-    {"topic": "masked vs padded entropy",
-     "values": "'E11-v3 masked' claimed everywhere; seeds 001 and 002 compute padded",
-     "taken": "each parameter file states its mode: masked for E11 Falcon-7B/Mistral, padded for "
-              "E11-T and Falcon-40B, unpadded for E08",
-     "why": "reproduces what each seed computed; the results file records the mode."},
-    {"topic": "three-seed loop",
-     "values": "SI +- std over seeds 42/123/456 (std always 0); seed 002 runs once",
-     "taken": "run seeds 42 and 123, a third only if they differ; report seed invariance",
-     "why": "eval-mode inference is deterministic; uncertainty comes from a bootstrap over "
-            "prompts instead."},
-    {"topic": "phase boundary constant",
-     "values": "0.29154 vs 0.29514 ('phil_constant') in seed 004",
-     "taken": "0.29154",
-     "why": "the value used in section 10's fixed-alpha runs and the summary."},
-    {"topic": "hard-coded references",
-     "values": "each notebook types its reference numbers",
-     "taken": "references read from the producing run's results file, else this registry",
-     "why": "one source of truth; a regenerated reference propagates."},
-    {"topic": "Mistral as the 'MHA' reference",
-     "values": "the seeds call Mistral-7B-v0.3 MHA; its config has 32 query / 8 kv heads",
-     "taken": "attention kind is read from each model's config and recorded",
-     "why": "the label is the seeds'; the regenerated result shows what the config says."},
-    {"topic": "Falcon-40B as 'MQA'",
-     "values": "seed 002 validates 'MQA' on Falcon-40B; its config (new decoder architecture) has "
-               "128 query / 8 kv heads",
-     "taken": "attention kind read from the config (GQA for Falcon-40B, MQA for Falcon-7B)",
-     "why": "Falcon-7B's multi_query has one kv head; Falcon-40B's grouped kv heads are GQA. The "
-            "cross-scale verdict keeps the seed's criteria and names."},
-)
+
+def published(claim_id: str) -> float | str:
+    """The published value of a claim (KeyError names the id)."""
+    if claim_id not in CLAIMS_BY_ID:
+        raise KeyError(f"no claim {claim_id!r} in lib/claims.yaml")
+    return CLAIMS_BY_ID[claim_id].value
 
 
 @dataclass(frozen=True)

@@ -1,93 +1,175 @@
-"""Parameter files: protocol defaults per experiment, layered with a YAML file, validated.
+"""Parameter files: typed (pydantic), one model per experiment over a shared base, checked at load.
 
-A parameter file names one run: `experiment` (the notebook), `run` (the results name) and
-`profile` (`embedded`: CPU, offline; `paper`: the published models on a GPU with a network).
-Keys it omits take the E11-v3 protocol defaults below; a key that is missing with no default,
-or a key the experiment does not know, is an error that says what to write.
+A parameter file `parameters/<profile>/<experiment>_<run>.yaml` names one run: `experiment` (the
+notebook), `run` (the results name) and `profile` (`embedded`: CPU, offline; `paper`: the
+published models on a GPU with a network). Each experiment registers one model class (a subclass
+of `RunParameters`) with `register`; the attention experiments live in `lib.attention.parameters`,
+and every `lib/<line>/parameters.py` is imported on first use, so a new experiment is one class
+and one `register` call in its line's `parameters.py`.
+
+Keys a file omits take the model's defaults. Everything is checked before any model loads, and a
+bad file gives one line naming the file and the key: a missing or unknown key at any depth, a
+wrong type (`seeds: 42`, `max_length: '128'`; no coercion), a value out of range, a `tiny/` or
+`embedded/` name the model registry does not know, a claim id the claims registry does not hold,
+a reference run that no file of the same folder defines, and a `run`, `experiment` or `profile`
+that disagrees with the file's name and folder.
 """
 
 from __future__ import annotations
 
-import copy
+import difflib
 import hashlib
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_serializer,
+)
 
-from lib.paths import PARAMETERS, ROOT
+from lib.paths import PARAMETERS, ROOT, shown
 
-PROFILES = ("embedded", "paper")
-ENTROPY_MODES = ("masked", "padded", "unpadded")
-DTYPES = ("bfloat16", "float16", "float32")
-QUANTIZATIONS = ("none", "8bit", "4bit", "8bit-fallback-4bit")
-
-REQUIRED = object()  # marks a key every parameter file must give
-
-_PROTOCOL: dict[str, Any] = {
-    "experiment": REQUIRED,
-    "run": REQUIRED,
-    "profile": REQUIRED,
-    "description": "",
-    "prompt_set": "standard-10-v3",
-    "max_length": 128,
-    "dtype": "bfloat16",
-    "quantization": "none",
-    "trust_remote_code": False,
-    "use_chat_template": False,
-    "seeds": [42, 123, 456],
-    "bootstrap": {"n": 1000, "seed": 0, "ci": 0.95},
-    "free_hub_cache": False,
-    # {gpu_headroom_gib: 2, cpu: "50GiB"}: GPU total minus headroom, the rest offloaded to CPU
-    "max_memory": None,
-    # what the job needs on a cluster (read by the Snakefile, not by the notebooks):
-    # {gpu: 1, gpu_memory_gb: 80, mem_mb: 64000, runtime: 240}
-    "resources": {},
-}
-
-SCHEMAS: dict[str, dict[str, Any]] = {
-    "E11": {
-        **_PROTOCOL,
-        "base": REQUIRED,
-        "instruct": REQUIRED,
-        "entropy_mode": "masked",
-        "sanity_check": False,
-        # Falcon-40B: compare with the Falcon-7B run; {"run": ..., "claim": ...} or None
-        "cross_scale": None,
-    },
-    "E11-T": {
-        **_PROTOCOL,
-        "base": REQUIRED,
-        "instruct": REQUIRED,
-        "entropy_mode": "padded",
-        "sanity_check": False,
-        # the MHA side of the comparison: {"run": ..., "claim": ...}
-        "mha_reference": REQUIRED,
-    },
-    "E08": {
-        **_PROTOCOL,
-        "entropy_mode": "unpadded",
-        # [{"name": registry name, "display": label, "size_b": billions of parameters}]
-        "models": REQUIRED,
-        "sanity_variants": ["bfloat16", "float16", "float32"],
-        "sanity_threshold": 0.05,
-        # reference models measured by another run: {"run": ..., "claims": [...]} or None
-        "references": None,
-        "si_target": 0.33,
-        "si_tolerance": 0.05,
-    },
-}
-
-_CHOICES = {
-    "profile": PROFILES,
-    "entropy_mode": ENTROPY_MODES,
-    "dtype": DTYPES,
-    "quantization": QUANTIZATIONS,
-}
+PROFILES: tuple[str, ...] = ("embedded", "paper")
+REGISTRY_PREFIXES: tuple[str, ...] = ("embedded/", "tiny/")  # names lib.models resolves offline
+RUN_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 class ParameterError(ValueError):
-    """A parameter file that is missing, malformed, or has missing or unknown keys."""
+    """A parameter file that is missing, malformed, or fails validation (message: one line)."""
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+class StrictModel(BaseModel):
+    """No unknown keys, no coercion (`'128'` is not an int, `42` is not a list)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SparseModel(StrictModel):
+    """A strict model whose dump leaves out the optional keys the file did not give."""
+
+    @model_serializer(mode="wrap")
+    def _sparse(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k in self.model_fields_set}
+
+
+def _registry_name(name: str) -> str:
+    if name.startswith(REGISTRY_PREFIXES):
+        from lib.models import known_models  # imports torch, never transformers
+
+        known = known_models()
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown model {name!r}{hint}; known tiny/embedded models: "
+                             f"{', '.join(known)}")
+    return name
+
+
+def _claim_id(claim: str) -> str:
+    from lib.claims import CLAIMS_BY_ID
+
+    if claim not in CLAIMS_BY_ID:
+        close = difflib.get_close_matches(claim, list(CLAIMS_BY_ID), n=3)
+        raise ValueError(f"unknown claim {claim!r}; close ids in lib/claims.yaml: "
+                         f"{', '.join(close) or 'none'}")
+    return claim
+
+
+def _claim_group(group: str) -> str:
+    from lib.claims import CLAIMS
+
+    groups = sorted({c.id.split(".", 1)[0] for c in CLAIMS})
+    if group not in groups:
+        raise ValueError(f"unknown claim group {group!r} (known: {', '.join(groups)})")
+    return group
+
+
+def _run_name(run: str) -> str:
+    if not run or not set(run) <= RUN_CHARACTERS:
+        raise ValueError(f"{run!r} must be letters, digits, '-', '_' or '.'")
+    return run
+
+
+def _reference_run(run: str, info: ValidationInfo) -> str:
+    folder = (info.context or {}).get("folder")
+    if folder is not None and not (folder / f"{run}.yaml").is_file():
+        available = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        raise ValueError(f"no parameter file {shown(folder / f'{run}.yaml')} defines run {run} "
+                         f"(available: {available})")
+    return run
+
+
+ModelName = Annotated[str, AfterValidator(_registry_name)]
+"""A hub id, or a registry name (`tiny/...`, `embedded/...`) that `lib.models` knows."""
+ClaimId = Annotated[str, AfterValidator(_claim_id)]
+"""A claim id of `lib/claims.yaml`, e.g. `phi3mini.si`."""
+ClaimGroup = Annotated[str, AfterValidator(_claim_group)]
+"""The part of claim ids before the dot, e.g. `mistral7b` for `mistral7b.base_si`."""
+RunName = Annotated[str, AfterValidator(_run_name)]
+ReferenceRun = Annotated[str, AfterValidator(_reference_run)]
+"""`<experiment>_<run>` of another parameter file in the same folder (profile)."""
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class Resources(StrictModel):
+    """What a job needs on a cluster (read by the Snakefile, not by the notebooks)."""
+
+    gpu: NonNegativeInt = 0
+    gpu_memory_gb: NonNegativeInt = 0
+    mem_mb: PositiveInt = 8000
+    runtime: PositiveInt = 30  # minutes
+
+
+class RunParameters(StrictModel):
+    """The keys every parameter file has; each experiment subclasses it and `register`s."""
+
+    experiment: str
+    run: RunName
+    profile: Literal[PROFILES]  # type: ignore[valid-type]
+    description: str = ""
+    resources: Resources = Resources()
+
+
+# --------------------------------------------------------------------------------- registry
+
+EXPERIMENTS: dict[str, type[RunParameters]] = {}
+_discovered: list[bool] = []
+
+
+def register(model_cls: type[RunParameters]) -> type[RunParameters]:
+    """Register an experiment's model under the name its `experiment: Literal[...]` field gives."""
+    names = get_args(model_cls.model_fields["experiment"].annotation)
+    if len(names) != 1 or not isinstance(names[0], str) or "_" in names[0]:
+        raise TypeError(f"{model_cls.__name__}.experiment must be Literal['<name without _>']")
+    if EXPERIMENTS.get(names[0], model_cls) is not model_cls:
+        raise TypeError(f"experiment {names[0]!r} is registered twice")
+    EXPERIMENTS[names[0]] = model_cls
+    return model_cls
+
+
+def experiments() -> dict[str, type[RunParameters]]:
+    """Every registered experiment: imports each `lib/<line>/parameters.py` once."""
+    if not _discovered:
+        for module in sorted(Path(__file__).parent.glob("*/parameters.py")):
+            importlib.import_module(f"lib.{module.parent.name}.parameters")
+        _discovered.append(True)
+    return EXPERIMENTS
+
+
+# ------------------------------------------------------------------------------ loading
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -108,84 +190,154 @@ def available() -> list[str]:
 
 
 def load_parameters(
-    path: str | Path, experiment: str | None = None, overrides: dict[str, Any] | None = None
+    path: str | Path, experiment: str | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Read, layer on the protocol defaults, and validate a parameter file.
+    """Read, validate and complete a parameter file; return it as a plain dict.
 
     `experiment` is the notebook asking (a file for another notebook is refused); `overrides`
-    are applied last (for interactive tweaks). Adds `parameter_file` (relative to the repository
-    when inside it) and `parameter_sha256`.
+    (a notebook's `OVERRIDES`) replace top-level keys and are validated the same way. Reference
+    runs are looked up in the file's own folder. Adds `parameter_file` (relative to the
+    repository when inside it), `parameter_sha256` (of the file's text) and
+    `parameter_overrides` (the overrides applied, `{}` when none). Raises `ParameterError`.
     """
     file = resolve_path(path)
+    where = shown(file)
     raw_text = file.read_text()
     try:
-        given = yaml.safe_load(raw_text) or {}
+        given = yaml.safe_load(raw_text)
     except yaml.YAMLError as exc:
-        raise ParameterError(f"{file}: not valid YAML: {exc}") from exc
+        problem = " ".join(str(exc).split())
+        raise ParameterError(f"{where}: not valid YAML: {problem}") from None
+    if given is None:
+        given = {}
     if not isinstance(given, dict):
-        raise ParameterError(f"{file}: expected a mapping of keys to values")
-    given = {**given, **(overrides or {})}
-    name = given.get("experiment")
-    if name not in SCHEMAS:
-        raise ParameterError(
-            f"{file}: 'experiment' must be one of {sorted(SCHEMAS)}, got {name!r}"
-        )
-    if experiment is not None and name != experiment:
-        raise ParameterError(
-            f"{file} is a parameter file for {name}, not {experiment}: pick one of "
-            f"{[a for a in available() if Path(a).name.startswith(experiment + '_')]}"
-        )
-    schema = SCHEMAS[name]
-    unknown = sorted(set(given) - set(schema))
-    if unknown:
-        raise ParameterError(
-            f"{file}: unknown key(s) {unknown} for {name}; known keys: {sorted(schema)}"
-        )
-    params = {k: v if v is REQUIRED else copy.deepcopy(v) for k, v in schema.items()}
-    params.update(given)
-    missing = sorted(k for k, v in params.items() if v is REQUIRED)
-    if missing:
-        raise ParameterError(f"{file}: missing required key(s) {missing} for {name}")
-    for key, choices in _CHOICES.items():
-        if params[key] not in choices:
-            raise ParameterError(f"{file}: {key}={params[key]!r} is not one of {list(choices)}")
-    if not str(params["run"]).replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ParameterError(f"{file}: run {params['run']!r} must be letters, digits, '-_.'")
-    _check_models(file, params)
+        raise ParameterError(f"{where}: expected a mapping of keys to values, got "
+                             f"{type(given).__name__}")
+    overrides = dict(overrides or {})
+    data = {**given, **overrides}
+    model_cls = _experiment_model(where, data.get("experiment"), experiment)
+    _check_name_and_folder(file, data)
     try:
-        params["parameter_file"] = str(file.relative_to(ROOT))
-    except ValueError:
-        params["parameter_file"] = str(file)
+        model = model_cls.model_validate(data, context={"folder": file.parent})
+    except ValidationError as exc:
+        message = "; ".join(_describe(e, model_cls, overrides) for e in exc.errors())
+        raise ParameterError(f"{where}: {message}") from None
+    params = model.model_dump()
+    params["parameter_file"] = where
     params["parameter_sha256"] = hashlib.sha256(raw_text.encode()).hexdigest()
+    params["parameter_overrides"] = overrides
     return params
 
 
-def _check_models(file: Path, params: dict[str, Any]) -> None:
-    if params["experiment"] == "E08":
-        models = params["models"]
-        if not isinstance(models, list) or not models:
-            raise ParameterError(f"{file}: 'models' must be a non-empty list")
-        for entry in models:
-            if not isinstance(entry, dict) or set(entry) - {"name", "display", "size_b"} or (
-                "name" not in entry
-            ):
-                raise ParameterError(
-                    f"{file}: each model needs 'name' (and optional 'display', 'size_b'), "
-                    f"got {entry!r}"
-                )
-    memory = params.get("max_memory")
-    if memory is not None and (not isinstance(memory, dict)
-                               or set(memory) - {"gpu_headroom_gib", "cpu"}):
-        raise ParameterError(
-            f"{file}: 'max_memory' must be a mapping with keys gpu_headroom_gib and/or cpu, "
-            f"e.g. {{gpu_headroom_gib: 2, cpu: 50GiB}}; got {memory!r}"
-        )
-    for key in ("cross_scale", "mha_reference", "references"):
-        ref = params.get(key)
-        if ref is not None and (not isinstance(ref, dict) or "run" not in ref):
-            raise ParameterError(f"{file}: '{key}' must be a mapping with a 'run' key")
-
-
-def result_name(params: dict[str, Any]) -> str:
+def result_name(params: Mapping[str, Any]) -> str:
     """The deterministic results stem of a run: `<experiment>_<run>`."""
     return f"{params['experiment']}_{params['run']}"
+
+
+def _experiment_model(where: str, name: Any, asked: str | None) -> type[RunParameters]:
+    known = experiments()
+    if name is None:
+        raise ParameterError(f"{where}: experiment: field required (one of "
+                             f"{', '.join(sorted(known))})")
+    if not isinstance(name, str) or name not in known:
+        raise ParameterError(f"{where}: experiment: {name!r} is not a known experiment "
+                             f"(known: {', '.join(sorted(known))})")
+    if asked is not None and name != asked:
+        matching = [a for a in available() if Path(a).name.startswith(asked + "_")]
+        raise ParameterError(f"{where} is a parameter file for {name}, not {asked}: pick one of "
+                             f"{', '.join(matching) or '(none)'}")
+    return known[name]
+
+
+def _check_name_and_folder(file: Path, data: Mapping[str, Any]) -> None:
+    """`<profile>/<experiment>_<run>.yaml`: the keys must agree with the path they sit at."""
+    where = shown(file)
+    experiment, run, profile = data["experiment"], data.get("run"), data.get("profile")
+    stem_experiment, _, stem_run = file.stem.partition("_")
+    if stem_experiment != experiment:
+        raise ParameterError(f"{where}: experiment {experiment!r} disagrees with the file name "
+                             f"{file.name} (expected a file named {experiment}_<run>.yaml)")
+    if isinstance(run, str) and run != stem_run:
+        raise ParameterError(f"{where}: run {run!r} disagrees with the file name {file.name} "
+                             f"(expected run: {stem_run})")
+    folder = file.parent
+    if isinstance(profile, str) and profile != folder.name:
+        raise ParameterError(f"{where}: profile {profile!r} disagrees with the folder "
+                             f"{shown(folder)}/ (a {profile} file belongs in "
+                             f"parameters/{profile}/)")
+
+
+# ------------------------------------------------------------------------ error messages
+
+_TYPE_NOUNS = {
+    "int_type": "an integer", "float_type": "a number", "string_type": "a string",
+    "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
+    "model_type": "a mapping", "tuple_type": "a list",
+}
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for step in loc:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+def _model_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at `loc` (through lists and optionals)."""
+    current: Any = model_cls
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        current = _unwrap(current.model_fields[step].annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    for arg in (get_args(annotation) or ()):
+        found = _unwrap(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def _bound(x: Any) -> str:
+    return format(x, "g") if isinstance(x, float) else str(x)
+
+
+def _describe(error: Mapping[str, Any], model_cls: type[BaseModel],
+              overrides: Mapping[str, Any]) -> str:
+    """One pydantic error as `key.path: what is wrong`."""
+    loc = tuple(error["loc"])
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind == "missing":
+        what = "field required"
+    elif kind == "extra_forbidden":
+        owner = _model_at(model_cls, loc[:-1])
+        known = ", ".join(owner.model_fields) if owner else "?"
+        what = f"unknown key (known: {known})"
+    elif kind in _TYPE_NOUNS:
+        what = f"expected {_TYPE_NOUNS[kind]}, got {value!r} ({type(value).__name__})"
+    elif kind == "greater_than_equal":
+        what = f"{value!r} is below the minimum {_bound(ctx['ge'])}"
+    elif kind == "less_than_equal":
+        what = f"{value!r} is above the maximum {_bound(ctx['le'])}"
+    elif kind == "greater_than":
+        what = f"{value!r} must be greater than {_bound(ctx['gt'])}"
+    elif kind == "less_than":
+        what = f"{value!r} must be less than {_bound(ctx['lt'])}"
+    elif kind == "literal_error":
+        what = f"{value!r} is not one of {ctx['expected']}"
+    elif kind == "too_short":
+        what = ("must not be empty" if ctx.get("min_length") == 1
+                else f"needs at least {ctx.get('min_length')} items")
+    elif kind == "value_error":
+        what = str(ctx.get("error", error["msg"]))
+    else:
+        what = str(error["msg"])
+    key = _key_path(loc) or "(file)"
+    if loc and loc[0] in overrides:
+        key += " (from OVERRIDES)"
+    return f"{key}: {what}"

@@ -3,10 +3,17 @@
 One JSON per run at `results/<profile>/<experiment>_<run>.json` and its figures under
 `figures/<profile>/`, so embedded and paper results never overwrite each other. Files are
 written to a temporary name and renamed, so an interrupted run never leaves half a file.
+
+Only the workflow writes those folders: `lib.runner` (and the Snakefile's jobs) set
+`BSD_WORKFLOW_RUN=1`. A notebook run any other way (JupyterLab, papermill, nbconvert) or with
+overrides writes under `results/scratch/<profile>/` and `figures/scratch/<profile>/`, which the
+workflow, the summary and the report never read; its provenance says so and records the
+overrides with their hash. Other runs' results are always read from the workflow's folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -20,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lib.paths import FIGURES, RESULTS, ROOT
+from lib.paths import FIGURES, PARAMETERS, RESULTS, ROOT
 
 PACKAGES = (
     "torch", "transformers", "accelerate", "bitsandbytes", "numpy", "scipy", "tokenizers",
@@ -28,18 +35,33 @@ PACKAGES = (
 )
 
 
+WORKFLOW_RUN = "BSD_WORKFLOW_RUN"  # "1" in the kernels lib.runner starts and in workflow jobs
+SCRATCH = "scratch"  # results/scratch/<profile>/, figures/scratch/<profile>/
+
+
+def workflow_run() -> bool:
+    """Whether this process writes the workflow's folders (`BSD_WORKFLOW_RUN=1`)."""
+    return os.environ.get(WORKFLOW_RUN) == "1"
+
+
+def output_folder(root: Path, profile: str) -> Path:
+    """`<root>/<profile>` in a workflow run, else `<root>/scratch/<profile>`."""
+    return root / profile if workflow_run() else root / SCRATCH / profile
+
+
 def results_path(profile: str, name: str, root: Path | None = None) -> Path:
-    """`results/<profile>/<name>.json`."""
-    return (root or RESULTS) / profile / f"{name}.json"
+    """Where this run writes `<name>.json`: `results/<profile>/` or `results/scratch/<profile>/`."""
+    return output_folder(root or RESULTS, profile) / f"{name}.json"
 
 
 def figure_path(profile: str, name: str, root: Path | None = None) -> Path:
-    """`figures/<profile>/<name>.png`."""
-    return (root or FIGURES) / profile / f"{name}.png"
+    """Where this run writes `<name>.png`: `figures/<profile>/` or `figures/scratch/<profile>/`."""
+    return output_folder(root or FIGURES, profile) / f"{name}.png"
 
 
 def to_jsonable(obj: Any) -> Any:
-    """numpy, tuples, paths and non-finite floats made JSON-safe (inf/nan become strings)."""
+    """numpy, tuples and paths made JSON-safe; a non-finite float (NaN/Inf) becomes None (JSON
+    null: the number is undefined, and readers print it as n/a)."""
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -52,7 +74,7 @@ def to_jsonable(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, (np.floating, float)):
         value = float(obj)
-        return value if math.isfinite(value) else str(value)
+        return value if math.isfinite(value) else None
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -138,8 +160,28 @@ def device_description() -> str:
     return f"cpu: {platform.machine()} ({os.cpu_count()} cores)"
 
 
+class ScratchRunError(RuntimeError):
+    """A run flagged as a workflow run whose parameters were overridden."""
+
+
+def overrides_sha256(overrides: dict[str, Any]) -> str:
+    """The sha256 of `overrides` as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(to_jsonable(overrides), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Where a result came from: models and revisions, packages, commit, parameters, device."""
+    """Where a result came from: models and revisions, packages, commit, parameters, device.
+
+    Records the overrides applied on top of the parameter file (`params["parameter_overrides"]`,
+    added by `lib.params.load_parameters`), their sha256, and whether this is a `scratch` run.
+    """
+    overrides = dict(params.get("parameter_overrides") or {})
+    if overrides and workflow_run():
+        raise ScratchRunError(
+            f"{params['parameter_file']} was run with overrides {sorted(overrides)} under "
+            f"{WORKFLOW_RUN}=1: a workflow result must come from the parameter file alone; "
+            "unset the variable (the run then goes to results/scratch/) or drop the overrides")
     return {
         "models": models,
         "packages": package_versions(),
@@ -147,11 +189,23 @@ def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]]) -> dic
         "git": git_commit(),
         "parameter_file": params["parameter_file"],
         "parameter_sha256": params["parameter_sha256"],
+        "overrides": overrides,
+        "overrides_sha256": overrides_sha256(overrides),
+        "scratch": not workflow_run(),
         "device": device_description(),
     }
 
 
+def run_results(profile: str) -> list[Path]:
+    """The workflow's results files of `profile` that a parameter file of it still defines."""
+    names = sorted(p.stem for p in (PARAMETERS / profile).glob("*.yaml"))
+    return [path for name in names if (path := RESULTS / profile / f"{name}.json").is_file()]
+
+
 def find_result(profile: str, name: str) -> dict[str, Any] | None:
-    """The results of run `name` in `profile`, or None when that run has not been made."""
-    path = results_path(profile, name)
+    """The workflow's results of run `name` in `profile`, or None when it has not been made.
+
+    Always `results/<profile>/`, in scratch runs too: scratch results are never read back.
+    """
+    path = RESULTS / profile / f"{name}.json"
     return read_json(path) if path.is_file() else None

@@ -4,29 +4,79 @@
         --output results/embedded/executed/E11_tiny-mqa.ipynb
 
 The jupytext `.py` is the source: it is converted in memory (papermill cannot read it), the
-parameter file is injected as `PARAMETERS`, and the executed notebook is written atomically.
-A failing cell is reported with its number, its first line and the parameter file.
+parameter file is injected as `PARAMETERS` (and the overrides as `OVERRIDES`), and the executed
+notebook is written atomically. The run is a workflow run (`BSD_WORKFLOW_RUN=1` in the kernel:
+results go to `results/<profile>/`) unless it has overrides, given with `--overrides` or left in
+the notebook's parameters cell: then it is a scratch run (`results/scratch/<profile>/`).
+A bad parameter file and a failing cell are reported in one line, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from lib.params import load_parameters
-from lib.paths import ROOT
+import yaml
+
+from lib.params import ParameterError, load_parameters
+from lib.paths import ROOT, shown
+from lib.results import WORKFLOW_RUN
 
 
 class NotebookFailed(RuntimeError):
     """A notebook cell raised while running a parameter file."""
 
 
+def default_overrides(nb: Any) -> dict[str, Any]:
+    """The `OVERRIDES` literal of a notebook's `parameters` cell (`{}` when it has none)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.metadata.get("tags", []):
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
+                      else node.target if isinstance(node, ast.AnnAssign) else None)
+            if isinstance(target, ast.Name) and target.id == "OVERRIDES" and node.value:
+                value = ast.literal_eval(node.value)
+                if not isinstance(value, dict):
+                    raise ValueError(f"OVERRIDES in the parameters cell must be a dict, got "
+                                     f"{value!r}")
+                return value
+    return {}
+
+
+@contextlib.contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for the duration of the block."""
+    before = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Path,
-                 progress: bool = False) -> Path:
-    """Execute `notebook` with `parameters` injected; write the executed notebook to `output`."""
+                 progress: bool = False, overrides: Mapping[str, Any] | None = None) -> Path:
+    """Execute `notebook` with `parameters` (and `overrides`) injected; write it to `output`.
+
+    Without overrides (here or in the notebook's parameters cell) the kernel runs with
+    `BSD_WORKFLOW_RUN=1` and writes the workflow's results; with them it is a scratch run.
+    """
     import jupytext
     import nbformat
     import papermill
@@ -34,8 +84,9 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
 
     notebook, output = Path(notebook), Path(output)
     experiment = notebook.stem
-    params = load_parameters(parameters, experiment)  # fail early on a bad parameter file
     nb = jupytext.read(notebook)
+    overrides = dict(default_overrides(nb) if overrides is None else overrides)
+    params = load_parameters(parameters, experiment, overrides)  # fail before any kernel starts
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -45,31 +96,36 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
     with tempfile.TemporaryDirectory(prefix="bsd-run-") as tmp:
         source = Path(tmp) / f"{experiment}.ipynb"
         nbformat.write(nb, source)
-        env_before = os.environ.get("TQDM_MININTERVAL")
-        os.environ["TQDM_MININTERVAL"] = "5"  # progress bars stay readable in logs
-        try:
-            papermill.execute_notebook(
-                str(source), str(partial), parameters={"PARAMETERS": params["parameter_file"]},
-                kernel_name="python3", language="python", progress_bar=progress,
-                log_output=True, cwd=str(ROOT),
-            )
-        except PapermillExecutionError as exc:
-            failed = output.with_name(output.name + ".failed")
-            if partial.exists():
-                os.replace(partial, failed)
-            first_line = (exc.source or "").strip().splitlines()
-            raise NotebookFailed(
-                f"{notebook} failed on {params['parameter_file']} in cell {exc.cell_index} "
-                f"(execution {exc.exec_count}: {first_line[0] if first_line else ''!r}): "
-                f"{exc.ename}: {exc.evalue}. The partial notebook is kept at {failed}"
-            ) from None
-        finally:
-            if env_before is None:
-                os.environ.pop("TQDM_MININTERVAL", None)
-            else:
-                os.environ["TQDM_MININTERVAL"] = env_before
+        # progress bars stay readable in logs; the kernel inherits lib.env's locations
+        with environment(TQDM_MININTERVAL="5", **{WORKFLOW_RUN: None if overrides else "1"}):
+            try:
+                papermill.execute_notebook(
+                    str(source), str(partial),
+                    parameters={"PARAMETERS": params["parameter_file"], "OVERRIDES": overrides},
+                    kernel_name="python3", language="python", progress_bar=progress,
+                    log_output=True, cwd=str(ROOT),
+                )
+            except PapermillExecutionError as exc:
+                failed = output.with_name(output.name + ".failed")
+                if partial.exists():
+                    os.replace(partial, failed)
+                first_line = (exc.source or "").strip().splitlines()
+                raise NotebookFailed(
+                    f"{shown(notebook)} failed on {params['parameter_file']} in cell "
+                    f"{exc.cell_index} (execution {exc.exec_count}: "
+                    f"{first_line[0] if first_line else ''!r}): {exc.ename}: {exc.evalue}. "
+                    f"The partial notebook is kept at {shown(failed)}"
+                ) from None
     os.replace(partial, output)
     return output
+
+
+def _overrides(text: str) -> dict[str, Any]:
+    value = yaml.safe_load(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a YAML mapping such as '{{seeds: [42]}}', "
+                                         f"got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,11 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", help="notebooks/<experiment>.py")
     parser.add_argument("parameters", help="parameters/<profile>/<experiment>_<run>.yaml")
     parser.add_argument("--output", required=True, help="where the executed notebook goes")
+    parser.add_argument("--overrides", type=_overrides, default=None,
+                        help="keys to change, as YAML, e.g. '{seeds: [42]}': a scratch run")
     parser.add_argument("--progress", action="store_true", help="show papermill's cell bar")
     args = parser.parse_args(argv)
     try:
-        run_notebook(args.notebook, args.parameters, args.output, args.progress)
-    except NotebookFailed as exc:
+        run_notebook(args.notebook, args.parameters, args.output, args.progress, args.overrides)
+    except (NotebookFailed, ParameterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -1,23 +1,51 @@
 """The headline summary across pair runs: SI and dSI with bootstrap intervals, by attention kind.
 
-    python -m lib.summary embedded    # writes results/embedded/summary.{json,md}, figure
+    python -m lib.summary embedded results/embedded/E11_a.json ...   # exactly these files
+    python -m lib.summary embedded    # the results of every parameters/embedded/ file
+
+Writes results/<profile>/summary.{json,md} and figures/<profile>/summary.png (under
+results/scratch/ outside the workflow, see `lib.results`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from lib.attention.verdicts import is_finite
 from lib.paths import RESULTS
-from lib.results import atomic_write_bytes, read_json, results_path, save_figure, write_json
+from lib.results import (
+    atomic_write_bytes,
+    read_json,
+    results_path,
+    run_results,
+    save_figure,
+    write_json,
+)
 
 PAIR_EXPERIMENTS = ("E11", "E11-T")
+COMPARISONS = ("mha_comparison", "cross_scale")  # result blocks that compare with another run
+NOT_AVAILABLE = "n/a"  # a number stored as null (not finite)
 
 
-def summary_rows(profile: str) -> list[dict[str, Any]]:
-    """One row per E11/E11-T results file of `profile`, read from disk."""
+def mode_mismatches(payload: dict[str, Any]) -> list[dict[str, str]]:
+    """The `mode_mismatch` records of a result's comparisons (empty when the modes agree)."""
+    return [block["mode_mismatch"] for key in COMPARISONS
+            if isinstance(block := payload.get(key), dict) and block.get("mode_mismatch")]
+
+
+def mode_note(mismatches: list[dict[str, str]]) -> str:
+    """'entropy modes differ: padded vs masked (E11_tiny-mha)', or '' when there are none."""
+    return "; ".join(f"entropy modes differ: {m['this_run']} vs {m['reference']} "
+                     f"({m['reference_run']})" for m in mismatches)
+
+
+def summary_rows(profile: str, files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
+    """One row per E11/E11-T results file: `files`, else `lib.results.run_results(profile)`."""
     rows = []
-    for path in sorted((RESULTS / profile).glob("*.json")):
+    for path in [Path(f).resolve() for f in (run_results(profile) if files is None else files)]:
         payload = read_json(path)
         if payload.get("experiment") not in PAIR_EXPERIMENTS:
             continue
@@ -32,6 +60,9 @@ def summary_rows(profile: str) -> list[dict[str, Any]]:
             "delta_si": delta["specialization_index"], "delta_ci": delta["si_ci"],
             "delta_ci_excludes_zero": delta["si_ci_excludes_zero"],
             "verdict": payload["verdict"]["code"],
+            "verdict_reason": payload["verdict"].get("reason", ""),
+            "entropy_mode": (payload.get("methodology") or {}).get("entropy_mode"),
+            "mode_mismatch": mode_mismatches(payload),
         })
     order = {"MHA": 0, "GQA": 1, "MQA": 2}
     return sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))
@@ -40,28 +71,36 @@ def summary_rows(profile: str) -> list[dict[str, Any]]:
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The summary rows as a Markdown table."""
     head = ("| run | kind | base SI [95% CI] | instruct SI [95% CI] | dSI [95% CI] | "
-            "CI excludes 0 | verdict |\n|---|---|---|---|---|---|---|\n")
+            "CI excludes 0 | verdict | notes |\n|---|---|---|---|---|---|---|---|\n")
 
-    def ci(point: float, interval: list[float], sign: str = "") -> str:
-        return f"{point:{sign}.4f} [{interval[0]:{sign}.4f}, {interval[1]:{sign}.4f}]"
+    def num(value: Any, sign: str) -> str:
+        return f"{float(value):{sign}.4f}" if is_finite(value) else NOT_AVAILABLE
+
+    def ci(point: Any, interval: list[Any] | None, sign: str = "") -> str:
+        low, high = interval if interval else (None, None)
+        return f"{num(point, sign)} [{num(low, sign)}, {num(high, sign)}]"
+
+    def notes(r: dict[str, Any]) -> str:
+        return "; ".join(x for x in (r.get("verdict_reason", ""),
+                                     mode_note(r.get("mode_mismatch") or [])) if x)
 
     body = "".join(
         f"| {r['label']} | {r['kind']} | {ci(r['base_si'], r['base_ci'])} | "
         f"{ci(r['instruct_si'], r['instruct_ci'])} | {ci(r['delta_si'], r['delta_ci'], '+')} | "
-        f"{'yes' if r['delta_ci_excludes_zero'] else 'no'} | {r['verdict']} |\n"
+        f"{'yes' if r['delta_ci_excludes_zero'] else 'no'} | {r['verdict']} | {notes(r)} |\n"
         for r in rows)
     return head + body
 
 
-def write_summary(profile: str) -> dict[str, Any]:
+def write_summary(profile: str, files: Sequence[str | Path] | None = None) -> dict[str, Any]:
     """Write results/<profile>/summary.json and .md and figures/<profile>/summary.png."""
     from lib.attention.plots import summary_figure
 
-    rows = summary_rows(profile)
+    rows = summary_rows(profile, files)
     payload = {"profile": profile, "rows": rows}
-    write_json(results_path(profile, "summary"), payload)
+    path = write_json(results_path(profile, "summary"), payload)
     text = f"# Attention-specialization summary ({profile})\n\n" + markdown_table(rows)
-    atomic_write_bytes(RESULTS / profile / "summary.md", text.encode())
+    atomic_write_bytes(path.with_suffix(".md"), text.encode())
     if rows:
         fig = summary_figure(f"Territorial collapse across pairs ({profile}), by attention kind",
                              rows)
@@ -72,8 +111,9 @@ def write_summary(profile: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", choices=("embedded", "paper"))
+    parser.add_argument("files", nargs="*", help="results files (default: the profile's runs)")
     args = parser.parse_args(argv)
-    payload = write_summary(args.profile)
+    payload = write_summary(args.profile, args.files or None)
     print(markdown_table(payload["rows"]))
     return 0
 

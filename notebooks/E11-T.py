@@ -1,10 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -23,9 +26,12 @@
 # dSI and d correlation with the MHA run.
 #
 # **Verdicts.** Territorial collapse as in E11 (`A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED`);
-# *architecture-invariant* when dSI and d correlation have the same signs for GQA as for MHA.
-# The MHA side is read from the MHA run's results file, or from the published claims (labelled)
-# when that run has not been made.
+# *architecture-invariant* when dSI and d correlation have the same signs for GQA as for MHA; a
+# metric that is not finite makes a verdict `UNDEFINED`, with the reason. The MHA side is read
+# from the MHA run's results file: in the embedded profile that run must have been made first;
+# only the paper profile falls back to the published claims (labelled "published"). An MHA run
+# measured with another entropy mode is flagged and recorded as `mode_mismatch`; a parameter
+# file without `mha_reference` skips the comparison.
 
 # %% tags=["parameters"]
 PARAMETERS = "parameters/embedded/E11-T_tiny-gqa.yaml"  # a file under parameters/ for E11-T
@@ -54,7 +60,7 @@ ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init
 sys.path.insert(0, str(ROOT))
 
 # %%
-from lib.attention import plots, study, verdicts
+from lib.attention import plots, study, tables, verdicts
 from lib.attention.prompts import load_prompts, prompt_md5
 from lib.attention.specialization import gqa_group_metrics
 from lib.params import load_parameters, result_name
@@ -65,8 +71,10 @@ params = load_parameters(PARAMETERS, "E11-T", OVERRIDES)
 NAME = result_name(params)
 PROFILE = params["profile"]
 print(f"{params['parameter_file']}: {params['description']}")
+MHA_REFERENCE = params.get("mha_reference")
 print(f"base {params['base']} | instruct {params['instruct']} | entropy {params['entropy_mode']}"
-      f" | dtype {params['dtype']} | MHA reference: {params['mha_reference']['run']}")
+      f" | dtype {params['dtype']} | MHA reference: "
+      f"{MHA_REFERENCE['run'] if MHA_REFERENCE else 'none'}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -81,7 +89,7 @@ base = study.measure_model(params, params["base"], prompts)
 instruct = study.measure_model(study.matching_quantization(params, base), params["instruct"],
                                prompts)
 for run in (base, instruct):
-    print(study.describe_run(run))
+    print(tables.describe_run(run))
 
 # %% [markdown]
 # ## Territorial collapse on the GQA pair
@@ -89,10 +97,12 @@ for run in (base, instruct):
 # %%
 # NBVAL_CHECK_OUTPUT
 delta = study.compare_pair(params, base, instruct)
-verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics)
-print(study.pair_table(base, instruct, delta).to_string())
-print(f"\nVERDICT {verdict.code} ({verdict.values['criteria_met']}/3 collapse signs); dSI 95% CI "
-      f"[{delta['si_ci'][0]:+.4f}, {delta['si_ci'][1]:+.4f}] "
+verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics,
+                                        (f"base {base.name}", f"instruct {instruct.name}"))
+print(tables.pair_table(base, instruct, delta).to_string())
+print("\nVERDICT " + tables.describe_verdict(verdict, "collapse signs"))
+print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
+      f"{tables.number(delta['si_ci'][1], '+.4f')}] "
       f"{'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
 
 # %% [markdown]
@@ -105,22 +115,30 @@ print(f"\nVERDICT {verdict.code} ({verdict.values['criteria_met']}/3 collapse si
 kv_heads = base.record["architecture"]["num_kv_heads"]
 groups = {"base": gqa_group_metrics(base.profile, kv_heads),
           "instruct": gqa_group_metrics(instruct.profile, kv_heads)}
-print(study.group_table(groups).to_string())
+print(tables.group_table(groups).to_string())
 
 # %% [markdown]
 # ## GQA vs MHA
 
 # %%
 # NBVAL_CHECK_OUTPUT
-mha = study.reference_pair(PROFILE, params["mha_reference"])
-invariance = verdicts.architecture_invariance(
-    mha["delta_si"], mha["delta_corr"], delta["specialization_index"],
-    delta["mean_head_correlation"])
-print(f"MHA reference: {mha['source']}")
-print(study.comparison_table(mha, verdict, delta).to_string())
-print(f"\n{invariance.code}: same dSI direction "
-      f"{invariance.criteria['same_direction_specialization']}, same d correlation direction "
-      f"{invariance.criteria['same_direction_correlation']}")
+mha = invariance = mismatch = None
+if MHA_REFERENCE:
+    mha = study.reference_pair(PROFILE, MHA_REFERENCE)
+    mismatch = study.mode_mismatch(params["entropy_mode"], mha)
+    invariance = verdicts.architecture_invariance(
+        mha["delta_si"], mha["delta_corr"], delta["specialization_index"],
+        delta["mean_head_correlation"])
+    print(f"MHA reference {mha['run']} ({mha['entropy_mode']} entropy): {mha['source']}")
+    if mismatch:
+        print(tables.mode_warning(mismatch))
+    print(tables.comparison_table(mha, verdict, delta).to_string())
+    print("\n" + (f"{invariance.code}: {invariance.reason}" if invariance.reason else
+                  f"{invariance.code}: same dSI direction "
+                  f"{invariance.criteria['same_direction_specialization']}, same d correlation "
+                  f"direction {invariance.criteria['same_direction_correlation']}"))
+else:
+    print("no mha_reference in this parameter file: the GQA-vs-MHA comparison is skipped")
 
 # %% [markdown]
 # ## Figures
@@ -128,10 +146,10 @@ print(f"\n{invariance.code}: same dSI direction "
 # %%
 fig = plots.gqa_figure(
     f"E11-T {params['run']}: GQA ({base.record['architecture']['num_heads']} query / "
-    f"{kv_heads} kv heads) vs MHA ({params['mha_reference']['run']})",
+    f"{kv_heads} kv heads) vs MHA ({mha['run'] if mha else 'none'})",
     {"base_si": mha["base_si"], "instruct_si": mha["instruct_si"],
-     "label": (f"published ({params['mha_reference']['claim']})" if mha["published"]
-               else params["mha_reference"]["run"])},
+     "label": (f"published ({MHA_REFERENCE['claim']})" if mha["published"] else mha["run"])
+     + (f"\n{mha['entropy_mode']} entropy" if mismatch else "")} if mha else None,
     base.block(), instruct.block(), groups, groups["base"]["group_size"])
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
@@ -146,7 +164,8 @@ payload = {
     "base": {**base.block(), "gqa": groups["base"]},
     "instruct": {**instruct.block(), "gqa": groups["instruct"]},
     "delta": delta, "verdict": verdict.as_dict(),
-    "mha_comparison": {"reference": mha, **invariance.as_dict()},
+    "mha_comparison": ({"reference": mha, "mode_mismatch": mismatch, **invariance.as_dict()}
+                       if mha else None),
     "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
 }
 print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))

@@ -1,10 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -27,7 +30,8 @@
 # over prompts gives the uncertainty of dSI.
 #
 # With a `cross_scale` entry in its parameter file (Falcon-40B) the notebook also tests whether
-# the pair shows the *pre-collapsed* MQA pattern of the smaller model it names.
+# the pair shows the *pre-collapsed* MQA pattern of the smaller model it names. A metric that is
+# not finite makes a verdict `UNDEFINED`, with the reason.
 #
 # The default parameters run an embedded tiny pair offline on a CPU; `parameters/paper/` holds
 # the published runs (GPU, Hugging Face hub).
@@ -60,7 +64,7 @@ sys.path.insert(0, str(ROOT))
 
 # %%
 
-from lib.attention import plots, study, verdicts
+from lib.attention import plots, study, tables, verdicts
 from lib.attention.prompts import load_prompts, prompt_md5
 from lib.params import load_parameters, result_name
 from lib.paths import shown
@@ -93,7 +97,7 @@ base = study.measure_model(params, params["base"], prompts)
 instruct_params = study.matching_quantization(params, base)
 instruct = study.measure_model(instruct_params, params["instruct"], prompts)
 for run in (base, instruct):
-    print(study.describe_run(run))
+    print(tables.describe_run(run))
 
 # %% [markdown]
 # ## Test the hypothesis
@@ -101,40 +105,47 @@ for run in (base, instruct):
 # %%
 # NBVAL_CHECK_OUTPUT
 delta = study.compare_pair(params, base, instruct)
-verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics)
-print(study.pair_table(base, instruct, delta).to_string())
-print(f"\nVERDICT {verdict.code} ({verdict.values['criteria_met']}/3 collapse signs: "
-      + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in verdict.criteria.items()) + ")")
-print(f"dSI = {delta['specialization_index']:+.4f}, 95% bootstrap CI [{delta['si_ci'][0]:+.4f}, "
-      f"{delta['si_ci'][1]:+.4f}]: {'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
+verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics,
+                                        (f"base {base.name}", f"instruct {instruct.name}"))
+print(tables.pair_table(base, instruct, delta).to_string())
+print("\nVERDICT " + tables.describe_verdict(verdict, "collapse signs"))
+print(f"dSI = {tables.number(delta['specialization_index'], '+.4f')}, 95% bootstrap CI "
+      f"[{tables.number(delta['si_ci'][0], '+.4f')}, {tables.number(delta['si_ci'][1], '+.4f')}]"
+      f": {'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
 
 # %% [markdown]
 # ## Pre-collapsed pattern and cross-scale comparison
 # Seed 002's criteria: base SI < 0.20, base correlation > 0.80, |dSI| < 0.05. With a
 # `cross_scale` reference (Falcon-40B vs Falcon-7B) the pattern must also agree with the smaller
 # model's run (|base SI − ref| < 0.10 or |dSI − ref dSI| < 0.05); the reference is read from that
-# run's results file, or taken from the published claims when the run has not been made.
+# run's results file. In the embedded profile that run must have been made first; only the paper
+# profile falls back to the published claims (labelled "published"). A reference measured with
+# another entropy mode is flagged and recorded as `mode_mismatch`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 pattern = verdicts.pre_collapsed(base.metrics["specialization_index"],
                                  base.metrics["mean_head_correlation"],
                                  delta["specialization_index"])
-print(f"{pattern.code}: {pattern.values['criteria_met']}/3 criteria ("
-      + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in pattern.criteria.items()) + ")")
-cross_scale = None
+print(tables.describe_verdict(pattern))
+cross_scale = mismatch = None
 if params["cross_scale"]:
     ref = study.reference_pair(PROFILE, params["cross_scale"])
+    mismatch = study.mode_mismatch(params["entropy_mode"], ref)
     cross_scale = verdicts.falcon40b_pattern(
         base.metrics["specialization_index"], base.metrics["mean_head_correlation"],
-        delta["specialization_index"], ref["base_si"], ref["delta_si"])
-    print(f"cross-scale reference {params['cross_scale']['run']}: {ref['source']}")
-    print(f"  base SI {ref['base_si']:.4f} (reference) vs "
-          f"{base.metrics['specialization_index']:.4f}"
-          f" (consistent: {cross_scale.criteria['si_consistent']}); dSI {ref['delta_si']:+.4f} vs "
-          f"{delta['specialization_index']:+.4f} "
-          f"(consistent: {cross_scale.criteria['delta_consistent']})")
-    print(f"VERDICT {cross_scale.code}")
+        delta["specialization_index"], ref["base_si"], ref["delta_si"], ref["run"])
+    print(f"cross-scale reference {ref['run']} ({ref['entropy_mode']} entropy): {ref['source']}")
+    if mismatch:
+        print(tables.mode_warning(mismatch))
+    print(f"  base SI {tables.number(ref['base_si'])} (reference) vs "
+          f"{tables.number(base.metrics['specialization_index'])}"
+          f" (consistent: {cross_scale.criteria.get('si_consistent', 'n/a')}); dSI "
+          f"{tables.number(ref['delta_si'], '+.4f')} vs "
+          f"{tables.number(delta['specialization_index'], '+.4f')} "
+          f"(consistent: {cross_scale.criteria.get('delta_consistent', 'n/a')})")
+    print("VERDICT " + (f"{cross_scale.code}: {cross_scale.reason}" if cross_scale.reason
+                        else cross_scale.code))
 
 # %% [markdown]
 # ## Figures
@@ -157,7 +168,8 @@ payload = {
     "methodology": study.methodology(params, prompts, [base, instruct]),
     "base": base.block(), "instruct": instruct.block(), "delta": delta,
     "verdict": verdict.as_dict(), "pre_collapsed": pattern.as_dict(),
-    "cross_scale": {"reference": ref, **cross_scale.as_dict()} if cross_scale else None,
+    "cross_scale": ({"reference": ref, "mode_mismatch": mismatch, **cross_scale.as_dict()}
+                    if cross_scale else None),
     "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
 }
 print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))

@@ -1,9 +1,19 @@
-"""The conda file, the pip files and the Colab subset name the same pinned packages."""
+"""The pinned packages agree across files; no entry point writes to the home directory."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
+import pytest
 import yaml
 
 from lib.paths import ROOT
@@ -59,3 +69,89 @@ def test_colab_requirements_are_a_subset_of_base() -> None:
     base, colab = _pip_pins("base.txt"), _pip_pins("colab.txt")
     assert colab and all(base.get(k) == v for k, v in colab.items()), colab
     assert "torch" not in colab  # Colab's CUDA torch must not be replaced
+
+
+# --------------------------------------------------------------------------- nothing in HOME
+
+
+def _fresh_environment(home: Path) -> dict[str, str]:
+    """This environment under an empty HOME, without any variable lib.env would set."""
+    from lib import env
+
+    environ = {k: v for k, v in os.environ.items() if k not in env.locations()}
+    environ["HOME"] = str(home)
+    return environ
+
+
+def test_configure_sets_only_what_is_missing() -> None:
+    from lib import env
+    from lib.paths import CACHE
+
+    environ = {"MPLCONFIGDIR": "/elsewhere/mpl", "IPYTHONDIR": ""}
+    added = env.configure(environ)
+    assert environ["MPLCONFIGDIR"] == "/elsewhere/mpl" and "MPLCONFIGDIR" not in added
+    assert environ["IPYTHONDIR"] == str(CACHE / "ipython")  # empty counts as unset
+    for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+                "XDG_CACHE_HOME", "HF_HOME", "npm_config_cache", "YARN_CACHE_FOLDER"):
+        assert Path(environ[key]).is_relative_to(CACHE), key
+
+
+def test_the_tools_themselves_resolve_their_state_inside_the_repository(tmp_path: Path) -> None:
+    """Ask matplotlib, IPython, Jupyter, platformdirs and Snakemake where they would write, in a
+    fresh interpreter that imports lib under an empty HOME."""
+    code = """
+import lib, matplotlib, platformdirs
+from IPython.paths import get_ipython_dir
+from jupyter_core import paths
+from snakemake.common import get_appdirs
+for p in (matplotlib.get_configdir(), matplotlib.get_cachedir(), get_ipython_dir(),
+          paths.jupyter_config_dir(), paths.jupyter_data_dir(), paths.jupyter_runtime_dir(),
+          platformdirs.user_cache_dir("x"), platformdirs.user_state_dir("x"),
+          get_appdirs().user_cache_dir):
+    print(p)
+"""
+    home = tmp_path / "home"
+    home.mkdir()
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_fresh_environment(home),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    from lib.paths import CACHE
+
+    for line in out.stdout.split():
+        assert Path(line).is_relative_to(CACHE), line
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_make_lab_starts_for_root_and_writes_nothing_in_home(tmp_path: Path) -> None:
+    """`make lab` serves (as root too: containers run as root) and leaves an empty HOME empty."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    home = tmp_path / "home"
+    home.mkdir()
+    environ = _fresh_environment(home) | {"JUPYTER_PORT": str(port), "BROWSER": "true"}
+    lab = subprocess.Popen(["make", "-o", "setup", "lab"], cwd=ROOT, env=environ,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and lab.poll() is None:
+            line = lab.stdout.readline()
+            log.append(line)
+            if f":{port}/lab" in line:
+                break
+        assert lab.poll() is None, "".join(log)[-3000:]
+        answer = None
+        while answer is None and time.monotonic() < deadline:  # it prints before it listens
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/api", timeout=10) as r:
+                    answer = json.loads(r.read())
+            except OSError:
+                time.sleep(0.5)
+        assert answer and "version" in answer
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)  # the process group started above: make and jupyter
+        lab.wait(timeout=60)
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

@@ -1,23 +1,57 @@
-"""Parameter files: defaults layered under each file, and clear errors for bad ones."""
+"""Parameter files: typed models per experiment, defaults, one-line errors naming file and key."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import yaml
 
-from lib.params import ParameterError, available, load_parameters, result_name
+from lib import params as params_module
+from lib.attention.entropy import MODES
+from lib.attention.parameters import E11Parameters
+from lib.attention.stats import BOOTSTRAP_CI, BOOTSTRAP_N, BOOTSTRAP_SEED, SEEDS
+from lib.models import known_models
+from lib.models.base import QUANTIZATIONS
+from lib.params import (
+    EXPERIMENTS,
+    ParameterError,
+    RunParameters,
+    available,
+    experiments,
+    load_parameters,
+    register,
+    result_name,
+)
+from lib.paths import ROOT, shown
+
+E11_MIN = {"experiment": "E11", "run": "x", "profile": "embedded", "base": "tiny/llama-gqa",
+           "instruct": "tiny/llama-gqa-instruct"}
+E08_MIN = {"experiment": "E08", "run": "x", "profile": "embedded",
+           "models": [{"name": "tiny/phi"}]}
 
 
-def _write(tmp_path: Path, **keys) -> Path:
-    path = tmp_path / "p.yaml"
+def _write(tmp_path: Path, keys: dict, name: str | None = None,
+           folder: str = "embedded") -> Path:
+    """A parameter file laid out as <tmp>/parameters/<folder>/<experiment>_<run>.yaml."""
+    path = tmp_path / "parameters" / folder / (name or f"{keys['experiment']}_{keys['run']}.yaml")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(keys))
     return path
 
 
-E11_MIN = {"experiment": "E11", "run": "x", "profile": "embedded", "base": "tiny/llama-gqa",
-           "instruct": "tiny/llama-gqa-instruct"}
+def _error(path: Path, experiment: str | None = None, overrides: dict | None = None) -> str:
+    with pytest.raises(ParameterError) as err:
+        load_parameters(path, experiment, overrides)
+    message = str(err.value)
+    assert "\n" not in message, "errors are one line"
+    return message
+
+
+# ------------------------------------------------------------------ the repository's files
 
 
 @pytest.mark.parametrize("path", available())
@@ -26,40 +60,271 @@ def test_every_parameter_file_in_the_repository_loads(path: str) -> None:
     params = load_parameters(path, experiment)
     assert params["profile"] == Path(path).parent.name
     assert result_name(params) == Path(path).stem, "file name must be <experiment>_<run>.yaml"
+    assert params["parameter_file"] == path and len(params["parameter_sha256"]) == 64
+    # the dump is a fixed point: validating it again gives the same dict
+    added = ("parameter_file", "parameter_sha256", "parameter_overrides")
+    plain = {k: v for k, v in params.items() if k not in added}
+    again = EXPERIMENTS[experiment].model_validate(plain, context={"folder": None})
+    assert again.model_dump() == plain
 
 
-def test_defaults_are_the_e11_v3_protocol(tmp_path: Path) -> None:
-    params = load_parameters(_write(tmp_path, **E11_MIN), "E11")
+def test_paper_falcon_and_phi_load_with_native_classes() -> None:
+    files = [a for a in available() if a.startswith("parameters/paper/")]
+    checked = 0
+    for path in files:
+        params = load_parameters(path)
+        names = [params.get("base"), params.get("instruct")]
+        names += [m["name"] for m in params.get("models", [])]
+        if any(n and ("falcon" in n.lower() or "phi" in n.lower()) for n in names):
+            assert params["trust_remote_code"] is False, path
+            checked += 1
+    assert checked == 4  # Falcon-7B, Falcon-40B, the Phi ladder, the Phi-3 references
+
+
+def test_validating_every_file_takes_under_3_s_and_loads_no_transformers() -> None:
+    code = (
+        "import resource, sys, time\n"
+        "t = time.perf_counter()\n"
+        "from lib.params import available, load_parameters\n"
+        "for a in available(): load_parameters(a)\n"
+        "ru = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print(ru.ru_utime + ru.ru_stime, time.perf_counter() - t, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, check=True)
+    cpu_s, wall_s, transformers = out.stdout.split()
+    # CPU seconds of the fresh interpreter (imports included): robust to a busy test machine,
+    # where the wall time (printed with -s) also counts waiting for a core
+    print(f"validation of {len(available())} files: {float(cpu_s):.2f} s CPU, "
+          f"{float(wall_s):.2f} s wall")
+    assert float(cpu_s) < 3.0
+    assert transformers == "False"
+
+
+# ---------------------------------------------------------------------------- defaults
+
+
+def test_defaults_are_the_e11_v3_protocol_from_the_owning_modules(tmp_path: Path) -> None:
+    params = load_parameters(_write(tmp_path, E11_MIN), "E11")
     assert params["max_length"] == 128 and params["dtype"] == "bfloat16"
-    assert params["seeds"] == [42, 123, 456] and params["entropy_mode"] == "masked"
-    assert params["use_chat_template"] is False and len(params["parameter_sha256"]) == 64
+    assert params["seeds"] == list(SEEDS) and params["entropy_mode"] == "masked"
+    assert params["bootstrap"] == {"n": BOOTSTRAP_N, "seed": BOOTSTRAP_SEED, "ci": BOOTSTRAP_CI}
+    assert params["use_chat_template"] is False and params["cross_scale"] is None
+    assert params["resources"] == {"gpu": 0, "gpu_memory_gb": 0, "mem_mb": 8000, "runtime": 30}
+    assert params["parameter_overrides"] == {}
 
 
-def test_overrides_apply_last(tmp_path: Path) -> None:
-    params = load_parameters(_write(tmp_path, **E11_MIN), "E11", {"seeds": [7]})
-    assert params["seeds"] == [7]
+def test_bootstrap_sub_keys_default_individually(tmp_path: Path) -> None:
+    params = load_parameters(_write(tmp_path, {**E11_MIN, "bootstrap": {"n": 100}}), "E11")
+    assert params["bootstrap"] == {"n": 100, "seed": BOOTSTRAP_SEED, "ci": BOOTSTRAP_CI}
 
 
-def test_unknown_key_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match=r"unknown key\(s\) \['entropy'\]"):
-        load_parameters(_write(tmp_path, **E11_MIN, entropy="masked"), "E11")
+def test_ladder_entries_keep_only_the_keys_given(tmp_path: Path) -> None:
+    keys = {**E08_MIN, "models": [{"name": "tiny/phi"}, {"name": "tiny/phi3", "size_b": 2}]}
+    params = load_parameters(_write(tmp_path, keys), "E08")
+    assert params["models"] == [{"name": "tiny/phi"}, {"name": "tiny/phi3", "size_b": 2.0}]
 
 
-def test_missing_key_is_named(tmp_path: Path) -> None:
-    keys = dict(E11_MIN)
-    del keys["instruct"]
-    with pytest.raises(ParameterError, match=r"missing required key\(s\) \['instruct'\]"):
-        load_parameters(_write(tmp_path, **keys), "E11")
+def test_overrides_apply_last_and_are_recorded(tmp_path: Path) -> None:
+    params = load_parameters(_write(tmp_path, E11_MIN), "E11", {"seeds": [7]})
+    assert params["seeds"] == [7] and params["parameter_overrides"] == {"seeds": [7]}
 
 
-def test_bad_choice_lists_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match="entropy_mode='maskd' is not one of"):
-        load_parameters(_write(tmp_path, **E11_MIN, entropy_mode="maskd"), "E11")
+def test_choices_are_the_owning_modules_constants(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, {**E11_MIN, "entropy_mode": "maskd"}))
+    assert message.startswith(f"{shown(tmp_path)}/parameters/embedded/E11_x.yaml: entropy_mode: "
+                              "'maskd' is not one of ")
+    assert all(f"'{m}'" in message for m in MODES)
+    message = _error(_write(tmp_path, {**E11_MIN, "quantization": "3bit"}))
+    assert all(f"'{q}'" in message for q in QUANTIZATIONS)
+
+
+# --------------------------------------------------------------- missing and unknown keys
+
+
+@pytest.mark.parametrize("keys, expected", [
+    ({k: v for k, v in E11_MIN.items() if k != "instruct"}, "instruct: field required"),
+    ({**E11_MIN, "cross_scale": {"claim": "falcon7b"}}, "cross_scale.run: field required"),
+    ({**E08_MIN, "models": [{"display": "no name"}]}, "models[0].name: field required"),
+    ({**E11_MIN, "cross_scale": {"run": "E11_x", "claimm": "falcon7b"}},
+     "cross_scale.claimm: unknown key (known: run, claim)"),
+    ({**E11_MIN, "resources": {"gpus": 1}},
+     "resources.gpus: unknown key (known: gpu, gpu_memory_gb, mem_mb, runtime)"),
+    ({**E11_MIN, "bootstrap": {"n": 100, "sed": 1}},
+     "bootstrap.sed: unknown key (known: n, seed, ci)"),
+    ({**E08_MIN, "models": [{"name": "tiny/phi", "size": 1}]},
+     "models[0].size: unknown key (known: name, display, size_b)"),
+])
+def test_missing_and_unknown_keys_at_any_depth(tmp_path: Path, keys: dict, expected: str) -> None:
+    path = _write(tmp_path, keys)
+    assert _error(path) == f"{shown(path)}: {expected}"
+
+
+def test_unknown_top_level_key_lists_the_experiments_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "entropy": "masked"})
+    known = ", ".join(E11Parameters.model_fields)
+    assert _error(path) == f"{shown(path)}: entropy: unknown key (known: {known})"
+
+
+# ------------------------------------------------------------------- types and ranges
+
+
+@pytest.mark.parametrize("keys, expected", [
+    ({"seeds": 42}, "seeds: expected a list, got 42 (int)"),
+    ({"seeds": [42, "123"]}, "seeds[1]: expected an integer, got '123' (str)"),
+    ({"seeds": []}, "seeds: must not be empty"),
+    ({"max_length": "128"}, "max_length: expected an integer, got '128' (str)"),
+    ({"max_length": 128.0}, "max_length: expected an integer, got 128.0 (float)"),
+    ({"max_length": 1}, "max_length: 1 is below the minimum 2"),
+    ({"trust_remote_code": "no"}, "trust_remote_code: expected true or false, got 'no' (str)"),
+    ({"bootstrap": {"n": 0}}, "bootstrap.n: 0 is below the minimum 1"),
+    ({"bootstrap": {"ci": 1.0}}, "bootstrap.ci: 1.0 must be less than 1"),
+    ({"bootstrap": 100}, "bootstrap: expected a mapping, got 100 (int)"),
+    ({"dtype": "bf16"},
+     "dtype: unknown dtype 'bf16'; use e.g. 'bfloat16', 'float16', 'float32'"),
+])
+def test_wrong_types_and_out_of_range_values(tmp_path: Path, keys: dict, expected: str) -> None:
+    path = _write(tmp_path, {**E11_MIN, **keys})
+    assert _error(path) == f"{shown(path)}: {expected}"
+
+
+def test_several_problems_are_listed_on_one_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "seeds": 42, "max_length": 1})
+    assert _error(path) == (f"{shown(path)}: max_length: 1 is below the minimum 2; "
+                            "seeds: expected a list, got 42 (int)")
+
+
+def test_bad_run_characters(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "run": "a b"})
+    assert _error(path) == f"{shown(path)}: run: 'a b' must be letters, digits, '-', '_' or '.'"
+
+
+# ------------------------------------------------------------------------ registry names
+
+
+def test_unknown_tiny_name_is_found_before_any_model_loads(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "instruct": "tiny/llama-gqa-instruc"})
+    assert _error(path) == (
+        f"{shown(path)}: instruct: unknown model 'tiny/llama-gqa-instruc' (did you mean "
+        f"'tiny/llama-gqa-instruct'?); known tiny/embedded models: {', '.join(known_models())}")
+
+
+def test_unknown_embedded_name_in_a_ladder(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E08_MIN, "models": [{"name": "embedded/gemma-3-270"}]})
+    assert _error(path).startswith(
+        f"{shown(path)}: models[0].name: unknown model 'embedded/gemma-3-270' (did you mean "
+        "'embedded/gemma-3-270m'?); known tiny/embedded models: embedded/")
+
+
+def test_hub_ids_are_not_checked_offline(tmp_path: Path) -> None:
+    keys = {**E11_MIN, "base": "tiiuae/falcon-7b", "instruct": "tiiuae/falcon-7b-instruct"}
+    assert load_parameters(_write(tmp_path, keys), "E11")["base"] == "tiiuae/falcon-7b"
+
+
+def test_unknown_claims_are_named(tmp_path: Path) -> None:
+    mha = _write(tmp_path, {**E11_MIN, "run": "tiny-mha"})
+    keys = {**E11_MIN, "experiment": "E11-T", "mha_reference": {"run": mha.stem,
+                                                                 "claim": "mistral8b"}}
+    message = _error(_write(tmp_path, keys))
+    assert "mha_reference.claim: unknown claim group 'mistral8b' (known: " in message
+    assert "mistral7b" in message
+    keys = {**E08_MIN, "references": {"run": "E08_x", "published": [
+        {"claim": "phi3mini.sj", "display": "d", "size_b": 3.8, "kind": "MHA"}]}}
+    message = _error(_write(tmp_path, keys))
+    assert message.endswith("references.published[0].claim: unknown claim 'phi3mini.sj'; "
+                            "close ids in lib/claims.yaml: phi3mini.si, phi3medium.si")
+
+
+# -------------------------------------------------------------------------- reference runs
+
+
+def test_reference_run_must_be_defined_in_the_same_folder(tmp_path: Path) -> None:
+    _write(tmp_path, {**E11_MIN, "run": "tiny-mha"})
+    keys = {**E11_MIN, "experiment": "E11-T", "run": "tiny-gqa",
+            "mha_reference": {"run": "E11_tiny-mah", "claim": "mistral7b"}}
+    path = _write(tmp_path, keys)
+    folder = tmp_path / "parameters" / "embedded"
+    assert _error(path) == (
+        f"{shown(path)}: mha_reference.run: no parameter file "
+        f"{shown(folder / 'E11_tiny-mah.yaml')} defines run E11_tiny-mah "
+        "(available: E11-T_tiny-gqa, E11_tiny-mha)")
+    keys["mha_reference"]["run"] = "E11_tiny-mha"
+    assert load_parameters(_write(tmp_path, keys))["mha_reference"] == {
+        "run": "E11_tiny-mha", "claim": "mistral7b"}
+
+
+def test_a_reference_in_the_other_profile_does_not_count(tmp_path: Path) -> None:
+    _write(tmp_path, {**E11_MIN, "run": "mistral-7b", "profile": "paper"}, folder="paper")
+    keys = {**E11_MIN, "experiment": "E11-T", "mha_reference": {"run": "E11_mistral-7b"}}
+    assert "mha_reference.run: no parameter file" in _error(_write(tmp_path, keys))
+
+
+def test_repository_reference_names_resolve_in_their_own_profile() -> None:
+    message = _error(ROOT / "parameters" / "embedded" / "E11-T_tiny-gqa.yaml", "E11-T",
+                     {"mha_reference": {"run": "E11_mistral-7b", "claim": "mistral7b"}})
+    assert message.startswith(
+        "parameters/embedded/E11-T_tiny-gqa.yaml: mha_reference.run (from OVERRIDES): no "
+        "parameter file parameters/embedded/E11_mistral-7b.yaml defines run E11_mistral-7b")
+
+
+# -------------------------------------------------------------- file name and folder
+
+
+def test_run_disagreeing_with_the_file_name(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "run": "x"}, name="E11_y.yaml")
+    assert _error(path) == (f"{shown(path)}: run 'x' disagrees with the file name E11_y.yaml "
+                            "(expected run: y)")
+
+
+def test_experiment_disagreeing_with_the_file_name(tmp_path: Path) -> None:
+    path = _write(tmp_path, E11_MIN, name="p.yaml")
+    assert _error(path) == (f"{shown(path)}: experiment 'E11' disagrees with the file name "
+                            "p.yaml (expected a file named E11_<run>.yaml)")
+
+
+def test_profile_disagreeing_with_the_folder(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "profile": "paper"})
+    assert _error(path) == (f"{shown(path)}: profile 'paper' disagrees with the folder "
+                            f"{shown(path.parent)}/ (a paper file belongs in parameters/paper/)")
+
+
+def test_unknown_profile_lists_the_profiles(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "profile": "laptop"}, folder="laptop")
+    assert _error(path) == (f"{shown(path)}: profile: 'laptop' is not one of 'embedded' or "
+                            "'paper'")
+
+
+def test_overrides_are_validated_the_same_way() -> None:
+    path = "parameters/embedded/E11_tiny-mqa.yaml"
+    assert _error(ROOT / path, "E11", {"seeds": 42}) == (
+        f"{path}: seeds (from OVERRIDES): expected a list, got 42 (int)")
+    assert _error(ROOT / path, "E11", {"run": "other"}) == (
+        f"{path}: run 'other' disagrees with the file name E11_tiny-mqa.yaml "
+        "(expected run: tiny-mqa)")
+
+
+# ------------------------------------------------------------------- file-level errors
 
 
 def test_file_for_another_notebook_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match="parameter file for E11, not E08"):
-        load_parameters(_write(tmp_path, **E11_MIN), "E08")
+    assert "is a parameter file for E11, not E08: pick one of parameters/embedded/E08_" in (
+        _error(_write(tmp_path, E11_MIN), "E08"))
+
+
+def test_unknown_experiment_lists_the_known(tmp_path: Path) -> None:
+    path = _write(tmp_path, {**E11_MIN, "experiment": "E12"})
+    known = ", ".join(sorted(experiments()))
+    assert _error(path) == (f"{shown(path)}: experiment: 'E12' is not a known experiment "
+                            f"(known: {known})")
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "parameters" / "embedded" / "E11_x.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("experiment: [E11\n")
+    assert _error(path).startswith(f"{shown(path)}: not valid YAML: ")
+    path.write_text("- E11\n")
+    assert _error(path) == f"{shown(path)}: expected a mapping of keys to values, got list"
 
 
 def test_missing_file_lists_available() -> None:
@@ -67,7 +332,29 @@ def test_missing_file_lists_available() -> None:
         load_parameters("parameters/embedded/nope.yaml")
 
 
-def test_reference_must_name_a_run(tmp_path: Path) -> None:
-    keys = {**E11_MIN, "experiment": "E11-T", "mha_reference": {"claim": "mistral7b"}}
-    with pytest.raises(ParameterError, match="'mha_reference' must be a mapping with a 'run'"):
-        load_parameters(_write(tmp_path, **keys), "E11-T")
+# ---------------------------------------------------------------------------- registry
+
+
+def test_a_new_experiment_is_one_class_and_one_register_call(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    monkeypatch.setattr(params_module, "EXPERIMENTS", dict(experiments()))
+
+    class Probe(RunParameters):
+        experiment: Literal["probe"]
+        rank: int = 3
+
+    register(Probe)
+    path = _write(tmp_path, {"experiment": "probe", "run": "a", "profile": "embedded"})
+    assert load_parameters(path, "probe")["rank"] == 3
+    assert _error(path, "probe", {"rank": "3"}).endswith(
+        "rank (from OVERRIDES): expected an integer, got '3' (str)")
+    with pytest.raises(TypeError, match="registered twice"):
+        class Again(RunParameters):
+            experiment: Literal["probe"]
+
+        register(Again)
+    with pytest.raises(TypeError, match="without _"):
+        class Underscored(RunParameters):
+            experiment: Literal["a_b"]
+
+        register(Underscored)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lib import results
+from lib import claims, results
 from lib.paths import ROOT
 from lib.runner import NotebookFailed, run_notebook
+from lib.workflow import imported_names, lib_dependencies, snakemake_pids
 
 
 def test_failing_notebook_names_cell_and_parameter_file(tmp_path: Path) -> None:
@@ -37,12 +41,28 @@ def test_runner_refuses_a_parameter_file_for_another_notebook(tmp_path: Path) ->
                      tmp_path / "x.ipynb")
 
 
+def _snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@functools.cache
 def _dry_run(profile: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", f"profiles/{profile}", "--dry-run",
-         "--forceall"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = _snakemake("--profile", f"profiles/{profile}", "--dry-run", "--forceall",
+                     "--printshellcmds")
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout + out.stderr
+
+
+def _job(profile: str, rule: str, name: str | None = None) -> str:
+    """The dry-run block of one job (its inputs, outputs and shell command)."""
+    blocks = _dry_run(profile).split(f"rule {rule}:")[1:]
+    return next(b for b in blocks if name is None or f"wildcards: name={name}\n" in b)
+
+
+def _inputs(block: str) -> list[str]:
+    line = next(x for x in block.splitlines() if x.strip().startswith("input:"))
+    return line.split("input:", 1)[1].strip().split(", ")
 
 
 def test_paper_dry_run_lists_the_whole_graph() -> None:
@@ -58,10 +78,100 @@ def test_paper_dry_run_lists_the_whole_graph() -> None:
     ("E08_phi-ladder", "E08_phi3-references"),
 ])
 def test_reference_runs_are_edges_of_the_graph(run: str, reads: str) -> None:
-    blocks = _dry_run("paper").split("rule notebook:")
-    block = next(b for b in blocks if f"wildcards: name={run}\n" in b)
-    inputs = block.split("output:")[0]
-    assert f"results/paper/{reads}.json" in inputs
+    assert f"results/paper/{reads}.json" in _inputs(_job("paper", "notebook", run))
+
+
+def test_slurm_profile_asks_a_gpu_sized_for_each_paper_run() -> None:
+    blocks = _dry_run("slurm").split("rule notebook:")
+    falcon40b = next(b for b in blocks if "wildcards: name=E11_falcon-40b\n" in b)
+    assert "gpu=1" in falcon40b and "gpu_memory_gb=80, constraint=gpu80gb" in falcon40b
+    assert sum("gpu=1" in b for b in blocks[1:]) == 6
+
+
+# --------------------------------------------------------------------------- inputs of each job
+
+
+def test_notebook_jobs_depend_on_the_lib_files_their_notebook_imports() -> None:
+    """Editing bench.py re-plans no notebook job; editing entropy.py re-plans every one."""
+    for name in ("E11_tiny-mqa", "E11-T_tiny-gqa", "E08_embedded-ladder"):
+        inputs = _inputs(_job("embedded", "notebook", name))
+        assert "lib/attention/entropy.py" in inputs and "lib/params.py" in inputs
+        assert "lib/attention/bench.py" not in inputs and "lib/runner.py" not in inputs
+    for notebook in sorted((ROOT / "notebooks").glob("*.py")):
+        deps = lib_dependencies(notebook.relative_to(ROOT))
+        assert Path("lib/attention/entropy.py") in deps, notebook.name
+        assert Path("lib/attention/bench.py") not in deps, notebook.name
+
+
+def test_dependencies_cover_what_the_notebook_imports_at_run_time() -> None:
+    """Cross-check with Python itself: the lib modules a fresh interpreter loads for the
+    notebook's import statements are all among the ast-computed dependencies."""
+    notebook = ROOT / "notebooks" / "E11.py"
+    imports = [ast.unparse(n) for n in ast.walk(ast.parse(notebook.read_text()))
+               if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("lib")]
+    code = "\n".join([*imports, "import sys",
+                      "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
+                      " if n.split('.')[0] == 'lib' and getattr(m, '__file__', None)))"])
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = {Path(f).resolve().relative_to(ROOT) for f in out.stdout.split()}
+    deps = set(lib_dependencies("notebooks/E11.py"))
+    assert loaded and loaded <= deps, sorted(loaded - deps)
+    assert Path("lib/claims.yaml") in deps  # a data file lib/claims.py reads
+
+
+def test_relative_imports_and_packages_are_resolved(tmp_path: Path) -> None:
+    files = {
+        "lib/__init__.py": "",
+        "lib/a/__init__.py": "from .x import f\n",
+        "lib/a/x.py": "from . import y\nfrom ..b import z\nimport numpy\n",
+        "lib/a/y.py": "def g():\n    from lib.c import h\n",  # lazy imports count
+        "lib/b/__init__.py": "",
+        "lib/b/z.py": "",
+        "lib/c.py": "DATA = 'c.yaml'\n",
+        "lib/c.yaml": "",
+        "lib/unused.py": "",
+        "nb.py": "from lib.a.x import f\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    deps = {str(p) for p in lib_dependencies("nb.py", root=tmp_path)}
+    assert deps == {"lib/__init__.py", "lib/a/__init__.py", "lib/a/x.py", "lib/a/y.py",
+                    "lib/b/__init__.py", "lib/b/z.py", "lib/c.py", "lib/c.yaml"}
+    assert imported_names("from .. import q", "lib.a.x") == {"lib", "lib.q"}
+    with pytest.raises(ValueError, match="relative import"):
+        imported_names("from . import q")
+
+
+def test_snakefile_validates_every_parameter_file_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "parameters" / "embedded"
+    folder.mkdir(parents=True)
+    text = (ROOT / "parameters/embedded/E11_tiny-mqa.yaml").read_text()
+    (folder / "E11_tiny-mqa.yaml").write_text(text + "resources: {gpus: 1}\n")
+    out = _snakemake("--snakefile", str(ROOT / "Snakefile"), "--cores", "1", "--dry-run",
+                     cwd=tmp_path)
+    assert out.returncode != 0
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
+    assert lines[-1].startswith("error: ") and "E11_tiny-mqa.yaml" in lines[-1]
+    assert "gpus" in lines[-1] and "Traceback" not in out.stderr
+
+
+def test_summary_and_report_read_exactly_their_input_files() -> None:
+    summary = _job("embedded", "summary")
+    attention = sorted(f"results/embedded/{p.stem}.json"
+                       for p in (ROOT / "parameters/embedded").glob("E11*.yaml"))
+    assert sorted(_inputs(summary)[: len(attention)]) == attention
+    assert f"-m lib.summary embedded {' '.join(attention)}" in summary
+    shell = next(x for x in _job("embedded", "report").splitlines() if "-m lib.report" in x)
+    assert shell.split("-m lib.report ")[1].split() == [
+        *(f"results/embedded/{p.stem}.json"
+          for p in sorted((ROOT / "parameters/embedded").glob("*.yaml"))),
+        "results/embedded/summary.json"]
+
+
+# --------------------------------------------------------------------------- summary and report
 
 
 def _pair_payload(run: str, kind: str, dsi: float) -> dict:
@@ -75,25 +185,89 @@ def _pair_payload(run: str, kind: str, dsi: float) -> dict:
             "verdict": {"code": "C_REFUTED"}}
 
 
-def test_summary_reads_every_pair_result(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def folders(tmp_path: Path, monkeypatch) -> Path:
+    from lib import report, summary
+
+    for module in (summary, report, results):
+        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(results, "FIGURES", tmp_path / "figures")
+    monkeypatch.setattr(results, "PARAMETERS", tmp_path / "parameters")
+    return tmp_path
+
+
+def test_summary_reads_every_pair_result_it_is_given(folders: Path) -> None:
     from lib import summary
 
-    monkeypatch.setattr(summary, "RESULTS", tmp_path)
-    monkeypatch.setattr(results, "RESULTS", tmp_path)
-    monkeypatch.setattr(results, "FIGURES", tmp_path / "figures")
-    results.write_json(tmp_path / "embedded" / "E11_a.json", _pair_payload("a", "MQA", 0.05))
-    results.write_json(tmp_path / "embedded" / "E11_b.json", _pair_payload("b", "MHA", -0.01))
-    results.write_json(tmp_path / "embedded" / "E08_c.json", {"experiment": "E08"})
-    payload = summary.write_summary("embedded")
+    out = folders / "results" / "embedded"
+    results.write_json(out / "E11_a.json", _pair_payload("a", "MQA", 0.05))
+    results.write_json(out / "E11_b.json", _pair_payload("b", "MHA", -0.01))
+    results.write_json(out / "E08_c.json", {"experiment": "E08"})
+    payload = summary.write_summary("embedded", sorted(out.glob("*.json")))
     assert [r["label"] for r in payload["rows"]] == ["E11 b", "E11 a"]  # MHA before MQA
-    table = (tmp_path / "embedded" / "summary.md").read_text()
+    table = (out / "summary.md").read_text()
     assert "| E11 a | MQA | 0.5000 [0.4900, 0.5100] |" in table and "| yes |" in table
     assert "+0.0500 [+0.0300, +0.0700]" in table
-    assert (tmp_path / "figures" / "embedded" / "summary.png").stat().st_size > 10_000
+    assert (folders / "figures" / "embedded" / "summary.png").stat().st_size > 10_000
 
 
-def test_slurm_profile_asks_a_gpu_sized_for_each_paper_run() -> None:
-    blocks = _dry_run("slurm").split("rule notebook:")
-    falcon40b = next(b for b in blocks if "wildcards: name=E11_falcon-40b\n" in b)
-    assert "gpu=1" in falcon40b and "gpu_memory_gb=80, constraint=gpu80gb" in falcon40b
-    assert sum("gpu=1" in b for b in blocks[1:]) == 6
+def test_a_deleted_parameter_file_leaves_no_stale_row(folders: Path) -> None:
+    from lib import summary
+
+    (folders / "parameters" / "embedded").mkdir(parents=True)
+    (folders / "parameters" / "embedded" / "E11_a.yaml").write_text("run: a\n")
+    out = folders / "results" / "embedded"
+    results.write_json(out / "E11_a.json", _pair_payload("a", "MQA", 0.05))
+    results.write_json(out / "E11_gone.json", _pair_payload("gone", "MHA", -0.01))
+    assert results.run_results("embedded") == [out / "E11_a.json"]
+    assert [r["label"] for r in summary.write_summary("embedded")["rows"]] == ["E11 a"]
+    assert [r["label"] for r in summary.write_summary("embedded", [out / "E11_gone.json"])
+            ["rows"]] == ["E11 gone"]
+
+
+def test_report_checks_claims_against_its_input_files_only(folders: Path) -> None:
+    from lib import report
+
+    claim = next(c for c in claims.CLAIMS if c.result and isinstance(c.value, float))
+    payload: dict = {}  # a results file holding the published value of every claim it reproduces
+    for other in (c for c in claims.CLAIMS if c.result == claim.result):
+        node = payload
+        for key in other.field[:-1]:
+            node = node.setdefault(key, {})
+        node[other.field[-1]] = other.value
+    path = results.write_json(folders / "results" / f"{claim.result}.json", payload)
+
+    def status(files: list[Path]) -> str:
+        rows = report.write_report(files)
+        return next(r["status"] for r in rows if r["id"] == claim.id)
+
+    assert status([]) == report.NOT_RUN  # the file exists on disk but is not an input
+    assert status([path]) == report.REPRODUCED
+    machine = json.loads((folders / "results" / "report.json").read_text())
+    assert next(r for r in machine["claims"] if r["id"] == claim.id)["regenerated"] == claim.value
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_lock_release_looks_only_at_this_folders_snakemake(tmp_path: Path) -> None:
+    """A Snakemake working elsewhere on the machine does not block (or count for) this folder."""
+    fake = tmp_path / "bin" / "snakemake"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nsleep 60\n")
+    fake.chmod(0o755)
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    assert snakemake_pids(here) == []
+    process = subprocess.Popen([str(fake)], cwd=elsewhere)
+    try:
+        for _ in range(50):  # until the shell has started
+            if snakemake_pids(elsewhere):
+                break
+            subprocess.run(["sleep", "0.1"], check=True)
+        assert snakemake_pids(elsewhere) == [process.pid]
+        assert snakemake_pids(here) == []
+    finally:
+        process.kill()
+        process.wait()

@@ -29,6 +29,7 @@ import torch
 
 from lib.attention import entropy as attention
 from lib.attention.entropy import (
+    MAX_LENGTH,
     backbone_of,
     forward_kwargs,
     measure_entropies,
@@ -56,7 +57,6 @@ TINY_SHAPE = {
 }
 FULL = {"prompts": 2, "layers": 60, "heads": 128, "tokens": 128, "valid": (40, 90), "repeats": 6}
 QUICK = {"prompts": 1, "layers": 16, "heads": 64, "tokens": 128, "valid": (40,), "repeats": 5}
-MAX_LENGTH = 128
 
 
 # --------------------------------------------------------------------------- 1. kernel

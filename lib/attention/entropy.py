@@ -4,9 +4,13 @@ For one attention matrix A (T x T) of a head: w = mean of A over the kept rows, 
 kept columns; w = w / sum(w) (sum <= 0 gives 0); zeros dropped; h = H_2(w) / log2(#nonzero) if
 more than one entry remains, else 0. Modes pick the kept tokens:
 
-- ``masked``: rows and columns where the attention mask is 1 (fewer than 2 valid tokens -> 0);
+- ``masked``: rows and columns where the attention mask is 1;
 - ``padded``: all T rows and columns, padding included;
 - ``unpadded``: the prompt was tokenized without padding, so the tensor is already L x L.
+
+The kernel gives 0 where fewer than 2 tokens are kept (the seeds' rule); the per-prompt functions
+refuse such a prompt instead (`PromptTooShortError`, naming it), in every mode, before any
+entropy is computed: its 0 (or, padded, the entropy of its padding) would enter the means.
 
 `normalized_entropy` is the kernel (any leading dims), `prompt_entropies` / `entropy_profiles`
 work on per-prompt stacks [layers, heads, T, T] like the seeds kept them, and `measure_entropies`
@@ -26,10 +30,20 @@ import torch
 from torch import nn
 
 MODES: tuple[str, ...] = ("masked", "padded", "unpadded")
+MAX_LENGTH = 128  # the E11-v3 protocol's tokenization length (truncation, padding)
+MIN_PROMPT_TOKENS = 2  # an entropy over fewer tokens is undefined (log2(1) = 0)
 EAGER_HINT = 'load the model with attn_implementation="eager"'
 NAN_HINT = 'load the model in float32 (dtype=torch.float32) with attn_implementation="eager"'
 
 TensorLike = torch.Tensor | np.ndarray
+
+
+class NonFiniteAttentionError(ValueError):
+    """Attention weights hold NaN/Inf (typically half precision; float32 and eager fix it)."""
+
+
+class PromptTooShortError(ValueError):
+    """A prompt with fewer than `MIN_PROMPT_TOKENS` tokens: its entropy is undefined."""
 
 
 # --------------------------------------------------------------------------- kernel
@@ -104,7 +118,7 @@ def normalized_entropy(attn: torch.Tensor, mask: torch.Tensor | None = None) -> 
     """
     w = column_sums(attn, mask)
     if not bool(torch.isfinite(w).all()):
-        raise ValueError(f"attention contains NaN/Inf; {NAN_HINT}")
+        raise NonFiniteAttentionError(f"attention contains NaN/Inf; {NAN_HINT}")
     return _entropy_inplace(w, mask)
 
 
@@ -119,7 +133,8 @@ def check_mode(mode: str) -> str:
 
 
 def check_finite(w: torch.Tensor, prompt: int | str, layer_offset: int = 0) -> None:
-    """Raise a ValueError naming the prompt and layers if `w` [layers, ...] holds NaN/Inf.
+    """Raise a NonFiniteAttentionError naming the prompt and layers if `w` [layers, ...] is
+    not finite.
 
     `w` is the attention itself or its column sums (a non-finite value propagates to them).
     """
@@ -128,9 +143,33 @@ def check_finite(w: torch.Tensor, prompt: int | str, layer_offset: int = 0) -> N
         return
     bad = (~finite).nonzero().flatten().tolist()
     layers = ", ".join(str(layer_offset + b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
-    raise ValueError(
+    raise NonFiniteAttentionError(
         f"attention of prompt {prompt} contains NaN/Inf in layer(s) {layers}; {NAN_HINT}"
     )
+
+
+def check_prompt_tokens(counts: Sequence[int], prompts: Sequence[str] | None = None) -> None:
+    """Raise a PromptTooShortError naming each prompt (index, text) with < 2 tokens."""
+    short = [p for p, n in enumerate(counts) if n < MIN_PROMPT_TOKENS]
+    if not short:
+        return
+    named = "; ".join(
+        f"prompt {p}" + (f" {prompts[p]!r}" if prompts is not None else "")
+        + f" has {counts[p]} token{'s' if counts[p] != 1 else ''}"
+        for p in short[:5]
+    ) + (" ..." if len(short) > 5 else "")
+    raise PromptTooShortError(
+        f"{named}; the entropy needs at least {MIN_PROMPT_TOKENS} tokens per prompt: use a "
+        "longer prompt (or a larger max_length)"
+    )
+
+
+def prompt_token_counts(
+    tokenizer, prompts: Sequence[str], max_length: int = MAX_LENGTH
+) -> list[int]:
+    """Tokens of each prompt as measured (special tokens included, truncated to max_length)."""
+    ids = tokenizer(list(prompts), max_length=max_length, truncation=True, padding=False)
+    return [len(x) for x in ids["input_ids"]]
 
 
 def _as_tensor(x: TensorLike, what: str) -> torch.Tensor:
@@ -166,8 +205,10 @@ def prompt_entropies(
     """Normalized entropy per prompt, layer and head -> float64 [prompts, layers, heads].
 
     `patterns`: per-prompt attention [layers, heads, T, T] (T may differ per prompt in unpadded
-    mode). `masks`: per-prompt [T] 0/1 attention masks, required for mode="masked", ignored for
-    "padded"; for "unpadded" they may be given only if all ones (the tensor must be unpadded).
+    mode). `masks`: per-prompt [T] 0/1 attention masks, required for mode="masked"; for "padded"
+    they only count each prompt's tokens; for "unpadded" they may be given only if all ones (the
+    tensor must be unpadded). A prompt with fewer than 2 tokens (by its mask where given, else T)
+    raises a PromptTooShortError naming it, before any entropy is computed.
     """
     check_mode(mode)
     if len(patterns) == 0:
@@ -177,27 +218,30 @@ def prompt_entropies(
             raise ValueError('mode="masked" needs the attention masks (masks=None given)')
         if len(masks) != len(patterns):
             raise ValueError(f"{len(masks)} masks for {len(patterns)} attention patterns")
-    out = []
+    checked: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    counts: list[int] = []
     first: tuple[int, int] | None = None
-    for p, raw in enumerate(patterns):
+    for p, raw in enumerate(patterns):  # every prompt checked before any entropy is computed
         attn = _as_tensor(raw, f"attention of prompt {p}")
         _check_pattern(attn, p, first)
         first = first or tuple(attn.shape[:2])
-        mask = None
-        if masks is not None and masks[p] is not None and mode != "padded":
-            mask = _as_tensor(masks[p], f"mask of prompt {p}").flatten()
-            if mask.numel() != attn.shape[-1]:
-                raise ValueError(
-                    f"mask of prompt {p} has length {mask.numel()} but its attention has "
-                    f"T={attn.shape[-1]}"
-                )
-            if mode == "unpadded":
-                if not bool((mask != 0).all()):
-                    raise ValueError(
-                        f'mode="unpadded" expects unpadded attention, but the mask of prompt {p} '
-                        'has padding; use mode="masked" (or "padded")'
-                    )
-                mask = None
+        given = None if masks is None or masks[p] is None else _as_tensor(
+            masks[p], f"mask of prompt {p}").flatten()
+        if given is not None and given.numel() != attn.shape[-1]:
+            raise ValueError(
+                f"mask of prompt {p} has length {given.numel()} but its attention has "
+                f"T={attn.shape[-1]}"
+            )
+        if mode == "unpadded" and given is not None and not bool((given != 0).all()):
+            raise ValueError(
+                f'mode="unpadded" expects unpadded attention, but the mask of prompt {p} '
+                'has padding; use mode="masked" (or "padded")'
+            )
+        counts.append(int((given != 0).sum()) if given is not None else attn.shape[-1])
+        checked.append((attn, given if mode == "masked" else None))
+    check_prompt_tokens(counts)
+    out = []
+    for p, (attn, mask) in enumerate(checked):
         w = column_sums(attn, mask)
         check_finite(w, p)
         out.append(_entropy_inplace(w, mask))
@@ -384,7 +428,7 @@ def measure_entropies(
     prompts: Sequence[str],
     *,
     mode: str = "masked",
-    max_length: int = 128,
+    max_length: int = MAX_LENGTH,
     batch_size: int | None = None,
     progress: bool = True,
 ) -> np.ndarray:
@@ -394,7 +438,8 @@ def measure_entropies(
     padding, in batches of `batch_size` (all at once by default). unpadded: one prompt at a time,
     padding=False. Each layer's attention is reduced to entropies by a forward hook as it is
     produced and then dropped; the model runs without its task head (no logits) under
-    torch.no_grad(), in eval mode, with use_cache=False where accepted.
+    torch.no_grad(), in eval mode, with use_cache=False where accepted. A prompt of fewer than 2
+    tokens (after truncation) raises a PromptTooShortError naming it before the model runs.
     """
     from tqdm import tqdm
 
@@ -406,6 +451,8 @@ def measure_entropies(
         raise ValueError(
             f"model uses attn_implementation={impl!r}, which returns no weights; {EAGER_HINT}"
         )
+    with padding_state(tokenizer, "right"):
+        check_prompt_tokens(prompt_token_counts(tokenizer, prompts, max_length), prompts)
     modules = attention_modules(model)
     device = getattr(model, "device", None) or next(model.parameters()).device
     backbone = backbone_of(model)

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from lib.attention.verdicts import is_finite
+
 BASE_COLOR = "#2a9d8f"
 INSTRUCT_COLOR = "#e76f51"
 KIND_COLORS = {"MHA": "#264653", "GQA": "#e9c46a", "MQA": "#e76f51"}
@@ -99,25 +101,31 @@ def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any]
     return fig
 
 
-def gqa_figure(title: str, mha: Mapping[str, float], gqa_base: Mapping[str, Any],
+def gqa_figure(title: str, mha: Mapping[str, Any] | None, gqa_base: Mapping[str, Any],
                gqa_instruct: Mapping[str, Any], groups: Mapping[str, Mapping[str, float]],
                group_size: int) -> plt.Figure:
     """Seed 001's six panels: MHA vs GQA SI, GQA pair, group analysis, variance, heatmaps.
 
-    `mha` holds base_si/instruct_si/label; `groups` maps base/instruct to gqa_group_metrics.
+    `mha` holds base_si/instruct_si/label (None: no MHA reference, GQA alone); `groups` maps
+    base/instruct to gqa_group_metrics. Values that are not finite are drawn as 0, marked n/a.
     """
     fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
-    x = np.arange(2)
-    base_vals = [mha["base_si"], gqa_base["specialization_index"]]
-    inst_vals = [mha["instruct_si"], gqa_instruct["specialization_index"]]
+    sides = ([(mha["base_si"], mha["instruct_si"], f"MHA\n{mha['label']}")] if mha else []) + [
+        (gqa_base["specialization_index"], gqa_instruct["specialization_index"],
+         "GQA\n(this run)")]
+    x = np.arange(len(sides))
+    base_vals = [float(b) if is_finite(b) else 0.0 for b, _, _ in sides]
+    inst_vals = [float(i) if is_finite(i) else 0.0 for _, i, _ in sides]
     ax = axes[0, 0]
     ax.bar(x - 0.18, base_vals, 0.36, color=BASE_COLOR, label="base")
     ax.bar(x + 0.18, inst_vals, 0.36, color=INSTRUCT_COLOR, label="instruct")
-    for k in range(2):
-        d = inst_vals[k] - base_vals[k]
-        ax.annotate(f"dSI={d:+.4f}", (k, max(base_vals[k], inst_vals[k]) + 0.03), ha="center",
+    for k, (b, i, _) in enumerate(sides):
+        defined = is_finite(b) and is_finite(i)
+        d = float(i) - float(b) if defined else 0.0
+        ax.annotate(f"dSI={d:+.4f}" if defined else "dSI n/a",
+                    (k, max(base_vals[k], inst_vals[k]) + 0.03), ha="center",
                     color="green" if d > 0 else "red", fontweight="bold")
-    ax.set_xticks(x, [f"MHA\n{mha['label']}", "GQA\n(this run)"])
+    ax.set_xticks(x, [label for _, _, label in sides])
     ax.set_ylim(min(0.0, *base_vals, *inst_vals) - 0.05, max(1.0, *base_vals, *inst_vals) + 0.2)
     ax.legend()
     ax.set_title("MHA vs GQA: specialization index")
@@ -152,46 +160,66 @@ def gqa_figure(title: str, mha: Mapping[str, float], gqa_base: Mapping[str, Any]
 
 
 def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
-                  tolerance: float) -> plt.Figure:
+                  tolerance: float, trend: Mapping[str, Any] | None = None) -> plt.Figure:
     """Seed 003's two panels: SI per model (bars, references hatched) and size vs SI.
 
-    Each row: display, size_b, si, si_ci (or None), kind, reference (bool).
+    Each row: display, size_b, si, si_ci (or None), kind, reference (bool), stand_in (bool).
+    Random-init stand-ins are drawn apart (pale bars, hollow crosses) and labelled; `trend`
+    (`lib.attention.study.ladder_trend`: fitted to the real models only) is drawn over the
+    sizes it was fitted on.
     """
     rows = sorted(rows, key=lambda r: r["size_b"])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6))
-    labels = [r["display"] for r in rows]
-    values = np.array([r["si"] for r in rows], dtype=float)
-    err = np.array([[r["si"] - r["si_ci"][0], r["si_ci"][1] - r["si"]] if r.get("si_ci")
-                    else [0.0, 0.0] for r in rows]).T.clip(min=0)
+    labels = [r["display"] + ("\n(stand-in)" if r.get("stand_in") else "") for r in rows]
+    values = np.array([np.nan if r["si"] is None else r["si"] for r in rows], dtype=float)
+    finite = np.isfinite(values)
+    err = np.array([[r["si"] - r["si_ci"][0], r["si_ci"][1] - r["si"]]
+                    if r.get("si_ci") and finite[k] and None not in r["si_ci"] else [0.0, 0.0]
+                    for k, r in enumerate(rows)]).T.clip(min=0)
     colors = [KIND_COLORS.get(r["kind"], "grey") for r in rows]
-    bars = ax1.bar(labels, values, yerr=err, color=colors, capsize=5, edgecolor="black",
-                   hatch=None)
-    for bar, r in zip(bars, rows, strict=True):
-        if r["reference"]:
+    bars = ax1.bar(labels, np.where(finite, values, 0.0), yerr=err, color=colors, capsize=5,
+                   edgecolor="black", hatch=None)
+    for bar, r, value in zip(bars, rows, values, strict=True):
+        if r.get("stand_in"):
+            bar.set_alpha(0.35)
+            bar.set_hatch("xx")
+        elif r["reference"]:
             bar.set_hatch("//")
-        ax1.annotate(f"{r['si']:.3f}", (bar.get_x() + bar.get_width() / 2, r["si"] + 0.03),
-                     ha="center", fontsize=9)
+        ax1.annotate(f"{value:.3f}" if np.isfinite(value) else "n/a",
+                     (bar.get_x() + bar.get_width() / 2, (value if np.isfinite(value) else 0)
+                      + 0.03), ha="center", fontsize=9)
     ax1.axhline(target, color="green", ls="--", label=f"target SI {target}")
     ax1.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.15,
                 label=f"+/- {tolerance}")
     ax1.set_ylim(0, 1.05)
     ax1.set_ylabel("specialization index")
     ax1.tick_params(axis="x", rotation=20)
-    ax1.set_title("SI per model (hatched: reference run or published)")
+    ax1.set_title("SI per model (hatched: reference; pale, crossed: random-init stand-in)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
     ax1.legend(handles + ax1.get_legend_handles_labels()[0],
                list(KIND_COLORS) + ax1.get_legend_handles_labels()[1], fontsize=8)
     sizes = np.array([r["size_b"] for r in rows], dtype=float)
-    ax2.scatter(sizes, values, c=colors, s=120, edgecolors="black", zorder=3)
-    for r in rows:
-        ax2.annotate(r["display"], (r["size_b"], r["si"]), xytext=(6, 6),
-                     textcoords="offset points", fontsize=8)
-    if len(rows) >= 3 and np.ptp(sizes) > 0:
-        slope, intercept = np.polyfit(np.log10(sizes), values, 1)
-        xs = np.geomspace(sizes.min(), sizes.max(), 50)
-        ax2.plot(xs, slope * np.log10(xs) + intercept, "r--", alpha=0.6,
-                 label=f"trend ({slope:+.4f} SI per tenfold size)")
-        ax2.legend(fontsize=8)
+    stand_in = np.array([bool(r.get("stand_in")) for r in rows])
+    real = finite & ~stand_in
+    ax2.scatter(sizes[real], values[real], c=[c for c, k in zip(colors, real, strict=True) if k],
+                s=120, edgecolors="black", zorder=3, label="real model")
+    apart = finite & stand_in
+    if apart.any():
+        ax2.scatter(sizes[apart], values[apart], marker="X", s=110, facecolors="none",
+                    edgecolors=[c for c, k in zip(colors, apart, strict=True) if k],
+                    linewidths=1.5, zorder=3,
+                    label="random-init stand-in (not in trend or verdict)")
+    for r, value, ok in zip(rows, values, finite, strict=True):
+        if ok:
+            ax2.annotate(r["display"], (r["size_b"], value), xytext=(6, 6),
+                         textcoords="offset points", fontsize=8,
+                         color="grey" if r.get("stand_in") else "black")
+    if trend:
+        xs = np.geomspace(min(trend["sizes_b"]), max(trend["sizes_b"]), 50)
+        ax2.plot(xs, trend["slope_per_decade"] * np.log10(xs) + trend["intercept"], "r--",
+                 alpha=0.6, label=f"trend of the real models ({trend['slope_per_decade']:+.4f} "
+                 "SI per tenfold size)")
+    ax2.legend(fontsize=8)
     ax2.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.1)
     ax2.set_xscale("log")
     ax2.set_xlabel("model size (billions of parameters, log)")
@@ -206,7 +234,8 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
 def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
     """The headline figure: SI (base, instruct) and dSI with bootstrap CIs, grouped by kind.
 
-    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci.
+    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci. A
+    value that is not finite (None: JSON null) is left out and its row labelled "n/a".
     """
     order = {k: i for i, k in enumerate(KIND_COLORS)}
     rows = sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))
@@ -214,25 +243,37 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
     y = np.arange(len(rows))
 
     def err(point, ci):
-        return [[max(point - ci[0], 0)], [max(ci[1] - point, 0)]] if ci else None
+        if not ci or not all(is_finite(v) for v in ci):
+            return None
+        return [[max(point - ci[0], 0)], [max(ci[1] - point, 0)]]
+
+    labelled: set[str] = set()
+
+    def point(ax, value, ci, yk, label=None, **style):
+        if is_finite(value):
+            ax.errorbar(value, yk, xerr=err(value, ci), **style,
+                        label=label if label not in labelled else None)
+            labelled.add(label)
 
     for k, r in enumerate(rows):
-        ax1.errorbar(r["base_si"], k - 0.15, xerr=err(r["base_si"], r.get("base_ci")), fmt="o",
-                     color=BASE_COLOR, capsize=3, label="base" if k == 0 else None)
-        ax1.errorbar(r["instruct_si"], k + 0.15,
-                     xerr=err(r["instruct_si"], r.get("instruct_ci")), fmt="s",
-                     color=INSTRUCT_COLOR, capsize=3, label="instruct" if k == 0 else None)
-        ax2.errorbar(r["delta_si"], k, xerr=err(r["delta_si"], r.get("delta_ci")), fmt="D",
-                     color=KIND_COLORS.get(r["kind"], "grey"), capsize=4)
-    labels = [f"{r['label']} [{r['kind']}]" for r in rows]
+        point(ax1, r["base_si"], r.get("base_ci"), k - 0.15, "base", fmt="o", color=BASE_COLOR,
+              capsize=3)
+        point(ax1, r["instruct_si"], r.get("instruct_ci"), k + 0.15, "instruct", fmt="s",
+              color=INSTRUCT_COLOR, capsize=3)
+        point(ax2, r["delta_si"], r.get("delta_ci"), k, fmt="D",
+              color=KIND_COLORS.get(r["kind"], "grey"), capsize=4)
+    labels = [f"{r['label']} [{r['kind']}]"
+              + ("" if all(is_finite(r[k]) for k in ("base_si", "instruct_si", "delta_si"))
+                 else " (n/a)") for r in rows]
     for ax in (ax1, ax2):
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
     ax1.set_xlabel("specialization index")
-    highs = [max(r["base_ci"][1] if r.get("base_ci") else r["base_si"],
-                 r["instruct_ci"][1] if r.get("instruct_ci") else r["instruct_si"]) for r in rows]
-    ax1.set_xlim(-0.02, max(1.02, max(highs) + 0.03))  # SI exceeds 1 for anti-correlated heads
+    highs = [v for r in rows for v in (r["base_si"], r["instruct_si"], *(r.get("base_ci") or ()),
+                                       *(r.get("instruct_ci") or ())) if is_finite(v)]
+    # SI exceeds 1 for anti-correlated heads
+    ax1.set_xlim(-0.02, max([1.02, *(h + 0.03 for h in highs)]))
     ax1.legend(fontsize=8)
     ax1.set_title("SI with bootstrap 95% CI")
     ax2.axvline(0, color="black", lw=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+PROMPT_SET = "standard-10-v3"  # the E11-v3 protocol's prompt set
 STANDARD_10_V3_MD5 = "715065bab181f46bf12ed471951141e2"
 DELIMITER = "|||"
 
@@ -26,7 +27,7 @@ STANDARD_10_V3: tuple[str, ...] = (
 )
 
 PROMPT_SETS: dict[str, tuple[tuple[str, ...], str]] = {
-    "standard-10-v3": (STANDARD_10_V3, STANDARD_10_V3_MD5),
+    PROMPT_SET: (STANDARD_10_V3, STANDARD_10_V3_MD5),
 }
 
 
@@ -39,7 +40,7 @@ def prompt_md5(prompts: Sequence[str]) -> str:
     return hashlib.md5(DELIMITER.join(prompts).encode()).hexdigest()
 
 
-def verify_prompts(prompts: Sequence[str], name: str = "standard-10-v3") -> str:
+def verify_prompts(prompts: Sequence[str], name: str = PROMPT_SET) -> str:
     """Return the MD5 of `prompts`; raise PromptSetError if it is not the named set's checksum."""
     if name not in PROMPT_SETS:
         raise PromptSetError(f"unknown prompt set {name!r}; known: {sorted(PROMPT_SETS)}")
@@ -54,7 +55,7 @@ def verify_prompts(prompts: Sequence[str], name: str = "standard-10-v3") -> str:
     return actual
 
 
-def load_prompts(name: str = "standard-10-v3") -> list[str]:
+def load_prompts(name: str = PROMPT_SET) -> list[str]:
     """The named prompt set, checked against its MD5."""
     if name not in PROMPT_SETS:
         raise PromptSetError(f"unknown prompt set {name!r}; known: {sorted(PROMPT_SETS)}")

@@ -18,7 +18,10 @@ import torch
 
 from lib.attention.entropy import (
     EAGER_HINT,
+    MAX_LENGTH,
     NAN_HINT,
+    NonFiniteAttentionError,
+    PromptTooShortError,
     backbone_of,
     column_sums,
     entropy_from_sums,
@@ -40,9 +43,15 @@ SI_THRESHOLD = 0.05  # E08 baseline SI on prompt 0 must be >= this
 MIN_TOKENS = 5  # E08: the test prompt must have more than 5 tokens
 
 DTYPE_LABELS = {"bfloat16": "raw+bf16", "float16": "raw+fp16", "float32": "raw+fp32"}
+SANITY_DTYPES: tuple[str, ...] = tuple(DTYPE_LABELS)  # E08's order: bf16 -> fp16 -> fp32
 SANITY_VARIANTS: tuple[dict[str, Any], ...] = tuple(
     {"label": label, "dtype": dtype, "use_chat_template": False}
     for dtype, label in DTYPE_LABELS.items()
+)
+# what another dtype can cure: NaN/Inf attention and running out of memory (a low baseline SI is
+# a failed attempt too); anything else (unknown model, no network, no weights) fails at once
+DTYPE_DEPENDENT_ERRORS: tuple[type[BaseException], ...] = (
+    NonFiniteAttentionError, torch.cuda.OutOfMemoryError, MemoryError,
 )
 
 
@@ -128,18 +137,17 @@ def sanity_check(
 
 def _variant_attempt(model, tokenizer, prompt: str, max_length: int, threshold: float) -> dict:
     n_tokens = len(tokenizer(prompt, max_length=max_length, truncation=True)["input_ids"])
-    if n_tokens <= MIN_TOKENS:
-        return {
-            "ok": False,
-            "reason": f"prompt has {n_tokens} tokens (<= {MIN_TOKENS})",
-            "valid_len": n_tokens,
-        }
+    if n_tokens <= MIN_TOKENS:  # the same for every dtype: no retry
+        raise PromptTooShortError(
+            f"E08's sanity prompt {prompt!r} has {n_tokens} tokens; it needs more than "
+            f"{MIN_TOKENS}: use a longer first prompt (or a larger max_length)"
+        )
     try:
         E = measure_entropies(
             model, tokenizer, [prompt], mode="unpadded", max_length=max_length, progress=False
         )[0]
-    except ValueError as error:  # NaN/Inf attention, no weights
-        return {"ok": False, "reason": str(error), "valid_len": n_tokens}
+    except DTYPE_DEPENDENT_ERRORS as error:
+        return {"ok": False, "reason": _reason(error), "valid_len": n_tokens}
     si = specialization_index(E)
     return {
         "ok": bool(si >= threshold),
@@ -151,6 +159,12 @@ def _variant_attempt(model, tokenizer, prompt: str, max_length: int, threshold: 
         "num_layers": int(E.shape[0]),
         "num_heads": int(E.shape[1]),
     }
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, NonFiniteAttentionError):
+        return str(error)
+    return f"out of memory ({type(error).__name__}: {error})"
 
 
 def _variants(variants: Sequence[str | dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -170,7 +184,7 @@ def first_passing_variant(
     load: Callable[[str], tuple[Any, Any]],
     prompt: str,
     *,
-    max_length: int = 128,
+    max_length: int = MAX_LENGTH,
     threshold: float = SI_THRESHOLD,
     variants: Sequence[str | dict[str, Any]] | None = None,
 ) -> dict:
@@ -180,14 +194,17 @@ def first_passing_variant(
     `variants` (dtype names or dicts like SANITY_VARIANTS' entries) overrides the order. The
     baseline SI is the SI of the [layers, heads] entropy of `prompt` alone, unpadded. Returns the
     passing variant's label, dtype, numbers and `attempts` (every variant tried, with reasons);
-    raises SanityError if none passes. Models are dropped after each attempt.
+    raises SanityError if none passes. Only what another dtype can cure moves on to the next
+    variant (`DTYPE_DEPENDENT_ERRORS`, a low baseline SI); any other error (an unknown or
+    unavailable model, a too short prompt) propagates at once. Models are dropped after each
+    attempt.
     """
     attempts = []
     for variant in _variants(variants):
         try:
             model, tokenizer = load(variant["dtype"])
-        except Exception as error:  # a failed load is a failed variant, as in seed 003
-            attempt = {"ok": False, "reason": f"load failed: {error!r}"}
+        except DTYPE_DEPENDENT_ERRORS as error:
+            attempt = {"ok": False, "reason": f"load failed: {_reason(error)}"}
         else:
             attempt = _variant_attempt(model, tokenizer, prompt, max_length, threshold)
             del model, tokenizer

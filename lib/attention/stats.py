@@ -17,6 +17,10 @@ import torch
 from lib.attention.specialization import specialization_index
 
 CHUNK = 256  # bootstrap samples per batched correlation
+SEEDS: tuple[int, ...] = (42, 123, 456)  # the seeds' three-seed loop (E11-v3)
+BOOTSTRAP_N = 1000  # resamples of the prompts
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_CI = 0.95
 
 
 def _per_prompt(x: np.ndarray, name: str) -> np.ndarray:
@@ -61,9 +65,9 @@ def _interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
 
 def bootstrap_si(
     per_prompt: np.ndarray,
-    n_boot: int = 1000,
-    seed: int = 0,
-    ci: float = 0.95,
+    n_boot: int = BOOTSTRAP_N,
+    seed: int = BOOTSTRAP_SEED,
+    ci: float = BOOTSTRAP_CI,
     return_samples: bool = False,
 ) -> dict:
     """Percentile bootstrap of the SI over prompts.
@@ -92,9 +96,9 @@ def bootstrap_si(
 def bootstrap_delta_si(
     base: np.ndarray,
     instruct: np.ndarray,
-    n_boot: int = 1000,
-    seed: int = 0,
-    ci: float = 0.95,
+    n_boot: int = BOOTSTRAP_N,
+    seed: int = BOOTSTRAP_SEED,
+    ci: float = BOOTSTRAP_CI,
     return_samples: bool = False,
 ) -> dict:
     """Paired percentile bootstrap of dSI = SI(instruct) - SI(base) over prompts.
@@ -140,7 +144,7 @@ def set_seed(seed: int) -> None:
 
 
 def seed_invariance(
-    run: Callable[[int], np.ndarray], seeds: Sequence[int] = (42, 123, 456)
+    run: Callable[[int], np.ndarray], seeds: Sequence[int] = SEEDS
 ) -> tuple[np.ndarray, dict]:
     """Run `run(seed)` for the first two seeds, the third only if those two differ.
 

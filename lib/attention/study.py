@@ -1,12 +1,18 @@
 """The attention-specialization protocol (E11-v3) as steps a notebook calls in order.
 
 Load a model from the registry, measure its per-prompt head entropies (seed-invariance
-checked), reduce them to specialization metrics with bootstrap intervals, free the model.
-Nothing here prints a narrative; the notebooks do.
+checked), reduce them to specialization metrics with bootstrap intervals, free the model; read
+the reference runs a comparison needs. Steps return data; `lib.attention.tables` presents it
+and the notebooks print.
+
+A reference run that has not been made is an error in the embedded profile (make it first);
+only the paper profile (`PUBLISHED_FALLBACK_PROFILE`) falls back to the published claims,
+labelled "published". A comparison across entropy modes is recorded as `mode_mismatch`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -14,16 +20,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from lib.attention.entropy import measure_entropies
 from lib.attention.prompts import prompt_md5
 from lib.attention.sanity import first_passing_variant, sanity_check
 from lib.attention.specialization import specialization_metrics
 from lib.attention.stats import bootstrap_delta_si, bootstrap_si, seed_invariance
+from lib.attention.verdicts import Verdict, heritage, is_finite
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
+from lib.models.base import check_quantization
 from lib.results import find_result
+
+PUBLISHED_FALLBACK_PROFILE = "paper"  # the one profile that may stand in published claims
+STAND_IN_SOURCE = "tiny"  # LoadedModel.source of the registry's random-initialized models
+TREND_MIN_MODELS = 3  # E08's size trend needs three real models (seed 003)
+
+
+class MissingReferenceError(FileNotFoundError):
+    """A comparison names a reference run whose results do not exist (and may not fall back)."""
 
 
 @dataclass
@@ -183,8 +198,46 @@ def methodology(params: dict[str, Any], prompts: Sequence[str], runs: Sequence[M
     }
 
 
+def _missing_reference(profile: str, run: str, allowed: bool) -> MissingReferenceError:
+    notebook = f"notebooks/{run.split('_', 1)[0]}.py"
+    fallback = "" if allowed else (
+        f"; only the {PUBLISHED_FALLBACK_PROFILE} profile falls back to published numbers")
+    return MissingReferenceError(
+        f"reference run {run} has no results (results/{profile}/{run}.json): make it "
+        f"first: python -m lib.runner {notebook} parameters/{profile}/{run}.yaml --output "
+        f"<executed.ipynb> (make reproduce runs it before this one){fallback}"
+    )
+
+
+def reference_mode(profile: str, run: str, payload: dict[str, Any] | None) -> str | None:
+    """The entropy mode of reference run `run`: its results file's, else its parameter file's
+    (the mode the published numbers were computed in); None where neither says."""
+    if payload is not None:
+        return (payload.get("methodology") or {}).get("entropy_mode")
+    from lib.params import load_parameters
+
+    try:
+        params = load_parameters(f"parameters/{profile}/{run}.yaml")
+    except ValueError:  # no such file (the loader's ParameterError)
+        return None
+    return params["entropy_mode"] if isinstance(params, dict) else params.entropy_mode
+
+
+def mode_mismatch(this_mode: str, reference: dict[str, Any]) -> dict[str, str] | None:
+    """{this_run, reference, reference_run} when a comparison mixes entropy modes, else None."""
+    other = reference.get("entropy_mode")
+    if other is None or other == this_mode:
+        return None
+    return {"this_run": this_mode, "reference": other, "reference_run": reference["run"]}
+
+
 def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Base/instruct SI and correlation of another pair run, or its published claims."""
+    """Base/instruct SI and correlation of another pair run (`spec`: {run, claim}), with its
+    entropy mode and source.
+
+    A run without results raises MissingReferenceError naming the run to make, except in the
+    paper profile, where the published claims `<claim>.<field>` stand in (`published: True`).
+    """
     fields = {
         "base_si": ("base", "specialization_index"),
         "instruct_si": ("instruct", "specialization_index"),
@@ -193,12 +246,17 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
         "delta_corr": ("delta", "mean_head_correlation"),
         "verdict": ("verdict", "code"),
     }
+    run = spec["run"]
+    payload = find_result(profile, run)
+    fallback = profile == PUBLISHED_FALLBACK_PROFILE
+    if payload is None and not fallback:
+        raise _missing_reference(profile, run, allowed=False)
     prefix = spec.get("claim")
-    out: dict[str, Any] = {"run": spec["run"]}
+    out: dict[str, Any] = {"run": run, "entropy_mode": reference_mode(profile, run, payload)}
     for key, path in fields.items():
         claim = f"{prefix}.{key}" if prefix and f"{prefix}.{key}" in CLAIMS_BY_ID else None
         try:
-            ref = reference(profile, spec["run"], path, claim)
+            ref = reference(profile, run, path, claim)
         except FileNotFoundError:
             out[key] = None  # neither the run nor a published number gives this field
             continue
@@ -206,75 +264,22 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
         out["source"] = ref.source
         out["published"] = ref.published
     if "source" not in out:
-        raise FileNotFoundError(
-            f"reference run results/{profile}/{spec['run']}.json does not exist and no published "
-            f"claim backs it: run parameters/{profile}/{spec['run']}.yaml first"
-        )
+        raise _missing_reference(profile, run, allowed=True)
     return out
 
 
 def matching_quantization(params: dict[str, Any], base: ModelRun) -> dict[str, Any]:
     """Parameters for the instruct model: the quantization the base model actually got."""
-    used = {"none": "none", "8-bit": "8bit", "4-bit NF4": "4bit"}[base.record["quantization"]]
+    used = check_quantization(base.record["quantization"])  # "8-bit" -> "8bit", ...
     return {**params, "quantization": used}
 
 
-def describe_run(run: ModelRun) -> str:
-    """One line: architecture, precision, SI with its interval, seed invariance, timings."""
-    a = run.record["architecture"]
-    lo, hi = run.si_ci
-    return (f"{run.name}: {a['attention_kind']} {a['num_layers']} layers x {a['num_heads']} heads "
-            f"({a['num_kv_heads']} kv), {run.record['dtype']}, quantization "
-            f"{run.record['quantization']} | SI {run.metrics['specialization_index']:.4f} "
-            f"[{lo:.4f}, {hi:.4f}] | {run.seed_invariance['outcome']}"
-            + (f" | sanity {'passed' if run.sanity['ok'] else 'FAILED'}" if run.sanity else "")
-            + " | load "
-            f"{run.timings.get('load_s', 0):.1f} s, "
-            f"measure {run.timings.get('measure_s', 0):.1f} s")
-
-
-_PAIR_ROWS = (
-    ("Specialization index", "specialization_index"),
-    ("Mean head correlation", "mean_head_correlation"),
-    ("Mean head variance", "mean_head_variance"),
-    ("Effective head ratio", "effective_ratio"),
-    ("Early-layer variance", "early_variance"),
-    ("Middle-layer variance (L*)", "middle_variance"),
-    ("Late-layer variance", "late_variance"),
-)
-
-
-def pair_table(base: ModelRun, instruct: ModelRun, delta: dict[str, Any]) -> pd.DataFrame:
-    """Base, instruct and delta of each specialization metric (rounded for reading)."""
-    def fmt(value: float, key: str, signed: bool) -> str:
-        spec = ".3e" if "variance" in key else ".4f"
-        text = format(float(value) + 0.0, ("+" if signed else "") + spec)
-        return text.replace("-0.0000", "+0.0000") if signed else text
-
-    rows = [(label, fmt(base.metrics[k], k, False), fmt(instruct.metrics[k], k, False),
-             fmt(delta[k], k, True)) for label, k in _PAIR_ROWS]
-    return pd.DataFrame(rows, columns=["metric", "base", "instruct", "delta"]).set_index("metric")
-
-
-def group_table(groups: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """Within/between KV-group variance and their ratio for base and instruct."""
-    keys = ("within_group_variance", "between_group_variance", "within_between_ratio")
-    return pd.DataFrame({k: [float(groups[m][k]) for m in groups] for k in keys},
-                        index=list(groups)).round(6)
-
-
-def comparison_table(mha: dict[str, Any], verdict: Any,
-                     delta: dict[str, Any]) -> pd.DataFrame:
-    """dSI, d correlation and verdict of the MHA reference next to this GQA run."""
-    return pd.DataFrame({
-        "MHA reference": [mha["delta_si"], mha["delta_corr"], mha["verdict"]],
-        "GQA (this run)": [round(delta["specialization_index"], 4),
-                           round(delta["mean_head_correlation"], 4), verdict.code],
-    }, index=["dSI", "d correlation", "verdict"])
-
-
 def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
-    """A model of the E08 ladder: its label, size, SI with interval, and descriptors."""
+    """A model of the E08 ladder: its label, size, SI with interval, and descriptors.
+
+    `stand_in` marks a random-initialized registry model (`tiny/...`): drawn apart, left out
+    of the trend and the verdict.
+    """
     a = run.record["architecture"]
     return {
         "display": entry.get("display", run.name), "name": run.name,
@@ -283,11 +288,13 @@ def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
         "kind": a["attention_kind"], "rho_head": run.record["rho_head"],
         "rho_kv": run.record["rho_kv"], "sanity": run.sanity["label"] if run.sanity else None,
         "reference": False, "source": "this run",
+        "stand_in": run.record.get("source") == STAND_IN_SOURCE,
     }
 
 
 def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Reference rows for E08: the reference run's models, else its published fallback."""
+    """Reference rows for E08: the reference run's models; in the paper profile, while that run
+    has not been made, its published fallback (labelled); elsewhere MissingReferenceError."""
     if not spec:
         return []
     run_name = spec["run"]
@@ -300,13 +307,11 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
             "rho_head": m["model"]["rho_head"], "rho_kv": m["model"]["rho_kv"],
             "sanity": (m.get("sanity") or {}).get("label"), "reference": True,
             "source": f"results/{profile}/{run_name}.json",
+            "stand_in": m["model"].get("source") == STAND_IN_SOURCE,
         } for name, m in payload["models"].items()]
     published = spec.get("published")
-    if not published:
-        raise FileNotFoundError(
-            f"reference run results/{profile}/{run_name}.json does not exist: run "
-            f"parameters/{profile}/{run_name}.yaml first"
-        )
+    if profile != PUBLISHED_FALLBACK_PROFILE or not published:
+        raise _missing_reference(profile, run_name, profile == PUBLISHED_FALLBACK_PROFILE)
     rows = []
     for entry in published:
         claim = CLAIMS_BY_ID[entry["claim"]]
@@ -315,25 +320,28 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
             "si": claim.value, "si_ci": None, "kind": entry["kind"], "rho_head": None,
             "rho_kv": None, "sanity": None, "reference": True,
             "source": f"published ({claim.source}); results/{profile}/{run_name}.json not made",
+            "stand_in": False,
         })
     return rows
 
 
-def ladder_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The ladder as a table sorted by size."""
-    def fmt(x: Any, spec: str) -> str:
-        return "-" if x is None else format(x, spec)
+def ladder_verdict(rows: Sequence[dict[str, Any]], target: float, tolerance: float) -> Verdict:
+    """E08's heritage verdict over the real models of `rows`; stand-ins are left out and listed
+    in `values["stand_ins_excluded"]`."""
+    real = {r["display"]: r["si"] for r in rows if not r.get("stand_in")}
+    verdict = heritage(real, target=target, tolerance=tolerance)
+    excluded = [r["display"] for r in rows if r.get("stand_in")]
+    return dataclasses.replace(verdict, values={**verdict.values, "stand_ins_excluded": excluded})
 
-    ordered = sorted(rows, key=lambda r: r["size_b"])
-    return pd.DataFrame({
-        "model": [r["display"] for r in ordered],
-        "size (B)": [fmt(r["size_b"], ".4g") for r in ordered],
-        "kind": [r["kind"] for r in ordered],
-        "SI": [fmt(r["si"], ".4f") for r in ordered],
-        "95% CI": ["-" if not r["si_ci"] else f"[{r['si_ci'][0]:.3f}, {r['si_ci'][1]:.3f}]"
-                   for r in ordered],
-        "rho_head": [fmt(r["rho_head"], ".3f") for r in ordered],
-        "rho_kv": [fmt(r["rho_kv"], ".3f") for r in ordered],
-        "sanity": [r["sanity"] or "-" for r in ordered],
-        "source": ["reference" if r["reference"] else "this run" for r in ordered],
-    })
+
+def ladder_trend(rows: Sequence[dict[str, Any]], min_models: int = TREND_MIN_MODELS,
+                 ) -> dict[str, Any] | None:
+    """Least-squares line SI = slope * log10(size_b) + intercept over the real models with a
+    finite SI (stand-ins left out); None with fewer than `min_models` or a single size."""
+    real = [r for r in rows if not r.get("stand_in") and is_finite(r["si"])]
+    sizes = np.array([r["size_b"] for r in real], dtype=float)
+    if len(real) < min_models or np.ptp(sizes) == 0:
+        return None
+    slope, intercept = np.polyfit(np.log10(sizes), [float(r["si"]) for r in real], 1)
+    return {"slope_per_decade": float(slope), "intercept": float(intercept),
+            "models": [r["display"] for r in real], "sizes_b": sizes.tolist()}

@@ -2,6 +2,9 @@
 
 Each returns a `Verdict`: the code, the criteria booleans and the numbers they were decided on.
 Comparisons are exactly the seeds' (strict < and >, except the E08 band, which is inclusive).
+A number a rule needs that is not finite (NaN/Inf, or missing: None) gives the code `UNDEFINED`
+and a `reason` naming it, never a pattern verdict: NaN compares false both ways, so the seeds'
+rules would read it as "no collapse" (C_REFUTED).
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+UNDEFINED = "UNDEFINED"  # a number the rule needs is not finite
+COLLAPSE_METRICS = ("specialization_index", "mean_head_correlation", "mean_head_variance")
 
 # E11 / E11-T territorial collapse: count of (dSI < 0, d correlation > 0, d variance < 0)
 COLLAPSE_CONFIRMED_MIN = 2  # >= 2 criteria -> A_CONFIRMED
@@ -35,21 +42,52 @@ class Verdict:
     code: str
     criteria: dict[str, bool] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)
+    reason: str = ""  # for UNDEFINED: which numbers are not finite
 
     def as_dict(self) -> dict:
         """Plain dict (JSON-friendly)."""
         return asdict(self)
 
 
-def _delta(base: Mapping, instruct: Mapping, key: str) -> float:
-    return float(instruct[key]) - float(base[key])
+def is_finite(value: Any) -> bool:
+    """True for a finite real number (None, NaN, Inf, strings: False)."""
+    try:
+        return value is not None and not isinstance(value, str) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
-def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping) -> Verdict:
-    """A_CONFIRMED / B_PARTIAL / C_REFUTED from two `specialization_metrics` dicts."""
-    d_si = _delta(base_metrics, instruct_metrics, "specialization_index")
-    d_corr = _delta(base_metrics, instruct_metrics, "mean_head_correlation")
-    d_var = _delta(base_metrics, instruct_metrics, "mean_head_variance")
+def undefined(inputs: Mapping[str, Any], values: Mapping[str, Any] | None = None,
+              ) -> Verdict | None:
+    """An UNDEFINED verdict naming every non-finite entry of `inputs` (label -> number), or
+    None when all are finite."""
+    bad = [f"{label} is {'missing' if value is None else value}"
+           for label, value in inputs.items() if not is_finite(value)]
+    if not bad:
+        return None
+    return Verdict(UNDEFINED, {}, dict(values or {}), "not finite: " + "; ".join(bad))
+
+
+def _number(value: Any) -> float:
+    return float(value) if is_finite(value) else float("nan")
+
+
+def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping,
+                         names: tuple[str, str] = ("base", "instruct")) -> Verdict:
+    """A_CONFIRMED / B_PARTIAL / C_REFUTED from two `specialization_metrics` dicts.
+
+    UNDEFINED if SI, correlation or variance of either model is not finite; `names` label the
+    two models in its reason (e.g. "base tiny/falcon-mqa").
+    """
+    inputs = {f"{key} of {name}": metrics.get(key) for name, metrics in
+              zip(names, (base_metrics, instruct_metrics), strict=True)
+              for key in COLLAPSE_METRICS}
+    deltas = {f"delta_{short}": _number(instruct_metrics.get(key)) - _number(base_metrics.get(key))
+              for short, key in zip(("specialization", "correlation", "variance"),
+                                    COLLAPSE_METRICS, strict=True)}
+    if (verdict := undefined(inputs, deltas)) is not None:
+        return verdict
+    d_si, d_corr, d_var = deltas.values()
     criteria = {
         "specialization_decreased": d_si < 0,
         "correlation_increased": d_corr > 0,
@@ -74,7 +112,18 @@ def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping) -> Ve
 def architecture_invariance(
     mha_delta_si: float, mha_delta_corr: float, gqa_delta_si: float, gqa_delta_corr: float
 ) -> Verdict:
-    """ARCHITECTURE_INVARIANT when (a > 0) == (b > 0) for both dSI and d correlation (seed 001)."""
+    """ARCHITECTURE_INVARIANT when (a > 0) == (b > 0) for both dSI and d correlation (seed 001).
+
+    UNDEFINED if any of the four deltas is not finite (or None: missing from the reference).
+    """
+    inputs = {"MHA reference dSI": mha_delta_si, "MHA reference d correlation": mha_delta_corr,
+              "GQA dSI": gqa_delta_si, "GQA d correlation": gqa_delta_corr}
+    if (verdict := undefined(inputs, {
+            "mha_delta_specialization": _number(mha_delta_si),
+            "mha_delta_correlation": _number(mha_delta_corr),
+            "gqa_delta_specialization": _number(gqa_delta_si),
+            "gqa_delta_correlation": _number(gqa_delta_corr)})) is not None:
+        return verdict
     criteria = {
         "same_direction_specialization": (mha_delta_si > 0) == (gqa_delta_si > 0),
         "same_direction_correlation": (mha_delta_corr > 0) == (gqa_delta_corr > 0),
@@ -97,8 +146,20 @@ def _pre_collapsed_criteria(base_si: float, base_corr: float, delta_si: float) -
     }
 
 
+def _pattern_inputs(base_si: Any, base_corr: Any, delta_si: Any) -> dict[str, Any]:
+    return {"base SI": base_si, "base mean head correlation": base_corr,
+            "dSI (instruct - base)": delta_si}
+
+
 def pre_collapsed(base_si: float, base_corr: float, delta_si: float) -> Verdict:
-    """PRE-COLLAPSED when at least two of seed 002's criteria hold (no reference needed)."""
+    """PRE-COLLAPSED when at least two of seed 002's criteria hold (no reference needed).
+
+    UNDEFINED if base SI, base correlation or dSI is not finite.
+    """
+    values = {"base_si": _number(base_si), "base_corr": _number(base_corr),
+              "delta_si": _number(delta_si)}
+    if (verdict := undefined(_pattern_inputs(base_si, base_corr, delta_si), values)) is not None:
+        return verdict
     criteria = _pre_collapsed_criteria(base_si, base_corr, delta_si)
     met = sum(criteria.values())
     code = "PRE-COLLAPSED" if met >= MQA_MIN_CRITERIA else "NOT_PRE-COLLAPSED"
@@ -107,9 +168,22 @@ def pre_collapsed(base_si: float, base_corr: float, delta_si: float) -> Verdict:
 
 
 def falcon40b_pattern(
-    base_si: float, base_corr: float, delta_si: float, ref_base_si: float, ref_delta_si: float
+    base_si: float, base_corr: float, delta_si: float, ref_base_si: float, ref_delta_si: float,
+    reference: str = "reference",
 ) -> Verdict:
-    """MQA_PATTERN_CONFIRMED / _PARTIAL / _REFUTED against the Falcon-7B reference (seed 002)."""
+    """MQA_PATTERN_CONFIRMED / _PARTIAL / _REFUTED against the Falcon-7B reference (seed 002).
+
+    UNDEFINED if any input is not finite (or None); `reference` labels the reference run in the
+    reason.
+    """
+    inputs = {**_pattern_inputs(base_si, base_corr, delta_si),
+              f"base SI of {reference}": ref_base_si, f"dSI of {reference}": ref_delta_si}
+    if (verdict := undefined(inputs, {
+            "base_si": _number(base_si), "base_corr": _number(base_corr),
+            "delta_si": _number(delta_si),
+            "si_difference": _number(base_si) - _number(ref_base_si),
+            "delta_difference": _number(delta_si) - _number(ref_delta_si)})) is not None:
+        return verdict
     criteria = {
         **_pre_collapsed_criteria(base_si, base_corr, delta_si),
         "si_consistent": abs(base_si - ref_base_si) < MQA_SI_CONSISTENT,
@@ -142,10 +216,20 @@ def heritage(
 ) -> Verdict:
     """E08: HERITAGE_CONFIRMED / SIZE_CONFOUND_DETECTED / INCONCLUSIVE (seed 003).
 
-    `si_values` maps model names (new measurements and Phi-3 references) to SI; None or NaN marks
-    a failed measurement, which is left out. Criteria: per model, |SI - target| <= tolerance.
+    `si_values` maps model names (new measurements and Phi-3 references) to SI; None marks a
+    failed measurement, which is left out (seed 003). A measured SI that is not finite (NaN/Inf)
+    makes the verdict UNDEFINED, naming the model. Criteria: per model, |SI - target| <=
+    tolerance.
     """
-    valid = {k: float(v) for k, v in si_values.items() if v is not None and not math.isnan(v)}
+    valid = {k: float(v) for k, v in si_values.items() if v is not None}
+    values = {
+        "models_valid": len(valid),
+        "models_failed": len(si_values) - len(valid),
+        "target": float(target),
+        "tolerance": float(tolerance),
+    }
+    if (verdict := undefined({f"SI of {k}": v for k, v in valid.items()}, values)) is not None:
+        return verdict
     criteria = {name: abs(si - target) <= tolerance for name, si in valid.items()}
     within = sum(criteria.values())
     if valid and within == len(valid) and len(valid) >= min_models:

@@ -158,7 +158,7 @@ def seed_for(name: str) -> int:
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's byte -> printable character table (what tokenizers' ByteLevel uses)."""
     keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
     extra = [b for b in range(256) if b not in keep]
@@ -177,7 +177,7 @@ def byte_tokenizer(template: str) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(SPECIALS)}
-    vocab.update({ch: len(SPECIALS) + b for b, ch in sorted(_bytes_to_unicode().items())})
+    vocab.update({ch: len(SPECIALS) + b for b, ch in sorted(bytes_to_unicode().items())})
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     core.decoder = decoders.ByteLevel()

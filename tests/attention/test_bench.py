@@ -11,7 +11,7 @@ from lib.attention.entropy import prompt_entropies
 
 def test_reference_loop_matches_vectorized():
     g = torch.Generator().manual_seed(1)
-    data = [random_attention(3, 4, 20, n, g) for n in (20, 7, 1)]
+    data = [random_attention(3, 4, 20, n, g) for n in (20, 7, 2)]
     patterns, masks = [d[0] for d in data], [d[1] for d in data]
     for mode in ("masked", "padded"):
         np.testing.assert_allclose(

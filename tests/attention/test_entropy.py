@@ -101,16 +101,25 @@ def test_mask_keeps_rows_and_columns():
 
 
 @pytest.mark.parametrize("valid", [0, 1])
-def test_fewer_than_two_valid_tokens_give_zero(valid):
+def test_kernel_gives_zero_below_two_valid_tokens(valid):
     attn, mask = random_stack(2, 3, 6, valid, seed=1)
-    assert np.all(prompt_entropies([attn], [mask], "masked") == 0.0)
+    assert torch.all(normalized_entropy(attn, mask) == 0.0)  # the seeds' rule, kept in the kernel
 
 
-def test_one_token_prompt_is_zero_in_every_mode():
-    attn = torch.ones(2, 3, 1, 1)
-    for mode in MODES:
-        masks = [torch.ones(1)] if mode == "masked" else None
-        assert np.all(prompt_entropies([attn], masks, mode) == 0.0)
+@pytest.mark.parametrize("mode", MODES)
+def test_short_prompt_is_an_error_naming_it_in_every_mode(mode, monkeypatch):
+    good, good_mask = random_stack(2, 3, 6, 6, seed=1)
+    short, short_mask = random_stack(2, 3, 6, 1, seed=2)
+    computed = []
+    monkeypatch.setattr(attention, "_entropy_inplace",
+                        lambda *a: computed.append(1) or torch.zeros(2, 3))
+    if mode == "unpadded":  # an unpadded one-token prompt is a 1 x 1 attention
+        patterns, masks = [good, torch.ones(2, 3, 1, 1)], None
+    else:
+        patterns, masks = [good, short], [good_mask, short_mask]
+    with pytest.raises(attention.PromptTooShortError, match=r"^prompt 1 has 1 token;"):
+        prompt_entropies(patterns, masks, mode)
+    assert computed == []  # raised before any entropy (prompt 0's included) was computed
 
 
 # --------------------------------------------------------------------------- against the loop
@@ -118,7 +127,7 @@ def test_one_token_prompt_is_zero_in_every_mode():
 
 @pytest.mark.parametrize("mode", ["masked", "padded"])
 def test_matches_scipy_loop_with_different_padding(mode):
-    stacks = [random_stack(3, 4, 16, valid, seed) for seed, valid in enumerate([16, 9, 2, 1, 5])]
+    stacks = [random_stack(3, 4, 16, valid, seed) for seed, valid in enumerate([16, 9, 2, 3, 5])]
     patterns, masks = [s[0] for s in stacks], [s[1] for s in stacks]
     got = prompt_entropies(patterns, masks, mode)
     assert got.shape == (5, 3, 4)
@@ -127,10 +136,9 @@ def test_matches_scipy_loop_with_different_padding(mode):
 
 
 def test_unpadded_matches_loop_with_varying_lengths():
-    patterns = [random_stack(3, 4, t, t, seed)[0] for seed, t in enumerate([7, 12, 1, 30])]
+    patterns = [random_stack(3, 4, t, t, seed)[0] for seed, t in enumerate([7, 12, 2, 30])]
     got = prompt_entropies(patterns, None, "unpadded")
     np.testing.assert_allclose(got, loop_reference(patterns, None, "unpadded"), atol=TOL, rtol=0)
-    assert np.all(got[2] == 0)
 
 
 def test_masked_and_padded_differ_when_padding_rows_attend():
@@ -244,7 +252,7 @@ def model(request):
     return _tiny(request.param)
 
 
-PROMPTS = [*load_prompts()[:3], "a", "Hi there"]  # 57..123 bytes, 1 byte, 8 bytes
+PROMPTS = [*load_prompts()[:3], "ab", "Hi there"]  # 57..123 bytes, 2 bytes, 8 bytes
 
 
 def _list_path(model, tokenizer, prompts, mode, max_length):
@@ -284,8 +292,6 @@ def test_streaming_matches_list_path_and_batches(model, tokenizer, mode):
             progress=False,
         )
         np.testing.assert_allclose(batched, streamed, atol=TOL, rtol=0)
-    if mode != "padded":
-        assert np.all(streamed[3] == 0)  # the one-token prompt
     assert np.all((streamed >= 0) & (streamed <= 1))
 
 
@@ -377,3 +383,18 @@ class _NoWeightsModel(torch.nn.Module):
 def test_missing_weights_in_hook_say_eager(tokenizer):
     with pytest.raises(ValueError, match=r"layer 0 .*are None.*eager"):
         measure_entropies(_NoWeightsModel(), tokenizer, PROMPTS, progress=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_short_prompt_in_a_model_run_names_index_and_text(tokenizer, mode, monkeypatch):
+    model = _tiny("llama")
+    calls = []
+    monkeypatch.setattr(model.model, "forward", lambda *a, **k: calls.append(1))
+    with pytest.raises(attention.PromptTooShortError, match=r"prompt 1 'a' has 1 token"):
+        measure_entropies(model, tokenizer, ["Hi there", "a"], mode=mode, progress=False)
+    # truncation to one token makes every prompt too short, named in order
+    with pytest.raises(attention.PromptTooShortError, match=r"^prompt 0 'Hi there' has 1 token; "
+                       r"prompt 1 'a' has 1 token;.*max_length"):
+        measure_entropies(model, tokenizer, ["Hi there", "a"], mode=mode, max_length=1,
+                          progress=False)
+    assert calls == []  # refused before the model ran

@@ -10,7 +10,9 @@ from torch import nn
 
 import lib  # noqa: F401
 from lib.attention.bench import toy_tokenizer
+from lib.attention.entropy import PromptTooShortError
 from lib.attention.sanity import SANITY_VARIANTS, SanityError, first_passing_variant, sanity_check
+from lib.models import ModelNotAvailableError, UnknownModelError
 
 PROMPT = "What is the capital of France and what is its population?"
 
@@ -125,13 +127,64 @@ def test_first_passing_variant_stops_at_first_pass(tokenizer):
 def test_no_variant_passes(tokenizer):
     def load(dtype):
         if dtype == "float32":
-            raise OSError("no such model")
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
         return FixedAttention("identical"), tokenizer
 
     with (
         pytest.warns(RuntimeWarning),
-        pytest.raises(SanityError, match=r"raw\+bf16: baseline SI .*raw\+fp32: load failed"),
+        pytest.raises(SanityError, match=r"raw\+bf16: baseline SI .*raw\+fp32: load failed: "
+                      r"out of memory \(OutOfMemoryError"),
     ):
         first_passing_variant(load, PROMPT)
-    with pytest.raises(SanityError, match="tokens"):
-        first_passing_variant(lambda d: (tiny_llama(), tokenizer), "Hi")
+
+
+def test_too_short_prompt_fails_at_once_naming_it(tokenizer):
+    calls = []
+
+    def load(dtype):
+        calls.append(dtype)
+        return tiny_llama(), tokenizer
+
+    with pytest.raises(PromptTooShortError, match=r"sanity prompt 'Hi' has 2 tokens.*more than 5"):
+        first_passing_variant(load, "Hi")
+    assert calls == ["bfloat16"]  # the same for every dtype: not retried
+
+
+@pytest.mark.parametrize(
+    "error",
+    [UnknownModelError("unknown model 'tiny/lama'; known models: tiny/llama-gqa"),
+     ModelNotAvailableError("microsoft/phi-2 is not cached and the hub is unreachable"),
+     OSError("no such model")],
+)
+def test_unknown_or_unavailable_model_fails_at_once_with_its_message(error):
+    calls = []
+
+    def load(dtype):
+        calls.append(dtype)
+        raise error
+
+    with pytest.raises(type(error)) as raised:
+        first_passing_variant(load, PROMPT)
+    assert calls == ["bfloat16"] and str(raised.value) == str(error)
+    assert not isinstance(raised.value, SanityError)
+
+
+def test_out_of_memory_while_measuring_moves_on(tokenizer, monkeypatch):
+    import lib.attention.sanity as sanity
+
+    real = sanity.measure_entropies
+
+    def measure(model, *args, **kwargs):
+        if model.config.torch_dtype == torch.float16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return real(model, *args, **kwargs)
+
+    def load(dtype):
+        model = tiny_llama()
+        model.config.torch_dtype = getattr(torch, dtype)
+        return model, tokenizer
+
+    monkeypatch.setattr(sanity, "measure_entropies", measure)
+    result = first_passing_variant(load, PROMPT, variants=["float16", "float32"])
+    assert [a["ok"] for a in result["attempts"]] == [False, True]
+    assert result["attempts"][0]["reason"].startswith("out of memory")

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from lib import results
-from lib.attention import study
+from lib.attention import plots, study, tables
 from lib.attention.prompts import load_prompts
 from lib.claims import CLAIMS_BY_ID
+from lib.models import UnknownModelError
 from lib.params import load_parameters
 
 
@@ -41,7 +42,7 @@ def test_compare_pair_is_instruct_minus_base_with_paired_interval(pair) -> None:
     lo, hi = delta["si_ci"]
     assert lo <= d <= hi
     assert delta["si_ci_excludes_zero"] == (lo > 0 or hi < 0)
-    table = study.pair_table(base, instruct, delta)
+    table = tables.pair_table(base, instruct, delta)
     assert table.loc["Specialization index", "delta"] == f"{d:+.4f}"
 
 
@@ -54,13 +55,45 @@ def test_instruct_gets_the_quantization_the_base_got(pair) -> None:
     assert study.matching_quantization(params, fake)["quantization"] == "4bit"
 
 
-def test_reference_pair_falls_back_to_published_claims(tmp_path, monkeypatch) -> None:
+def test_reference_pair_falls_back_to_published_claims_in_the_paper_profile_only(
+        tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(results, "RESULTS", tmp_path)
     ref = study.reference_pair("paper", {"run": "E11_mistral-7b", "claim": "mistral7b"})
     assert ref["published"] and ref["base_si"] == CLAIMS_BY_ID["mistral7b.base_si"].value
     assert ref["delta_corr"] == CLAIMS_BY_ID["mistral7b.delta_corr"].value
-    with pytest.raises(FileNotFoundError, match="E11_tiny-mha.yaml"):
-        study.reference_pair("embedded", {"run": "E11_tiny-mha"})
+    assert ref["source"].startswith("published (")
+    assert ref["entropy_mode"] == "masked"  # the mode of parameters/paper/E11_mistral-7b.yaml
+    # the embedded profile never stands in a published number, even with a claim named
+    with pytest.raises(study.MissingReferenceError,
+                       match=r"^reference run E11_tiny-mha has no results \(results/embedded/"
+                             r"E11_tiny-mha\.json\): make it first: python -m lib\.runner "
+                             r"notebooks/E11\.py parameters/embedded/E11_tiny-mha\.yaml"):
+        study.reference_pair("embedded", {"run": "E11_tiny-mha", "claim": "mistral7b"})
+
+
+def _pair_payload(mode: str, si: float = 0.7, dsi: float = 0.03) -> dict:
+    return {"methodology": {"entropy_mode": mode},
+            "base": {"specialization_index": si, "mean_head_correlation": 1 - si},
+            "instruct": {"specialization_index": si + dsi},
+            "delta": {"specialization_index": dsi, "mean_head_correlation": -dsi},
+            "verdict": {"code": "C_REFUTED"}}
+
+
+def test_reference_pair_reads_the_run_and_records_a_mode_mismatch(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    results.write_json(tmp_path / "embedded" / "E11_tiny-mha.json", _pair_payload("masked"))
+    ref = study.reference_pair("embedded", {"run": "E11_tiny-mha", "claim": "mistral7b"})
+    assert (ref["base_si"], ref["delta_si"], ref["delta_corr"], ref["published"]) == (
+        0.7, 0.03, -0.03, False)
+    assert ref["source"] == "results/embedded/E11_tiny-mha.json"
+    mismatch = study.mode_mismatch("padded", ref)
+    assert mismatch == {"this_run": "padded", "reference": "masked",
+                        "reference_run": "E11_tiny-mha"}
+    assert study.mode_mismatch("masked", ref) is None
+    warning = tables.mode_warning(mismatch)
+    assert warning.startswith("WARNING: entropy modes differ: this run padded, reference "
+                              "E11_tiny-mha masked")
+    assert tables.mode_warning(None) is None
 
 
 def test_ladder_references_from_run_or_published(tmp_path, monkeypatch) -> None:
@@ -69,13 +102,76 @@ def test_ladder_references_from_run_or_published(tmp_path, monkeypatch) -> None:
         {"claim": "phi3mini.si", "display": "Phi-3-mini", "size_b": 3.8, "kind": "MHA"}]}
     rows = study.ladder_references("paper", spec)
     assert rows[0]["si"] == CLAIMS_BY_ID["phi3mini.si"].value and "published" in rows[0]["source"]
-    results.write_json(tmp_path / "paper" / "E08_x.json", {"models": {"m": {
-        "display": "M", "size_b": 1.0, "specialization_index": 0.4, "si_ci": [0.3, 0.5],
-        "model": {"architecture": {"attention_kind": "GQA"}, "rho_head": 1.0, "rho_kv": 0.1},
-        "sanity": {"label": "raw+bf16"}}}})
-    rows = study.ladder_references("paper", spec)
-    assert [(r["display"], r["si"], r["source"]) for r in rows] == [
-        ("M", 0.4, "results/paper/E08_x.json")]
+    assert not rows[0]["stand_in"]
+    with pytest.raises(study.MissingReferenceError, match=r"make it first: .*notebooks/E08\.py "
+                       r"parameters/embedded/E08_x\.yaml.*only the paper profile falls back"):
+        study.ladder_references("embedded", spec)
+    results.write_json(tmp_path / "embedded" / "E08_x.json", {"models": {"tiny/phi": {
+        "display": "tiny Phi", "size_b": 0.001, "specialization_index": 0.9, "si_ci": [0.8, 1.0],
+        "model": {"architecture": {"attention_kind": "MHA"}, "rho_head": 1.0, "rho_kv": 0.5,
+                  "source": "tiny"}, "sanity": {"label": "raw+bf16"}}}})
+    rows = study.ladder_references("embedded", spec)
+    assert [(r["display"], r["si"], r["stand_in"]) for r in rows] == [("tiny Phi", 0.9, True)]
+
+
+def _row(display: str, size_b: float, si: float | None, stand_in: bool = False) -> dict:
+    return {"display": display, "size_b": size_b, "si": si, "si_ci": None, "kind": "GQA",
+            "rho_head": None, "rho_kv": None, "sanity": None, "reference": stand_in,
+            "source": "x", "stand_in": stand_in}
+
+
+LADDER = [_row("MiniLM", 0.0227, 0.30), _row("SmolLM2", 0.135, 0.34),
+          _row("Gemma", 0.268, 0.32), _row("tiny Phi", 0.001, 0.95, stand_in=True),
+          _row("tiny Phi-3", 0.002, 0.99, stand_in=True)]
+
+
+def test_ladder_verdict_and_trend_use_the_real_models_only() -> None:
+    verdict = study.ladder_verdict(LADDER, 0.33, 0.05)
+    # the stand-ins' 0.95 and 0.99 would be outside the band: SIZE_CONFOUND_DETECTED
+    assert verdict.code == "INCONCLUSIVE" and set(verdict.criteria) == {
+        "MiniLM", "SmolLM2", "Gemma"}
+    assert verdict.values["stand_ins_excluded"] == ["tiny Phi", "tiny Phi-3"]
+    trend = study.ladder_trend(LADDER)
+    slope, intercept = np.polyfit(np.log10([0.0227, 0.135, 0.268]), [0.30, 0.34, 0.32], 1)
+    assert trend["slope_per_decade"] == pytest.approx(slope, abs=1e-12)
+    assert trend["intercept"] == pytest.approx(intercept, abs=1e-12)
+    assert trend["models"] == ["MiniLM", "SmolLM2", "Gemma"]
+    assert study.ladder_trend(LADDER[:2] + LADDER[3:]) is None  # two real models: no trend
+    assert study.ladder_trend([*LADDER[:2], _row("x", 1.0, float("nan"))]) is None
+    undefined = study.ladder_verdict([*LADDER, _row("Phi-2", 2.7, float("inf"))], 0.33, 0.05)
+    assert undefined.code == "UNDEFINED" and undefined.reason == "not finite: SI of Phi-2 is inf"
+
+
+def test_ladder_figure_draws_stand_ins_apart() -> None:
+    import matplotlib.pyplot as plt
+
+    trend = study.ladder_trend(LADDER)
+    fig = plots.ladder_figure("t", LADDER, 0.33, 0.05, trend)
+    scatter = fig.axes[1]
+    labels = scatter.get_legend_handles_labels()[1]
+    assert "random-init stand-in (not in trend or verdict)" in labels
+    real, apart = [c for c in scatter.collections if c.get_offsets().shape[0]][:2]
+    assert real.get_offsets()[:, 1].tolist() == [0.30, 0.34, 0.32]
+    assert sorted(apart.get_offsets()[:, 1].tolist()) == [0.95, 0.99]
+    line = scatter.lines[0]  # the trend spans the real models' sizes only
+    assert line.get_xdata().min() == pytest.approx(0.0227)
+    table = tables.ladder_table(LADDER)
+    assert table.loc[table["model"] == "tiny Phi", "in verdict"].item() == (
+        "no: random-init stand-in")
+    plt.close(fig)
+
+
+def test_tables_print_non_finite_numbers_as_na() -> None:
+    assert tables.number(float("nan")) == "n/a" and tables.number(None) == "n/a"
+    assert tables.number(-0.0, "+.4f") == "+0.0000" and tables.number(0.12345) == "0.1235"
+    row = _row("m", 1.0, float("nan"))
+    assert tables.ladder_table([row])["SI"].item() == "n/a"
+    mha = {"delta_si": None, "delta_corr": 0.01, "verdict": "C_REFUTED"}
+    verdict = study.Verdict("UNDEFINED", {}, {}, "not finite: x")
+    table = tables.comparison_table(mha, verdict, {"specialization_index": float("nan"),
+                                                   "mean_head_correlation": 0.2})
+    assert table.loc["dSI"].tolist() == ["n/a", "n/a"]
+    assert tables.describe_verdict(verdict) == "UNDEFINED: not finite: x"
 
 
 def test_max_memory_leaves_headroom_on_the_gpu(monkeypatch) -> None:
@@ -97,3 +193,14 @@ def test_sanity_variants_pick_the_first_passing_dtype() -> None:
     run = study.measure_with_sanity_variants(params, "tiny/phi", load_prompts())
     assert run.sanity["label"] == "raw+bf16" and run.sanity["attempts"][0]["ok"]
     assert run.record["dtype"] == "bfloat16"
+
+
+def test_unknown_model_fails_at_once_not_inside_a_sanity_error(monkeypatch) -> None:
+    params = load_parameters("parameters/embedded/E08_tiny-phi-references.yaml", "E08")
+    tried = []
+    real = study.load_model
+    monkeypatch.setattr(study, "load_model", lambda name, **kw: tried.append(kw["dtype"])
+                        or real(name, **kw))
+    with pytest.raises(UnknownModelError, match=r"^unknown model 'tiny/phi-4'; known models"):
+        study.measure_with_sanity_variants(params, "tiny/phi-4", load_prompts())
+    assert tried == ["bfloat16"]  # one load, not one per dtype variant

@@ -13,6 +13,7 @@ from lib.attention.verdicts import (
     heritage,
     territorial_collapse,
 )
+from lib.claims import published
 
 
 def metrics(si, corr, var):
@@ -45,7 +46,9 @@ def test_territorial_collapse(instruct, code, count):
 
 
 def test_mistral_reference_is_refuted():
-    v = territorial_collapse(metrics(0.7492, 0.2508, 0.01), metrics(0.7806, 0.2194, 0.012))
+    v = territorial_collapse(
+        metrics(published("mistral7b.base_si"), published("mistral7b.base_corr"), 0.01),
+        metrics(published("mistral7b.instruct_si"), published("mistral7b.instruct_corr"), 0.012))
     assert v.code == "C_REFUTED"
 
 
@@ -104,19 +107,20 @@ def test_falcon40b_partial_and_consistency_thresholds():
 
 
 def test_falcon7b_reference_values_confirm():
-    v = falcon40b_pattern(0.1174, 0.8826, 0.0138, 0.1174, 0.0138)
+    si, corr, dsi = (published(f"falcon7b.{k}") for k in ("base_si", "base_corr", "delta_si"))
+    v = falcon40b_pattern(si, corr, dsi, si, dsi)
     assert v.code == "MQA_PATTERN_CONFIRMED" and v.values["criteria_met"] == 3
 
 
 def test_heritage():
-    phi3 = {"Phi-3-mini": 0.329, "Phi-3-medium": 0.334}
+    phi3 = {"Phi-3-mini": published("phi3mini.si"), "Phi-3-medium": published("phi3medium.si")}
     confirmed = heritage({**phi3, "phi-1_5": 0.31, "phi-2": 0.35})
     assert confirmed.code == "HERITAGE_CONFIRMED" and confirmed.values["models_within"] == 4
     assert heritage({**phi3, "phi-1_5": 0.31}).code == "INCONCLUSIVE"  # 3 models only
     confound = heritage({**phi3, "phi-1_5": 0.5, "phi-2": 0.33})
     assert confound.code == "SIZE_CONFOUND_DETECTED" and not confound.criteria["phi-1_5"]
-    failed = heritage({**phi3, "phi-1_5": None, "phi-2": math.nan, "x": 0.33})
-    assert failed.code == "INCONCLUSIVE" and failed.values["models_failed"] == 2
+    failed = heritage({**phi3, "phi-1_5": None, "x": 0.33})  # None: a failed measurement
+    assert failed.code == "INCONCLUSIVE" and failed.values["models_failed"] == 1
     assert heritage({}).code == "INCONCLUSIVE"
 
 
@@ -151,3 +155,68 @@ def test_pre_collapsed_needs_two_of_three_criteria() -> None:
     assert one.code == "NOT_PRE-COLLAPSED" and one.values["criteria_met"] == 1
     assert pre_collapsed(0.20, 0.81, 0.049).code == "PRE-COLLAPSED"  # 0.20 is not < 0.20
     assert pre_collapsed(0.20, 0.80, 0.049).values["criteria_met"] == 1
+
+
+# --------------------------------------------------------------------------- undefined numbers
+
+NAN, INF = math.nan, math.inf
+
+
+@pytest.mark.parametrize(
+    ("base", "instruct", "reason"),
+    [
+        # NaN correlation compares false both ways: the seeds' rule would say C_REFUTED (0 signs)
+        (metrics(0.5, NAN, 0.01), metrics(0.6, 0.4, 0.02),
+         "not finite: mean_head_correlation of base tiny/a is nan"),
+        (BASE, metrics(NAN, 0.4, INF),
+         "not finite: specialization_index of instruct tiny/b is nan; mean_head_variance of "
+         "instruct tiny/b is inf"),
+        (BASE, {"specialization_index": 0.4, "mean_head_correlation": 0.6},
+         "not finite: mean_head_variance of instruct tiny/b is missing"),
+    ],
+)
+def test_territorial_collapse_on_non_finite_metric_is_undefined(base, instruct, reason):
+    v = territorial_collapse(base, instruct, ("base tiny/a", "instruct tiny/b"))
+    assert v.code == verdicts.UNDEFINED and v.reason == reason and v.criteria == {}
+    assert v.as_dict()["reason"] == reason
+
+
+def test_finite_verdicts_have_no_reason():
+    assert territorial_collapse(BASE, metrics(0.6, 0.4, 0.02)).reason == ""
+
+
+@pytest.mark.parametrize("position", range(4))
+@pytest.mark.parametrize("bad", [NAN, INF, -INF, None])
+def test_architecture_invariance_on_non_finite_delta_is_undefined(position, bad):
+    args = [0.03, -0.03, 0.01, -0.01]
+    args[position] = bad
+    v = architecture_invariance(*args)
+    label = ["MHA reference dSI", "MHA reference d correlation", "GQA dSI",
+             "GQA d correlation"][position]
+    assert v.code == "UNDEFINED" and v.reason.startswith(f"not finite: {label} is ")
+
+
+def test_pre_collapsed_and_falcon40b_pattern_on_non_finite_numbers():
+    from lib.attention.verdicts import pre_collapsed
+
+    # NaN base SI fails `< 0.20`, so the seed's rule would count only the other two criteria
+    v = pre_collapsed(NAN, 0.9, 0.0)
+    assert v.code == "UNDEFINED" and v.reason == "not finite: base SI is nan"
+    v = falcon40b_pattern(0.1, 0.9, 0.0, 0.1, INF, reference="E11_tiny-mqa")
+    assert v.code == "UNDEFINED" and v.reason == "not finite: dSI of E11_tiny-mqa is inf"
+    v = falcon40b_pattern(0.1, 0.9, 0.0, None, 0.0, reference="E11_falcon-7b")
+    assert v.reason == "not finite: base SI of E11_falcon-7b is missing"
+
+
+def test_heritage_on_a_non_finite_si_is_undefined_naming_the_model():
+    si = {"Phi-3-mini": 0.329, "Phi-3-medium": 0.334, "phi-1_5": 0.31, "phi-2": INF}
+    v = heritage(si)  # Inf was counted as outside the band: SIZE_CONFOUND_DETECTED
+    assert v.code == "UNDEFINED" and v.reason == "not finite: SI of phi-2 is inf"
+    v = heritage({**si, "phi-2": NAN, "gone": None})
+    assert v.code == "UNDEFINED" and "SI of phi-2 is nan" in v.reason
+    assert "gone" not in v.reason and v.values["models_failed"] == 1
+
+
+def test_is_finite():
+    assert verdicts.is_finite(0.0) and verdicts.is_finite(3) and verdicts.is_finite(1e308)
+    assert not any(verdicts.is_finite(x) for x in (NAN, INF, None, "nan", "0.5", [1.0]))

@@ -1,0 +1,117 @@
+"""Presentation of the attention study's results: pandas tables and one-line descriptions.
+
+The protocol's steps (`lib.attention.study`) return data; the notebooks print what these
+functions make of it. A number that is not finite (NaN/Inf, or None: JSON null) reads `n/a`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from lib.attention.study import ModelRun
+from lib.attention.verdicts import UNDEFINED, Verdict, is_finite
+
+NOT_AVAILABLE = "n/a"
+
+_PAIR_ROWS = (
+    ("Specialization index", "specialization_index"),
+    ("Mean head correlation", "mean_head_correlation"),
+    ("Mean head variance", "mean_head_variance"),
+    ("Effective head ratio", "effective_ratio"),
+    ("Early-layer variance", "early_variance"),
+    ("Middle-layer variance (L*)", "middle_variance"),
+    ("Late-layer variance", "late_variance"),
+)
+
+
+def number(value: Any, spec: str = ".4f") -> str:
+    """`value` formatted with `spec`, or "n/a" when it is not a finite number."""
+    return format(float(value) + 0.0, spec) if is_finite(value) else NOT_AVAILABLE
+
+
+def describe_run(run: ModelRun) -> str:
+    """One line: architecture, precision, SI with its interval, seed invariance, timings."""
+    a = run.record["architecture"]
+    lo, hi = run.si_ci
+    return (f"{run.name}: {a['attention_kind']} {a['num_layers']} layers x {a['num_heads']} heads "
+            f"({a['num_kv_heads']} kv), {run.record['dtype']}, quantization "
+            f"{run.record['quantization']} | SI {number(run.metrics['specialization_index'])} "
+            f"[{number(lo)}, {number(hi)}] | {run.seed_invariance['outcome']}"
+            + (f" | sanity {'passed' if run.sanity['ok'] else 'FAILED'}" if run.sanity else "")
+            + " | load "
+            f"{run.timings.get('load_s', 0):.1f} s, "
+            f"measure {run.timings.get('measure_s', 0):.1f} s")
+
+
+def describe_verdict(verdict: Verdict, what: str = "criteria", total: int = 3) -> str:
+    """`<code> (<met>/<total> <what>: criterion True, ...)`; `<code>: <reason>` if UNDEFINED."""
+    if verdict.code == UNDEFINED:
+        return f"{verdict.code}: {verdict.reason}"
+    shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in verdict.criteria.items())
+    return f"{verdict.code} ({verdict.values['criteria_met']}/{total} {what}: {shown})"
+
+
+def mode_warning(mismatch: Mapping[str, str] | None) -> str | None:
+    """The warning to print when a comparison mixes entropy modes, else None."""
+    if not mismatch:
+        return None
+    return (f"WARNING: entropy modes differ: this run {mismatch['this_run']}, reference "
+            f"{mismatch['reference_run']} {mismatch['reference']}; the comparison mixes two "
+            "definitions of the entropy (padding in or out)")
+
+
+def pair_table(base: ModelRun, instruct: ModelRun, delta: dict[str, Any]) -> pd.DataFrame:
+    """Base, instruct and delta of each specialization metric (rounded for reading)."""
+    def fmt(value: float, key: str, signed: bool) -> str:
+        spec = ".3e" if "variance" in key else ".4f"
+        text = number(value, ("+" if signed else "") + spec)
+        return text.replace("-0.0000", "+0.0000") if signed else text
+
+    rows = [(label, fmt(base.metrics[k], k, False), fmt(instruct.metrics[k], k, False),
+             fmt(delta[k], k, True)) for label, k in _PAIR_ROWS]
+    return pd.DataFrame(rows, columns=["metric", "base", "instruct", "delta"]).set_index("metric")
+
+
+def group_table(groups: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Within/between KV-group variance and their ratio for base and instruct."""
+    keys = ("within_group_variance", "between_group_variance", "within_between_ratio")
+    return pd.DataFrame({k: [float(groups[m][k]) for m in groups] for k in keys},
+                        index=list(groups)).round(6)
+
+
+def comparison_table(mha: dict[str, Any], verdict: Verdict,
+                     delta: dict[str, Any]) -> pd.DataFrame:
+    """dSI, d correlation and verdict of the MHA reference next to this GQA run."""
+    def fmt(value: Any) -> Any:
+        return round(float(value), 4) if is_finite(value) else NOT_AVAILABLE
+
+    return pd.DataFrame({
+        "MHA reference": [fmt(mha["delta_si"]), fmt(mha["delta_corr"]), mha["verdict"]],
+        "GQA (this run)": [fmt(delta["specialization_index"]),
+                           fmt(delta["mean_head_correlation"]), verdict.code],
+    }, index=["dSI", "d correlation", "verdict"])
+
+
+def ladder_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The E08 ladder sorted by size; random-init stand-ins are marked out of the verdict."""
+    def fmt(x: Any, spec: str) -> str:
+        return "-" if x is None else number(x, spec)
+
+    ordered = sorted(rows, key=lambda r: r["size_b"])
+    return pd.DataFrame({
+        "model": [r["display"] for r in ordered],
+        "size (B)": [fmt(r["size_b"], ".4g") for r in ordered],
+        "kind": [r["kind"] for r in ordered],
+        "SI": [fmt(r["si"], ".4f") for r in ordered],
+        "95% CI": ["-" if not r["si_ci"] else f"[{number(r['si_ci'][0], '.3f')}, "
+                   f"{number(r['si_ci'][1], '.3f')}]" for r in ordered],
+        "rho_head": [fmt(r["rho_head"], ".3f") for r in ordered],
+        "rho_kv": [fmt(r["rho_kv"], ".3f") for r in ordered],
+        "sanity": [r["sanity"] or "-" for r in ordered],
+        "source": ["reference" if r["reference"] else "this run" for r in ordered],
+        "in verdict": ["no: random-init stand-in" if r.get("stand_in") else "yes"
+                       for r in ordered],
+    })

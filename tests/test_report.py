@@ -1,0 +1,76 @@
+"""REPORT.md with undefined numbers (JSON null) and comparisons across entropy modes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from lib import claims, report, results, summary
+
+
+def claim_payload(claim: claims.Claim, value) -> dict:
+    """A results payload holding `value` at the field `claim` names and the published value of
+    every other claim of the same results file."""
+    payload: dict = {}
+    for other in (c for c in claims.CLAIMS if c.result == claim.result):
+        node = payload
+        for key in other.field[:-1]:
+            node = node.setdefault(key, {})
+        node[other.field[-1]] = value if other.id == claim.id else other.value
+    return payload
+
+
+@pytest.fixture
+def folders(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("BSD_WORKFLOW_RUN", "1")
+    for module in (summary, report, results):
+        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(results, "FIGURES", tmp_path / "figures")
+    return tmp_path
+
+
+NUMERIC = next(c for c in claims.CLAIMS if c.result and not isinstance(c.value, str))
+
+
+@pytest.mark.parametrize("stored", [math.nan, "nan"])  # null today, a string in older results
+def test_a_null_regenerated_value_is_undefined_and_prints_na(folders: Path, stored) -> None:
+    path = folders / "results" / f"{NUMERIC.result}.json"
+    if isinstance(stored, str):
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(claim_payload(NUMERIC, stored)))
+    else:
+        results.write_json(path, claim_payload(NUMERIC, stored))
+    rows = report.write_report([path])
+    row = next(r for r in rows if r["id"] == NUMERIC.id)
+    assert row["status"] == report.UNDEFINED and row["difference"] is None
+    text = (folders / "results" / "REPORT.md").read_text()
+    line = next(x for x in text.splitlines() if f"`{NUMERIC.id}`" in x)
+    cells = [c.strip() for c in line.split("|")]
+    assert cells[3:7] == ["n/a", "-", report._fmt(NUMERIC.tolerance), "**undefined**"]
+    assert "1 undefined (n/a)" in text
+
+
+def test_report_shows_the_comparisons_across_entropy_modes(folders: Path) -> None:
+    mismatch = {"this_run": "padded", "reference": "masked", "reference_run": "E11_tiny-mha"}
+    rows = [{"label": "E11-T tiny-gqa", "result": "results/embedded/E11-T_tiny-gqa.json",
+             "kind": "GQA", "base_si": 0.9, "base_ci": [0.8, 1.0], "instruct_si": None,
+             "instruct_ci": None, "delta_si": None, "delta_ci": [None, None],
+             "delta_ci_excludes_zero": False, "verdict": "C_REFUTED", "verdict_reason": "",
+             "mode_mismatch": [mismatch]}]
+    path = results.write_json(results.results_path("embedded", "summary"),
+                              {"profile": "embedded", "rows": rows})
+    report.write_report([path])
+    text = (folders / "results" / "REPORT.md").read_text()
+    assert ("## Comparisons across entropy modes" in text
+            and "- E11-T tiny-gqa (results/embedded/E11-T_tiny-gqa.json): entropy modes differ: "
+                "padded vs masked (E11_tiny-mha)" in text)
+    assert "| E11-T tiny-gqa | GQA | 0.9000 [0.8000, 1.0000] | n/a [n/a, n/a] |" in text
+    machine = json.loads((folders / "results" / "report.json").read_text())
+    assert machine["mode_mismatches"] == [
+        "- E11-T tiny-gqa (results/embedded/E11-T_tiny-gqa.json): entropy modes differ: padded "
+        "vs masked (E11_tiny-mha)"]
+    rows[0]["mode_mismatch"] = []
+    assert "across entropy modes" not in report.render([], {"rows": rows})

@@ -1,0 +1,172 @@
+"""Runs outside the workflow never touch its files; the runner leaves the home directory alone.
+
+Only `lib.runner` (and the Snakefile's jobs) write `results/<profile>/`; JupyterLab, papermill
+or a run with overrides write `results/scratch/<profile>/` and record the overrides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from lib import env, paths, results
+from lib.params import ParameterError, load_parameters
+from lib.runner import default_overrides, main, run_notebook
+
+TINY = "parameters/embedded/E11_tiny-mqa.yaml"  # tiny embedded parameter file (E11)
+
+# A notebook that does what the real ones do with files: parameters, matplotlib, a progress bar,
+# a figure, a results file with provenance. Named E11.py: the runner takes the experiment from it.
+NOTEBOOK = """\
+# %% tags=["parameters"]
+PARAMETERS = "x"
+OVERRIDES: dict = {overrides}
+
+# %%
+import matplotlib.pyplot as plt
+from tqdm.auto import tqdm
+
+from lib.params import load_parameters, result_name
+from lib.results import provenance, results_path, save_figure, write_json
+
+params = load_parameters(PARAMETERS, "E11", OVERRIDES)
+NAME, PROFILE = result_name(params), params["profile"]
+for _ in tqdm(range(3)):
+    pass
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+save_figure(fig, PROFILE, NAME)
+write_json(results_path(PROFILE, NAME),
+           {{"max_length": params["max_length"], "provenance": provenance(params, {{}})}})
+"""
+
+
+def _notebook(folder: Path, overrides: str = "{}") -> Path:
+    path = folder / "E11.py"
+    path.write_text(NOTEBOOK.format(overrides=overrides))
+    return path
+
+
+@pytest.fixture
+def outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Private results/figures folders, for this process and the kernels it starts."""
+    for key, sub in (("BSD_RESULTS_DIR", "results"), ("BSD_FIGURES_DIR", "figures")):
+        monkeypatch.setenv(key, str(tmp_path / sub))
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(results, "FIGURES", tmp_path / "figures")
+    return tmp_path
+
+
+def test_only_a_workflow_run_writes_the_workflow_folders(outputs: Path, monkeypatch) -> None:
+    monkeypatch.delenv(results.WORKFLOW_RUN, raising=False)  # JupyterLab, papermill, nbconvert
+    scratch = outputs / "results" / "scratch" / "embedded" / "E11_x.json"
+    assert results.results_path("embedded", "E11_x") == scratch
+    assert results.figure_path("paper", "E11_x") == outputs / "figures/scratch/paper/E11_x.png"
+    monkeypatch.setenv(results.WORKFLOW_RUN, "1")  # set by lib.runner for its kernel
+    assert results.results_path("embedded", "E11_x") == outputs / "results/embedded/E11_x.json"
+    assert results.figure_path("paper", "E11_x") == outputs / "figures/paper/E11_x.png"
+
+
+def test_scratch_results_are_never_read_back(outputs: Path, monkeypatch) -> None:
+    monkeypatch.delenv(results.WORKFLOW_RUN, raising=False)
+    results.write_json(results.results_path("embedded", "E11_x"), {"v": "scratch"})
+    assert results.find_result("embedded", "E11_x") is None
+    results.write_json(outputs / "results/embedded/E11_x.json", {"v": "workflow"})
+    assert results.find_result("embedded", "E11_x") == {"v": "workflow"}
+
+
+def test_provenance_records_overrides_and_their_hash(monkeypatch) -> None:
+    monkeypatch.delenv(results.WORKFLOW_RUN, raising=False)
+    params = load_parameters(TINY, "E11", {"max_length": 64, "seeds": [42]})
+    record = results.provenance(params, {})
+    assert record["overrides"] == {"max_length": 64, "seeds": [42]} and record["scratch"]
+    canonical = b'{"max_length":64,"seeds":[42]}'  # sorted keys, no spaces
+    assert record["overrides_sha256"] == hashlib.sha256(canonical).hexdigest()
+    assert record["parameter_file"] == TINY
+
+
+def test_a_workflow_result_refuses_overrides(monkeypatch) -> None:
+    monkeypatch.setenv(results.WORKFLOW_RUN, "1")
+    params = load_parameters(TINY, "E11", {"max_length": 64})
+    with pytest.raises(results.ScratchRunError, match=r"overrides \['max_length'\]"):
+        results.provenance(params, {})
+    assert results.provenance(load_parameters(TINY, "E11"), {})["scratch"] is False
+
+
+def test_default_overrides_are_read_from_the_parameters_cell(tmp_path: Path) -> None:
+    assert default_overrides(jupytext.read(_notebook(tmp_path))) == {}
+    nb = jupytext.read(_notebook(tmp_path, '{"seeds": [42], "max_length": 64}'))
+    assert default_overrides(nb) == {"seeds": [42], "max_length": 64}
+    real = jupytext.read(paths.NOTEBOOKS / "E11.py")
+    assert default_overrides(real) == {}  # the committed notebooks leave OVERRIDES empty
+
+
+@pytest.mark.slow
+def test_runner_with_overrides_writes_scratch_and_keeps_the_workflow_result(
+        outputs: Path) -> None:
+    workflow = outputs / "results/embedded/E11_tiny-mqa.json"
+    results.write_json(workflow, {"max_length": 128, "marker": "the workflow's result"})
+    run_notebook(_notebook(outputs), TINY, outputs / "out.ipynb", overrides={"max_length": 64})
+    scratch = json.loads((outputs / "results/scratch/embedded/E11_tiny-mqa.json").read_text())
+    assert scratch["max_length"] == 64
+    assert scratch["provenance"]["overrides"] == {"max_length": 64}
+    assert scratch["provenance"]["scratch"] is True
+    assert scratch["provenance"]["overrides_sha256"] == hashlib.sha256(
+        b'{"max_length":64}').hexdigest()
+    assert (outputs / "figures/scratch/embedded/E11_tiny-mqa.png").stat().st_size > 1000
+    assert json.loads(workflow.read_text())["marker"] == "the workflow's result"
+    assert not (outputs / "figures/embedded").exists()
+    assert os.environ.get(results.WORKFLOW_RUN) == "1"  # the session's value is restored
+
+
+@pytest.mark.slow
+def test_runner_leaves_an_empty_home_empty(tmp_path: Path) -> None:
+    """The runner on a tiny embedded file, under an empty HOME and none of lib.env's variables."""
+    home = tmp_path / "home"
+    home.mkdir()
+    environ = {k: v for k, v in os.environ.items() if k not in env.locations()}
+    environ.update(HOME=str(home), BSD_RESULTS_DIR=str(tmp_path / "results"),
+                   BSD_FIGURES_DIR=str(tmp_path / "figures"))
+    environ.pop(results.WORKFLOW_RUN, None)
+    out = subprocess.run(
+        [sys.executable, "-m", "lib.runner", str(_notebook(tmp_path)), TINY,
+         "--output", str(tmp_path / "executed" / "E11_tiny-mqa.ipynb")],
+        cwd=paths.ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    written = json.loads((tmp_path / "results/embedded/E11_tiny-mqa.json").read_text())
+    assert written["provenance"]["scratch"] is False  # the runner makes a workflow run
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == []
+
+
+def test_runner_prints_a_bad_parameter_file_in_one_line(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "parameters" / "embedded"
+    folder.mkdir(parents=True)
+    bad = folder / "E11_tiny-mqa.yaml"
+    bad.write_text((paths.ROOT / TINY).read_text() + "max_length: 1\n")
+    with pytest.raises(ParameterError):
+        load_parameters(bad)
+    code = main([str(paths.NOTEBOOKS / "E11.py"), str(bad), "--output", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: ") and "max_length" in err and "E11_tiny-mqa.yaml" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_runner_overrides_must_be_a_mapping(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["notebooks/E11.py", TINY, "--output", "x.ipynb", "--overrides", "[42]"])
+    assert "expected a YAML mapping" in capsys.readouterr().err
+
+
+def test_tests_run_against_an_empty_private_results_folder() -> None:
+    """conftest.py: plain pytest never reads or writes the repository's results/."""
+    assert paths.RESULTS != paths.ROOT / "results" and paths.FIGURES != paths.ROOT / "figures"
+    assert not paths.RESULTS.is_relative_to(paths.ROOT)
+    assert os.environ["BSD_RESULTS_DIR"] == str(paths.RESULTS)  # the nbval kernels inherit it

@@ -1,0 +1,91 @@
+"""The cross-run summary with undefined numbers (JSON null) and comparisons across entropy modes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib import results, summary
+
+
+def pair_payload(run: str, si: float | None, dsi: float | None, **extra) -> dict:
+    """A minimal E11 results payload (what the notebook saves), NaN allowed."""
+    def side(value: float | None) -> dict:
+        ci = None if value is None else [value - 0.01, value + 0.01]
+        return {"specialization_index": value, "si_ci": ci,
+                "model": {"name": f"tiny/{run}", "architecture": {"attention_kind": "GQA"}}}
+
+    instruct = None if si is None or dsi is None else si + dsi
+    return {"experiment": "E11", "run": run, "methodology": {"entropy_mode": "padded"},
+            "base": side(si), "instruct": side(instruct),
+            "delta": {"specialization_index": dsi, "si_ci": [math.nan, math.inf],
+                      "si_ci_excludes_zero": False},
+            "verdict": {"code": "UNDEFINED", "reason": "not finite: specialization_index of "
+                        "base tiny/x is nan"}, **extra}
+
+
+@pytest.fixture
+def folders(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("BSD_WORKFLOW_RUN", "1")
+    for module in (summary, results):
+        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(results, "FIGURES", tmp_path / "figures")
+    return tmp_path
+
+
+def test_non_finite_numbers_are_stored_as_null(tmp_path: Path) -> None:
+    payload = {"a": math.nan, "b": [np.float32("inf"), -math.inf, 0.5], "c": np.float64("nan"),
+               "d": {"e": np.array([1.0, np.nan])}}
+    path = results.write_json(tmp_path / "r.json", payload)
+    assert json.loads(path.read_text()) == {"a": None, "b": [None, None, 0.5], "c": None,
+                                            "d": {"e": [1.0, None]}}
+    assert "NaN" not in path.read_text() and '"nan"' not in path.read_text()
+
+
+def test_summary_prints_na_for_null_and_keeps_working(folders: Path) -> None:
+    out = folders / "results" / "embedded"
+    files = [results.write_json(out / "E11_x.json", pair_payload("x", math.nan, math.nan)),
+             results.write_json(out / "E11_y.json", pair_payload("y", 0.5, 0.05))]
+    assert json.loads(files[0].read_text())["base"]["specialization_index"] is None
+    payload = summary.write_summary("embedded", files)
+    rows = {r["label"]: r for r in payload["rows"]}
+    assert rows["E11 x"]["base_si"] is None and rows["E11 x"]["verdict"] == "UNDEFINED"
+    table = summary.markdown_table(payload["rows"])
+    assert "| E11 x | GQA | n/a [n/a, n/a] | n/a [n/a, n/a] | n/a [n/a, n/a] | no | UNDEFINED | " \
+           "not finite: specialization_index of base tiny/x is nan |" in table
+    assert "| E11 y | GQA | 0.5000 [0.4900, 0.5100] | 0.5500 [0.5400, 0.5600] | " \
+           "+0.0500 [n/a, n/a] |" in table
+    written = results.results_path("embedded", "summary").with_suffix(".md").read_text()
+    assert "n/a [n/a, n/a]" in written
+    assert results.figure_path("embedded", "summary").stat().st_size > 10_000
+
+
+def test_legacy_nan_strings_read_as_na(folders: Path) -> None:
+    """Results written before null: non-finite numbers were the strings "nan" / "inf"."""
+    legacy = pair_payload("old", 0.5, 0.05)
+    legacy["base"]["specialization_index"] = "nan"
+    legacy["delta"]["si_ci"] = ["nan", "inf"]
+    path = folders / "old.json"
+    path.write_text(json.dumps(legacy))
+    rows = summary.summary_rows("embedded", [path])
+    assert "| n/a [0.4900, 0.5100] |" in summary.markdown_table(rows)
+
+
+def test_summary_rows_carry_the_mode_mismatch(folders: Path) -> None:
+    mismatch = {"this_run": "padded", "reference": "masked", "reference_run": "E11_tiny-mha"}
+    gqa = pair_payload("gqa", 0.5, 0.05)
+    gqa["verdict"] = {"code": "C_REFUTED", "reason": ""}
+    gqa["mha_comparison"] = {"reference": {"run": "E11_tiny-mha"}, "mode_mismatch": mismatch,
+                             "code": "ARCHITECTURE_INVARIANT"}
+    same = pair_payload("same", 0.5, 0.05, cross_scale={"mode_mismatch": None})
+    files = [results.write_json(folders / "a.json", gqa),
+             results.write_json(folders / "b.json", same)]
+    rows = {r["label"]: r for r in summary.summary_rows("embedded", files)}
+    assert rows["E11 gqa"]["mode_mismatch"] == [mismatch]
+    assert rows["E11 same"]["mode_mismatch"] == []
+    assert summary.markdown_table([rows["E11 gqa"]]).rstrip().endswith(
+        "| C_REFUTED | entropy modes differ: padded vs masked (E11_tiny-mha) |")
