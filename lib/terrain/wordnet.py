@@ -1,9 +1,14 @@
 """Make `nltk.corpus.wordnet` usable offline (WordNet 3.0).
 
-Order: an installed corpus (NLTK's search path or our cache) -> `nltk.download` when its host
-answers a quick probe -> a corpus built from Debian's `wordnet-base` and `wordnet-sense-index`
-files (from /usr/share/wordnet, else the .debs fetched with `apt-get download` and unpacked
-with `dpkg -x`, no root needed) -> a clear error saying what to install.
+Also the WordNet side of the terrain study: single-token lemma matching (SPEC-terrain D12), the
+part-of-speech mix, pooled encoder representations of definitions (D8), and, re-exported from
+`lib.terrain.similarity`, path and Wu-Palmer similarity in bulk (D9).
+
+Order for the corpus: an installed corpus (NLTK's search path or our cache) -> `nltk.download`
+when its host answers a quick probe -> a corpus built from Debian's `wordnet-base` and
+`wordnet-sense-index` files (from /usr/share/wordnet, else the .debs fetched with
+`apt-get download` and unpacked with `dpkg -x`, no root needed) -> a clear error saying what to
+install.
 """
 
 from __future__ import annotations
@@ -13,9 +18,17 @@ import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from lib.paths import CACHE, NLTK_DATA
+from lib.terrain.similarity import Hierarchy as Hierarchy  # re-exported contract names
+from lib.terrain.similarity import path_distance_matrix as path_distance_matrix
+from lib.terrain.similarity import path_similarities as path_similarities
+from lib.terrain.similarity import wup_similarities as wup_similarities
 
 DEBIAN_DIR = Path("/usr/share/wordnet")
 DEBIAN_PACKAGES = ("wordnet-base", "wordnet-sense-index")
@@ -164,3 +177,158 @@ def ensure_wordnet() -> Path:
         "`apt-get update` first), or `python -m nltk.downloader -d .cache/nltk_data wordnet` "
         "where the NLTK data host is reachable."
     )
+
+
+# --- WordNet -> tokenizer matching (SPEC-terrain D12) and pooled definitions (D8) -------------
+
+MIN_DEFINITION_CHARS = 10
+ENCODE_BATCH = 4096
+TEMPLATES = {
+    "t5": "summarize: {definition}",
+    "mt5": "summarize: {definition}",
+    "umt5": "summarize: {definition}",
+    "bert": "{definition}",
+    "roberta": "{definition}",
+    "xlm-roberta": "{definition}",
+    "distilbert": "{definition}",
+    "mpnet": "{definition}",
+    "electra": "{definition}",
+}
+
+
+class MatchedLemma(NamedTuple):
+    """One accepted WordNet lemma: (name, synset, token_id, definition), as the seed stores it."""
+
+    name: str
+    synset: Any
+    token_id: int
+    definition: str
+
+
+def _token_ids(tokenizer: Any, names: list[str], batch_size: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    for start in range(0, len(names), batch_size):
+        batch = names[start : start + batch_size]
+        out.extend(tokenizer(batch, add_special_tokens=False)["input_ids"])
+    return out
+
+
+def match_single_token_lemmas(
+    tokenizer: Any,
+    synsets: Iterable[Any] | None = None,
+    min_definition_chars: int = MIN_DEFINITION_CHARS,
+    batch_size: int = ENCODE_BATCH,
+) -> list[MatchedLemma]:
+    """WordNet lemmas that are one token of `tokenizer`, one per token id (D12).
+
+    Walks `synsets` (default `wn.all_synsets()`, NLTK's order) and each `synset.lemmas()`; the
+    name is `lemma.name()` with '_' -> ' ', encoded without special tokens (each distinct name
+    once, in batches). Accepted when it encodes to exactly one id not taken yet and the synset's
+    definition is longer than `min_definition_chars`; only accepted lemmas take their id.
+    """
+    if not callable(tokenizer):
+        raise ValueError("tokenizer must be a Hugging Face tokenizer (callable on a list of str)")
+    if synsets is None:
+        ensure_wordnet()
+        from nltk.corpus import wordnet as wn
+
+        synsets = wn.all_synsets()
+    entries = [(lemma.name().replace("_", " "), syn) for syn in synsets for lemma in syn.lemmas()]
+    names = list(dict.fromkeys(name for name, _ in entries))
+    ids = dict(zip(names, _token_ids(tokenizer, names, batch_size), strict=True))
+    matched: list[MatchedLemma] = []
+    seen: set[int] = set()
+    for name, syn in entries:
+        token = ids[name]
+        if len(token) != 1 or token[0] in seen:
+            continue
+        definition = syn.definition()
+        if len(definition) > min_definition_chars:
+            matched.append(MatchedLemma(name, syn, int(token[0]), definition))
+            seen.add(token[0])
+    return matched
+
+
+def pos_mix(matched: Sequence[MatchedLemma]) -> dict[str, Any]:
+    """Part-of-speech counts and fractions of the matched synsets (defect B10 is read with it).
+
+    `root_pair_fraction` is the chance that a random pair has a non-noun side, i.e. that NLTK's
+    path similarity goes through the fake root (adjective/adverb pairs are always 1/3).
+    """
+    if len(matched) == 0:
+        raise ValueError("pos_mix needs at least one matched lemma (got none)")
+    counts = {pos: 0 for pos in ("n", "v", "a", "s", "r")}
+    for item in matched:
+        counts[item.synset.pos()] += 1
+    n = len(matched)
+    noun = counts["n"] / n
+    return {
+        "n": n,
+        "counts": counts,
+        "fractions": {pos: c / n for pos, c in counts.items()},
+        "root_pair_fraction": 1.0 - noun * noun,
+        "adj_adv_pair_fraction": ((counts["a"] + counts["s"] + counts["r"]) / n) ** 2,
+    }
+
+
+def definition_template(model: Any, template: str | None = None) -> str:
+    """The text template for `model` (TEMPLATES by `config.model_type`), or `template` itself."""
+    if template is not None:
+        if "{definition}" not in template:
+            raise ValueError(f"template {template!r} must contain '{{definition}}'")
+        return template
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in TEMPLATES:
+        raise ValueError(
+            f"no definition template for model_type {model_type!r}; pass template= "
+            f"(known: {sorted(TEMPLATES)})"
+        )
+    return TEMPLATES[model_type]
+
+
+def encode_definitions(
+    model: Any,
+    tokenizer: Any,
+    definitions: Sequence[str],
+    template: str | None = None,
+    batch_size: int = 64,
+    max_length: int = 128,
+    progress: bool = True,
+) -> np.ndarray:
+    """Mean-pooled encoder states of the definitions (D8): float32 [N, d].
+
+    T5-style seq2seq models use `model.get_encoder()`, others (BERT-likes) the model itself.
+    Each batch is tokenized with padding to the longest, truncation at `max_length`; the pooled
+    vector is `sum(h * mask) / sum(mask)` over `last_hidden_state`. Runs on the model's device.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if len(definitions) == 0:
+        raise ValueError("encode_definitions needs at least one definition (got none)")
+    if batch_size < 1 or max_length < 1:
+        raise ValueError(f"batch_size and max_length must be >= 1 (got {batch_size}, {max_length})")
+    pattern = definition_template(model, template)
+    config = getattr(model, "config", None)
+    encoder = model.get_encoder() if getattr(config, "is_encoder_decoder", False) else model
+    device = next(model.parameters()).device
+    texts = [pattern.format(definition=d) for d in definitions]
+    # batches of similar length pad less; the pooled vector of a text does not depend on its
+    # batch-mates (padding is masked), so the order is restored afterwards
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)[
+        "input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    out = np.empty((len(texts), encoder.config.hidden_size if hasattr(encoder.config, "hidden_size")
+                    else encoder.config.d_model), dtype=np.float32)
+    for start in tqdm(range(0, len(texts), batch_size), desc="encode definitions",
+                      disable=not progress):
+        rows = order[start : start + batch_size]
+        batch = tokenizer([texts[i] for i in rows], return_tensors="pt", padding=True,
+                          truncation=True, max_length=max_length).to(device)
+        with torch.inference_mode():
+            hidden = encoder(input_ids=batch["input_ids"],
+                             attention_mask=batch["attention_mask"]).last_hidden_state.float()
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        out[rows] = ((hidden * mask).sum(dim=1) / mask.sum(dim=1)).cpu().numpy()
+    return out
+

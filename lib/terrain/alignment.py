@@ -1,0 +1,288 @@
+"""WordNet alignment of static and encoder representations (SPEC-terrain §2, D9-D11).
+
+`static` are the embedding rows of the matched tokens, `encoder` the pooled definitions, both
+[N, d] in `matched` order (`lib.terrain.wordnet.match_single_token_lemmas`). Each function returns
+data; `wordnet_alignment` runs them in the seed's rng order and returns one JSON-able dict.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from lib.terrain.cosine import mean_intra_cosine, normalize_rows, row_cosine
+from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
+from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_summary
+
+# (lo, hi) as the seed lists them (L863)
+SEED_BANDS = ((0.9, 1.0), (0.5, 0.9), (0.25, 0.5), (0.1, 0.25), (0.05, 0.1), (0.0, 0.05))
+MIN_BAND_PAIRS = 10
+GRADIENT_HIGH, GRADIENT_LOW = 0.25, 0.10
+
+
+def check_reps(static: Any, encoder: Any, matched: Sequence | None = None) -> None:
+    for name, X in (("static", static), ("encoder", encoder)):
+        if np.ndim(X) != 2:
+            raise ValueError(f"{name} must be a 2-D [N, d] array; got shape {np.shape(X)}")
+    if len(static) != len(encoder):
+        raise ValueError(
+            f"static and encoder need one row per matched lemma; got {len(static)} and "
+            f"{len(encoder)} rows"
+        )
+    if matched is not None and len(matched) != len(static):
+        raise ValueError(f"matched has {len(matched)} entries but the reps have {len(static)} rows")
+    if len(static) < 5:
+        raise ValueError(f"need at least 5 matched lemmas (a pentachoron); got {len(static)}")
+
+
+def sample_pairs(
+    n_items: int, n_rel: int, n_pairs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """D10: `rel = rng.choice(n_items, n_rel, replace=False)`, then `pi`, `pj` =
+    `rng.choice(n_rel, n_pairs)` each; pairs with `pi == pj` dropped. Returns (rel, pi, pj)."""
+    if not 2 <= n_rel <= n_items:
+        raise ValueError(f"n_rel must be in [2, n_items={n_items}]; got {n_rel}")
+    if n_pairs < 1:
+        raise ValueError(f"n_pairs must be >= 1; got {n_pairs}")
+    rel = rng.choice(n_items, size=n_rel, replace=False)
+    pi = rng.choice(n_rel, size=n_pairs)
+    pj = rng.choice(n_rel, size=n_pairs)
+    keep = pi != pj
+    return rel, pi[keep], pj[keep]
+
+
+def pair_cosines(X: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
+    """Cosines of rows (pi[k], pj[k]) of X, rows normalized as x/(||x||+1e-8), via one Gram."""
+    Xn = normalize_rows(np.asarray(X, dtype=np.float32))
+    return (Xn @ Xn.T)[pi, pj]
+
+
+def relational_correlation(s: np.ndarray, cos: np.ndarray) -> dict[str, float]:
+    """Pearson (`np.corrcoef`) and Spearman (`scipy.stats.spearmanr`) of similarity vs cosine."""
+    if len(s) != len(cos) or len(s) < 3:
+        raise ValueError(f"need >= 3 equal-length values; got {len(s)} and {len(cos)}")
+    return {
+        "pearson": float(np.corrcoef(s, cos)[0, 1]),
+        "spearman": float(spearmanr(s, cos)[0]),
+    }
+
+
+def band_masks(
+    s: np.ndarray, exact_edges: bool = False, bands: Sequence[tuple[float, float]] = SEED_BANDS
+) -> list[tuple[float, float, np.ndarray]]:
+    """Masks of the distance bands.
+
+    As executed (B16): `lo <= s < hi` for lo > 0 and `0 < s <= hi` for the last band, so s = 1.0
+    is in no band and s = 0.05 is counted twice. `exact_edges`: half-open `[lo, hi)` bands with
+    the top band closed, covering [0, 1] once.
+    """
+    s = np.asarray(s)
+    top = max(hi for _, hi in bands)
+    out = []
+    for lo, hi in bands:
+        if exact_edges:
+            mask = (s >= lo) & ((s < hi) | ((hi == top) & (s <= hi)))
+        elif lo > 0:
+            mask = (s >= lo) & (s < hi)
+        else:
+            mask = (s > lo) & (s <= hi)
+        out.append((lo, hi, mask))
+    return out
+
+
+def distance_bands(
+    s: np.ndarray,
+    cos_static: np.ndarray,
+    cos_encoder: np.ndarray,
+    exact_edges: bool = False,
+    min_pairs: int = MIN_BAND_PAIRS,
+) -> list[dict[str, Any]]:
+    """Mean static and encoder cosine per band; bands with fewer than `min_pairs` are skipped."""
+    if not len(s) == len(cos_static) == len(cos_encoder):
+        raise ValueError(
+            f"s, cos_static, cos_encoder must have equal lengths; got {len(s)}, "
+            f"{len(cos_static)}, {len(cos_encoder)}"
+        )
+    rows = []
+    for lo, hi, mask in band_masks(s, exact_edges):
+        n = int(mask.sum())
+        if n < min_pairs:
+            continue
+        st, en = float(cos_static[mask].mean()), float(cos_encoder[mask].mean())
+        rows.append({"lo": lo, "hi": hi, "n": n, "static": st, "encoder": en, "gap": en - st})
+    return rows
+
+
+def band_gradient(
+    s: np.ndarray, cos: np.ndarray, high: float = GRADIENT_HIGH, low: float = GRADIENT_LOW
+) -> float:
+    """D11: `mean(cos | s >= high) - mean(cos | s < low)` (NaN if either side is empty)."""
+    hi, lo = np.asarray(s) >= high, np.asarray(s) < low
+    if not hi.any() or not lo.any():
+        return float("nan")
+    return float(cos[hi].mean() - cos[lo].mean())
+
+
+def pentachoron_comparison(
+    static: np.ndarray, encoder: np.ndarray, simplices: np.ndarray
+) -> dict[str, Any]:
+    """Volumes of the same simplices in both spaces (D1).
+
+    `paired_corr` pairs by index where both are valid (B11 fixed); `truncated_corr` is the seed's
+    `corrcoef(vs[:m], ve[:m])` over the separately filtered lists (as executed).
+    """
+    vs = cayley_menger_volumes(np.asarray(static)[simplices])
+    ve = cayley_menger_volumes(np.asarray(encoder)[simplices])
+    both = np.isfinite(vs) & np.isfinite(ve)
+    fs, fe = vs[np.isfinite(vs)], ve[np.isfinite(ve)]
+    m = min(len(fs), len(fe))
+    return {
+        "static": volume_summary(vs),
+        "encoder": volume_summary(ve),
+        "n_both_valid": int(both.sum()),
+        "paired_corr": float(np.corrcoef(vs[both], ve[both])[0, 1]) if both.sum() > 1 else None,
+        "truncated_corr": float(np.corrcoef(fs[:m], fe[:m])[0, 1]) if m > 1 else None,
+        "pairing_broken": bool(m != len(simplices) or len(fs) != len(fe)),
+        "volumes_static": vs,
+        "volumes_encoder": ve,
+    }
+
+
+def hypernym_chains(
+    matched: Sequence[Any], max_steps: int = 10, min_len: int = 3
+) -> list[list[int]]:
+    """Chains of matched indices [root, 1st matched ancestor, 2nd, ...] (B3 adopted).
+
+    Each synset's first index in `matched` is its root; the walk takes `hypernyms()[0]` up to
+    `max_steps` times (stopping where there is none), continuing through unmatched ancestors, and
+    appends each matched one. Chains shorter than `min_len` are dropped.
+    """
+    first: dict[Any, int] = {}
+    for i, item in enumerate(matched):
+        first.setdefault(item[1], i)
+    chains = []
+    for syn, idx in first.items():
+        chain, current = [idx], syn
+        for _ in range(max_steps):
+            parents = current.hypernyms()
+            if not parents:
+                break
+            current = parents[0]
+            if current in first:
+                chain.append(first[current])
+        if len(chain) >= min_len:
+            chains.append(chain)
+    return chains
+
+
+def chain_cosines(Xn: np.ndarray, chains: Sequence[Sequence[int]], d: int) -> np.ndarray:
+    pairs = np.array([(c[0], c[d]) for c in chains if len(c) > d], dtype=np.int64).reshape(-1, 2)
+    return (Xn[pairs[:, 0]] * Xn[pairs[:, 1]]).sum(axis=1)
+
+
+def depth_decay(
+    static: np.ndarray, encoder: np.ndarray, chains: Sequence[Sequence[int]], max_depth: int = 8
+) -> list[dict[str, Any]]:
+    """Mean cosine of each chain's root with its d-th matched ancestor, d = 1..D-1 with
+    D = min(max_depth, longest chain); depths with no chain are left out."""
+    if not chains:
+        return []
+    depth = min(max_depth, max(len(c) for c in chains))
+    sn, en = normalize_rows(np.asarray(static)), normalize_rows(np.asarray(encoder))
+    rows = []
+    for d in range(1, depth):
+        cs, ce = chain_cosines(sn, chains, d), chain_cosines(en, chains, d)
+        if len(cs):
+            rows.append({"depth": d, "n": len(cs), "static": float(cs.mean()),
+                         "encoder": float(ce.mean())})
+    return rows
+
+
+def lexname_groups(matched: Sequence[Any], min_n: int = 10) -> dict[str, list[int]]:
+    """Indices per `synset.lexname()`, groups with >= `min_n`, largest first (stable)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(matched):
+        groups[item[1].lexname()].append(i)
+    ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    return {name: idx for name, idx in ordered if len(idx) >= min_n}
+
+
+def lexname_intra(
+    static: np.ndarray, encoder: np.ndarray, groups: dict[str, list[int]], cap: int = 200
+) -> list[dict[str, Any]]:
+    """Mean upper-triangle cosine of the first `cap` members (matched order) of each group."""
+    rows = []
+    for name, idx in groups.items():
+        take = np.asarray(idx[:cap])
+        st = mean_intra_cosine(np.asarray(static)[take])
+        en = mean_intra_cosine(np.asarray(encoder)[take])
+        rows.append({"lexname": name, "n": len(idx), "static": st, "encoder": en,
+                     "lift": en - st})
+    return rows
+
+
+def wordnet_alignment(
+    static: np.ndarray,
+    encoder: np.ndarray,
+    matched: Sequence[Any],
+    seed: int = 42,
+    n_rel: int = 3000,
+    n_pairs: int = 500_000,
+    n_simplices: int = 1000,
+    n_scatter: int = 50_000,
+    exact_edges: bool = False,
+    hist_bins: int = 200,
+) -> dict[str, Any]:
+    """§2 in the seed's rng order: pairs, then simplices, then the scatter subsample."""
+    check_reps(static, encoder, matched)
+    static, encoder = np.asarray(static), np.asarray(encoder)
+    n = len(matched)
+    rng = np.random.default_rng(seed)
+    rel, pi, pj = sample_pairs(n, min(n_rel, n), n_pairs, rng)
+    synsets = [matched[i][1] for i in rel]
+    s = similarity_from_distance(path_distance_matrix(synsets)[pi, pj])
+    ok = np.isfinite(s) & (s > 0)  # the seed's `sim is not None and sim > 0`
+    s, pi, pj = s[ok], pi[ok], pj[ok]
+    cs, ce = pair_cosines(static[rel], pi, pj), pair_cosines(encoder[rel], pi, pj)
+    corr_s, corr_e = relational_correlation(s, cs), relational_correlation(s, ce)
+    simplices = sample_simplices(n, n_simplices, rng)
+    volumes = pentachoron_comparison(static, encoder, simplices)
+    sub = rng.choice(len(s), size=min(n_scatter, len(s)), replace=False)
+    chains = hypernym_chains(matched)
+    out: dict[str, Any] = {
+        "n_matched": n,
+        "n_rel": len(rel),
+        "n_pairs_drawn": n_pairs,
+        "n_pairs": len(s),
+        "similarity_values": {str(v): int(c) for v, c in zip(*np.unique(s, return_counts=True),
+                                                              strict=True)},
+        "static": corr_s,
+        "encoder": corr_e,
+        "lift": {k: corr_e[k] - corr_s[k] for k in corr_s},
+        "bands": distance_bands(s, cs, ce, exact_edges=exact_edges),
+        "gradient": {"static": band_gradient(s, cs), "encoder": band_gradient(s, ce)},
+        "pentachora": {k: v for k, v in volumes.items() if not k.startswith("volumes_")},
+        "n_chains": len(chains),
+        "depth_decay": depth_decay(static, encoder, chains),
+        "lexnames": lexname_intra(static, encoder, lexname_groups(matched)),
+        "scatter": {"s": s[sub].tolist(), "static": cs[sub].astype(float).tolist(),
+                    "encoder": ce[sub].astype(float).tolist()},
+        "volumes": {"static": _nan_to_none(volumes["volumes_static"]),
+                    "encoder": _nan_to_none(volumes["volumes_encoder"])},
+    }
+    if static.shape[1] == encoder.shape[1]:
+        per_token = row_cosine(static, encoder)
+        counts, edges = np.histogram(per_token, bins=hist_bins)
+        out["static_encoder_cosine"] = {"mean": float(per_token.mean()),
+                                        "std": float(per_token.std()),
+                                        "hist_counts": counts.tolist(),
+                                        "hist_edges": edges.tolist()}
+    return out
+
+
+def _nan_to_none(v: np.ndarray) -> list[float | None]:
+    return [float(x) if np.isfinite(x) else None for x in v]

@@ -1,0 +1,161 @@
+"""Speed of the WordNet kernels against NLTK, with identical values checked.
+
+`run(quick)` returns rows {what, n, ours_s, reference_s, ratio, max_abs_diff, goal, note}:
+
+(a) §2: path similarity of 500,000 pairs drawn from 3,000 matched synsets; ours includes the
+    precomputation (the dense distance matrix); NLTK's `path_similarity` is timed on a subsample
+    of the pairs and extrapolated per pair (said in `note`); goal >= 50x.
+(b) Wu-Palmer of all pairs i < j of 3,000 matched synsets (4,498,500 NLTK calls, extrapolated
+    from a timed sample); goal >= 50x.
+(c) §3: the 50-seed stability test at the seed's sizes on all-MiniLM-L6-v2; goal < 60 s. Its
+    reference is NLTK's per-pair cost (from (a)) times the path similarities the seed computed.
+
+The matched set is all-MiniLM-L6-v2's single-token WordNet lemmas. `quick` shrinks every size.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+MODEL = "embedded/all-minilm-l6-v2"
+GOAL_RATIO = 50.0
+GOAL_STABILITY_S = 60.0
+
+
+def _nltk_values(fn: str, a: list, b: list) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    out = [getattr(x, fn)(y) for x, y in zip(a, b, strict=True)]
+    elapsed = time.perf_counter() - start
+    return np.array([np.nan if v is None else v for v in out], dtype=np.float64), elapsed
+
+
+def _max_abs_diff(ours: np.ndarray, ref: np.ndarray) -> float:
+    if not np.array_equal(np.isnan(ours), np.isnan(ref)):
+        return float("inf")
+    ok = ~np.isnan(ref)
+    return float(np.abs(ours[ok] - ref[ok]).max(initial=0.0))
+
+
+def bench_path_pairs(synsets: list, n_pairs: int, n_reference: int, seed: int = 42) -> dict:
+    """(a): dense matrix + gathers for `n_pairs` pairs vs NLTK on `n_reference` of them."""
+    from lib.terrain.alignment import sample_pairs
+    from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
+
+    rng = np.random.default_rng(seed)
+    rel, pi, pj = sample_pairs(len(synsets), len(synsets), n_pairs, rng)
+    sub = [synsets[i] for i in rel]
+    start = time.perf_counter()
+    ours = similarity_from_distance(path_distance_matrix(sub)[pi, pj])
+    ours_s = time.perf_counter() - start
+    k = min(n_reference, len(pi))
+    ref, ref_s = _nltk_values("path_similarity", [sub[i] for i in pi[:k]],
+                              [sub[j] for j in pj[:k]])
+    reference_s = ref_s / k * len(pi)
+    return _row(f"path similarity, {len(pi):,} pairs over {len(sub):,} synsets (§2)", len(pi),
+                ours_s, reference_s, _max_abs_diff(ours[:k], ref), f">= {GOAL_RATIO:.0f}x",
+                f"NLTK timed on {k:,} pairs and extrapolated per pair; ours includes the "
+                "dense-matrix precomputation")
+
+
+def bench_wup_all_pairs(synsets: list, n_reference: int, seed: int = 0) -> dict:
+    """(b): Wu-Palmer of all pairs i < j vs NLTK on a random sample of them."""
+    from lib.terrain.similarity import wup_similarities
+
+    i, j = np.triu_indices(len(synsets), k=1)
+    start = time.perf_counter()
+    ours = wup_similarities([synsets[x] for x in i], [synsets[y] for y in j])
+    ours_s = time.perf_counter() - start
+    pick = np.random.default_rng(seed).choice(len(i), size=min(n_reference, len(i)),
+                                              replace=False)
+    ref, ref_s = _nltk_values("wup_similarity", [synsets[x] for x in i[pick]],
+                              [synsets[y] for y in j[pick]])
+    reference_s = ref_s / len(pick) * len(i)
+    return _row(f"Wu-Palmer, all {len(i):,} pairs of {len(synsets):,} synsets", len(i), ours_s,
+                reference_s, _max_abs_diff(ours[pick], ref), f">= {GOAL_RATIO:.0f}x",
+                f"NLTK timed on {len(pick):,} random pairs and extrapolated per pair; ours "
+                "includes building the hierarchy arrays")
+
+
+def bench_stability(static: np.ndarray, encoder: np.ndarray, matched: list, n_seeds: int,
+                    nltk_s_per_pair: float, n_check: int = 2000) -> dict:
+    """(c): `stability` at the seed's sizes; values of seed 0's first pairs checked vs NLTK."""
+    from lib.terrain.alignment import hypernym_chains, sample_pairs
+    from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
+    from lib.terrain.stability import stability
+
+    chains = hypernym_chains(matched)
+    start = time.perf_counter()
+    result = stability(static, encoder, matched, chains, n_seeds=n_seeds, progress=False)
+    ours_s = time.perf_counter() - start
+    n_rel = result["sizes"]["n_rel"]
+    rel, pi, pj = sample_pairs(len(matched), n_rel, 200_000, np.random.default_rng(0))
+    synsets = [item[1] for item in matched]
+    k = min(n_check, len(pi))
+    gi, gj = rel[pi[:k]], rel[pj[:k]]
+    ours = similarity_from_distance(path_distance_matrix(synsets)[gi, gj])
+    ref, _ = _nltk_values("path_similarity", [synsets[x] for x in gi], [synsets[y] for y in gj])
+    n_calls = sum(len(sample_pairs(len(matched), n_rel, 200_000, np.random.default_rng(s))[1])
+                  for s in range(n_seeds))
+    return _row(f"50-seed stability (§3), {n_seeds} seeds on MiniLM", n_calls, ours_s,
+                nltk_s_per_pair * n_calls, _max_abs_diff(ours, ref),
+                f"< {GOAL_STABILITY_S:.0f} s",
+                f"reference: NLTK per-pair cost from (a) x {n_calls:,} path similarities, "
+                f"extrapolated; values checked on {k:,} pairs of seed 0")
+
+
+def _row(what: str, n: int, ours_s: float, reference_s: float, max_abs_diff: float, goal: str,
+         note: str) -> dict[str, Any]:
+    return {"what": what, "n": int(n), "ours_s": ours_s, "reference_s": reference_s,
+            "ratio": reference_s / ours_s if ours_s > 0 else float("inf"),
+            "max_abs_diff": max_abs_diff, "goal": goal, "note": note}
+
+
+def _minilm(quick: bool) -> tuple[list, np.ndarray, np.ndarray]:
+    from lib.models import load_model
+    from lib.terrain.wordnet import encode_definitions, match_single_token_lemmas
+
+    loaded = load_model(MODEL, dtype="float32")
+    matched = match_single_token_lemmas(loaded.tokenizer)
+    if quick:
+        matched = matched[:1500]
+    encoder = encode_definitions(loaded.model, loaded.tokenizer,
+                                 [m.definition for m in matched], progress=False)
+    table = loaded.model.get_input_embeddings().weight.detach().float().cpu().numpy()
+    static = table[[m.token_id for m in matched]]
+    return matched, static, encoder
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """All three rows; `quick` uses small sizes (a smoke run, not the goals' workloads)."""
+    from lib.terrain.wordnet import ensure_wordnet
+
+    ensure_wordnet()
+    matched, static, encoder = _minilm(quick)
+    n_syn = 500 if quick else 3000
+    rng = np.random.default_rng(42)
+    synsets = [matched[i].synset for i in rng.choice(len(matched), n_syn, replace=False)]
+    path_row = bench_path_pairs(synsets, 50_000 if quick else 500_000, 500 if quick else 5000)
+    wup_row = bench_wup_all_pairs(synsets, 300 if quick else 3000)
+    per_pair = path_row["reference_s"] / path_row["n"]
+    stab_row = bench_stability(static, encoder, matched, 3 if quick else 50, per_pair,
+                               n_check=300 if quick else 2000)
+    return [path_row, wup_row, stab_row]
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    args = parser.parse_args()
+    for row in run(quick=args.quick):
+        print(f"{row['what']}: ours {row['ours_s']:.2f} s, NLTK {row['reference_s']:.1f} s "
+              f"({row['ratio']:.0f}x, goal {row['goal']}), max |diff| {row['max_abs_diff']:.3g}"
+              f"\n    {row['note']}")
+
+
+if __name__ == "__main__":
+    main()

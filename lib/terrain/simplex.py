@@ -1,0 +1,227 @@
+"""Cayley-Menger simplex volumes (SPEC-terrain D1), batched, and the seed's sampling protocols.
+
+`cayley_menger_volumes(points)` takes [n, k+1, d] points and returns float64 volumes, NaN where
+the squared volume is not positive (the seed's `if vol_sq > 0`; never `abs`). Squared distances
+are formed in float64 from the per-simplex Gram matrix, then one batched determinant: numpy on
+the CPU, torch on the GPU when the points are a CUDA tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+_CHUNK = 64  # simplices per float64 block on the CPU (keeps the block in cache)
+
+
+def _check_points(points: Any) -> tuple[int, int, int]:
+    shape = tuple(points.shape)
+    if len(shape) != 3:
+        raise ValueError(f"points must be [n, k+1, d] (n simplices of k+1 points in d dims); "
+                         f"got shape {shape}")
+    n, m, d = shape
+    if n == 0:
+        raise ValueError("points holds no simplex (n = 0); pass at least one [k+1, d] block")
+    if m < 2:
+        raise ValueError(f"a simplex needs at least 2 points (k >= 1); got k+1 = {m}")
+    if d < 1:
+        raise ValueError(f"points have no coordinates (d = {d})")
+    return n, m, d
+
+
+def cm_denominator(k: int) -> tuple[int, int]:
+    """(sign, denominator) with vol² = sign·det(CM)/denominator = (-1)^(k+1) det / (2^k (k!)²)."""
+    return (-1) ** (k + 1), (2**k) * math.factorial(k) ** 2
+
+
+def _cm_from_sqdist(d2: Any, lib: Any) -> Any:
+    """Bordered Cayley-Menger matrices [n, m+1, m+1] from squared distances [n, m, m]."""
+    n, m, _ = d2.shape
+    if lib is torch:
+        cm = torch.ones((n, m + 1, m + 1), dtype=torch.float64, device=d2.device)
+    else:
+        cm = np.ones((n, m + 1, m + 1), dtype=np.float64)
+    cm[:, 0, 0] = 0.0
+    cm[:, 1:, 1:] = d2
+    return cm
+
+
+def _sqdist_numpy(points: np.ndarray) -> np.ndarray:
+    n, m, _ = points.shape
+    d2 = np.empty((n, m, m), dtype=np.float64)
+    for start in range(0, n, _CHUNK):
+        block = np.asarray(points[start:start + _CHUNK], dtype=np.float64)
+        gram = block @ block.transpose(0, 2, 1)
+        sq = np.einsum("nii->ni", gram)
+        d2[start:start + _CHUNK] = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
+    diag = np.arange(m)
+    d2[:, diag, diag] = 0.0
+    return np.maximum(d2, 0.0)
+
+
+def _sqdist_torch(points: torch.Tensor) -> torch.Tensor:
+    block = points.to(torch.float64)
+    gram = block @ block.transpose(1, 2)
+    sq = torch.diagonal(gram, dim1=1, dim2=2)
+    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
+    diag = torch.arange(points.shape[1], device=points.device)
+    d2[:, diag, diag] = 0.0
+    return d2.clamp_min(0.0)
+
+
+def cayley_menger_vol2(points: Any) -> np.ndarray:
+    """Squared volumes (D1) of [n, k+1, d] simplices as float64 [n]; may be <= 0 if degenerate."""
+    n, m, _ = _check_points(points)
+    sign, denom = cm_denominator(m - 1)
+    if isinstance(points, torch.Tensor) and points.is_cuda:
+        det = torch.linalg.det(_cm_from_sqdist(_sqdist_torch(points.detach()), torch))
+        return (sign * det / denom).cpu().numpy()
+    if isinstance(points, torch.Tensor):
+        points = points.detach().cpu().numpy()
+    det = np.linalg.det(_cm_from_sqdist(_sqdist_numpy(np.asarray(points)), np))
+    return sign * det / denom
+
+
+def cayley_menger_volumes(points: Any) -> np.ndarray:
+    """Volumes of [n, k+1, d] simplices (numpy or torch, any float dtype) as float64 [n].
+
+    NaN where the squared volume is not positive (degenerate or rounding-negative), as the seed
+    kept only `vol_sq > 0`.
+    """
+    vol2 = cayley_menger_vol2(points)
+    out = np.full(vol2.shape, np.nan)
+    ok = np.isfinite(vol2) & (vol2 > 0)
+    out[ok] = np.sqrt(vol2[ok])
+    return out
+
+
+def cayley_menger_volumes_loop(points: Any) -> np.ndarray:
+    """Reference: one Cayley-Menger determinant per simplex, distances by a double Python loop."""
+    n, m, _ = _check_points(points)
+    if isinstance(points, torch.Tensor):
+        points = points.detach().cpu().numpy()
+    sign, denom = cm_denominator(m - 1)
+    out = np.full(n, np.nan)
+    for s in range(n):
+        pts = np.asarray(points[s], dtype=np.float64)
+        cm = np.zeros((m + 1, m + 1))
+        cm[0, 1:] = 1.0
+        cm[1:, 0] = 1.0
+        for i in range(m):
+            for j in range(i + 1, m):
+                cm[i + 1, j + 1] = cm[j + 1, i + 1] = np.sum((pts[i] - pts[j]) ** 2)
+        vol2 = sign * np.linalg.det(cm) / denom
+        if vol2 > 0:
+            out[s] = math.sqrt(vol2)
+    return out
+
+
+def volume_summary(volumes: Any) -> dict[str, Any]:
+    """Valid count, mean, std (ddof 0), CV, min, max, median over the finite volumes.
+
+    With fewer than 2 valid volumes every statistic is NaN and `note` says why.
+    """
+    v = np.asarray(volumes, dtype=np.float64).ravel()
+    ok = v[np.isfinite(v)]
+    out: dict[str, Any] = {"n": int(v.size), "valid": int(ok.size)}
+    if ok.size < 2:
+        nan = float("nan")
+        out.update(mean=nan, std=nan, cv=nan, min=nan, max=nan, median=nan,
+                   note=f"only {ok.size} valid volume(s) of {v.size}: CV needs at least 2")
+        return out
+    mean, std = float(ok.mean()), float(ok.std())
+    out.update(mean=mean, std=std, cv=std / mean, min=float(ok.min()), max=float(ok.max()),
+               median=float(np.median(ok)), note="")
+    return out
+
+
+def volume_cv(volumes: Any) -> float:
+    """CV = std (ddof 0) / mean over the finite volumes; NaN with a warning if fewer than 2."""
+    summary = volume_summary(volumes)
+    if summary["note"]:
+        warnings.warn(f"volume_cv is NaN: {summary['note']}", RuntimeWarning, stacklevel=2)
+    return summary["cv"]
+
+
+def sample_simplices(n: int, count: int, rng: np.random.Generator, k: int = 4,
+                     replace: bool = False) -> np.ndarray:
+    """[count, k+1] row ids: one `rng.choice(n, k+1, replace)` per simplex (the seed's order)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1 (a k-simplex has k+1 points); got {k}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}")
+    if count < 1:
+        raise ValueError(f"count must be >= 1; got {count}")
+    if not replace and n < k + 1:
+        raise ValueError(f"cannot draw {k + 1} distinct rows from n = {n}; need n >= k+1 "
+                         "or replace=True")
+    return np.stack([rng.choice(n, size=k + 1, replace=replace) for _ in range(count)])
+
+
+def isotropic_gaussian(rng: np.random.Generator, count: int, d: int, sigma: float,
+                       k: int = 4) -> np.ndarray:
+    """§1 reference: `rng.normal(0, sigma, (count, k+1, d))` cast to float32 (global scalar σ).
+
+    One call draws the same stream as `count` consecutive `(k+1, d)` draws.
+    """
+    if not np.isscalar(sigma) or not sigma > 0:
+        raise ValueError(f"isotropic sigma must be a positive scalar; got {sigma!r}")
+    return rng.normal(0.0, float(sigma), size=(count, k + 1, d)).astype(np.float32)
+
+
+def per_dimension_gaussian(rng: np.random.Generator, count: int, sigma: Any,
+                           k: int = 4) -> np.ndarray:
+    """§13a reference (B13): `rng.standard_normal((count, k+1, d)) * sigma` with σ per dimension."""
+    sigma = np.asarray(sigma)
+    if sigma.ndim != 1 or sigma.size == 0:
+        raise ValueError(f"per-dimension sigma must be a 1-D vector [d]; got shape {sigma.shape}")
+    return rng.standard_normal((count, k + 1, sigma.size)) * sigma
+
+
+def reference_kind(sigma: Any) -> str:
+    """'isotropic' for a scalar σ (§1), 'per-dimension' for a vector σ (§13a)."""
+    return "isotropic" if np.ndim(sigma) == 0 else "per-dimension"
+
+
+def gaussian_reference(rng: np.random.Generator, count: int, d: int, sigma: Any,
+                       k: int = 4) -> np.ndarray:
+    """Random simplices [count, k+1, d]: isotropic for a scalar σ, per-dimension for a vector."""
+    if reference_kind(sigma) == "isotropic":
+        return isotropic_gaussian(rng, count, d, sigma, k)
+    if np.size(sigma) != d:
+        raise ValueError(f"per-dimension sigma has {np.size(sigma)} entries but d = {d}")
+    return per_dimension_gaussian(rng, count, sigma, k)
+
+
+def pentachoron_benchmark(n: int = 1000, d: int = 512, seed: int = 0,
+                          device: str = "cpu") -> dict[str, Any]:
+    """Time batched vs per-simplex-loop CM volumes on identical random float32 pentachora."""
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((n, 5, d)).astype(np.float32)
+    batched_input: Any = torch.from_numpy(points).to(device) if device != "cpu" else points
+    cayley_menger_volumes(batched_input[:2])  # warm-up
+    best = float("inf")
+    for _ in range(5):
+        if device != "cpu":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        ours = cayley_menger_volumes(batched_input)
+        best = min(best, time.perf_counter() - start)
+    start = time.perf_counter()
+    ref = cayley_menger_volumes_loop(points)
+    loop_s = time.perf_counter() - start
+    both = np.isfinite(ours) & np.isfinite(ref)
+    diff = np.abs(ours[both] - ref[both])
+    return {
+        "n": n, "d": d, "seed": seed, "device": device,
+        "batched_s": best, "loop_s": loop_s, "speedup": loop_s / best,
+        "max_abs_diff": float(diff.max()) if diff.size else float("nan"),
+        "max_rel_diff": float((diff / ref[both]).max()) if diff.size else float("nan"),
+        "same_validity": bool(np.array_equal(np.isfinite(ours), np.isfinite(ref))),
+        "mean_volume": float(np.nanmean(ref)),
+    }

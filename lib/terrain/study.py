@@ -1,0 +1,168 @@
+"""The terrain notebook's steps: one call per section of seed 004, each returning a JSON-able block.
+
+Each step reads what it needs and no more: the embedding sections read the embedding matrix
+alone from the checkpoint, the weight battery streams one tensor at a time, and only the layer and
+WordNet sections build the model (they run it). Nothing here prints; the notebook narrates.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+# §1's probes (seed 004 L346-357, L407-410): the inputs are data, kept as the seed wrote them.
+SENTENCES = (
+    "The cat sat on the mat.",
+    "Quantum mechanics describes the behavior of particles at the atomic scale.",
+    "She quickly ran to the store before it closed.",
+    "The derivative of x squared is two x.",
+    "Red and blue make purple when mixed together.",
+    "The president signed the new trade agreement yesterday.",
+    "Three plus four equals seven.",
+    "Love is patient, love is kind.",
+    "The function returns a sorted list of integers.",
+    "Mount Everest is the tallest mountain in the world.",
+)
+TRANSLATION = ("translate English to German: The house is big.", "Das Haus ist groß.")
+
+
+def _timed(block: dict[str, Any], start: float) -> dict[str, Any]:
+    block["seconds"] = round(time.perf_counter() - start, 2)
+    return block
+
+
+def embedding_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """§1 or §13a on the input-embedding matrix read alone from the checkpoint."""
+    from lib.terrain.embeddings import (
+        embedding_matrices,
+        load_tokenizer,
+        section1_geometry,
+        section13a_geometry,
+    )
+
+    start = time.perf_counter()
+    em = embedding_matrices(model)
+    tokenizer = load_tokenizer(model)
+    sizes = {k: cfg[k] for k in ("n_cosine", "n_simplices", "n_distances")}
+    if cfg["protocol"] == "section1":
+        block = section1_geometry(em.E, cfg["seed"], tokenizer=tokenizer, **sizes)
+    else:
+        block = section13a_geometry(em.E, cfg["seed"], tokenizer=tokenizer, lm_head=em.head,
+                                    n_pca=cfg["n_pca"], **sizes)
+    block.update(protocol=cfg["protocol"], tensor=em.key, tied=em.tied,
+                 tied_reason=em.tied_reason, shape=list(em.E.shape))
+    return _timed(block, start)
+
+
+def load_for_forward(model: str) -> Any:
+    """The model built (float32, eval) for the sections that run it."""
+    from lib.models import load_model
+
+    return load_model(model, dtype="float32")
+
+
+def layers_section(model: str, cfg: dict[str, Any], loaded: Any) -> dict[str, Any]:
+    """§1: encoder layer-by-layer geometry through hooks; T5: encoder vs decoder, position bias."""
+    from lib.terrain.layers import (
+        encoder_decoder_position_cosine,
+        encoder_layer_geometry,
+        position_bias_stats,
+        read_position_bias,
+    )
+
+    start = time.perf_counter()
+    net, tokenizer = loaded.model, loaded.tokenizer
+    block: dict[str, Any] = {"sentences": len(SENTENCES),
+                             "encoder": encoder_layer_geometry(net, tokenizer, SENTENCES)}
+    is_t5 = getattr(net.config, "model_type", "") == "t5"
+    block["encoder_decoder"] = (encoder_decoder_position_cosine(net, tokenizer, *TRANSLATION)
+                                if cfg["encoder_decoder"] and is_t5 else None)
+    bias = {}
+    if cfg["position_bias"] and is_t5:
+        for stack in ("encoder", "decoder"):
+            bias[stack] = position_bias_stats(read_position_bias(model, stack))
+    block["position_bias"] = bias or None
+    return _timed(block, start)
+
+
+def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any) -> tuple[dict[str, Any],
+                                                                          dict[str, np.ndarray]]:
+    """§2 (and §3 when asked): single-token lemmas, pooled definitions, the alignment.
+
+    Returns the results block and the arrays the figure needs (pair similarities and cosines).
+    """
+    from lib.terrain.alignment import hypernym_chains, wordnet_alignment
+    from lib.terrain.embeddings import embedding_matrices
+    from lib.terrain.stability import stability
+    from lib.terrain.wordnet import (
+        definition_template,
+        encode_definitions,
+        ensure_wordnet,
+        match_single_token_lemmas,
+        pos_mix,
+    )
+
+    start = time.perf_counter()
+    ensure_wordnet()
+    tokenizer = loaded.tokenizer
+    matched = match_single_token_lemmas(tokenizer)
+    if len(matched) < max(cfg["n_rel"], 5):
+        raise ValueError(f"{model}: only {len(matched)} single-token WordNet lemmas, fewer than "
+                         f"n_rel = {cfg['n_rel']}; lower wordnet.n_rel in the parameter file")
+    template = definition_template(loaded.model, cfg["template"])
+    encoder = encode_definitions(loaded.model, tokenizer, [m.definition for m in matched],
+                                 template=template, batch_size=cfg["batch_size"],
+                                 max_length=cfg["max_length"])
+    E = embedding_matrices(model).E
+    static = E[torch.as_tensor([m.token_id for m in matched])].float().numpy()
+    encode_s = time.perf_counter() - start
+    alignment = wordnet_alignment(static, encoder, matched, seed=cfg["seed"], n_rel=cfg["n_rel"],
+                                  n_pairs=cfg["n_pairs"], n_simplices=cfg["n_simplices"],
+                                  exact_edges=cfg["exact_edges"])
+    scatter = alignment.pop("scatter", None)
+    block: dict[str, Any] = {"matched": len(matched), "template": template,
+                             "pos_mix": pos_mix(matched), "alignment": alignment,
+                             "encode_seconds": round(encode_s, 2)}
+    if cfg["stability"]:
+        s = cfg["stability"]
+        chains = hypernym_chains(matched)
+        block["stability"] = stability(static, encoder, matched, chains, n_seeds=s["n_seeds"],
+                                       n_rel=s["n_rel"], n_pairs=s["n_pairs"],
+                                       n_simplices=s["n_simplices"], n_chains=s["n_chains"])
+    arrays = {k: np.asarray(v) for k, v in (scatter or {}).items()}
+    return _timed(block, start), arrays
+
+
+def weights_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """§4-§6: the battery streamed from the checkpoint, and the initialization beside it."""
+    from lib.terrain.weights.baseline import attach_init, init_battery
+    from lib.terrain.weights.battery import run_battery
+
+    start = time.perf_counter()
+    thresholds = cfg["thresholds"]
+    init = (init_battery(model, seed=cfg["init_seed"], thresholds=thresholds)
+            if cfg["init_baseline"] else None)
+    if not cfg["trained"]:
+        return _timed({"trained": None, "init": init}, start)
+    trained = run_battery(model, thresholds=thresholds)
+    if init is not None:
+        trained = attach_init(trained, init)
+    return _timed({"trained": trained, "init": init}, start)
+
+
+def projection_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """§13b: `cfg['source']`'s embeddings projected onto `model`'s over their shared tokens."""
+    from lib.terrain.embeddings import embedding_matrices, load_tokenizer
+    from lib.terrain.procrustes import cross_scale_projection, shared_token_index
+
+    start = time.perf_counter()
+    source = cfg["source"]
+    shared = shared_token_index(load_tokenizer(source), load_tokenizer(model))
+    block = cross_scale_projection(embedding_matrices(source).E, embedding_matrices(model).E,
+                                   shared, seed=cfg["seed"], n_pca=cfg["n_pca"],
+                                   n_anchor=cfg["n_anchor"], n_test=cfg["n_test"])
+    block.update(source=source, target=model, shared_tokens=len(shared))
+    return _timed(block, start)
