@@ -38,7 +38,7 @@ test: setup
 TEST_OUTPUTS := $(BSD_CACHE_DIR)/test-outputs
 notebooks: setup
 	rm -rf $(TEST_OUTPUTS)
-	for nb in notebooks/*.py; do \
+	for nb in $$($(PY) -m lib.workflow notebooks); do \
 	  BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
 	  BSD_WORKFLOW_RUN=1 $(WITH_ENV) $(VENV)/bin/jupytext --to ipynb --update --execute $$nb \
 	    || exit 1; \

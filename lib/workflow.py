@@ -24,6 +24,21 @@ from pathlib import Path
 from lib.paths import ROOT
 
 PACKAGE = "lib"
+# The order nbval and `make notebooks` run the notebooks on their defaults, against one empty
+# results folder: a notebook whose default reads another run's results comes after the notebook
+# whose default makes them (E11's default E11_tiny-mha is E11-T's MHA reference).
+NOTEBOOK_ORDER = ("E08", "E11", "E11-T", "terrain", "modulator")
+
+
+def notebook_rank(path: str | Path) -> int:
+    """Position of a notebook (file stem) in NOTEBOOK_ORDER; unknown notebooks go last."""
+    stem = Path(path).stem
+    return NOTEBOOK_ORDER.index(stem) if stem in NOTEBOOK_ORDER else len(NOTEBOOK_ORDER)
+
+
+def ordered_notebooks(root: Path = ROOT) -> list[Path]:
+    """The notebooks' `.py` sources in NOTEBOOK_ORDER."""
+    return sorted((root / "notebooks").glob("*.py"), key=lambda p: (notebook_rank(p), p.name))
 
 
 def module_file(name: str, root: Path = ROOT) -> Path | None:
@@ -156,11 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("idle", help="exit 0 when no Snakemake process works in this repository")
     inputs = sub.add_parser("inputs", help="the lib files a notebook or module depends on")
     inputs.add_argument("path")
+    sub.add_parser("notebooks", help="the notebooks' .py sources in the order nbval runs them")
     run = sub.add_parser("exec", help="run a command with lib.env's locations (make lab)")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == "idle":
         return 0 if snakemake_pids(ROOT) == [] else 1
+    if args.command == "notebooks":
+        print("\n".join(str(p.relative_to(ROOT)) for p in ordered_notebooks()))
+        return 0
     if args.command == "exec":
         if not args.cmd:
             parser.error("exec needs a command")

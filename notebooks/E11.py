@@ -37,7 +37,7 @@
 # the published runs (GPU, Hugging Face hub).
 
 # %% tags=["parameters"]
-PARAMETERS = "parameters/embedded/E11_tiny-mqa.yaml"  # a file under parameters/ for E11
+PARAMETERS = "parameters/embedded/E11_tiny-mha.yaml"  # a file under parameters/ for E11
 OVERRIDES: dict = {}  # keys to change for an interactive run, e.g. {"seeds": [42]}
 
 # %% [markdown]

@@ -18,7 +18,7 @@ def test_write_json_is_sorted_and_json_safe(tmp_path: Path) -> None:
                               {"b": np.float32(0.5), "a": np.arange(3), "c": math.inf,
                                "d": np.bool_(True)})
     text = path.read_text()
-    assert json.loads(text) == {"a": [0, 1, 2], "b": 0.5, "c": "inf", "d": True}
+    assert json.loads(text) == {"a": [0, 1, 2], "b": 0.5, "c": None, "d": True}
     assert text.index('"a"') < text.index('"b"')
     assert not list(path.parent.glob(".*tmp"))
 

@@ -441,7 +441,7 @@ def measure_entropies(
     torch.no_grad(), in eval mode, with use_cache=False where accepted. A prompt of fewer than 2
     tokens (after truncation) raises a PromptTooShortError naming it before the model runs.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     check_mode(mode)
     if isinstance(prompts, str) or len(prompts) == 0:

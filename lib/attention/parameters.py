@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from lib.attention.entropy import MODES
+from lib.attention.entropy import MAX_LENGTH, MIN_PROMPT_TOKENS, MODES
 from lib.attention.prompts import PROMPT_SET, PROMPT_SETS
 from lib.attention.sanity import DTYPE_LABELS, SI_THRESHOLD
 from lib.attention.stats import BOOTSTRAP_CI, BOOTSTRAP_N, BOOTSTRAP_SEED, SEEDS
@@ -89,7 +89,7 @@ class AttentionParameters(RunParameters):
     """The E11-v3 protocol shared by E11, E11-T and E08."""
 
     prompt_set: PromptSet = PROMPT_SET
-    max_length: Annotated[int, Field(ge=2)] = 128  # the entropy needs >= 2 tokens per prompt
+    max_length: Annotated[int, Field(ge=MIN_PROMPT_TOKENS)] = MAX_LENGTH  # >= 2 tokens a prompt
     dtype: str = "bfloat16"
     quantization: Quantization = "none"
     trust_remote_code: bool = False

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 
-from lib.paths import CACHE
+import lib.env  # noqa: F401  (HF_HOME and the other cache locations, under .cache/)
 
-os.environ.setdefault("HF_HOME", str(CACHE / "huggingface"))
 os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
 os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
 
