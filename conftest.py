@@ -3,8 +3,8 @@
 Before `lib.paths` is imported, the results and figures folders are pointed at an empty folder
 private to this session (removed at its end), and the session counts as a workflow run, so the
 notebooks nbval executes (in `lib.workflow.NOTEBOOK_ORDER`, references first) write there and
-read each other's results from there; their kernels inherit these variables. The home-directory locations come
-from `import lib` (lib/env.py).
+read each other's results from there; their kernels inherit these variables. The home-directory
+locations come from `import lib` (lib/env.py).
 """
 
 from __future__ import annotations
