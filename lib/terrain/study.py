@@ -166,3 +166,53 @@ def projection_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
                                    n_anchor=cfg["n_anchor"], n_test=cfg["n_test"])
     block.update(source=source, target=model, shared_tokens=len(shared))
     return _timed(block, start)
+
+
+def model_record(model: str, init_seed: int = 0) -> dict[str, Any]:
+    """The provenance of the weights a run measured: name and revision (no machine paths)."""
+    from lib.models.checkpoint import checkpoint_revision
+
+    if model.startswith("init/"):
+        from lib.terrain.weights.baseline import init_folder
+
+        return {"name": model, "source": "initialization",
+                "revision": init_folder(model, init_seed).name}
+    source = model.split("/", 1)[0] if model.startswith(("embedded/", "tiny/")) else "hub"
+    return {"name": model, "source": source, "revision": checkpoint_revision(model)}
+
+
+def headline(payload: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a reader compares across runs (and the report's embedded table)."""
+    out: dict[str, Any] = {}
+    emb = payload.get("embedding")
+    if emb:
+        out.update(mean_cosine=emb["cosine"]["mean"], pr_over_dim=emb["spectrum"]["pr_over_dim"],
+                   volume_cv=emb["pentachora"]["cv"],
+                   volume_ratio=emb["pentachora"]["ratio_embed_random"],
+                   digit_corr=emb["digits"]["manifold"]["corr_abs_diff_cosine"])
+    wn = payload.get("wordnet")
+    if wn:
+        a = wn["alignment"]
+        out.update(matched=wn["matched"], static_pearson=a["static"]["pearson"],
+                   encoder_pearson=a["encoder"]["pearson"],
+                   static_spearman=a["static"]["spearman"],
+                   encoder_spearman=a["encoder"]["spearman"],
+                   lift_pearson=a["lift"]["pearson"], lift_spearman=a["lift"]["spearman"],
+                   gradient_static=a["gradient"]["static"],
+                   gradient_encoder=a["gradient"]["encoder"])
+        stab = wn.get("stability")
+        if stab:
+            out["stability_ci"] = {k: stab["summary"][k].get("ci") for k in (
+                "enc_pearson", "static_pearson", "enc_spearman", "static_spearman",
+                "gradient_enc", "gradient_static") if k in stab["summary"]}
+    w = payload.get("weights")
+    if w:
+        res = w["trained"] or w["init"]
+        q = res["q_sparsity"] if "q_sparsity" in res else {}
+        out["q_sparsity"] = q
+        if w["trained"] and w["init"]:
+            out["init_q_sparsity"] = w["init"]["q_sparsity"]
+    proj = payload.get("projection")
+    if proj:
+        out["projection_token_cosine"] = proj["token_cosine"]["mean"]
+    return out

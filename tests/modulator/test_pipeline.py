@@ -1,0 +1,172 @@
+"""lib.modulator.pipeline: the §8/§10/§12 protocol on tiny BERT with real WordNet synsets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lib.models import load_model
+from lib.modulator.pipeline import (
+    PHASE_BOUNDARY,
+    alpha_sweep,
+    evaluate_modulator,
+    evaluation_pairs,
+    field_modulator_step,
+    pentachora,
+    prepare_data,
+    preservation,
+    procrustes_modulator,
+    train_step,
+    wup_matrix,
+)
+from lib.modulator.train import TrainConfig
+from lib.terrain.wordnet import MatchedLemma, ensure_wordnet
+
+WORDS = ("dog cat wolf fox horse cow sheep goat lion tiger bird eagle owl fish shark whale tree "
+         "oak pine rose tulip grass car bus train ship boat plane house hut tower bridge road "
+         "river lake sea hill mountain apple pear bread cheese").split()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, and a busy machine cannot oversubscribe it."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="module")
+def wn():
+    ensure_wordnet()
+    from nltk.corpus import wordnet
+
+    return wordnet
+
+
+@pytest.fixture(scope="module")
+def setup(wn):
+    bert = load_model("tiny/bert", dtype="float32")
+    synsets = [wn.synset(f"{w}.n.01") for w in WORDS] + [wn.synset("good.a.01")]
+    matched = [MatchedLemma(s.lemmas()[0].name(), s, 4 + i, s.definition())
+               for i, s in enumerate(synsets)]
+    data = prepare_data(bert.model, bert.tokenizer, matched=matched, progress=False)
+    result, mod, arrays = procrustes_modulator(data, bert.model, n_anchor=24, n_geo=6)
+    return bert, data, result, mod, arrays
+
+
+def test_wup_matrix_matches_nltk(wn) -> None:
+    syn = [wn.synset(f"{w}.n.01") for w in WORDS[:6]] + [wn.synset("good.a.01")]
+    S = wup_matrix(syn)
+    for i in range(len(syn)):
+        assert S[i, i] == 1.0
+        for j in range(i + 1, len(syn)):
+            expected = syn[i].wup_similarity(syn[j]) or 0.0
+            assert S[i, j] == S[j, i] == pytest.approx(expected, abs=1e-6)
+
+
+def test_prepare_data_and_section8(setup) -> None:
+    bert, data, result, mod, arrays = setup
+    emb = bert.model.embeddings.word_embeddings.weight.detach().numpy()
+    np.testing.assert_array_equal(data.static, emb[data.token_ids])
+    assert data.template == "{definition}" and len(data) == data.n_matched == len(WORDS) + 1
+    anchors = arrays["anchor_idx"]
+    np.testing.assert_array_equal(
+        anchors, np.random.default_rng(42).choice(len(data), 24, replace=False))
+    rows = mod.geometric_embed.weight.detach().numpy()[data.token_ids]
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-5)
+    assert result["B8"]["unmatched_rows"] == 260 - len(data)
+    assert result["n_layers"] == 6 and mod.alpha.shape == (6,)
+    assert torch.allclose(mod.alphas, torch.full((6,), 0.01))
+    assert -1 <= result["recon_corr"] <= 1
+    json.dumps(result)
+
+
+def test_evaluation_reproduces_the_anchor_leak_and_its_fix(setup) -> None:
+    _, data, _, _, arrays = setup
+    anchors = arrays["anchor_idx"]
+    leaky = evaluation_pairs(data, anchors=anchors, n_rel=24, n_pairs=500)
+    assert leaky["leakage_fraction"] == 1.0  # B8: the same draw as the anchors
+    clean = evaluation_pairs(data, anchors=anchors, n_rel=24, n_pairs=500,
+                             eval_disjoint_from_anchors=True)
+    assert clean["leakage_fraction"] == 0.0 and not np.isin(clean["rel"], anchors).any()
+    syn = data.synsets
+    for k in range(0, len(leaky["s"]), 50):
+        a, b = syn[leaky["rel"][leaky["pi"][k]]], syn[leaky["rel"][leaky["pj"][k]]]
+        assert leaky["s"][k] == pytest.approx(a.path_similarity(b))
+    with pytest.raises(ValueError, match="anchors"):
+        evaluation_pairs(data, eval_disjoint_from_anchors=True)
+
+
+def test_evaluate_at_alpha_zero_preserves_everything(setup) -> None:
+    bert, data, _, mod, arrays = setup
+    res, reps = evaluate_modulator(data, bert.model, bert.tokenizer, mod, alpha=0.0,
+                                   anchors=arrays["anchor_idx"], n_rel=30, n_pairs=400,
+                                   n_simplices=40, progress=False)
+    np.testing.assert_array_equal(reps, data.encoder)
+    assert res["preservation"]["mean"] == pytest.approx(1.0, abs=1e-6)
+    sets = res["relational"]["sets"]
+    assert sets["Modulated"]["pearson"] == pytest.approx(sets["Original"]["pearson"])
+    assert sets["Modulated"]["relative_lift_pearson"] == pytest.approx(0.0, abs=1e-9)
+    assert res["pentachora"]["paired"]["vol_corr"] == pytest.approx(1.0)
+    assert torch.allclose(mod.alphas, torch.full((6,), 0.01))  # restored
+    json.dumps(res)
+
+
+def test_relative_lift_and_deltas_are_against_the_original(setup) -> None:
+    bert, data, _, mod, arrays = setup
+    res, reps = evaluate_modulator(data, bert.model, bert.tokenizer, mod, alpha=0.5,
+                                   anchors=arrays["anchor_idx"], n_rel=30, n_pairs=400,
+                                   n_simplices=40, progress=False)
+    sets = res["relational"]["sets"]
+    m, o = sets["Modulated"], sets["Original"]
+    assert m["relative_lift_pearson"] == pytest.approx((m["pearson"] - o["pearson"]) / o["pearson"])
+    assert m["delta_spearman"] == pytest.approx(m["spearman"] - o["spearman"])
+    cos = np.sum(data.encoder * reps, 1) / (
+        np.linalg.norm(data.encoder, axis=1) * np.linalg.norm(reps, axis=1))
+    assert res["preservation"]["mean"] == pytest.approx(cos.mean(), rel=1e-5)
+    assert preservation(data.encoder, reps)["mean"] < 0.9999
+
+
+def test_pentachora_paired_and_unpaired() -> None:
+    X = np.random.default_rng(0).normal(size=(50, 8))
+    out = pentachora(X, 2 * X, n_simplices=30)
+    assert out["paired"]["vol_corr"] == pytest.approx(1.0)
+    assert out["paired"]["modulated"]["cv"] == pytest.approx(out["paired"]["original"]["cv"])
+    assert out["unpaired_as_executed"]["modulated"]["cv"] != pytest.approx(
+        out["paired"]["modulated"]["cv"])
+    with pytest.raises(ValueError, match="differ"):
+        pentachora(X, X[:10])
+
+
+def test_alpha_sweep_labels_the_phase_boundary_and_restores_alpha(setup) -> None:
+    bert, data, _, mod, arrays = setup
+    out = alpha_sweep(data, bert.model, bert.tokenizer, mod, alphas=(0.01, 0.5),
+                      anchors=arrays["anchor_idx"], eval_disjoint_from_anchors=True, n_rel=16,
+                      n_pairs=300, n_simplices=30, progress=False)
+    assert [r["alpha"] for r in out["rows"]] == [0.01, PHASE_BOUNDARY, 0.5]
+    assert "phase boundary" in out["rows"][1]["label"] and out["cosine_constant"] == 0.29514
+    assert out["rows"][0]["preservation"] > out["rows"][2]["preservation"]
+    assert out["pairs"]["leakage_fraction"] == 0.0
+    assert torch.allclose(mod.alphas, torch.full((6,), 0.01))
+    json.dumps(out)
+
+
+def test_train_and_field_steps(setup, tmp_path) -> None:
+    bert, data, _, mod, _ = setup
+    cfg = TrainConfig(epochs=1, batch_size=16, max_input_len=48, progress=False)
+    result, run = train_step(data, bert.model, bert.tokenizer, mod, cfg,
+                             save_path=tmp_path / "m.safetensors")
+    assert run.encoder_unchanged and (tmp_path / "m.safetensors").exists()
+    assert result["objective"] == "encoder-token" and len(result["final_alpha"]) == 6
+    assert result["final_alpha_mean"] == pytest.approx(np.mean(result["final_alpha"]))
+    json.dumps(result)
+    field, fm = field_modulator_step(data, bert.model, bert.tokenizer, train_config=cfg,
+                                     n_simplices=30, progress=False)
+    assert field["params"] == sum(p.numel() for p in fm.parameters())
+    assert field["train"]["encoder_unchanged"]
+    assert {d["id"] for d in field["b12_decisions"]} >= {"B12a", "B12c", "B12f"}
+    json.dumps(field)
