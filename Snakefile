@@ -32,7 +32,10 @@ except ParameterError as exc:
 ATTENTION = [n for n, p in PARAMS.items() if p["experiment"] in ("E11", "E11-T")]
 NOTEBOOK_LIB = {e: [str(f) for f in lib_dependencies(f"notebooks/{e}.py")]
                 for e in sorted({p["experiment"] for p in PARAMS.values()})}
+TERRAIN = [n for n, p in PARAMS.items() if p["experiment"] == "terrain"]
+TERRAIN_BATTERY = any(PARAMS[n].get("weights") for n in TERRAIN)
 SUMMARY_LIB = [str(f) for f in lib_dependencies("lib/summary.py")]
+TERRAIN_SUMMARY_LIB = [str(f) for f in lib_dependencies("lib/terrain/summary.py")]
 REPORT_LIB = [str(f) for f in lib_dependencies("lib/report.py")]
 # the report also shows the other profile's runs that exist and whose parameter file still does
 OTHER_RESULTS = sorted(
@@ -68,6 +71,7 @@ rule all:
     input:
         expand("results/{profile}/{name}.json", profile=PROFILE, name=PARAMS),
         f"results/{PROFILE}/summary.json",
+        [f"results/{PROFILE}/terrain_summary.json"] if TERRAIN else [],
         "results/REPORT.md",
 
 
@@ -106,6 +110,18 @@ rule summary:
         figure=f"figures/{PROFILE}/summary.png",
     shell:
         "{WORKFLOW} {PYTHON} -m lib.summary {PROFILE} {input.results}"
+
+
+rule terrain_summary:
+    input:
+        results=expand("results/{profile}/{name}.json", profile=PROFILE, name=TERRAIN),
+        lib=TERRAIN_SUMMARY_LIB,
+    output:
+        summary=f"results/{PROFILE}/terrain_summary.json",
+        table=f"results/{PROFILE}/terrain_summary.md",
+        figure=[f"figures/{PROFILE}/terrain_summary.png"] if TERRAIN_BATTERY else [],
+    shell:
+        "{WORKFLOW} {PYTHON} -m lib.terrain.summary {PROFILE} {input.results}"
 
 
 rule report:

@@ -1,9 +1,10 @@
 """Cayley-Menger simplex volumes (SPEC-terrain D1), batched, and the seed's sampling protocols.
 
 `cayley_menger_volumes(points)` takes [n, k+1, d] points and returns float64 volumes, NaN where
-the squared volume is not positive (the seed's `if vol_sq > 0`; never `abs`). Squared distances
-are formed in float64 from the per-simplex Gram matrix, then one batched determinant: numpy on
-the CPU, torch on the GPU when the points are a CUDA tensor.
+the squared volume is not positive (the seed's `if vol_sq > 0`; never `abs`). As D1 says, the
+distances are computed in the points' dtype (float32 or float64; others as float64) and stored in
+float64: the per-simplex Gram products in that dtype, ‖p_i−p_j‖² = g_ii + g_jj − 2 g_ij in
+float64, then one batched determinant: numpy on the CPU, torch on the GPU for a CUDA tensor.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-_CHUNK = 64  # simplices per float64 block on the CPU (keeps the block in cache)
 
 
 def _check_points(points: Any) -> tuple[int, int, int]:
@@ -39,29 +38,64 @@ def cm_denominator(k: int) -> tuple[int, int]:
     return (-1) ** (k + 1), (2**k) * math.factorial(k) ** 2
 
 
-def _cm_from_sqdist(d2: Any, lib: Any) -> Any:
+def _cm_from_sqdist(d2: torch.Tensor) -> torch.Tensor:
     """Bordered Cayley-Menger matrices [n, m+1, m+1] from squared distances [n, m, m]."""
     n, m, _ = d2.shape
-    if lib is torch:
-        cm = torch.ones((n, m + 1, m + 1), dtype=torch.float64, device=d2.device)
-    else:
-        cm = np.ones((n, m + 1, m + 1), dtype=np.float64)
+    cm = torch.ones((n, m + 1, m + 1), dtype=torch.float64, device=d2.device)
     cm[:, 0, 0] = 0.0
     cm[:, 1:, 1:] = d2
     return cm
 
 
-def _sqdist_numpy(points: np.ndarray) -> np.ndarray:
-    n, m, _ = points.shape
-    d2 = np.empty((n, m, m), dtype=np.float64)
-    for start in range(0, n, _CHUNK):
-        block = np.asarray(points[start:start + _CHUNK], dtype=np.float64)
-        gram = block @ block.transpose(0, 2, 1)
-        sq = np.einsum("nii->ni", gram)
-        d2[start:start + _CHUNK] = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
+_CANCELLATION = 4.0  # (g_ii + g_jj) / ‖p_i−p_j‖² above this: recompute on centered points
+
+
+def _gram_sqdist(points: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Squared distances of [n, m, d] points into `out` [n, m, m] (float64); returns [n] bool,
+    True where some (g_ii + g_jj) / d²_ij exceeds `_CANCELLATION` (float32 cancellation).
+
+    Gram row i is one `vecdot` of point i with points i..m-1 over all simplices, in the points'
+    dtype (views, no copies); d²_ij = g_ii + g_jj − 2 g_ij is formed in float64.
+    """
+    m = points.shape[1]
+    for i in range(m):
+        row = np.vecdot(points[:, i : i + 1, :], points[:, i:, :])
+        out[:, i, i:] = row
+        out[:, i:, i] = row
+    sq = np.einsum("nii->ni", out).copy()
+    norms = sq[:, :, None] + sq[:, None, :]
+    out *= -2.0
+    out += norms
     diag = np.arange(m)
-    d2[:, diag, diag] = 0.0
-    return np.maximum(d2, 0.0)
+    out[:, diag, diag] = 0.0
+    np.maximum(out, 0.0, out=out)
+    far = norms > _CANCELLATION * out
+    far[:, diag, diag] = False
+    return far.any(axis=(1, 2))
+
+
+def _cm_numpy(points: np.ndarray) -> np.ndarray:
+    """Cayley-Menger matrices [n, m+1, m+1] (float64), distances in the points' dtype (D1;
+    float32 or float64, any other dtype as float64).
+
+    The Gram form loses precision where the points lie far from the origin relative to their
+    distances (float32 cancellation); those simplices are recomputed on points moved to their
+    first point (distances unchanged), so the values stay within float32 rounding of the seed's
+    direct differences.
+    """
+    points = np.asarray(points)
+    if points.dtype not in (np.float32, np.float64):
+        points = points.astype(np.float64)
+    n, m, _ = points.shape
+    cm = np.ones((n, m + 1, m + 1), dtype=np.float64)
+    cm[:, 0, 0] = 0.0
+    far = _gram_sqdist(points, cm[:, 1:, 1:])
+    if far.any():
+        block = points[far]
+        d2 = np.empty((len(block), m, m))
+        _gram_sqdist(block - block[:, :1], d2)
+        cm[far, 1:, 1:] = d2
+    return cm
 
 
 def _sqdist_torch(points: torch.Tensor) -> torch.Tensor:
@@ -79,11 +113,13 @@ def cayley_menger_vol2(points: Any) -> np.ndarray:
     n, m, _ = _check_points(points)
     sign, denom = cm_denominator(m - 1)
     if isinstance(points, torch.Tensor) and points.is_cuda:
-        det = torch.linalg.det(_cm_from_sqdist(_sqdist_torch(points.detach()), torch))
+        det = torch.linalg.det(_cm_from_sqdist(_sqdist_torch(points.detach())))
         return (sign * det / denom).cpu().numpy()
     if isinstance(points, torch.Tensor):
+        if points.dtype not in (torch.float32, torch.float64):
+            points = points.to(torch.float64)
         points = points.detach().cpu().numpy()
-    det = np.linalg.det(_cm_from_sqdist(_sqdist_numpy(np.asarray(points)), np))
+    det = np.linalg.det(_cm_numpy(points))
     return sign * det / denom
 
 
@@ -101,23 +137,27 @@ def cayley_menger_volumes(points: Any) -> np.ndarray:
 
 
 def cayley_menger_volumes_loop(points: Any) -> np.ndarray:
-    """Reference: one Cayley-Menger determinant per simplex, distances by a double Python loop."""
+    """Reference, the seed's loop (D1, seed 004 L178): per simplex a Python double loop over the
+    point pairs, each ‖p_i−p_j‖² an `np.sum` in the points' own dtype stored in a float64 matrix,
+    then one `np.linalg.det`."""
     n, m, _ = _check_points(points)
     if isinstance(points, torch.Tensor):
         points = points.detach().cpu().numpy()
-    sign, denom = cm_denominator(m - 1)
     out = np.full(n, np.nan)
     for s in range(n):
-        pts = np.asarray(points[s], dtype=np.float64)
+        pts = points[s]
         cm = np.zeros((m + 1, m + 1))
-        cm[0, 1:] = 1.0
-        cm[1:, 0] = 1.0
+        cm[0, 1:] = 1
+        cm[1:, 0] = 1
         for i in range(m):
             for j in range(i + 1, m):
-                cm[i + 1, j + 1] = cm[j + 1, i + 1] = np.sum((pts[i] - pts[j]) ** 2)
+                d_sq = np.sum((pts[i] - pts[j]) ** 2)
+                cm[i + 1, j + 1] = d_sq
+                cm[j + 1, i + 1] = d_sq
+        sign, denom = cm_denominator(m - 1)
         vol2 = sign * np.linalg.det(cm) / denom
         if vol2 > 0:
-            out[s] = math.sqrt(vol2)
+            out[s] = np.sqrt(vol2)
     return out
 
 
@@ -198,28 +238,35 @@ def gaussian_reference(rng: np.random.Generator, count: int, d: int, sigma: Any,
     return per_dimension_gaussian(rng, count, sigma, k)
 
 
-def pentachoron_benchmark(n: int = 1000, d: int = 512, seed: int = 0,
-                          device: str = "cpu") -> dict[str, Any]:
-    """Time batched vs per-simplex-loop CM volumes on identical random float32 pentachora."""
+def pentachoron_benchmark(n: int = 1000, d: int = 512, seed: int = 0, device: str = "cpu",
+                          repeats: int = 5) -> dict[str, Any]:
+    """Batched vs the seed's loop on the same random float32 pentachora [n, 5, d].
+
+    Both sides run `repeats` times, alternating, in this process; the best time of each counts.
+    `max_abs_diff` / `max_rel_diff` compare the volumes where both are valid.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1; got {repeats}")
     rng = np.random.default_rng(seed)
     points = rng.standard_normal((n, 5, d)).astype(np.float32)
     batched_input: Any = torch.from_numpy(points).to(device) if device != "cpu" else points
     cayley_menger_volumes(batched_input[:2])  # warm-up
-    best = float("inf")
-    for _ in range(5):
+    cayley_menger_volumes_loop(points[:2])
+    batched_s = loop_s = float("inf")
+    for _ in range(repeats):
         if device != "cpu":
             torch.cuda.synchronize()
         start = time.perf_counter()
         ours = cayley_menger_volumes(batched_input)
-        best = min(best, time.perf_counter() - start)
-    start = time.perf_counter()
-    ref = cayley_menger_volumes_loop(points)
-    loop_s = time.perf_counter() - start
+        batched_s = min(batched_s, time.perf_counter() - start)
+        start = time.perf_counter()
+        ref = cayley_menger_volumes_loop(points)
+        loop_s = min(loop_s, time.perf_counter() - start)
     both = np.isfinite(ours) & np.isfinite(ref)
     diff = np.abs(ours[both] - ref[both])
     return {
-        "n": n, "d": d, "seed": seed, "device": device,
-        "batched_s": best, "loop_s": loop_s, "speedup": loop_s / best,
+        "n": n, "d": d, "seed": seed, "device": device, "repeats": repeats,
+        "batched_s": batched_s, "loop_s": loop_s, "speedup": loop_s / batched_s,
         "max_abs_diff": float(diff.max()) if diff.size else float("nan"),
         "max_rel_diff": float((diff / ref[both]).max()) if diff.size else float("nan"),
         "same_validity": bool(np.array_equal(np.isfinite(ours), np.isfinite(ref))),

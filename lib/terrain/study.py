@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.terrain.parameters import SECTIONS
+
+__all__ = ["SECTIONS"]
+
 # §1's probes (seed 004 L346-357, L407-410): the inputs are data, kept as the seed wrote them.
 SENTENCES = (
     "The cat sat on the mat.",

@@ -209,7 +209,8 @@ def test_pre_collapsed_and_falcon40b_pattern_on_non_finite_numbers():
 
 
 def test_heritage_on_a_non_finite_si_is_undefined_naming_the_model():
-    si = {"Phi-3-mini": 0.329, "Phi-3-medium": 0.334, "phi-1_5": 0.31, "phi-2": INF}
+    si = {"Phi-3-mini": published("phi3mini.si"), "Phi-3-medium": published("phi3medium.si"),
+          "phi-1_5": 0.31, "phi-2": INF}
     v = heritage(si)  # Inf was counted as outside the band: SIZE_CONFOUND_DETECTED
     assert v.code == "UNDEFINED" and v.reason == "not finite: SI of phi-2 is inf"
     v = heritage({**si, "phi-2": NAN, "gone": None})

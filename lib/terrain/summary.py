@@ -1,0 +1,83 @@
+"""The terrain summary across runs: headline numbers per run and the §5 cross-architecture table.
+
+    python -m lib.terrain.summary embedded results/embedded/terrain_*.json
+
+Writes `results/<profile>/terrain_summary.{json,md}` and `figures/<profile>/terrain_summary.png`
+from exactly the results files given (a deleted parameter file leaves no row).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lib.params import PROFILES
+from lib.paths import RESULTS
+from lib.results import atomic_write_bytes, read_json, results_path, save_figure, write_json
+
+NAME = "terrain_summary"
+
+
+def batteries(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The weight-battery block of each run that has one (trained weights, else the init)."""
+    out = []
+    for p in payloads:
+        w = p.get("weights")
+        if w:
+            block = dict(w["trained"] or w["init"])
+            block["model"] = p["model"]["name"]
+            out.append(block)
+    return out
+
+
+def markdown(frame: Any) -> str:
+    """A DataFrame as a Markdown table (index as the first column)."""
+    frame = frame.reset_index()
+    cells = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return "\n".join([head, rule, *("| " + " | ".join(r) + " |" for r in cells)]) + "\n"
+
+
+def headline_rows(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run: run, model and its headline numbers."""
+    return [{"run": p["run"], "model": p["model"]["name"], **p.get("headline", {})}
+            for p in payloads]
+
+
+def write_summary(profile: str, files: Sequence[str | Path]) -> dict[str, Any]:
+    """Write the summary files of `profile` from the terrain results `files`."""
+    from lib.terrain.weights.summary import cross_architecture_figure, cross_architecture_table
+
+    payloads = [read_json(Path(f)) for f in files]
+    payloads = [p for p in payloads if p.get("experiment") == "terrain"]
+    runs = batteries(payloads)
+    table = cross_architecture_table(runs) if runs else None
+    summary = {"profile": profile, "rows": headline_rows(payloads),
+               "cross_architecture": table.reset_index().to_dict("records")
+               if table is not None else []}
+    write_json(results_path(profile, NAME), summary)
+    text = f"# Terrain summary ({profile})\n\n"
+    if table is not None:
+        text += "## Weight battery across architectures (§5)\n\n" + markdown(table)
+    atomic_write_bytes(RESULTS / profile / f"{NAME}.md", text.encode())
+    if runs:
+        save_figure(cross_architecture_figure(runs), profile, NAME)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("profile", choices=PROFILES)
+    parser.add_argument("files", nargs="*", help="terrain results files")
+    args = parser.parse_args(argv)
+    summary = write_summary(args.profile, args.files)
+    print(f"{NAME}: {len(summary['rows'])} runs, "
+          f"{len(summary['cross_architecture'])} in the cross-architecture table")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""The terrain notebook's tables: the section blocks as pandas frames, rounded for reading."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+# The Qwen3.5-0.8B numbers seed 004 quotes as its reference (claims registry ids) and the
+# embedding-block field each compares with.
+QWEN_REFERENCE = (
+    ("qwen08.mean_cos", ("cosine", "mean")),
+    ("qwen08.pr_dim", ("spectrum", "pr_over_dim")),
+    ("qwen08.volume_cv", ("pentachora", "cv")),
+    ("qwen08.volume_ratio", ("pentachora", "ratio_embed_random")),
+    ("qwen08.digit_corr", ("digits", "manifold", "corr_abs_diff_cosine")),
+)
+
+
+def _num(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(float(value), spec)
+
+
+def _get(block: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for step in path:
+        block = block[step]
+    return block
+
+
+def embedding_table(block: dict[str, Any]) -> pd.DataFrame:
+    """The embedding matrix's headline geometry."""
+    p, s = block["pentachora"], block["spectrum"]
+    rows = [
+        ("matrix", f"{block['tensor']} {block['shape'][0]} x {block['shape'][1]}"
+                   f" (tied output head: {block['tied']})"),
+        ("norm mean / std", f"{_num(block['norms']['mean'])} / {_num(block['norms']['std'])}"),
+        (f"mean pairwise cosine ({block['cosine']['n_sample']:,}-row sample)",
+         _num(block["cosine"]["mean"])),
+        ("participation ratio / dim", f"{_num(s['participation_ratio'], '.1f')} / "
+                                      f"{block['shape'][1]} = {_num(s['pr_over_dim'])}"),
+        ("dims for 90% variance", str(s["dims_for_variance"]["90%"])),
+        ("pentachoron volume CV", _num(p["cv"])),
+        ("volume embed / Gaussian", f"{_num(p['ratio_embed_random'])} ({p['reference']})"),
+        ("digit |i-j| vs cosine corr", _num(block["digits"]["manifold"]["corr_abs_diff_cosine"])),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "value"]).set_index("quantity")
+
+
+def published_embedding_table(block: dict[str, Any],
+                              published: Callable[[str], Any]) -> pd.DataFrame:
+    """This model beside seed 004's Qwen3.5-0.8B reference numbers (from the claims registry)."""
+    rows = [(cid, _num(published(cid)), _num(_get(block, path))) for cid, path in QWEN_REFERENCE]
+    return pd.DataFrame(rows, columns=["claim", "published (Qwen3.5-0.8B)",
+                                       "this model"]).set_index("claim")
+
+
+def layers_table(block: dict[str, Any]) -> pd.DataFrame:
+    """Per named encoder layer: token norm and position cosine (mean over the sentences)."""
+    enc = block["encoder"]
+    return pd.DataFrame(
+        [(name, _num(enc["per_layer"][name]["mean_norm"], ".3f"),
+          _num(enc["per_layer"][name]["mean_cos"], ".3f")) for name in enc["layers"]],
+        columns=["layer", "token norm", "position cosine"]).set_index("layer")
+
+
+def pos_mix_line(mix: dict[str, Any]) -> str:
+    """The part-of-speech mix of the matched lemmas (B10: adj/adv pairs always score 1/3)."""
+    counts = mix.get("counts", {})
+    parts = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    share = mix.get("root_pair_fraction")
+    tail = f"; share of random pairs through nltk's fake root: {share:.1%}" if share else ""
+    return f"parts of speech: {parts}{tail}"
+
+
+def alignment_table(a: dict[str, Any]) -> pd.DataFrame:
+    """Static embedding vs encoder: correlations with path similarity, gradient, volumes."""
+    rows = [
+        ("Pearson r", a["static"]["pearson"], a["encoder"]["pearson"], a["lift"]["pearson"]),
+        ("Spearman rho", a["static"]["spearman"], a["encoder"]["spearman"],
+         a["lift"]["spearman"]),
+        ("gradient (s>=0.25 minus s<0.10)", a["gradient"]["static"], a["gradient"]["encoder"],
+         a["gradient"]["encoder"] - a["gradient"]["static"]),
+        ("pentachoron volume CV", a["pentachora"]["static"]["cv"],
+         a["pentachora"]["encoder"]["cv"], None),
+    ]
+    table = pd.DataFrame(
+        [(name, _num(s), _num(e), _num(lift, "+.4f") if lift is not None else "")
+         for name, s, e, lift in rows],
+        columns=[f"{a['n_pairs']:,} pairs", "static", "encoder", "lift"])
+    return table.set_index(f"{a['n_pairs']:,} pairs")
+
+
+def stability_table(stab: dict[str, Any]) -> pd.DataFrame:
+    """The seed's statistics over seeds (mean ± std ddof 0, min, max) and the added 95% CI."""
+    rows = []
+    for key in ("static_pearson", "enc_pearson", "static_spearman", "enc_spearman",
+                "gradient_static", "gradient_enc", "static_cv", "enc_cv"):
+        s = stab["summary"].get(key)
+        if s is None:
+            continue
+        ci = s.get("ci") or [None, None]
+        rows.append((key, f"{_num(s['mean'])} ± {_num(s['std'])}",
+                     f"[{_num(s['min'])}, {_num(s['max'])}]",
+                     f"[{_num(ci[0])}, {_num(ci[1])}]"))
+    return pd.DataFrame(rows, columns=[f"{stab['n_seeds']} seeds", "mean ± std", "min, max",
+                                       "95% CI (added)"]).set_index(f"{stab['n_seeds']} seeds")
+
+
+def weights_table(block: dict[str, Any]) -> pd.DataFrame:
+    """Per role: share of |w| < 0.1 and mean stable rank, trained beside the initialization."""
+    trained, init = block["trained"], block["init"]
+    ref = trained or init
+    groups = [g for g in ref["sparsity"] if g.startswith(("self_attn", "cross_attn", "mlp"))]
+    rows = []
+    for g in groups:
+        row = [g]
+        for res in (trained, init):
+            if res is None or g not in res["sparsity"]:
+                row += ["-", "-"]
+                continue
+            sv = res["sv"]["mean"].get(g)
+            row += [f"{res['sparsity'][g]['<0.1']:.1%}",
+                    _num(sv["stable_rank"], ".1f") if sv else "-"]
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["role", "|w|<0.1 trained", "stable rank trained",
+                                        "|w|<0.1 init", "stable rank init"]).set_index("role")
+    return table[[c for c in table.columns if not (table[c] == "-").all()]]
+
+
+def projection_table(block: dict[str, Any]) -> pd.DataFrame:
+    """Held-out fit of the projected embeddings."""
+    tok = block["token_cosine"]
+    rows = [
+        ("shared tokens", f"{block['shared_tokens']:,}"),
+        ("per-token cosine mean / median", f"{_num(tok['mean'])} / {_num(tok['median'])}"),
+    ]
+    rows.append(("PCA variance retained", _num(block["pca_retained_variance"])))
+    rows.append(("relational Pearson (1,000 test tokens)", _num(block["relational"]["pearson"])))
+    return pd.DataFrame(rows, columns=["quantity", "value"]).set_index("quantity")
