@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lib.params import ModelName, NonNegativeInt, PositiveInt, RunParameters, StrictModel, register
+from lib.terrain.weights.baseline import CONFIGS as INIT_CONFIGS
 from lib.terrain.weights.battery import THRESHOLDS
 
 Seed = NonNegativeInt
@@ -94,6 +95,13 @@ class TerrainParameters(RunParameters):
     wordnet: WordNetSection | None = None
     weights: WeightsSection | None = None
     projection: ProjectionSection | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _known_init(cls, model: str) -> str:
+        if model.startswith("init/") and model not in INIT_CONFIGS:
+            raise ValueError(f"unknown initialization {model!r}; known: {', '.join(INIT_CONFIGS)}")
+        return model
 
     @model_validator(mode="after")
     def _some_section(self) -> TerrainParameters:
