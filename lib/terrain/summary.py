@@ -32,10 +32,18 @@ def batteries(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN: not measured for this run
+            return "-"
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
+    return str(value)
+
+
 def markdown(frame: Any) -> str:
-    """A DataFrame as a Markdown table (index as the first column)."""
+    """A DataFrame as a Markdown table (index as the first column; NaN as '-')."""
     frame = frame.reset_index()
-    cells = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
     head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     return "\n".join([head, rule, *("| " + " | ".join(r) + " |" for r in cells)]) + "\n"
