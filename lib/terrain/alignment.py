@@ -152,14 +152,24 @@ def pentachoron_comparison(
     }
 
 
+def first_hypernym(parents: Sequence[Any]) -> Any:
+    """The hypernym a chain walk follows: smallest (pos, offset), whatever nltk's set order."""
+    return min(parents, key=lambda s: (s.pos(), s.offset()))
+
+
 def hypernym_chains(
     matched: Sequence[Any], max_steps: int = 10, min_len: int = 3
 ) -> list[list[int]]:
     """Chains of matched indices [root, 1st matched ancestor, 2nd, ...] (B3 adopted).
 
-    Each synset's first index in `matched` is its root; the walk takes `hypernyms()[0]` up to
+    Each synset's first index in `matched` is its root; the walk takes the first hypernym up to
     `max_steps` times (stopping where there is none), continuing through unmatched ancestors, and
     appends each matched one. Chains shorter than `min_len` are dropped.
+
+    "First" is the seed's `hypernyms()[0]`, but nltk builds that list from a Python *set* of
+    (pos, offset) pointers, so its order changes with PYTHONHASHSEED from one process to the next
+    (dog.n.01: canine.n.02 or domestic_animal.n.01). The walk takes the hypernym with the smallest
+    (pos, offset) instead, the same in every run (resolution B17 in the report).
     """
     first: dict[Any, int] = {}
     for i, item in enumerate(matched):
@@ -171,7 +181,7 @@ def hypernym_chains(
             parents = current.hypernyms()
             if not parents:
                 break
-            current = parents[0]
+            current = first_hypernym(parents)
             if current in first:
                 chain.append(first[current])
         if len(chain) >= min_len:
