@@ -59,7 +59,7 @@ lint: setup
 	$(VENV)/bin/ruff check lib tests conftest.py notebooks/*.py
 
 bench: setup
-	$(PY) -m lib.attention.bench
+	$(PY) -m lib.bench
 
 # containers run as root: the server refuses to start there without --allow-root
 lab: setup

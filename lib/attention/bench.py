@@ -13,16 +13,12 @@ Prints a table and the results as one JSON line; `main()` returns them as a dict
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import re
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +33,7 @@ from lib.attention.entropy import (
     prompt_entropies,
 )
 from lib.attention.prompts import load_prompts
+from lib.memory import PeakRSS
 
 EMBEDDED_NAME = "embedded/smollm2-135m-instruct"
 SMOLLM2_SHAPE = {
@@ -55,8 +52,11 @@ TINY_SHAPE = {
     "intermediate_size": 128,
     "vocab_size": 300,
 }
-FULL = {"prompts": 2, "layers": 60, "heads": 128, "tokens": 128, "valid": (40, 90), "repeats": 6}
-QUICK = {"prompts": 1, "layers": 16, "heads": 64, "tokens": 128, "valid": (40,), "repeats": 5}
+FULL = {"prompts": 2, "layers": 60, "heads": 128, "tokens": 128, "valid": (40, 90), "repeats": 6,
+        "forward_prompts": 10}
+QUICK = {"prompts": 1, "layers": 4, "heads": 32, "tokens": 128, "valid": (40,), "repeats": 3,
+         "forward_prompts": 4}
+MEMORY_VARIANTS = ("plain", "streaming", "stack")
 
 
 # --------------------------------------------------------------------------- 1. kernel
@@ -251,50 +251,24 @@ def bench_forward(model, tokenizer, prompts: Sequence[str], repeats: int) -> dic
 # --------------------------------------------------------------------------- 3. memory
 
 
-def _status_kib(field: str) -> int:
-    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
-    return int(match.group(1)) if match else 0
-
-
-def _malloc_trim() -> None:
-    """Hand freed heap memory back to the OS (glibc), so a later peak is not hidden by reuse."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False if not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return _status_kib("VmHWM") <= _status_kib("VmRSS") + 1024
-    except OSError:
-        return False
-
-
 def memory_variant(variant: str, model, tokenizer, prompts: Sequence[str]) -> dict:
     """Peak RSS above the current RSS while running `variant` (plain | streaming | stack).
 
     A 2-token forward first pages in the weights (safetensors are mmapped lazily).
     """
+    if variant not in MEMORY_VARIANTS:
+        raise ValueError(f"unknown memory variant {variant!r}; use one of {MEMORY_VARIANTS}")
     backbone = backbone_of(model)
     kwargs = forward_kwargs(backbone)
     with torch.no_grad():  # page in lazily loaded (mmapped) weights: not the variant's memory
         backbone(**tokenizer("Hi", return_tensors="pt").to(model.device), **kwargs)
-    gc.collect()
-    _malloc_trim()
-    exact = _reset_peak()
-    before = _status_kib("VmRSS") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     held = 0
-    with torch.no_grad():
+    with PeakRSS() as peak, torch.no_grad():
         if variant == "plain":
             backbone(**_tokenize(tokenizer, prompts, model.device), **kwargs)
         elif variant == "streaming":
             measure_entropies(model, tokenizer, prompts, mode="masked", progress=False)
-        elif variant == "stack":  # the seeds: one prompt at a time, every layer's attention kept
+        else:  # stack, the seeds: one prompt at a time, every layer's attention kept
             patterns, masks = [], []
             for prompt in prompts:
                 inputs = _tokenize(tokenizer, [prompt], model.device)
@@ -304,10 +278,7 @@ def memory_variant(variant: str, model, tokenizer, prompts: Sequence[str]) -> di
                 del out
             held = sum(p.numel() * p.element_size() for p in patterns)
             prompt_entropies(patterns, masks, "masked")
-        else:
-            raise ValueError(f"unknown memory variant {variant!r}")
-    after = _status_kib("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"peak_mb": (after - before) / 1024, "held_mb": held / 2**20, "exact_peak": exact}
+    return {"peak_mb": peak.mb, "held_mb": held / 2**20, "exact_peak": peak.exact}
 
 
 def _attention_bytes(model, prompts: int, layers: bool) -> int:
@@ -327,7 +298,7 @@ def bench_memory(quick: bool, model, tokenizer, prompts: Sequence[str]) -> dict:
             "falcon40b_one_layer_bf16_plus_fp32": 10 * 128 * 128 * 128 * 6 / 2**20,
         },
     }
-    for variant in ("plain", "streaming", "stack"):
+    for variant in MEMORY_VARIANTS:
         if quick:
             out[variant] = memory_variant(variant, model, tokenizer, prompts)
             continue
@@ -395,7 +366,7 @@ def run(quick: bool = False) -> dict:
         repeats=size["repeats"],
     )
     model, tokenizer, description = bench_model(quick)
-    prompts = load_prompts()
+    prompts = load_prompts()[: size["forward_prompts"]]
     forward = bench_forward(model, tokenizer, prompts, size["repeats"])
     memory = bench_memory(quick, model, tokenizer, prompts)
     return {

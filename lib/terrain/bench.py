@@ -1,16 +1,22 @@
 """Speed of the WordNet kernels against NLTK, with identical values checked.
 
-`run(quick)` returns rows {what, n, ours_s, reference_s, ratio, max_abs_diff, goal, note}:
+`run(quick)` returns rows {what, n, ours_s, reference_s, ratio, max_abs_diff, goal, met, note};
+`met` is the goal and identical values (max |diff| <= 1e-12) together:
 
 (a) §2: path similarity of 500,000 pairs drawn from 3,000 matched synsets; ours includes the
     precomputation (the dense distance matrix); NLTK's `path_similarity` is timed on a subsample
     of the pairs and extrapolated per pair (said in `note`); goal >= 50x.
 (b) Wu-Palmer of all pairs i < j of 3,000 matched synsets (4,498,500 NLTK calls, extrapolated
     from a timed sample); goal >= 50x.
-(c) §3: the 50-seed stability test at the seed's sizes on all-MiniLM-L6-v2; goal < 60 s. Its
-    reference is NLTK's per-pair cost (from (a)) times the path similarities the seed computed.
+(c) §3: the 50-seed stability test at the seed's sizes on all-MiniLM-L6-v2's real static and
+    encoder representations (every matched definition encoded first, not timed); goal < 60 s.
+    Its reference is NLTK's per-pair cost (from (a)) times the path similarities the seed
+    computed.
 
-The matched set is all-MiniLM-L6-v2's single-token WordNet lemmas. `quick` shrinks every size.
+The matched set is all-MiniLM-L6-v2's single-token WordNet lemmas. `quick` (a smoke run, not the
+goals' workloads) matches lemmas of the first `QUICK_SYNSETS` synsets only, keeps
+`QUICK_MATCHED` of them, lets seeded Gaussian rows stand in for the encoder output and shrinks
+every size.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ import numpy as np
 MODEL = "embedded/all-minilm-l6-v2"
 GOAL_RATIO = 50.0
 GOAL_STABILITY_S = 60.0
+IDENTICAL = 1e-12  # max |ours - NLTK| for "identical values"
+QUICK_SYNSETS = 4000
+QUICK_MATCHED = 400
 
 
 def _nltk_values(fn: str, a: list, b: list) -> tuple[np.ndarray, float]:
@@ -56,6 +65,7 @@ def bench_path_pairs(synsets: list, n_pairs: int, n_reference: int, seed: int = 
     reference_s = ref_s / k * len(pi)
     return _row(f"path similarity, {len(pi):,} pairs over {len(sub):,} synsets (§2)", len(pi),
                 ours_s, reference_s, _max_abs_diff(ours[:k], ref), f">= {GOAL_RATIO:.0f}x",
+                reference_s >= GOAL_RATIO * ours_s,
                 f"NLTK timed on {k:,} pairs and extrapolated per pair; ours includes the "
                 "dense-matrix precomputation")
 
@@ -75,12 +85,13 @@ def bench_wup_all_pairs(synsets: list, n_reference: int, seed: int = 0) -> dict:
     reference_s = ref_s / len(pick) * len(i)
     return _row(f"Wu-Palmer, all {len(i):,} pairs of {len(synsets):,} synsets", len(i), ours_s,
                 reference_s, _max_abs_diff(ours[pick], ref), f">= {GOAL_RATIO:.0f}x",
+                reference_s >= GOAL_RATIO * ours_s,
                 f"NLTK timed on {len(pick):,} random pairs and extrapolated per pair; ours "
                 "includes building the hierarchy arrays")
 
 
 def bench_stability(static: np.ndarray, encoder: np.ndarray, matched: list, n_seeds: int,
-                    nltk_s_per_pair: float, n_check: int = 2000) -> dict:
+                    nltk_s_per_pair: float, n_check: int = 2000, encoded: str = "") -> dict:
     """(c): `stability` at the seed's sizes; values of seed 0's first pairs checked vs NLTK."""
     from lib.terrain.alignment import hypernym_chains, sample_pairs
     from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
@@ -101,31 +112,44 @@ def bench_stability(static: np.ndarray, encoder: np.ndarray, matched: list, n_se
                   for s in range(n_seeds))
     return _row(f"50-seed stability (§3), {n_seeds} seeds on MiniLM", n_calls, ours_s,
                 nltk_s_per_pair * n_calls, _max_abs_diff(ours, ref),
-                f"< {GOAL_STABILITY_S:.0f} s",
+                f"< {GOAL_STABILITY_S:.0f} s", ours_s < GOAL_STABILITY_S,
                 f"reference: NLTK per-pair cost from (a) x {n_calls:,} path similarities, "
-                f"extrapolated; values checked on {k:,} pairs of seed 0")
+                f"extrapolated; values checked on {k:,} pairs of seed 0; {encoded}".rstrip("; "))
 
 
 def _row(what: str, n: int, ours_s: float, reference_s: float, max_abs_diff: float, goal: str,
-         note: str) -> dict[str, Any]:
+         goal_met: bool, note: str) -> dict[str, Any]:
     return {"what": what, "n": int(n), "ours_s": ours_s, "reference_s": reference_s,
             "ratio": reference_s / ours_s if ours_s > 0 else float("inf"),
-            "max_abs_diff": max_abs_diff, "goal": goal, "note": note}
+            "max_abs_diff": max_abs_diff, "goal": goal,
+            "met": bool(goal_met and max_abs_diff <= IDENTICAL), "note": note}
 
 
-def _minilm(quick: bool) -> tuple[list, np.ndarray, np.ndarray]:
+def _minilm(quick: bool) -> tuple[list, np.ndarray, np.ndarray, str]:
+    """(matched lemmas, static rows, encoder rows, how the encoder rows were made)."""
+    from itertools import islice
+
+    from nltk.corpus import wordnet as wn
+
     from lib.models import load_model
     from lib.terrain.wordnet import encode_definitions, match_single_token_lemmas
 
     loaded = load_model(MODEL, dtype="float32")
-    matched = match_single_token_lemmas(loaded.tokenizer)
-    if quick:
-        matched = matched[:1500]
+    synsets = islice(wn.all_synsets(), QUICK_SYNSETS) if quick else None
+    matched = match_single_token_lemmas(loaded.tokenizer, synsets)
+    table = loaded.model.get_input_embeddings().weight.detach().float().cpu().numpy()
+    if quick:  # encoding is ~15 ms a definition on 2 CPU cores: too slow for a smoke run
+        matched = matched[:QUICK_MATCHED]
+        encoder = np.random.default_rng(0).standard_normal(
+            (len(matched), table.shape[1])).astype(np.float32)
+        return matched, table[[m.token_id for m in matched]], encoder, (
+            "quick: seeded Gaussian rows stand in for the encoder output")
+    start = time.perf_counter()
     encoder = encode_definitions(loaded.model, loaded.tokenizer,
                                  [m.definition for m in matched], progress=False)
-    table = loaded.model.get_input_embeddings().weight.detach().float().cpu().numpy()
-    static = table[[m.token_id for m in matched]]
-    return matched, static, encoder
+    encoded = (f"MiniLM's real encoder output: {len(matched):,} definitions encoded in "
+               f"{time.perf_counter() - start:.0f} s (not timed)")
+    return matched, table[[m.token_id for m in matched]], encoder, encoded
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
@@ -133,15 +157,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     from lib.terrain.wordnet import ensure_wordnet
 
     ensure_wordnet()
-    matched, static, encoder = _minilm(quick)
-    n_syn = 500 if quick else 3000
+    matched, static, encoder, encoded = _minilm(quick)
+    n_syn = 300 if quick else 3000
     rng = np.random.default_rng(42)
     synsets = [matched[i].synset for i in rng.choice(len(matched), n_syn, replace=False)]
-    path_row = bench_path_pairs(synsets, 50_000 if quick else 500_000, 500 if quick else 5000)
+    path_row = bench_path_pairs(synsets, 20_000 if quick else 500_000, 300 if quick else 5000)
     wup_row = bench_wup_all_pairs(synsets, 300 if quick else 3000)
     per_pair = path_row["reference_s"] / path_row["n"]
     stab_row = bench_stability(static, encoder, matched, 3 if quick else 50, per_pair,
-                               n_check=300 if quick else 2000)
+                               n_check=300 if quick else 2000, encoded=encoded)
     return [path_row, wup_row, stab_row]
 
 
@@ -153,7 +177,8 @@ def main() -> None:
     args = parser.parse_args()
     for row in run(quick=args.quick):
         print(f"{row['what']}: ours {row['ours_s']:.2f} s, NLTK {row['reference_s']:.1f} s "
-              f"({row['ratio']:.0f}x, goal {row['goal']}), max |diff| {row['max_abs_diff']:.3g}"
+              f"({row['ratio']:.0f}x, goal {row['goal']}: {'met' if row['met'] else 'NOT met'}), "
+              f"max |diff| {row['max_abs_diff']:.3g}"
               f"\n    {row['note']}")
 
 

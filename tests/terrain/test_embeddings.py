@@ -58,8 +58,10 @@ def test_section1_reproduces_the_seed_stream(E: np.ndarray) -> None:
     v_e, v_r = cayley_menger_volumes_loop(np.stack(emb)), cayley_menger_volumes_loop(np.stack(ref))
     assert out["cosine"]["mean"] == pytest.approx(cos.mean(), rel=1e-5)
     p = out["pentachora"]
-    assert p["mean"] == pytest.approx(np.nanmean(v_e), rel=1e-9)
-    assert p["cv"] == pytest.approx(np.nanstd(v_e) / np.nanmean(v_e), rel=1e-9)
+    # distances in float32 as the seed computed them (D1): the batched Gram form and the seed's
+    # direct differences agree to float32 rounding, not to float64's
+    assert p["mean"] == pytest.approx(np.nanmean(v_e), rel=1e-6)
+    assert p["cv"] == pytest.approx(np.nanstd(v_e) / np.nanmean(v_e), rel=1e-6)
     assert p["ratio_embed_random"] == pytest.approx(np.nanmean(v_e) / np.nanmean(v_r), rel=1e-6)
     assert out["distances"]["mean"] == pytest.approx(dist.mean(), rel=1e-9)
     Ec = E.astype(np.float64) - E.mean(axis=0)
@@ -82,7 +84,7 @@ def test_section13a_reproduces_the_seed_stream(E: np.ndarray) -> None:
     assert out["distances"]["mean"] == pytest.approx(dist.mean(), rel=1e-9)
     assert out["spectrum"]["participation_ratio"] == pytest.approx(
         lam.sum() ** 2 / (lam**2).sum(), rel=1e-9)
-    assert out["pentachora"]["cv"] == pytest.approx(np.nanstd(v_e) / np.nanmean(v_e), rel=1e-9)
+    assert out["pentachora"]["cv"] == pytest.approx(np.nanstd(v_e) / np.nanmean(v_e), rel=1e-6)
     assert out["pentachora"]["ratio_embed_random"] == pytest.approx(
         np.nanmean(v_e) / np.nanmean(v_r), rel=1e-6)
     assert out["norms"]["std"] == pytest.approx(np.linalg.norm(E, axis=1).std(ddof=1), rel=1e-5)

@@ -104,7 +104,28 @@ def test_gaussian_references_follow_the_seed_draws() -> None:
         simplex.isotropic_gaussian(np.random.default_rng(0), 3, 8, -1.0)
 
 
+def test_float32_points_far_from_origin_keep_float32_accuracy() -> None:
+    # a common offset 30x the spread: a plain float32 Gram would lose ~1e-4 to cancellation
+    rng = np.random.default_rng(7)
+    pts = (rng.standard_normal((40, 5, 64)) + 30 * rng.standard_normal(64)).astype(np.float32)
+    exact = simplex.cayley_menger_volumes(pts.astype(np.float64))
+    np.testing.assert_allclose(simplex.cayley_menger_volumes(pts), exact, rtol=2e-6)
+    np.testing.assert_allclose(simplex.cayley_menger_volumes_loop(pts), exact, rtol=2e-6)
+
+
+def test_loop_forms_distances_in_the_points_dtype() -> None:
+    # the seed's np.sum((p_i - p_j) ** 2) on float32 points: float32 rounding, not float64
+    pts = np.random.default_rng(8).standard_normal((30, 5, 256)).astype(np.float32)
+    as32 = simplex.cayley_menger_volumes_loop(pts)
+    as64 = simplex.cayley_menger_volumes_loop(pts.astype(np.float64))
+    assert not np.array_equal(as32, as64)
+    np.testing.assert_allclose(as32, as64, rtol=1e-5)
+
+
 def test_benchmark_agrees_with_loop() -> None:
-    result = simplex.pentachoron_benchmark(n=50, d=32)
-    assert result["same_validity"] and result["max_rel_diff"] < 1e-9
+    result = simplex.pentachoron_benchmark(n=50, d=32, repeats=2)
+    assert result["same_validity"] and result["max_rel_diff"] < 1e-6
     assert result["batched_s"] > 0 and result["loop_s"] > 0
+    assert result["speedup"] == result["loop_s"] / result["batched_s"]
+    with pytest.raises(ValueError, match="repeats"):
+        simplex.pentachoron_benchmark(n=5, d=8, repeats=0)

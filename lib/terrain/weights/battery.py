@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lib.memory import PeakRSS, release_freed_memory
 from lib.terrain.weights.catalog import (
     ATTENTION_ROLES,
     AttentionHeads,
@@ -26,7 +27,6 @@ from lib.terrain.weights.catalog import (
     TensorSource,
     build_catalog,
 )
-from lib.terrain.weights.memory import PeakRSS, release_freed_memory
 
 THRESHOLDS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)  # §4; §5/§6 use the last four
 SECTION5_THRESHOLDS = (1e-4, 1e-3, 1e-2, 1e-1)

@@ -2,8 +2,10 @@
 
 For MiniLM, SmolLM2-135M and Gemma-3-270m (`embedded/...`; quick: MiniLM only): the battery
 streamed from the checkpoint vs the model loaded with transformers and the same metrics run on
-its state dict. Each variant runs in a fresh subprocess; its peak memory is the RSS high-water
-mark minus the RSS after the interpreter and imports. Also SVDs per second.
+its state dict. Each variant runs in a fresh subprocess (quick: in this process); its peak
+memory is the RSS high-water mark minus the RSS after the interpreter and imports. Also SVDs
+per second, and each variant's per-group mean singular-value metrics (`sv_mean`), which must
+agree between the two.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def _load(name: str) -> torch.nn.Module:
 
 def measure_variant(variant: str, name: str) -> dict[str, Any]:
     """Run one variant here; peak RSS above the RSS after imports (exact via VmHWM reset)."""
+    from lib.memory import PeakRSS
     from lib.terrain.weights.battery import _warm_up, resolve_device, run_battery
-    from lib.terrain.weights.memory import PeakRSS
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; use one of {VARIANTS}")
@@ -72,7 +74,8 @@ def measure_variant(variant: str, name: str) -> dict[str, Any]:
             "svd_per_s": sv["n_svd"] / sv["seconds"] if sv["seconds"] else None,
             "largest_tensor_mb": result["memory"]["largest_tensor_mb"],
             "battery_peak_mb": result["memory"]["peak_rss_mb"],
-            "device": result["device"], "threads": result["threads"]}
+            "device": result["device"], "threads": result["threads"],
+            "sv_mean": sv["mean"]}
 
 
 def _subprocess(variant: str, name: str) -> dict[str, Any]:
@@ -84,9 +87,11 @@ def _subprocess(variant: str, name: str) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    """Rows (model, variant, seconds, peak_mb, svd_per_s, ...), each in a fresh subprocess."""
-    return [_subprocess(variant, name) for name in (QUICK_MODELS if quick else MODELS)
-            for variant in VARIANTS]
+    """Rows (model, variant, seconds, peak_mb, svd_per_s, ...), each in a fresh subprocess;
+    quick: MiniLM only, in this process."""
+    if quick:
+        return [measure_variant(variant, name) for name in QUICK_MODELS for variant in VARIANTS]
+    return [_subprocess(variant, name) for name in MODELS for variant in VARIANTS]
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,83 @@
+"""lib.bench: one run of every benchmark; rows with measured ratios, goals and value checks."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lib import bench
+from lib.memory import PeakRSS, status_kib
+from lib.terrain.simplex import pentachoron_benchmark
+
+
+def test_row_ratio_and_table() -> None:
+    fast = bench.row("area", "fast thing", 0.5, 10.0, "s", ">= 10x", True, 0.0, "a note")
+    slow = bench.row("area", "memory thing", 300.0, 150.0, "MB", "ours < reference", False)
+    assert fast["ratio"] == 20.0 and slow["ratio"] == 0.5
+    text = bench.table({"quick": True, "areas": {"area": [fast, slow]}, "seconds": {"area": 1.0},
+                        "total_s": 1.0})
+    lines = text.splitlines()
+    assert lines[0].startswith("== area")
+    assert "20.0x" in lines[2] and lines[2].rstrip().endswith("yes")
+    assert "0.5x" in lines[4] and lines[4].rstrip().endswith("NO") and "300.0 MB" in lines[4]
+    assert lines[3].strip() == "a note"
+
+
+def test_max_rel_diff() -> None:
+    assert bench._max_rel_diff({"a": {"x": 2.0, "n": 3}}, {"a": {"x": 2.0, "n": 3}}) == 0.0
+    assert bench._max_rel_diff({"a": 1.0, "b": 4.0}, {"a": 1.0, "b": 5.0}) == pytest.approx(0.2)
+    assert bench._max_rel_diff({"a": math.nan}, {"a": math.nan}) == 0.0
+    assert bench._max_rel_diff({"a": 1.0}, {"b": 1.0}) == math.inf
+
+
+def test_peak_rss_counts_a_freed_block_and_nests() -> None:
+    with PeakRSS() as outer:
+        block = np.ones(80 * 2**20 // 8)  # 80 MiB, touched
+        del block
+        with PeakRSS() as inner:  # resets the kernel counter: the outer peak must survive
+            small = np.ones(2**20 // 8)
+            del small
+    assert status_kib("VmRSS") > 0 and outer.exact == inner.exact
+    if outer.exact:  # Linux with a writable /proc/self/clear_refs
+        assert outer.mb >= 75 and inner.mb < 40, (outer.mb, inner.mb)
+    else:
+        assert outer.mb >= 0 and inner.mb >= 0
+
+
+def test_unknown_area_raises() -> None:
+    with pytest.raises(ValueError, match="unknown benchmark area"):
+        bench.run(quick=True, areas=["pentachora", "nope"])
+
+
+def test_pentachoron_row_checks_values_and_goal() -> None:
+    (r,) = bench.run(quick=True, areas=["pentachora"])["areas"]["pentachora"]
+    again = pentachoron_benchmark(**bench.PENTACHORON_QUICK)
+    assert r["max_diff"] == again["max_abs_diff"]  # the volumes, not the times, are repeatable
+    assert again["same_validity"] and again["max_rel_diff"] < bench.PENTACHORON_REL_DIFF
+    assert r["ratio"] == r["reference"] / r["ours"] > 0
+    assert r["met"] == (r["ratio"] >= bench.PENTACHORON_SPEEDUP)
+
+
+@pytest.mark.slow
+def test_quick_run_of_every_area(capsys: pytest.CaptureFixture[str]) -> None:
+    result = bench.main(["--quick"])
+    out = capsys.readouterr().out
+    assert list(result["areas"]) == list(bench.AREAS)
+    for area, rows in result["areas"].items():
+        assert rows and f"== {area}" in out
+        for r in rows:
+            assert r["ours"] > 0 and r["reference"] > 0, r
+            assert r["ratio"] == pytest.approx(r["reference"] / r["ours"]), r
+            assert r["goal"] and isinstance(r["met"], bool), r
+            assert r["what"][:58] in out
+    rows = result["areas"]
+    for r in rows["attention"][:2]:  # kernel rows: vectorized vs the seeds' scipy loop
+        assert r["max_diff"] <= bench.ATTENTION_DIFF
+    assert all(r["max_diff"] <= 1e-12 for r in rows["terrain WordNet"])  # identical to NLTK
+    weights = rows["weight battery"]
+    assert len(weights) == 2 and weights[0]["max_diff"] <= bench.WEIGHTS_REL_DIFF
+    assert weights[1]["met"] == (weights[1]["ours"] < weights[1]["reference"])
+    assert json.loads(out.strip().splitlines()[-1])["quick"] is True
