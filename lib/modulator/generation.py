@@ -15,6 +15,30 @@ from torch import nn
 
 from lib.modulator.hooks import attach, encoder_of
 
+# §11's inputs (seed 004 L4367-4400): data, kept as the seed wrote them
+PROMPTS = (
+    "summarize: The cat is a small domesticated carnivorous mammal with soft fur, a short snout, "
+    "and retractable claws. It is widely kept as a pet and valued for companionship and ability "
+    "to hunt vermin.",
+    "translate English to German: The geometric structure of language is a universal attractor.",
+    "summarize: Mathematics is the study of numbers, quantities, shapes, and patterns. It uses "
+    "rigorous logical reasoning and abstraction to understand structures that exist "
+    "independently of physical reality.",
+    "summarize: A dog is a domesticated descendant of the wolf, characterized by loyalty and "
+    "trainability.",
+    "summarize: A wolf is a large wild canine that lives and hunts in packs across the Northern "
+    "Hemisphere.",
+    "summarize: Love is a complex set of emotions, behaviors, and beliefs associated with strong "
+    "feelings of affection, protectiveness, warmth, and respect for another person.",
+    "summarize: Seven is a prime number that comes after six and before eight in the natural "
+    "number sequence.",
+)
+SWEEP_PROMPT = ("summarize: A triangle is a polygon with three edges and three vertices. It is one "
+                "of the basic shapes in geometry.")
+SWEEP_ALPHAS = (0.01, 0.05, 0.10, 0.20, 0.50)  # §11's sweep (§10 measures the same alphas)
+MAX_NEW_TOKENS = 128  # the seed's talk() default; its alpha sweep used 64
+SWEEP_MAX_NEW_TOKENS = 64
+
 
 def token_diff(a: Sequence[int], b: Sequence[int]) -> dict[str, int]:
     """Positional mismatches over the common length plus |Δlen|, out of the longer length."""

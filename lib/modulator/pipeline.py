@@ -34,6 +34,7 @@ from lib.modulator.field import (
     GeometricFieldModulator,
     b12_decisions,
 )
+from lib.modulator.generation import SWEEP_ALPHAS
 from lib.modulator.hooks import attach, encoder_blocks, hidden_size
 from lib.modulator.init import (
     fill_geometry,
@@ -43,7 +44,7 @@ from lib.modulator.init import (
     spectral_embedding,
 )
 from lib.modulator.lerp import GeometricResidualModulator
-from lib.modulator.train import TrainConfig, train_modulator
+from lib.modulator.train import TrainConfig, save_modulator, train_modulator
 from lib.terrain.alignment import (
     band_gradient,
     band_masks,
@@ -56,7 +57,6 @@ from lib.terrain.similarity import Hierarchy, path_similarities, wup_similaritie
 from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_summary
 from lib.terrain.wordnet import definition_template, encode_definitions, match_single_token_lemmas
 
-SWEEP_ALPHAS = (0.01, 0.05, 0.10, 0.20, 0.50)  # §11's sweep, measured as in §10
 COSINE_CONSTANT = 0.29514  # B2: the "phil_constant" of the cosine checks, not an alpha
 ALPHA_LABELS = {
     PHASE_BOUNDARY: "0.29154 phase boundary (B2: 0.29514 is the cosine constant)",
@@ -116,6 +116,12 @@ def prepare_data(model: nn.Module, tokenizer: Any, *, matched: Sequence[Any] | N
                          definitions, template, static, encoder, n_matched)
 
 
+def _device(model: nn.Module) -> torch.device:
+    """Where the model's weights are: the modulator must run there too (the hooks call it on
+    the block inputs)."""
+    return next(model.parameters()).device
+
+
 def wup_matrix(synsets: Sequence[Any]) -> np.ndarray:
     """§8 step 1: S = I with S_ij = S_ji = Wu-Palmer (None -> 0) for i < j, float32."""
     n = len(synsets)
@@ -139,10 +145,10 @@ def procrustes_modulator(data: ModulatorData, model: nn.Module, *, n_anchor: int
                          ) -> tuple[dict[str, Any], GeometricResidualModulator, dict[str, Any]]:
     """§8 steps 1-4: Wu-Palmer anchors -> spectral G -> k-NN fill -> Procrustes projection.
 
-    Returns (result, modulator, arrays): the modulator has per-layer alpha = `initial_alpha` on
-    every encoder block; rows of unmatched tokens keep N(0, 1) drawn from a generator seeded
-    with `init_seed` (B8: unseeded in the seed). `arrays` holds anchor_idx, eigenvalues, S's
-    size, geo [N, n_geo] and alignment_cos for figures.
+    Returns (result, modulator, arrays): the modulator, on the model's device, has per-layer
+    alpha = `initial_alpha` on every encoder block; rows of unmatched tokens keep N(0, 1) drawn
+    from a generator seeded with `init_seed` (B8: unseeded in the seed). `arrays` holds
+    anchor_idx, eigenvalues, S's size, geo [N, n_geo] and alignment_cos for figures.
     """
     n = len(data)
     if not n_geo < n_anchor <= n:
@@ -189,7 +195,7 @@ def procrustes_modulator(data: ModulatorData, model: nn.Module, *, n_anchor: int
     }
     arrays = {"anchor_idx": anchors, "eigenvalues": eigvals, "geo": geo,
               "alignment_cos": proc["alignment_cos"]}
-    return result, modulator, arrays
+    return result, modulator.to(_device(model)), arrays
 
 
 def encode_modulated(data: ModulatorData, model: nn.Module, tokenizer: Any,
@@ -319,11 +325,12 @@ def evaluate_modulator(data: ModulatorData, model: nn.Module, tokenizer: Any,
                        eval_disjoint_from_anchors: bool = False, seed: int = 42,
                        n_rel: int = 3000, n_pairs: int = 50000, similarity: str = "path",
                        n_simplices: int = 500, batch_size: int = 64,
+                       layers: Sequence[int] | None = None,
                        progress: bool = True) -> tuple[dict[str, Any], np.ndarray]:
-    """§8 steps 5-7 (and §9/§10's reports): encode with the modulator (at `alpha` if given),
-    preservation, the Static / Original / `name` relational table, bands, gradients and
-    pentachora. Returns (result, modulated reps)."""
-    reps = encode_modulated(data, model, tokenizer, modulator, alpha=alpha,
+    """§8 steps 5-7 (and §9/§10's reports): encode with the modulator (at `alpha` if given) on
+    `layers` (default all), preservation, the Static / Original / `name` relational table, bands,
+    gradients and pentachora. Returns (result, modulated reps)."""
+    reps = encode_modulated(data, model, tokenizer, modulator, alpha=alpha, layers=layers,
                             batch_size=batch_size, progress=progress)
     if pairs is None:
         pairs = evaluation_pairs(data, anchors=anchors, seed=seed, n_rel=n_rel, n_pairs=n_pairs,
@@ -346,8 +353,6 @@ def train_step(data: ModulatorData, model: nn.Module, tokenizer: Any,
                ) -> tuple[dict[str, Any], Any]:
     """§9: reset the alphas to `reset_alpha` (the seed's logit(0.01)), train on (definition,
     lemma) pairs, report the final alphas against the constants; save if `save_path`."""
-    from lib.modulator.train import save_modulator
-
     if reset_alpha is not None:
         modulator.set_alpha(reset_alpha)
     run = train_modulator(model, tokenizer, modulator, data.texts, data.names, config,
@@ -374,9 +379,10 @@ def alpha_sweep(data: ModulatorData, model: nn.Module, tokenizer: Any,
                 anchors: Sequence[int] | None = None, eval_disjoint_from_anchors: bool = False,
                 seed: int = 42, n_rel: int = 3000, n_pairs: int = 50000,
                 similarity: str = "path", n_simplices: int = 500, batch_size: int = 64,
-                progress: bool = True) -> dict[str, Any]:
-    """§10: the modulator at a static alpha on every layer, over `alphas` and the phase-boundary
-    constant 0.29154 (B2), each evaluated on the same pairs; alphas restored afterwards."""
+                layers: Sequence[int] | None = None, progress: bool = True) -> dict[str, Any]:
+    """§10: the modulator at a static alpha on every layer (of `layers`, default all), over
+    `alphas` and the phase-boundary constant 0.29154 (B2), each evaluated on the same pairs;
+    alphas restored afterwards."""
     values = sorted({float(a) for a in alphas} | ({PHASE_BOUNDARY} if include_phase_boundary
                                                   else set()))
     pairs = evaluation_pairs(data, anchors=anchors, seed=seed, n_rel=n_rel, n_pairs=n_pairs,
@@ -386,7 +392,7 @@ def alpha_sweep(data: ModulatorData, model: nn.Module, tokenizer: Any,
     for a in values:
         res, _ = evaluate_modulator(data, model, tokenizer, modulator, name="Modulated",
                                     alpha=a, pairs=pairs, seed=seed, n_simplices=n_simplices,
-                                    batch_size=batch_size, progress=progress)
+                                    batch_size=batch_size, layers=layers, progress=progress)
         mod, orig = res["relational"]["sets"]["Modulated"], res["relational"]["sets"]["Original"]
         rows.append({
             "alpha": a, "label": ALPHA_LABELS.get(a, f"{a:g}"),
@@ -409,19 +415,23 @@ def alpha_sweep(data: ModulatorData, model: nn.Module, tokenizer: Any,
 def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, *,
                          config: FieldModulatorConfig | None = None,
                          train_config: TrainConfig | None = None, seed: int = 0,
-                         n_simplices: int = 500, batch_size: int = 64, progress: bool = True
+                         n_simplices: int = 500, batch_size: int = 64,
+                         pairs: dict[str, Any] | None = None, save_path: str | None = None,
+                         progress: bool = True
                          ) -> tuple[dict[str, Any], GeometricFieldModulator]:
     """§12: the field modulator (d_model and n_layers from the model unless `config` says),
-    trained through the same hooks and loop, then its health report, the seed's `cv_check`
-    and the D1 CV of the modulated pooled reps; with the B12 decisions."""
+    trained through the same hooks and loop (on `train_config.layers`), then its health report,
+    the seed's `cv_check`, preservation and the D1 CV of the modulated pooled reps; with
+    `pairs` (`evaluation_pairs`) also the Static / Original / Field relational table (§9/§10's
+    protocol); with the B12 decisions. Saved with `save_modulator` if `save_path`."""
     width = hidden_size(model) or data.encoder.shape[1]
     n_layers = len(encoder_blocks(model))
     config = config or FieldModulatorConfig(d_model=width, n_layers=n_layers)
-    modulator = GeometricFieldModulator(config, seed=seed)
+    modulator = GeometricFieldModulator(config, seed=seed).to(_device(model))
     run = train_modulator(model, tokenizer, modulator, data.texts, data.names, train_config,
                           target_ids=data.token_ids.tolist())
-    reps = encode_modulated(data, model, tokenizer, modulator, batch_size=batch_size,
-                            progress=progress)
+    reps = encode_modulated(data, model, tokenizer, modulator, layers=run.config["layers"],
+                            batch_size=batch_size, progress=progress)
     result = {
         "params": sum(p.numel() for p in modulator.parameters()),
         "config": asdict(config),
@@ -431,4 +441,10 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
         "pentachora": pentachora(data.encoder, reps, n_simplices=n_simplices),
         "b12_decisions": b12_decisions(),
     }
+    if pairs is not None:
+        result["relational"] = relational_evaluation(
+            pairs, {"Static": data.static, "Original": data.encoder, "Field": reps})
+    if save_path is not None:
+        result["saved_to"] = str(save_modulator(modulator, save_path,
+                                                {"objective": run.objective}))
     return result, modulator

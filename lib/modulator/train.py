@@ -282,6 +282,9 @@ def save_modulator(modulator: nn.Module, path: str | os.PathLike,
     os.close(fd)
     try:
         save_file(state, tmp, metadata={str(k): str(v) for k, v in (metadata or {}).items()})
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would make a shared results folder private
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -54,6 +54,7 @@ class WordNetSection(StrictModel):
     """§2: single-token lemmas, pooled definitions, relational alignment static vs encoder."""
 
     template: str | None = None  # None: the family's ("summarize: {definition}" for T5)
+    slow_tokenizer: bool = False  # D8/D12: the seed matched with T5Tokenizer(legacy=True)
     batch_size: PositiveInt = 64
     max_length: Annotated[int, Field(ge=2)] = 128
     seed: Seed = 42

@@ -92,6 +92,15 @@ def layers_section(model: str, cfg: dict[str, Any], loaded: Any) -> dict[str, An
     return _timed(block, start)
 
 
+def slow_tokenizer(model: str) -> Any:
+    """The model's slow (SentencePiece) tokenizer with `legacy=True`, as seed 004 loaded T5's."""
+    from transformers import AutoTokenizer
+
+    from lib.models.checkpoint import checkpoint_folder
+
+    return AutoTokenizer.from_pretrained(str(checkpoint_folder(model)), use_fast=False, legacy=True)
+
+
 def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any) -> tuple[dict[str, Any],
                                                                           dict[str, np.ndarray]]:
     """§2 (and §3 when asked): single-token lemmas, pooled definitions, the alignment.
@@ -111,7 +120,7 @@ def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any) -> tuple[dict[
 
     start = time.perf_counter()
     ensure_wordnet()
-    tokenizer = loaded.tokenizer
+    tokenizer = slow_tokenizer(model) if cfg["slow_tokenizer"] else loaded.tokenizer
     matched = match_single_token_lemmas(tokenizer)
     if len(matched) < max(cfg["n_rel"], 5):
         raise ValueError(f"{model}: only {len(matched)} single-token WordNet lemmas, fewer than "

@@ -1,0 +1,160 @@
+"""The modulator run's figure: alpha per layer over training, loss curves, the alpha sweep, the
+relational Pearson of each set, the field modulator's alphas and the distance bands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lib.modulator.field import PHASE_BOUNDARY
+
+
+def _off(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_axis_off()
+
+
+def _per_layer(history: Any) -> np.ndarray:
+    """[checkpoints, layers] (field alphas [checkpoints, layers, experts] averaged over experts)."""
+    h = np.asarray(history, dtype=float)
+    return h.reshape(len(h), h.shape[1], -1).mean(axis=2) if h.ndim > 1 else h[:, None]
+
+
+def alpha_panel(ax: Any, train: dict[str, Any] | None, title: str) -> None:
+    """Alpha of each layer over the training steps, with the 0.29154 and 0.5 lines."""
+    if not train or not train["alpha_history"]:
+        _off(ax, f"{title}: not run")
+        return
+    h = _per_layer(train["alpha_history"])
+    for layer in range(h.shape[1]):
+        ax.plot(train["alpha_steps"], h[:, layer], "o-", ms=3, label=f"layer {layer}",
+                color=f"C{layer % 10}")
+    top = float(np.nanmax(h))
+    far = []  # the constants are drawn only where they would not flatten the curves
+    for value, style in ((PHASE_BOUNDARY, "--"), (0.5, ":")):
+        if value <= 3 * top:
+            ax.axhline(value, color="k", ls=style, lw=0.8, label=f"{value}")
+        else:
+            far.append(f"{value}")
+    if far:
+        title = f"{title}\n({' and '.join(far)} far above)"
+    ax.set_xlabel("step")
+    ax.set_ylabel("alpha")
+    ax.set_title(title)
+    ax.legend(fontsize=6, ncol=2)
+
+
+def loss_panel(ax: Any, trains: dict[str, dict[str, Any] | None]) -> None:
+    """Per-step training loss and per-epoch validation loss of each trained modulator."""
+    drawn = False
+    for i, (name, train) in enumerate(trains.items()):
+        if not train or not train["step_loss"]:
+            continue
+        steps = np.arange(1, len(train["step_loss"]) + 1)
+        ax.plot(steps, train["step_loss"], color=f"C{i}", alpha=0.5, lw=0.8,
+                label=f"{name} train")
+        n_epochs = len(train["val_loss"])
+        ends = np.minimum(np.cumsum(np.full(n_epochs, -(-train["n_train"] //
+                                                       train["config"]["batch_size"]))),
+                          train["steps"])
+        ax.plot(ends, train["val_loss"], "o-", color=f"C{i}", label=f"{name} validation")
+        drawn = True
+    if not drawn:
+        _off(ax, "loss: no training")
+        return
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy")
+    ax.set_title("training loss")
+    ax.legend(fontsize=7)
+
+
+def sweep_panel(ax: Any, sweep: dict[str, Any] | None) -> None:
+    """§10: Pearson and Spearman of the modulated reps and preservation against alpha."""
+    if not sweep:
+        _off(ax, "§10 sweep: not run")
+        return
+    rows = sweep["rows"]
+    a = [r["alpha"] for r in rows]
+    ax.plot(a, [r["pearson"] for r in rows], "o-", label="Pearson")
+    ax.plot(a, [r["spearman"] for r in rows], "s-", label="Spearman")
+    ax.axhline(rows[0]["original_pearson"], color="C0", ls=":", lw=0.8, label="original Pearson")
+    ax.axvline(PHASE_BOUNDARY, color="k", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("static alpha (all layers)")
+    ax.set_ylabel("relational correlation")
+    twin = ax.twinx()
+    twin.plot(a, [r["preservation"] for r in rows], "^-", color="C3", label="preservation")
+    twin.set_ylabel("preservation (mean cosine)", color="C3")
+    ax.set_title("§10: alpha sweep (untrained §8 modulator)")
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7)
+
+
+def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
+    """The relational Pearson of every set measured on the same pairs."""
+    values: dict[str, float] = {}
+    s8 = payload.get("section8")
+    if s8:
+        sets = s8["evaluation"]["relational"]["sets"]
+        values.update({name: sets[name]["pearson"] for name in ("Static", "Original", "Procrustes")
+                       if name in sets})
+    if payload.get("section9"):
+        values["Trained"] = payload["section9"]["evaluation"]["relational"]["sets"]["Trained"][
+            "pearson"]
+    s12 = payload.get("section12")
+    if s12 and "relational" in s12:
+        values["Field"] = s12["relational"]["sets"]["Field"]["pearson"]
+    if not values:
+        _off(ax, "no relational evaluation")
+        return
+    names = list(values)
+    heights = [v if v is not None else np.nan for v in values.values()]
+    ax.bar(names, heights, color=[f"C{i}" for i in range(len(names))])
+    for i, h in enumerate(heights):
+        ax.text(i, h, f"{h:.3f}", ha="center", va="bottom", fontsize=7)
+    ax.set_ylabel("Pearson r with WordNet similarity")
+    ax.set_title("original vs modulated relational Pearson")
+    ax.tick_params(axis="x", labelsize=8)
+
+
+def bands_panel(ax: Any, payload: dict[str, Any]) -> None:
+    """Mean cosine per similarity band for the Original and the modulated sets (§8, §9)."""
+    s8 = payload.get("section8")
+    if not s8 or not s8["evaluation"]["relational"]["bands"]:
+        _off(ax, "no bands")
+        return
+    bands = s8["evaluation"]["relational"]["bands"]
+    x = np.arange(len(bands))
+    series = {name: [b[name] for b in bands] for name in ("Static", "Original", "Procrustes")}
+    s9 = payload.get("section9")
+    if s9:
+        b9 = {(b["lo"], b["hi"]): b.get("Trained") for b in s9["evaluation"]["relational"]["bands"]}
+        series["Trained"] = [b9.get((b["lo"], b["hi"])) for b in bands]
+    for i, (name, ys) in enumerate(series.items()):
+        ax.plot(x, [y if y is not None else np.nan for y in ys], "o-", color=f"C{i}", label=name)
+    ax.set_xticks(x, [f"[{b['lo']:g}, {b['hi']:g})" for b in bands], fontsize=7)
+    ax.set_xlabel("path-similarity band")
+    ax.set_ylabel("mean cosine")
+    ax.set_title("distance bands")
+    ax.legend(fontsize=7)
+
+
+def modulator_figure(title: str, payload: dict[str, Any]) -> Any:
+    """One figure for a run: 2 × 3 panels, each saying 'not run' where its section is off."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    s9, s12 = payload.get("section9"), payload.get("section12")
+    alpha_panel(axes[0, 0], s9["train"] if s9 else None, "§9: alpha per layer (LERP)")
+    loss_panel(axes[0, 1], {"LERP §9": s9["train"] if s9 else None,
+                            "field §12": s12["train"] if s12 else None})
+    sweep_panel(axes[0, 2], payload.get("section10"))
+    pearson_panel(axes[1, 0], payload)
+    bands_panel(axes[1, 1], payload)
+    alpha_panel(axes[1, 2], s12["train"] if s12 else None,
+                "§12: field alpha per layer (mean of experts)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

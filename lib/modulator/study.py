@@ -1,0 +1,405 @@
+"""The modulator notebook's steps: one call per section of seed 004 §8-§12, each returning a
+JSON-able block (and, where a later step needs it, the modulator), plus the tables it prints.
+
+Nothing here prints; the notebook narrates. Wall times are kept out of the blocks (a results file
+must be the same from run to run): `pop_timings` moves them into a separate dict to print.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lib.claims import CLAIMS, lookup
+from lib.modulator.field import PHASE_BOUNDARY, FieldModulatorConfig
+from lib.modulator.generation import compare_generation, generation_alpha_sweep, is_seq2seq
+from lib.modulator.generation import not_applicable as generation_not_applicable
+from lib.modulator.hooks import LayerIndexError, encoder_blocks, hidden_size
+from lib.modulator.pipeline import (
+    ModulatorData,
+    alpha_sweep,
+    evaluate_modulator,
+    evaluation_pairs,
+    field_modulator_step,
+    prepare_data,
+    procrustes_modulator,
+    train_step,
+)
+from lib.modulator.train import TrainConfig, objective_for
+from lib.paths import shown
+from lib.terrain.wordnet import MatchedLemma, match_single_token_lemmas, pos_mix
+
+TIMING_KEYS = ("seconds", "seconds_per_step")
+CLAIM_GROUP = "modulator."
+
+
+class NotAnEncoderError(ValueError):
+    """The model has no encoder the modulator can be hooked into (e.g. a causal LM)."""
+
+
+# ------------------------------------------------------------------------------ checks, setup
+
+
+def check_model(loaded: Any, layers: Sequence[int] | None,
+                seed_faithful: bool = False) -> dict[str, Any]:
+    """Refuse a decoder-only model, layer indices the encoder lacks and `seed_faithful` on an
+    encoder-only model (one-line errors); return what the run needs to know: family, blocks,
+    width, seq2seq, the training objective."""
+    model, name = loaded.model, loaded.name
+    if loaded.info.is_decoder:
+        raise NotAnEncoderError(
+            f"{name} is a decoder-only (causal) language model ({type(model).__name__}): the "
+            "modulator needs a text encoder; use a T5 (e.g. google-t5/t5-small, tiny/t5) or a "
+            "BERT-like model (e.g. embedded/all-minilm-l6-v2)")
+    n_blocks = len(encoder_blocks(model))  # BlockListNotFoundError names the model's type
+    bad = [i for i in (layers or []) if i >= n_blocks]
+    if bad:
+        raise LayerIndexError(f"layers {bad} do not exist: {name} has {n_blocks} encoder blocks "
+                              f"(0..{n_blocks - 1}); fix `layers` in the parameter file")
+    return {"family": loaded.info.family, "encoder_blocks": n_blocks,
+            "hidden_size": hidden_size(model), "seq2seq": is_seq2seq(model),
+            "layers": list(layers) if layers else list(range(n_blocks)),
+            "objective": objective_for(model, seed_faithful)}
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's CPU threads when given (one is robust on a shared small machine: more
+    threads than free cores run several times slower); return the number in use."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def unmatched_rows_seed(seed: int | None) -> dict[str, Any]:
+    """B8: the seed of the unmatched vocabulary rows; None draws a fresh one (as the seed ran,
+    unseeded) and records it, so the run can still be repeated."""
+    if seed is None:
+        return {"seed": secrets.randbits(63), "drawn": True}
+    return {"seed": int(seed), "drawn": False}
+
+
+def train_config(section: dict[str, Any], params: dict[str, Any],
+                 progress: bool = True) -> TrainConfig:
+    """§9's TrainConfig from a `training` block and the run's B9 switch and layers."""
+    keys = ("epochs", "batch_size", "lr", "weight_decay", "clip", "max_input_len",
+            "max_target_len", "val_fraction", "alpha_every", "seed", "max_steps")
+    layers = params["layers"]
+    return TrainConfig(**{k: section[k] for k in keys}, seed_faithful=params["seed_faithful"],
+                       layers=tuple(layers) if layers else None, progress=progress)
+
+
+def field_config(section: dict[str, Any], model: Any) -> FieldModulatorConfig:
+    """§12's FieldModulatorConfig: the section's keys, the model's width and depth."""
+    keys = ("expert_ks", "expert_edim", "initial_alpha", "alpha_max", "alpha_min",
+            "null_space_fraction", "null_space_position", "gradient_scale", "cv_target",
+            "cv_tolerance", "deform_scale")
+    values = {k: section[k] for k in keys}
+    values["expert_ks"] = tuple(values["expert_ks"])
+    return FieldModulatorConfig(d_model=hidden_size(model), n_layers=len(encoder_blocks(model)),
+                                vocab_size=model.get_input_embeddings().weight.shape[0], **values)
+
+
+def pop_timings(block: Any, path: str = "") -> dict[str, float]:
+    """Remove every `seconds` / `seconds_per_step` key from a nested block, in place; return them
+    keyed by their path (they vary from run to run and stay out of the results file)."""
+    found: dict[str, float] = {}
+    if isinstance(block, dict):
+        for key in list(block):
+            where = f"{path}/{key}" if path else key
+            if key in TIMING_KEYS:
+                found[where] = block.pop(key)
+            else:
+                found.update(pop_timings(block[key], where))
+    return found
+
+
+def modulator_paths(results_file: Path) -> dict[str, Path]:
+    """Where the trained modulators go: a folder beside the results file, named by its stem."""
+    folder = results_file.with_suffix("")
+    return {"lerp": folder / "lerp.safetensors", "field": folder / "field.safetensors"}
+
+
+def _relative_saved_to(block: dict[str, Any]) -> None:
+    """`saved_to` as shown relative to the repository (no machine paths in a results file)."""
+    if "saved_to" in block:
+        block["saved_to"] = shown(Path(block["saved_to"]))
+
+
+# ------------------------------------------------------------------------------- the sections
+
+
+def load_data(loaded: Any, params: dict[str, Any],
+              progress: bool = True) -> tuple[ModulatorData, dict[str, Any]]:
+    """D12 matching (all of WordNet), `max_items` of them, D8 encoding; with the POS mix (B10)."""
+    cfg = params["data"]
+    matched = match_single_token_lemmas(loaded.tokenizer)
+    data = prepare_data(loaded.model, loaded.tokenizer, matched=matched,
+                        max_items=params["max_items"], seed=cfg["seed"], template=cfg["template"],
+                        batch_size=cfg["batch_size"], max_length=cfg["max_length"],
+                        progress=progress)
+    used = [MatchedLemma(n, s, int(i), d) for n, s, i, d in
+            zip(data.names, data.synsets, data.token_ids, data.definitions, strict=True)]
+    block = {"matched": data.n_matched, "used": len(data), "max_items": params["max_items"],
+             "sample_seed": cfg["seed"], "template": data.template, "pos_mix": pos_mix(used),
+             "hidden_size": int(data.encoder.shape[1])}
+    return data, block
+
+
+def pairs_for(data: ModulatorData, params: dict[str, Any], anchors: Any) -> dict[str, Any]:
+    """The D10 pairs every set is measured on (disjoint from the anchors unless as executed)."""
+    ev = params["evaluation"]
+    return evaluation_pairs(data, anchors=anchors, seed=ev["seed"], n_rel=ev["n_rel"],
+                            n_pairs=ev["n_pairs"], similarity=ev["similarity"],
+                            eval_disjoint_from_anchors=params["eval_disjoint_from_anchors"])
+
+
+def section8(data: ModulatorData, loaded: Any, params: dict[str, Any], init_seed: int,
+             progress: bool = True) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any]]:
+    """§8: build the Procrustes modulator and measure it at its initial alpha (the seed's
+    α=0.01 row). Returns (block, modulator, arrays, pairs)."""
+    p, ev = params["pipeline"], params["evaluation"]
+    built, modulator, arrays = procrustes_modulator(
+        data, loaded.model, n_anchor=p["n_anchor"], n_geo=p["n_geo"], seed=p["seed"],
+        k_neighbors=p["k_neighbors"], temperature=p["temperature"],
+        scale_factor=p["scale_factor"], initial_alpha=p["initial_alpha"], init_seed=init_seed)
+    pairs = pairs_for(data, params, arrays["anchor_idx"])
+    evaluation, _ = evaluate_modulator(
+        data, loaded.model, loaded.tokenizer, modulator, name="Procrustes", pairs=pairs,
+        seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
+        layers=params["layers"], progress=progress)
+    return {"pipeline": built, "evaluation": evaluation}, modulator, arrays, pairs
+
+
+def section9(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator: Any,
+             pairs: dict[str, Any], save_path: Path | None,
+             progress: bool = True) -> tuple[dict[str, Any], Any, Any]:
+    """§9: train a copy of the §8 modulator on the frozen encoder, then measure it (Original vs
+    Trained, the lift the seed's "+152%" most plausibly is). Returns (block, trained, run)."""
+    section, ev = params["training"], params["evaluation"]
+    trained = copy.deepcopy(modulator)
+    config = train_config(section, params, progress)
+    train, run = train_step(data, loaded.model, loaded.tokenizer, trained, config,
+                            reset_alpha=section["reset_alpha"],
+                            save_path=str(save_path) if section["save"] and save_path else None)
+    _relative_saved_to(train)
+    evaluation, _ = evaluate_modulator(
+        data, loaded.model, loaded.tokenizer, trained, name="Trained", pairs=pairs,
+        seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
+        layers=params["layers"], progress=progress)
+    return {"train": train, "evaluation": evaluation}, trained, run
+
+
+def section10(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator: Any,
+              anchors: Any, progress: bool = True) -> dict[str, Any]:
+    """§10: the untrained §8 modulator at each static alpha (rows keyed by alpha as well)."""
+    ev, sw = params["evaluation"], params["sweep"]
+    block = alpha_sweep(data, loaded.model, loaded.tokenizer, modulator, alphas=sw["alphas"],
+                        include_phase_boundary=sw["include_phase_boundary"], anchors=anchors,
+                        eval_disjoint_from_anchors=params["eval_disjoint_from_anchors"],
+                        seed=ev["seed"], n_rel=ev["n_rel"], n_pairs=ev["n_pairs"],
+                        similarity=ev["similarity"], n_simplices=ev["n_simplices"],
+                        batch_size=params["data"]["batch_size"], layers=params["layers"],
+                        progress=progress)
+    block["by_alpha"] = {f"{row['alpha']:g}": row for row in block["rows"]}
+    block["modulator"] = "the §8 Procrustes modulator, untrained (SPEC §10: the §8 state)"
+    return block
+
+
+def section11(loaded: Any, params: dict[str, Any], modulator: Any,
+              progress: Callable[[Sequence], Sequence] | None = None) -> dict[str, Any]:
+    """§11: greedy (or sampled) generations with and without the modulator, and the alpha
+    sweep on one prompt; a 'not applicable' record for encoder-only models."""
+    if not is_seq2seq(loaded.model):
+        return generation_not_applicable(loaded.model)
+    g = params["generation"]
+    prompts = progress(g["prompts"]) if progress else g["prompts"]
+    rows = [compare_generation(loaded.model, loaded.tokenizer, modulator, prompt,
+                               max_new_tokens=g["max_new_tokens"], temperature=g["temperature"],
+                               top_p=g["top_p"], seed=g["seed"], layers=params["layers"])
+            for prompt in prompts]
+    sweep = (generation_alpha_sweep(loaded.model, loaded.tokenizer, modulator, g["sweep_prompt"],
+                                    g["sweep_alphas"], max_new_tokens=g["sweep_max_new_tokens"],
+                                    layers=params["layers"])
+             if g["sweep_alphas"] else None)
+    alphas = modulator.alphas.cpu().numpy().tolist()
+    return {"applicable": True, "modulator": "the §9 trained modulator", "alphas": alphas,
+            "comparisons": rows, "identical": sum(r["identical"] for r in rows),
+            "alpha_sweep": sweep}
+
+
+def section12(data: ModulatorData, loaded: Any, params: dict[str, Any], pairs: dict[str, Any],
+              save_path: Path | None, progress: bool = True) -> tuple[dict[str, Any], Any]:
+    """§12: the field modulator trained with §9's loop, measured with §10's protocol."""
+    section, ev = params["field"], params["evaluation"]
+    block, field = field_modulator_step(
+        data, loaded.model, loaded.tokenizer, config=field_config(section, loaded.model),
+        train_config=train_config(section["training"], params, progress), seed=section["seed"],
+        n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"], pairs=pairs,
+        save_path=str(save_path) if section["training"]["save"] and save_path else None,
+        progress=progress)
+    _relative_saved_to(block)
+    return block, field
+
+
+# ------------------------------------------------------------------------ defects and claims
+
+
+def defects(params: dict[str, Any], init: dict[str, Any]) -> pd.DataFrame:
+    """What the seed did for each defect that changes a modulator number, and what this run
+    does (SPEC-terrain B7, B8, B9, B11, B12)."""
+    faithful, disjoint = params["seed_faithful"], params["eval_disjoint_from_anchors"]
+    rows = [
+        ("B7", "proj scaled by the final pooled norm, injected into every layer",
+         "kept, documented"),
+        ("B8", "unmatched vocabulary rows drawn unseeded",
+         f"fresh seed {init['seed']} drawn and recorded" if init["drawn"]
+         else f"seeded ({init['seed']})"),
+        ("B8", "evaluation tokens = the Wu-Palmer anchors",
+         "disjoint from the anchors" if disjoint else "the anchors (as executed)"),
+        ("B9", "decoder fed unshifted labels; lm_head logits without d_model**-0.5",
+         "as executed (t5-seed objective)" if faithful else "the model's own shifted-label loss"),
+        ("B11", "original and modulated volumes from different simplices",
+         "both: paired by index, and unpaired as executed"),
+        ("B12", "field modulator faults (a)-(g); never trained on T5",
+         "ported faithfully (c fixed), trained with §9's loop"),
+    ]
+    return pd.DataFrame(rows, columns=["defect", "seed", "this run"]).set_index("defect")
+
+
+def claims_table(payload: dict[str, Any], published: Callable[[str], Any]) -> pd.DataFrame:
+    """Each modulator claim: the published value (`published(id)`) next to this run's number at
+    the claim's field (n/a where the run has no such section)."""
+    rows = []
+    for claim in CLAIMS:
+        if not claim.id.startswith(CLAIM_GROUP) or claim.field is None:
+            continue
+        try:
+            value = _round(lookup(payload, claim.field), 5)
+        except KeyError:
+            value = None
+        rows.append((claim.id, claim.statement, published(claim.id),
+                     "n/a" if value is None else value, "/".join(claim.field)))
+    return pd.DataFrame(rows, columns=["claim", "statement", "published", "this run",
+                                       "field"]).set_index("claim")
+
+
+def headline(payload: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a reader compares across runs."""
+    out: dict[str, Any] = {}
+    s8 = payload.get("section8")
+    if s8:
+        sets = s8["evaluation"]["relational"]["sets"]
+        out.update(static_pearson=sets["Static"]["pearson"],
+                   original_pearson=sets["Original"]["pearson"],
+                   procrustes_pearson=sets["Procrustes"]["pearson"],
+                   procrustes_preservation=s8["evaluation"]["preservation"]["mean"],
+                   leakage_fraction=s8["evaluation"]["relational"]["pairs"]["leakage_fraction"])
+    s9 = payload.get("section9")
+    if s9:
+        trained = s9["evaluation"]["relational"]["sets"]["Trained"]
+        out.update(trained_pearson=trained["pearson"],
+                   trained_lift_pearson=trained["relative_lift_pearson"],
+                   trained_lift_spearman=trained["relative_lift_spearman"],
+                   trained_alpha_mean=s9["train"]["final_alpha_mean"],
+                   alpha_monotonic=s9["train"]["alpha_monotonic_increasing_with_depth"])
+    s12 = payload.get("section12")
+    if s12 and "relational" in s12:
+        out.update(field_pearson=s12["relational"]["sets"]["Field"]["pearson"],
+                   field_lift_pearson=s12["relational"]["sets"]["Field"]["relative_lift_pearson"],
+                   field_preservation=s12["preservation"]["mean"])
+    return out
+
+
+# ------------------------------------------------------------------------------------ tables
+
+
+def _round(value: Any, digits: int) -> Any:
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), digits) if np.isfinite(value) else None
+    return value
+
+
+def relational_table(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """Pearson, Spearman, gradient, their deltas and relative lifts against the Original."""
+    cols = ("pearson", "spearman", "gradient", "delta_pearson", "delta_spearman",
+            "relative_lift_pearson", "relative_lift_spearman")
+    sets = evaluation["relational"]["sets"]
+    return pd.DataFrame([[_round(row[c], 4) for c in cols] for row in sets.values()],
+                        index=list(sets), columns=list(cols))
+
+
+def bands_table(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """Mean cosine per path-similarity band, each set a column."""
+    bands = evaluation["relational"]["bands"]
+    return pd.DataFrame([{k: _round(v, 4) for k, v in b.items()} for b in bands])
+
+
+def pentachora_line(pent: dict[str, Any]) -> str:
+    """D1 CV of the original and modulated reps, paired (B11 fixed) and unpaired as executed."""
+    p, u = pent["paired"], pent["unpaired_as_executed"]
+    def cv(x: dict[str, Any]) -> str:
+        return "n/a" if x.get("cv") is None else f"{x['cv']:.3f}"
+    return (f"pentachoron CV original {cv(p['original'])}, modulated {cv(p['modulated'])} "
+            f"(paired, {p['n_both_valid']} simplices valid in both); unpaired as executed: "
+            f"modulated {cv(u['modulated'])}")
+
+
+def sweep_table(block: dict[str, Any]) -> pd.DataFrame:
+    """§10: preservation, Pearson, Spearman, gradient, lift and CV per static alpha."""
+    cols = ("preservation", "pearson", "spearman", "gradient", "relative_lift_pearson",
+            "cv_paired")
+    return pd.DataFrame([[r["label"], *(_round(r[c], 4) for c in cols)] for r in block["rows"]],
+                        index=[r["alpha"] for r in block["rows"]],
+                        columns=["label", *cols]).rename_axis("alpha")
+
+
+def alpha_table(train: dict[str, Any]) -> pd.DataFrame:
+    """§9: the final alpha per layer (rows) beside its start."""
+    final = np.asarray(train["final_alpha"], dtype=float)
+    first = np.asarray(train["alpha_history"][0], dtype=float) if train["alpha_history"] else None
+    data = {"final alpha": np.round(final.reshape(len(final), -1).mean(axis=1), 4)}
+    if first is not None:
+        data["start"] = np.round(first.reshape(len(first), -1).mean(axis=1), 4)
+    return pd.DataFrame(data).rename_axis("layer")
+
+
+def distance_line(train: dict[str, Any]) -> str:
+    """The final mean alpha against the seed's constants."""
+    d = train["distance_to"]
+    parts = ", ".join(f"|ᾱ − {k}| = {v:.4f}" for k, v in d.items())
+    return (f"mean alpha {train['final_alpha_mean']:.4f} ± {train['final_alpha_std']:.4f}; "
+            f"{parts}; increasing with depth: {train['alpha_monotonic_increasing_with_depth']}")
+
+
+def generation_table(block: dict[str, Any], width: int = 60) -> pd.DataFrame:
+    """§11: each prompt's original and modulated text (shortened) and the token diff."""
+    def short(text: str) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+    return pd.DataFrame([(short(r["prompt"]), short(r["original"]), short(r["modulated"]),
+                          f"{r['diffs']}/{r['max_len']}") for r in block["comparisons"]],
+                        columns=["prompt", "original", "modulated", "token diff"])
+
+
+def field_lines(block: dict[str, Any]) -> list[str]:
+    """§12's health: parameters, alphas per layer and expert, validity, cv_check, preservation."""
+    h, cv = block["health"], block["cv_check_seed"]
+    cv_text = "n/a" if cv.get("cv") is None or not np.isfinite(cv["cv"]) else f"{cv['cv']:.3f}"
+    return [
+        f"{block['params']:,} parameters (d_model {block['config']['d_model']}, "
+        f"{block['config']['n_layers']} layers, experts k = {list(block['config']['expert_ks'])})",
+        f"alpha mean {h['alpha_mean']:.4f} (min {h['alpha_min']:.4f}, max {h['alpha_max']:.4f}; "
+        f"clamped to [{block['config']['alpha_min']}, {block['config']['alpha_max']}], the "
+        f"phase boundary is {PHASE_BOUNDARY})",
+        f"validity (EMA of vol² > 0) {h.get('validity_mean', float('nan')):.3f}; seed's cv_check "
+        f"CV {cv_text} (band {block['config']['cv_target']} ± {block['config']['cv_tolerance']}"
+        f", in band: {cv.get('in_band', 'n/a')})",
+        f"preservation {block['preservation']['mean']:.4f}",
+    ]

@@ -1,0 +1,322 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Modulator — a geometric residual modulator on a frozen encoder
+#
+# *Geometric Terrain Analysis, seed 004 §7-§12.*
+#
+# **Question.** Can a small module that nudges an encoder's residual stream toward a per-token
+# WordNet geometry make the encoder's pooled definitions follow WordNet's similarity *better*,
+# while preserving what the encoder computes? And does the mixing weight alpha, left free to
+# train, "find itself" near the seed's phase-boundary constant 0.29154?
+#
+# The protocol, step by step (SPEC-terrain §8-§12):
+#
+# - **§8 pipeline.** Single-token WordNet lemmas (D12) and their pooled definitions (D8); a
+#   Wu-Palmer similarity matrix over anchor synsets, its spectral embedding G (64 dims), a k-NN
+#   softmax fill for the other tokens, and an orthogonal Procrustes map of G onto the encoder's
+#   PCA space. The LERP modulator `(1 − α)·h + α·proj(geo[token])` is hooked into every encoder
+#   block at α = 0.01 and measured: preservation (mean cosine per definition against the
+#   unmodulated encoder), relational Pearson/Spearman with WordNet path similarity over 50,000
+#   pairs (D10), the band gradient (D11), pentachoron volumes (D1).
+# - **§9 training.** The encoder frozen (checked bit for bit), the modulator trained on
+#   (definition → lemma), alpha per layer tracked. T5: the lemma is the decoder's target.
+#   **Encoder-only models (MiniLM) have no decoder**: the lemma's token is predicted from the
+#   definition's pooled *modulated* representation by its dot product with the encoder's own
+#   (frozen) input embeddings, cross-entropy over the vocabulary. That objective is this
+#   repository's, not the seed's.
+# - **§10** the untrained §8 modulator at static alphas (0.01 … 0.5 and 0.29154).
+# - **§11** generations with and without the modulator (seq2seq models only).
+# - **§12** the multi-expert field modulator (38,552 parameters at T5-small's width), which the
+#   seed only self-tested on random input, trained with §9's loop and measured like §10.
+#
+# **As executed, and corrected.** `parameters/paper/modulator_t5-small-as-executed.yaml`
+# reproduces the seed as it ran: unshifted decoder labels and `lm_head` logits without T5's
+# rescale (B9), evaluation on the anchor tokens themselves (B8), unmatched vocabulary rows drawn
+# from an unrecorded seed (B8: here a fresh seed, recorded).
+# `parameters/paper/modulator_t5-small-corrected.yaml` fixes each: the model's own
+# shifted-label loss, evaluation tokens disjoint from the anchors, every draw seeded. The report
+# lists both beside the published numbers.
+#
+# **The "+152% / +189%" of the seed's summary was never computed.** This notebook computes the
+# relative lift `(r_mod − r_orig) / r_orig` against the unmodulated encoder on the same pairs and
+# reports it for every set; the claims registry reads it off the §9 trained modulator, the most
+# plausible origin (unverified).
+#
+# The default parameters run the real MiniLM encoder (all-MiniLM-L6-v2) offline on a CPU in a few
+# minutes, on a sample of the matched lemmas with short training runs; tiny random T5 exercises
+# the decoder objectives and generation and claims nothing. The paper runs need T5-small from
+# the Hugging Face hub and a GPU.
+
+# %% tags=["parameters"]
+PARAMETERS = "parameters/embedded/modulator_minilm.yaml"  # a parameters/ file for modulator
+OVERRIDES: dict = {}  # keys to change for an interactive run, e.g. {"field": None}
+
+# %% [markdown]
+# ## Setup
+# On Colab this cell clones and installs the repository first (set `REPOSITORY_URL`);
+# elsewhere it only makes `lib` importable from the notebook's folder.
+
+# %%
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
+if "google.colab" in sys.modules and not Path("lib").is_dir():
+    if not REPOSITORY_URL:
+        raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's URL")
+    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+    os.chdir("repo")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements/colab.txt"],
+                   check=True)
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
+sys.path.insert(0, str(ROOT))
+
+# %%
+from tqdm.auto import tqdm
+
+from lib.attention.study import model_record
+from lib.claims import published
+from lib.models import load_model
+from lib.modulator import plots, study
+from lib.params import load_parameters, result_name
+from lib.paths import shown
+from lib.results import provenance, results_path, save_figure, write_json
+from lib.terrain.tables import pos_mix_line
+
+params = load_parameters(PARAMETERS, "modulator", OVERRIDES)
+NAME = result_name(params)
+PROFILE = params["profile"]
+MODEL = params["model"]
+RESULTS_FILE = results_path(PROFILE, NAME)
+SAVE_TO = study.modulator_paths(RESULTS_FILE)
+print(f"{params['parameter_file']}: {params['description']}")
+print(f"model {MODEL} | dtype {params['dtype']} | max_items {params['max_items']} | "
+      f"seed_faithful {params['seed_faithful']} | eval disjoint from anchors "
+      f"{params['eval_disjoint_from_anchors']} | unmatched rows seed "
+      f"{params['unmatched_rows_seed']}")
+payload = {"experiment": "modulator", "run": params["run"], "profile": PROFILE,
+           "description": params["description"]}
+timings: dict = {}
+
+# %% [markdown]
+# ## Load the encoder
+# A decoder-only model, or a layer index the encoder does not have, stops the run here, before
+# any WordNet or training work.
+
+# %%
+THREADS = study.set_threads(params["threads"])
+loaded = load_model(MODEL, dtype=params["dtype"])
+payload["model"] = model_record(loaded) | study.check_model(loaded, params["layers"],
+                                                          params["seed_faithful"])
+init = study.unmatched_rows_seed(params["unmatched_rows_seed"])
+payload["settings"] = {k: params[k] for k in ("seed_faithful", "eval_disjoint_from_anchors",
+                                              "unmatched_rows_seed", "max_items", "layers")}
+payload["settings"].update(unmatched_rows_seed_used=init, threads=THREADS)
+m = payload["model"]
+print(f"{m['name']}: {m['family']}, {m['encoder_blocks']} encoder blocks, width "
+      f"{m['hidden_size']}, {m['parameters']:,} parameters; modulated layers {m['layers']}; "
+      f"training objective {m['objective']}; {THREADS} CPU thread(s)")
+print(study.defects(params, init).to_string())
+
+# %% [markdown]
+# ## The data: single-token WordNet lemmas and their definitions
+# Every WordNet 3.0 lemma that is one token of this tokenizer (the first synset in WordNet's order
+# takes the token, D12); with `max_items`, a seeded sample of them. Each definition is encoded and
+# mean-pooled over its tokens (D8: `summarize: {definition}` for T5, the bare definition for
+# BERT-likes). Path similarity gives adjective and adverb pairs 1/3 whatever they mean (B10).
+
+# %%
+data, payload["data"] = study.load_data(loaded, params)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+d = payload["data"]
+print(f"{d['matched']:,} single-token lemmas matched, {d['used']:,} used; template "
+      f"{d['template']!r}")
+print(pos_mix_line(d["pos_mix"]))
+
+# %% [markdown]
+# ## §8 The self-contained pipeline
+# Wu-Palmer over the anchors → spectral G → k-NN fill → Procrustes projection, scaled by
+# 0.1·mean‖pooled final representation‖ though injected into every block (B7, kept). The rows of
+# tokens that matched no lemma keep their N(0, 1) initialization (norm ≈ 8 against 1), so function
+# words and `</s>` inject large random vectors (B8, seeded here). Measured at α = 0.01 on every
+# layer: the seed's α = 0.01 row.
+
+# %%
+payload["section8"], modulator, arrays, pairs = study.section8(data, loaded, params,
+                                                               init["seed"])
+
+# %%
+# NBVAL_CHECK_OUTPUT
+p8, e8 = payload["section8"]["pipeline"], payload["section8"]["evaluation"]
+print(f"{p8['n_anchor']:,} anchors, {p8['wup_pairs']:,} Wu-Palmer pairs; spectral G "
+      f"({p8['n_geo']} dims) reconstructs S with r = {p8['recon_corr']:.4f}; Procrustes alignment "
+      f"cosine {p8['alignment_cos_mean']:.4f} ± {p8['alignment_cos_std']:.4f}")
+print(f"modulator: {p8['modulator_params']:,} parameters; unmatched rows "
+      f"{p8['B8']['unmatched_rows']:,} (mean norm {p8['B8']['unmatched_row_norm_mean']:.2f} vs "
+      f"{p8['B8']['matched_row_norm_mean']:.2f} matched)")
+pr = e8["relational"]["pairs"]
+print(f"evaluation: {pr['n_rel']:,} tokens, {pr['n_pairs']:,} pairs ({pr['similarity']} "
+      f"similarity); share of evaluation tokens that are anchors: {pr['leakage_fraction']:.3f}")
+print(f"preservation {e8['preservation']['mean']:.4f}")
+print(study.relational_table(e8).to_string())
+print(study.bands_table(e8).to_string(index=False))
+print(study.pentachora_line(e8["pentachora"]))
+
+# %% [markdown]
+# ## §9 Training: does alpha find itself?
+# A copy of the §8 modulator, alphas reset to 0.01, trained on (definition → lemma) with the
+# encoder frozen; AdamW, cosine schedule per epoch, gradient clip 1.0, a 90/10 split; alpha of
+# every layer logged every 10 batches. The trained modulator is saved as safetensors beside the
+# results.
+
+# %%
+trained = run = None
+if params["training"]:
+    payload["section9"], trained, run = study.section9(data, loaded, params, modulator, pairs,
+                                                       SAVE_TO["lerp"])
+    timings["section9"] = study.pop_timings(payload["section9"])
+    print(f"{run.steps} steps ({run.objective}) in {run.seconds:.1f} s, "
+          f"{run.seconds_per_step:.3f} s per step")
+    if "saved_to" in payload["section9"]["train"]:
+        print("saved", payload["section9"]["train"]["saved_to"])
+else:
+    payload["section9"] = None
+    print("training off")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if payload["section9"]:
+    t9, e9 = payload["section9"]["train"], payload["section9"]["evaluation"]
+    print(f"objective {t9['objective']}: {t9['n_train']:,} train / {t9['n_val']:,} validation, "
+          f"{t9['steps']} steps; {t9['trainable_params']:,} trainable vs "
+          f"{t9['frozen_params']:,} frozen; encoder unchanged: {t9['encoder_unchanged']}")
+    print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in t9["val_loss"]))
+    print(study.alpha_table(t9).T.to_string())
+    print(study.distance_line(t9))
+    print(f"preservation {e9['preservation']['mean']:.4f}")
+    print(study.relational_table(e9).to_string())
+    print(study.pentachora_line(e9["pentachora"]))
+else:
+    print("training off")
+
+# %% [markdown]
+# ## §10 The constant as a static alpha
+# The untrained §8 modulator with the same alpha written into every layer: the seed's
+# α = 0.01 and α = 0.5 rows, the sweep's other alphas, and 0.29154, the "phase boundary" the seed
+# asserts (it never derives it; 0.29514 is the seed's *cosine* constant, two digits transposed:
+# B2). All on the same pairs as §8.
+
+# %%
+payload["section10"] = (study.section10(data, loaded, params, modulator, arrays["anchor_idx"])
+                        if params["sweep"] else None)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if payload["section10"]:
+    print(study.sweep_table(payload["section10"]).to_string())
+else:
+    print("sweep off")
+
+# %% [markdown]
+# ## §11 Talking to the modulated model
+# The §9 trained modulator at its trained alphas: the same prompt through the unmodulated and the
+# modulated encoder, one decoder, greedy; the token diff counts positional mismatches and the
+# length difference. Then one prompt across alphas. Encoder-only models have no decoder to
+# generate with: the section is skipped for them, and says so.
+
+# %%
+payload["section11"] = (study.section11(loaded, params, trained, progress=tqdm)
+                        if params["generation"] and trained is not None else None)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if payload["section11"]:
+    g = payload["section11"]
+    if g["applicable"]:
+        print(study.generation_table(g).to_string(index=False))
+        print(f"{g['identical']} of {len(g['comparisons'])} generations identical")
+        for row in (g["alpha_sweep"] or {}).get("rows", []):
+            print(f"alpha {row['alpha']:.2f}: {row['modulated'][:80]!r} "
+                  f"({row['diffs']}/{row['max_len']} tokens differ)")
+    else:
+        print(g["reason"])
+else:
+    print("generation off (it needs the §9 trained modulator)"
+          if params["generation"] else "generation off")
+
+# %% [markdown]
+# ## §12 The geometric field modulator
+# Three k-simplex experts (k = 1, 2, 4) gate the residual's first 75% of dimensions
+# multiplicatively; the last 25% pass untouched. Ported with the seed's faults (B12): the k = 1
+# expert is input-independent, the validity head feeds nothing, alpha is clamped at 0.35 (above
+# the 0.29154 it claims to respect), `cv_check` samples with replacement from 8 dimensions. The
+# seed never trained it on a model; here it gets §9's training loop and §10's measurements.
+
+# %%
+if params["field"]:
+    payload["section12"], field = study.section12(data, loaded, params, pairs, SAVE_TO["field"])
+    timings["section12"] = study.pop_timings(payload["section12"])
+    t12 = timings["section12"]
+    print(f"{payload['section12']['train']['steps']} steps in {t12['train/seconds']:.1f} s, "
+          f"{t12['train/seconds_per_step']:.3f} s per step")
+    if "saved_to" in payload["section12"]:
+        print("saved", payload["section12"]["saved_to"])
+else:
+    payload["section12"] = None
+    print("field modulator off")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+if payload["section12"]:
+    s12 = payload["section12"]
+    for line in study.field_lines(s12):
+        print(line)
+    print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in s12["train"]["val_loss"]))
+    print(study.relational_table({"relational": s12["relational"]}).to_string())
+    print(study.pentachora_line(s12["pentachora"]))
+else:
+    print("field modulator off")
+
+# %% [markdown]
+# ## The published numbers
+# The seed's modulator claims (`lib/claims.yaml`) next to this run's number at the field each
+# claim names. They were stated for T5-small as executed: only that paper run can reproduce
+# them; the embedded and tiny runs measure other models and show the same quantities.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+payload["headline"] = study.headline(payload)
+print(study.claims_table(payload, published).to_string())
+
+# %% [markdown]
+# ## Figure
+
+# %%
+fig = plots.modulator_figure(f"modulator {params['run']}: {MODEL}", payload)
+print("saved", shown(save_figure(fig, PROFILE, NAME)))
+
+# %% [markdown]
+# ## Save the results
+
+# %%
+payload["provenance"] = provenance(params, {"model": payload["model"]})
+print("saved", shown(write_json(RESULTS_FILE, payload)))
