@@ -40,7 +40,7 @@ notebooks: setup
 	rm -rf $(TEST_OUTPUTS)
 	for nb in $$($(PY) -m lib.workflow notebooks); do \
 	  BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
-	  BSD_WORKFLOW_RUN=1 $(WITH_ENV) $(VENV)/bin/jupytext --to ipynb --update --execute $$nb \
+	  BSD_WORKFLOW_RUN=1 $(WITH_ENV) $(VENV)/bin/jupytext --to ipynb --execute $$nb \
 	    || exit 1; \
 	done
 
