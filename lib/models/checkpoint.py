@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,16 +94,24 @@ def tiny_folder(name: str) -> Path:
     if name not in tiny_names():
         raise UnknownModelError(f"unknown tiny model {name!r}; known: {', '.join(tiny_names())}")
     folder = MODEL_CACHE / "tiny" / f"{name.removeprefix('tiny/')}-{config_hash(name)}"
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".tmp-", dir=folder.parent) as tmp:
-            build_tiny(name).save_pretrained(tmp, safe_serialization=True)
-            try:
-                os.replace(tmp, folder)
-            except OSError:  # another process finished first
-                if not folder.is_dir():
-                    raise
-            os.makedirs(tmp, exist_ok=True)  # TemporaryDirectory wants to remove something
+    return saved_once(folder, lambda tmp: build_tiny(name).save_pretrained(
+        tmp, safe_serialization=True))
+
+
+def saved_once(folder: Path, save: Callable[[Path], None]) -> Path:
+    """`folder`, written by `save(tmp)` into a temporary sibling and renamed into place the first
+    time (an interrupted build leaves nothing; a concurrent one that finished first wins)."""
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=folder.parent) as tmp:
+        save(Path(tmp))
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process finished first
+            if not folder.is_dir():
+                raise
+        os.makedirs(tmp, exist_ok=True)  # TemporaryDirectory wants something to remove
     return folder
 
 

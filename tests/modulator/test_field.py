@@ -21,15 +21,6 @@ from lib.modulator.field import (
 from lib.terrain.simplex import cayley_menger_vol2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small tensors run faster on one thread, and a busy machine cannot oversubscribe it."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 def test_default_config_is_the_seeds() -> None:
     c = FieldModulatorConfig()
     assert (c.d_model, c.n_layers, c.expert_ks, c.expert_edim) == (512, 6, (1, 2, 4), 8)

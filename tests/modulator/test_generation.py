@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from lib.models import load_model
@@ -10,20 +9,6 @@ from lib.modulator.generation import compare_generation, generation_alpha_sweep,
 from lib.modulator.lerp import GeometricResidualModulator
 
 PROMPT = "summarize: a triangle is a polygon with three edges"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a busy machine cannot oversubscribe it."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
-@pytest.fixture(scope="module")
-def t5():
-    return load_model("tiny/t5", dtype="float32")
 
 
 def _lerp(model, alpha: float) -> GeometricResidualModulator:

@@ -19,15 +19,6 @@ from lib.modulator.lerp import GeometricResidualModulator
 TEXTS = ["summarize: a dog is a domesticated canine", "a cat"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a busy machine cannot oversubscribe it."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 @pytest.fixture(scope="module", params=["tiny/t5", "tiny/bert"])
 def loaded(request):
     return load_model(request.param, dtype="float32")

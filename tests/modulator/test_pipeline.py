@@ -30,15 +30,6 @@ WORDS = ("dog cat wolf fox horse cow sheep goat lion tiger bird eagle owl fish s
          "river lake sea hill mountain apple pear bread cheese").split()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a busy machine cannot oversubscribe it."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 @pytest.fixture(scope="module")
 def wn():
     ensure_wordnet()

@@ -12,11 +12,6 @@ from lib.modulator import plots, study
 from lib.modulator.hooks import LayerIndexError
 
 
-@pytest.fixture(scope="module")
-def bert():
-    return load_model("tiny/bert", dtype="float32")
-
-
 def test_a_causal_lm_is_refused_in_one_line() -> None:
     qwen = load_model("tiny/qwen", dtype="float32")
     with pytest.raises(study.NotAnEncoderError) as err:

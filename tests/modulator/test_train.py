@@ -8,7 +8,6 @@ import torch
 from torch.nn import functional as F
 
 from lib.claims import published
-from lib.models import load_model
 from lib.modulator.field import FieldModulatorConfig, GeometricFieldModulator
 from lib.modulator.hooks import attach
 from lib.modulator.lerp import GeometricResidualModulator
@@ -27,25 +26,6 @@ from lib.modulator.train import (
 TEXTS = [f"summarize: the {w} is a thing" for w in
          ("dog", "cat", "sun", "sea", "oak", "ice", "ant", "owl", "elm", "fig", "yak", "cow")]
 TARGETS = ["d", "c", "s", "e", "o", "i", "a", "w", "l", "f", "y", "k"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a busy machine cannot oversubscribe it."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
-@pytest.fixture(scope="module")
-def t5():
-    return load_model("tiny/t5", dtype="float32")
-
-
-@pytest.fixture(scope="module")
-def bert():
-    return load_model("tiny/bert", dtype="float32")
 
 
 def _lerp(model, alpha: float = 0.1, seed: int = 0) -> GeometricResidualModulator:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from lib.models.checkpoint import saved_once
 from lib.paths import MODEL_CACHE
 from lib.terrain.weights.battery import Q_THRESHOLD, run_battery
 
@@ -92,20 +91,14 @@ def init_folder(source: str | dict, seed: int = 0) -> Path:
     values = {k: v for k, v in values.items() if k not in ("transformers_version", "dtype",
                                                            "torch_dtype")}
     config = AutoConfig.for_model(**values)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=folder.parent) as tmp:
+
+    def save(tmp: Path) -> None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = _auto_class(config).from_config(config, dtype=torch.float32)
         model.save_pretrained(tmp, safe_serialization=True)
-        del model
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process finished first
-            if not folder.is_dir():
-                raise
-        os.makedirs(tmp, exist_ok=True)  # TemporaryDirectory wants something to remove
-    return folder
+
+    return saved_once(folder, save)
 
 
 def init_checkpoint(source: str | dict, seed: int = 0) -> Any:
