@@ -69,12 +69,19 @@ def check_model(loaded: Any, layers: Sequence[int] | None,
 
 
 def set_threads(threads: int | None) -> int:
-    """Set torch's CPU threads when given (one is robust on a shared small machine: more
-    threads than free cores run several times slower); return the number in use."""
+    """Set torch's and the BLAS libraries' CPU threads when given; return torch's number.
+
+    One is robust on a shared small machine (more threads than free cores run several times
+    slower), and the BLAS thread count must be fixed for the numbers to be: the k-NN fill and the
+    training amplify the last-digit differences between BLAS runs with 1 and 2 threads (Snakemake
+    jobs run with OMP_NUM_THREADS=1, a kernel started by hand with all cores).
+    """
     import torch
+    from threadpoolctl import threadpool_limits
 
     if threads is not None:
         torch.set_num_threads(threads)
+        threadpool_limits(limits=threads)
     return torch.get_num_threads()
 
 
