@@ -133,7 +133,9 @@ def test_tiny_forward_of_ten_prompts_is_fast(name: str) -> None:
         start = time.perf_counter()
         maps = attentions(loaded, batch=10, length=128)
         timings.append(time.perf_counter() - start)
-    assert min(timings) < 1.0
+    # the bound catches an order-of-magnitude regression (thread oversubscription made this 5-7 s
+    # here); 1.0 s was the edge on this 2-core VM: an idle run measured 1.00-1.03 s on 2026-11-24
+    assert min(timings) < 2.0
     assert maps[0].shape == (10, loaded.info.num_heads, 128, 128)
 
 
