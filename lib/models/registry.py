@@ -110,3 +110,16 @@ def free_model(loaded: LoadedModel, *, delete_hub_cache: bool = False) -> None:
         torch.cuda.empty_cache()
     if delete_hub_cache and loaded.source == "hub":
         delete_repo_cache(loaded.name)
+
+
+def text_encoder(name: str) -> bool | None:
+    """Whether a registry name has a text encoder to run (T5, BERT-likes), read off the registry
+    without building anything; None for a hub id or folder (known only from its config)."""
+    from lib.models.tiny import TINY_FAMILIES
+
+    if name in EMBEDDED:
+        return EMBEDDED[name].kind == "folder"  # the GGUF ones are causal decoders
+    if name.startswith("tiny/") and name in tiny_names():
+        spec = TINY_FAMILIES[name.removeprefix("tiny/").removesuffix("-instruct")]
+        return spec.text in ("t5", "bert") and spec.image is None
+    return None

@@ -166,6 +166,16 @@ class ModulatorParameters(RunParameters):
     generation: GenerationSection | None = GenerationSection()
     field: FieldSection | None = FieldSection()
 
+    @field_validator("model")
+    @classmethod
+    def _has_an_encoder(cls, model: str) -> str:
+        from lib.models.registry import text_encoder
+
+        if text_encoder(model) is False:
+            raise ValueError(f"{model} has no text encoder to modulate; use an encoder such as "
+                             "embedded/all-minilm-l6-v2 or tiny/t5")
+        return model
+
     @field_validator("dtype")
     @classmethod
     def _known_dtype(cls, value: str) -> str:

@@ -108,6 +108,12 @@ class TerrainParameters(RunParameters):
     def _some_section(self) -> TerrainParameters:
         if not any(getattr(self, s) is not None for s in SECTIONS):
             raise ValueError(f"give at least one section: {', '.join(SECTIONS)}")
+        from lib.models.registry import text_encoder
+
+        for section in ("layers", "wordnet"):
+            if getattr(self, section) is not None and text_encoder(self.model) is False:
+                raise ValueError(f"{section}: {self.model} has no text encoder to run; switch the "
+                                 "section off or use an encoder (e.g. embedded/all-minilm-l6-v2)")
         if self.model.startswith("init/") and (self.weights is None or self.weights.trained
                                                 or any(getattr(self, s) is not None
                                                        for s in SECTIONS if s != "weights")):

@@ -136,3 +136,9 @@ def test_model_registers_under_its_experiment_name() -> None:
     from lib.params import experiments
 
     assert experiments()["modulator"] is ModulatorParameters
+
+
+def test_a_model_without_an_encoder_is_refused_before_any_load(tmp_path: Path) -> None:
+    for name in ("tiny/qwen", "embedded/gemma-3-270m"):
+        message = _error(_write(tmp_path, {**MINIMAL, "model": name}))
+        assert f"model: {name} has no text encoder to modulate" in message

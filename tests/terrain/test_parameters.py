@@ -63,3 +63,11 @@ def test_unknown_section_key_and_initialization(tmp_path: Path) -> None:
 def test_unknown_registry_model_fails_before_any_load(tmp_path: Path) -> None:
     message = _error(_write(tmp_path, {**MIN, "model": "tiny/t6", "weights": {}}))
     assert "model: unknown model 'tiny/t6'" in message
+
+
+def test_encoder_sections_on_a_decoder_are_refused_before_any_load(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, {**MIN, "model": "embedded/smollm2-135m-instruct",
+                                       "wordnet": {}}))
+    assert "wordnet: embedded/smollm2-135m-instruct has no text encoder to run" in message
+    load_parameters(_write(tmp_path, {**MIN, "model": "embedded/smollm2-135m-instruct",
+                                      "weights": {}}), "terrain")  # the battery needs none
