@@ -53,12 +53,16 @@ def test_unknown_area_raises() -> None:
 
 
 def test_pentachoron_row_checks_values_and_goal() -> None:
-    (r,) = bench.run(quick=True, areas=["pentachora"])["areas"]["pentachora"]
+    rows = bench.run(quick=True, areas=["pentachora"])["areas"]["pentachora"]
     again = pentachoron_benchmark(**bench.PENTACHORON_QUICK)
-    assert r["max_diff"] == again["max_abs_diff"]  # the volumes, not the times, are repeatable
+    assert [r["what"].rsplit(", ", 1)[1] for r in rows] == [
+        f"{again['threads']} thread(s)", "1 thread"]
     assert again["same_validity"] and again["max_rel_diff"] < bench.PENTACHORON_REL_DIFF
-    assert r["ratio"] == r["reference"] / r["ours"] > 0
-    assert r["met"] == (r["ratio"] >= bench.PENTACHORON_SPEEDUP)
+    assert again["threads_identical"]
+    for r in rows:
+        assert r["max_diff"] == again["max_abs_diff"]  # the volumes, not the times, repeat
+        assert r["ratio"] == r["reference"] / r["ours"] > 0
+        assert r["met"] == (r["ratio"] >= bench.PENTACHORON_SPEEDUP)
 
 
 @pytest.mark.slow

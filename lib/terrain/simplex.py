@@ -4,14 +4,17 @@
 the squared volume is not positive (the seed's `if vol_sq > 0`; never `abs`). As D1 says, the
 distances are computed in the points' dtype (float32 or float64; others as float64) and stored in
 float64: the per-simplex Gram products in that dtype, ‖p_i−p_j‖² = g_ii + g_jj − 2 g_ij in
-float64, then one batched determinant: numpy on the CPU, torch on the GPU for a CUDA tensor.
+float64, then one batched determinant (closed form for pentachora): numpy on the CPU, in chunks
+over threads, torch on the GPU for a CUDA tensor.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -48,47 +51,87 @@ def _cm_from_sqdist(d2: torch.Tensor) -> torch.Tensor:
 
 
 _CANCELLATION = 4.0  # (g_ii + g_jj) / ‖p_i−p_j‖² above this: recompute on centered points
+_PARALLEL_MIN = 256  # simplices per thread below which one thread is faster
 
 
-def _cm_gram(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(Cayley-Menger matrices [n, m+1, m+1] float64, [n] bool: some (g_ii + g_jj) / d²_ij
-    exceeds `_CANCELLATION`, i.e. float32 cancellation may have cost digits).
+def _sqdist(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(squared distances [pairs, n] float64 in `triu_indices(m, 1)` order, [n] bool: some
+    (g_ii + g_jj) / d²_ij exceeds `_CANCELLATION`, i.e. float32 cancellation may have cost digits).
 
     Gram row i is one `vecdot` of point i with points i..m-1 over all simplices, in the points'
     dtype (views, no copies); d²_ij = g_ii + g_jj − 2 g_ij is formed in float64.
     """
-    n, m, _ = points.shape
+    m = points.shape[1]
     i, j = np.triu_indices(m, 1)
-    rows = [np.vecdot(points[:, r : r + 1, :], points[:, r:, :]) for r in range(m)]
-    sq = np.stack([row[:, 0] for row in rows], axis=1).astype(np.float64)
-    gram = np.concatenate([row[:, 1:] for row in rows[:-1]], axis=1).astype(np.float64)
-    norms = sq[:, i] + sq[:, j]
-    d2 = np.maximum(norms - 2.0 * gram, 0.0)
-    far = (norms > _CANCELLATION * d2).any(axis=1)
-    cm = np.ones((n, (m + 1) ** 2), dtype=np.float64)
-    cm[:, (m + 2) * np.arange(m + 1)] = 0.0  # the diagonal, D[0, 0] included
-    cm[:, (i + 1) * (m + 1) + j + 1] = d2
-    cm[:, (j + 1) * (m + 1) + i + 1] = d2
-    return cm.reshape(n, m + 1, m + 1), far
+    gram = np.concatenate([np.vecdot(points[:, r : r + 1, :], points[:, r:, :])
+                           for r in range(m)], axis=1).T.astype(np.float64)
+    row_start = np.concatenate(([0], np.cumsum(np.arange(m, 1, -1))))  # gram row r at column
+    sq = gram[row_start]
+    norms = sq[i] + sq[j]
+    d2 = np.maximum(norms - 2.0 * gram[row_start[i] + j - i], 0.0)
+    return d2, (norms > _CANCELLATION * d2).any(axis=0)
 
 
-def _cm_numpy(points: np.ndarray) -> np.ndarray:
-    """Cayley-Menger matrices [n, m+1, m+1] (float64), distances in the points' dtype (D1;
-    float32 or float64, any other dtype as float64).
-
-    The Gram form loses precision where the points lie far from the origin relative to their
-    distances (float32 cancellation); those simplices are recomputed on points moved to their
+def _vol2_block(points: np.ndarray) -> np.ndarray:
+    """Squared volumes of a [n, m, d] float32/float64 block (D1): distances in the points' dtype
+    (`_sqdist`), simplices that may have lost float32 digits recomputed on points moved to their
     first point (distances unchanged), so the values stay within float32 rounding of the seed's
-    direct differences.
-    """
+    direct differences; a closed-form determinant for pentachora, LAPACK otherwise."""
+    n, m, _ = points.shape
+    d2, far = _sqdist(points)
+    if far.any():
+        block = points[far]
+        d2[:, far] = _sqdist(block - block[:, :1])[0]
+    if m == 5:
+        return _pentachoron_vol2(d2)
+    sign, denom = cm_denominator(m - 1)
+    i, j = np.triu_indices(m, 1)
+    cm = np.ones((n, m + 1, m + 1))
+    cm[:, np.arange(m + 1), np.arange(m + 1)] = 0.0
+    cm[:, i + 1, j + 1] = cm[:, j + 1, i + 1] = d2.T
+    return sign * np.linalg.det(cm) / denom
+
+
+def _pentachoron_vol2(d2: np.ndarray) -> np.ndarray:
+    """vol² = det(G) / (4!)² with G the 4x4 Gram of the edges p_a − p_0, G_ab = (d²_0a + d²_0b −
+    d²_ab) / 2 (equal to the Cayley-Menger form), from squared distances [10, n] in
+    `triu_indices(5, 1)` order; the symmetric determinant by cofactor expansion."""
+    d01, d02, d03, d04, d12, d13, d14, d23, d24, d34 = d2
+    a, f, l_, q = d01, d02, d03, d04
+    b, c, d = (d01 + d02 - d12) / 2, (d01 + d03 - d13) / 2, (d01 + d04 - d14) / 2
+    k, i, m = (d02 + d03 - d23) / 2, (d02 + d04 - d24) / 2, (d03 + d04 - d34) / 2
+    # G = [[a, b, c, d], [b, f, k, i], [c, k, l, m], [d, i, m, q]]
+    lq_mm, kq_mi, km_li = l_ * q - m * m, k * q - m * i, k * m - l_ * i
+    cq_md, cm_ld, ci_kd = c * q - m * d, c * m - l_ * d, c * i - k * d
+    det = (a * (f * lq_mm - k * kq_mi + i * km_li) - b * (b * lq_mm - k * cq_md + i * cm_ld)
+           + c * (b * kq_mi - f * cq_md + i * ci_kd) - d * (b * km_li - f * cm_ld + k * ci_kd))
+    return det / math.factorial(4) ** 2
+
+
+def _threads(n: int, threads: int | None) -> int:
+    """Threads for `n` simplices: `threads`, else torch's thread count (the one knob the studies
+    pin), at most one per `_PARALLEL_MIN` simplices."""
+    want = torch.get_num_threads() if threads is None else threads
+    if want < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    return max(1, min(want, n // _PARALLEL_MIN))
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simplex")
+
+
+def _vol2_numpy(points: np.ndarray, threads: int | None) -> np.ndarray:
+    """Squared volumes on the CPU, in chunks of simplices over threads (numpy releases the GIL in
+    `vecdot`); each simplex is computed alone, so the values do not depend on the threads."""
     points = np.asarray(points)
     if points.dtype not in (np.float32, np.float64):
         points = points.astype(np.float64)
-    cm, far = _cm_gram(points)
-    if far.any():
-        block = points[far]
-        cm[far] = _cm_gram(block - block[:, :1])[0]
-    return cm
+    workers = _threads(len(points), threads)
+    if workers == 1:
+        return _vol2_block(points)
+    return np.concatenate(list(_pool(workers).map(_vol2_block, np.array_split(points, workers))))
 
 
 def _sqdist_torch(points: torch.Tensor) -> torch.Tensor:
@@ -101,48 +144,31 @@ def _sqdist_torch(points: torch.Tensor) -> torch.Tensor:
     return d2.clamp_min(0.0)
 
 
-def cayley_menger_vol2(points: Any) -> np.ndarray:
-    """Squared volumes (D1) of [n, k+1, d] simplices as float64 [n]; may be <= 0 if degenerate."""
+def cayley_menger_vol2(points: Any, threads: int | None = None) -> np.ndarray:
+    """Squared volumes (D1) of [n, k+1, d] simplices as float64 [n]; may be <= 0 if degenerate.
+
+    numpy on the CPU (over `threads` threads, default torch's thread count), torch for a CUDA
+    tensor; the values do not depend on the threads.
+    """
     n, m, _ = _check_points(points)
-    sign, denom = cm_denominator(m - 1)
     if isinstance(points, torch.Tensor) and points.is_cuda:
+        sign, denom = cm_denominator(m - 1)
         det = torch.linalg.det(_cm_from_sqdist(_sqdist_torch(points.detach())))
         return (sign * det / denom).cpu().numpy()
     if isinstance(points, torch.Tensor):
         if points.dtype not in (torch.float32, torch.float64):
             points = points.to(torch.float64)
         points = points.detach().cpu().numpy()
-    cm = _cm_numpy(points)
-    if m == 5:  # pentachora: the same volume from the 4x4 Gram of the edges, a closed-form det
-        return _det4(_edge_gram(cm[:, 1:, 1:])) / math.factorial(4) ** 2
-    return sign * np.linalg.det(cm) / denom
+    return _vol2_numpy(points, threads)
 
 
-def _edge_gram(d2: np.ndarray) -> np.ndarray:
-    """Gram [n, k, k] of the edges p_a - p_0 from squared distances [n, k+1, k+1]:
-    (d²_0a + d²_0b - d²_ab) / 2 (vol² = det / (k!)², equal to the Cayley-Menger form)."""
-    return 0.5 * (d2[:, 0, 1:, None] + d2[:, 0, None, 1:] - d2[:, 1:, 1:])
-
-
-def _det4(g: np.ndarray) -> np.ndarray:
-    """Determinants of [n, 4, 4] matrices by cofactor expansion (vectorized, no LAPACK calls)."""
-    a, b, c, d = (g[:, 0, j] for j in range(4))
-    e, f, h, i = (g[:, 1, j] for j in range(4))
-    j_, k, l_, m = (g[:, 2, j] for j in range(4))
-    n, o, p, q = (g[:, 3, j] for j in range(4))
-    lq_mp, kq_mo, kp_lo = l_ * q - m * p, k * q - m * o, k * p - l_ * o
-    jq_mn, jp_ln, jo_kn = j_ * q - m * n, j_ * p - l_ * n, j_ * o - k * n
-    return (a * (f * lq_mp - h * kq_mo + i * kp_lo) - b * (e * lq_mp - h * jq_mn + i * jp_ln)
-            + c * (e * kq_mo - f * jq_mn + i * jo_kn) - d * (e * kp_lo - f * jp_ln + h * jo_kn))
-
-
-def cayley_menger_volumes(points: Any) -> np.ndarray:
+def cayley_menger_volumes(points: Any, threads: int | None = None) -> np.ndarray:
     """Volumes of [n, k+1, d] simplices (numpy or torch, any float dtype) as float64 [n].
 
     NaN where the squared volume is not positive (degenerate or rounding-negative), as the seed
     kept only `vol_sq > 0`.
     """
-    vol2 = cayley_menger_vol2(points)
+    vol2 = cayley_menger_vol2(points, threads)
     out = np.full(vol2.shape, np.nan)
     ok = np.isfinite(vol2) & (vol2 > 0)
     out[ok] = np.sqrt(vol2[ok])
@@ -255,32 +281,45 @@ def pentachoron_benchmark(n: int = 1000, d: int = 512, seed: int = 0, device: st
                           repeats: int = 5) -> dict[str, Any]:
     """Batched vs the seed's loop on the same random float32 pentachora [n, 5, d].
 
-    Each side runs `repeats` times in a row, in this process; the best time of each counts.
-    `max_abs_diff` / `max_rel_diff` compare the volumes where both are valid.
+    Each variant runs `repeats` times in turn, in this process, so load hits all alike; the best
+    time of each counts. The batched code runs with torch's thread count (`threads`) and on one
+    thread (`batched_1thread_s`, the like-for-like comparison with the single-threaded loop);
+    `floor_s` is one pass over the points (`points.sum()`), the least any method must read.
+    `max_abs_diff` / `max_rel_diff` compare the volumes where both are valid; the volumes of the
+    two thread counts must be identical (`threads_identical`).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1; got {repeats}")
     rng = np.random.default_rng(seed)
     points = rng.standard_normal((n, 5, d)).astype(np.float32)
     batched_input: Any = torch.from_numpy(points).to(device) if device != "cpu" else points
-    cayley_menger_volumes(batched_input[:2])  # warm-up
-    cayley_menger_volumes_loop(points[:2])
-    batched_s = loop_s = float("inf")
+    threads = _threads(n, None) if device == "cpu" else 1
+    variants = {
+        "batched_s": lambda: cayley_menger_volumes(batched_input),
+        "batched_1thread_s": lambda: cayley_menger_volumes(batched_input, threads=1),
+        "loop_s": lambda: cayley_menger_volumes_loop(points),
+        "floor_s": lambda: points.sum(),
+    }
+    for run in variants.values():  # warm-up (thread pool, caches)
+        run()
+    best = dict.fromkeys(variants, float("inf"))
+    out: dict[str, Any] = {}
     for _ in range(repeats):
-        if device != "cpu":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        ours = cayley_menger_volumes(batched_input)
-        batched_s = min(batched_s, time.perf_counter() - start)
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ref = cayley_menger_volumes_loop(points)
-        loop_s = min(loop_s, time.perf_counter() - start)
+        for key, run in variants.items():
+            if device != "cpu":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            out[key] = run()
+            best[key] = min(best[key], time.perf_counter() - start)
+    ours, one, ref = out["batched_s"], out["batched_1thread_s"], out["loop_s"]
     both = np.isfinite(ours) & np.isfinite(ref)
     diff = np.abs(ours[both] - ref[both])
     return {
-        "n": n, "d": d, "seed": seed, "device": device, "repeats": repeats,
-        "batched_s": batched_s, "loop_s": loop_s, "speedup": loop_s / batched_s,
+        "n": n, "d": d, "seed": seed, "device": device, "repeats": repeats, "threads": threads,
+        **best, "speedup": best["loop_s"] / best["batched_s"],
+        "speedup_1thread": best["loop_s"] / best["batched_1thread_s"],
+        "floor_ratio": best["batched_s"] / best["floor_s"],
+        "threads_identical": bool(np.array_equal(ours, one, equal_nan=True)),
         "max_abs_diff": float(diff.max()) if diff.size else float("nan"),
         "max_rel_diff": float((diff / ref[both]).max()) if diff.size else float("nan"),
         "same_validity": bool(np.array_equal(np.isfinite(ours), np.isfinite(ref))),
