@@ -31,6 +31,7 @@ LOCATIONS: dict[str, str] = {
     "NLTK_DATA": "nltk_data",
     "PIP_CACHE_DIR": "pip",
     "TRITON_CACHE_DIR": "triton",
+    "NUMBA_CACHE_DIR": "numba",
     "CUDA_CACHE_PATH": "nv",
     # JupyterLab's extension manager and builds: npm and yarn caches and logs
     "npm_config_cache": "npm",

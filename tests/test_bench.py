@@ -53,16 +53,12 @@ def test_unknown_area_raises() -> None:
 
 
 def test_pentachoron_row_checks_values_and_goal() -> None:
-    rows = bench.run(quick=True, areas=["pentachora"])["areas"]["pentachora"]
+    (r,) = bench.run(quick=True, areas=["pentachora"])["areas"]["pentachora"]
     again = pentachoron_benchmark(**bench.PENTACHORON_QUICK)
-    assert [r["what"].rsplit(", ", 1)[1] for r in rows] == [
-        f"{again['threads']} thread(s)", "1 thread"]
+    assert r["max_diff"] == again["max_abs_diff"]  # the volumes, not the times, are repeatable
     assert again["same_validity"] and again["max_rel_diff"] < bench.PENTACHORON_REL_DIFF
-    assert again["threads_identical"]
-    for r in rows:
-        assert r["max_diff"] == again["max_abs_diff"]  # the volumes, not the times, repeat
-        assert r["ratio"] == r["reference"] / r["ours"] > 0
-        assert r["met"] == (r["ratio"] >= bench.PENTACHORON_SPEEDUP)
+    assert r["ratio"] == r["reference"] / r["ours"] > 0
+    assert r["met"] == (r["ratio"] >= bench.PENTACHORON_SPEEDUP)
 
 
 @pytest.mark.slow

@@ -122,27 +122,22 @@ def test_loop_forms_distances_in_the_points_dtype() -> None:
     np.testing.assert_allclose(as32, as64, rtol=1e-5)
 
 
-@pytest.mark.parametrize("k", [2, 4])
-def test_threads_split_the_batch_without_changing_a_value(k: int) -> None:
-    rng = np.random.default_rng(11)
-    pts = (rng.standard_normal((1200, k + 1, 48)) + 20 * rng.standard_normal(48)).astype(
-        np.float32)
-    pts[7, 1] = pts[7, 0]  # a degenerate one in the first chunk
-    one = simplex.cayley_menger_volumes(pts, threads=1)
-    four = simplex.cayley_menger_volumes(pts, threads=4)  # capped at 1200 // 256 = 4 chunks
-    np.testing.assert_array_equal(one, four)
-    assert np.isnan(one[7]) and np.isfinite(np.delete(one, 7)).all()
-    np.testing.assert_allclose(one, simplex.cayley_menger_volumes_loop(pts), rtol=2e-6)
-    with pytest.raises(ValueError, match="threads must be >= 1"):
-        simplex.cayley_menger_volumes(pts, threads=0)
+def test_any_layout_and_dtype_gives_the_same_volumes() -> None:
+    pts = np.random.default_rng(12).standard_normal((6, 64, 5))
+    view = pts.transpose(0, 2, 1)  # [6, 5, 64], not contiguous
+    expected = simplex.cayley_menger_volumes_loop(view)
+    np.testing.assert_allclose(simplex.cayley_menger_volumes(view), expected, rtol=1e-12)
+    halves = view.astype(np.float16)
+    np.testing.assert_allclose(simplex.cayley_menger_volumes(halves),
+                               simplex.cayley_menger_volumes(halves.astype(np.float64)),
+                               rtol=1e-12)
 
 
 def test_benchmark_agrees_with_loop() -> None:
     result = simplex.pentachoron_benchmark(n=600, d=32, repeats=2)
     assert result["same_validity"] and result["max_rel_diff"] < 1e-6
-    assert result["threads_identical"] and result["threads"] >= 1
     assert result["batched_s"] > 0 and result["loop_s"] > 0 and result["floor_s"] > 0
     assert result["speedup"] == result["loop_s"] / result["batched_s"]
-    assert result["speedup_1thread"] == result["loop_s"] / result["batched_1thread_s"]
+    assert result["floor_ratio"] == result["batched_s"] / result["floor_s"]
     with pytest.raises(ValueError, match="repeats"):
         simplex.pentachoron_benchmark(n=5, d=8, repeats=0)
