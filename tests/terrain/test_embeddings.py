@@ -58,8 +58,8 @@ def test_section1_reproduces_the_seed_stream(E: np.ndarray) -> None:
     v_e, v_r = cayley_menger_volumes_loop(np.stack(emb)), cayley_menger_volumes_loop(np.stack(ref))
     assert out["cosine"]["mean"] == pytest.approx(cos.mean(), rel=1e-5)
     p = out["pentachora"]
-    # distances in float32 as the seed computed them (D1): the batched Gram form and the seed's
-    # direct differences agree to float32 rounding, not to float64's
+    # differences in float32 as the seed took them (D1): our float64 sums of their squares and
+    # the seed's float32 sums agree to float32 rounding, not to float64's
     assert p["mean"] == pytest.approx(np.nanmean(v_e), rel=1e-6)
     assert p["cv"] == pytest.approx(np.nanstd(v_e) / np.nanmean(v_e), rel=1e-6)
     assert p["ratio_embed_random"] == pytest.approx(np.nanmean(v_e) / np.nanmean(v_r), rel=1e-6)

@@ -105,7 +105,7 @@ def test_gaussian_references_follow_the_seed_draws() -> None:
 
 
 def test_float32_points_far_from_origin_keep_float32_accuracy() -> None:
-    # a common offset 30x the spread: a plain float32 Gram would lose ~1e-4 to cancellation
+    # a common offset 30x the spread: a float32 Gram form would lose ~1e-4 to cancellation
     rng = np.random.default_rng(7)
     pts = (rng.standard_normal((40, 5, 64)) + 30 * rng.standard_normal(64)).astype(np.float32)
     exact = simplex.cayley_menger_volumes(pts.astype(np.float64))
