@@ -9,7 +9,7 @@ For every claim of `lib.claims`: the published value, the regenerated value (rea
 results file and field the claim names), the difference and a status: `reproduced` (within
 tolerance), `differs`, `undefined` (the run stored null: the number is not finite; shown as
 n/a) or `not yet run` (naming the parameter file and hardware it needs). The embedded summary
-follows, with the comparisons that mix entropy modes.
+follows, with each pair's architecture controls and the comparisons that mix entropy modes.
 """
 
 from __future__ import annotations
@@ -212,13 +212,17 @@ def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
     lines += terrain_lines(results or {})
     lines += modulator_lines(results or {})
     if embedded and embedded.get("rows"):
-        from lib.summary import markdown_table
+        from lib.summary import CONTROLS_NOTE, controls_markdown, markdown_table
 
         lines += ["", "## Embedded runs (this machine, offline)", "",
                   "Tiny random-initialized pairs exercise the pipeline of each attention kind; "
                   "they test the code, not the paper's claims. See "
                   "`results/embedded/E08_embedded-ladder.json` for the one real (small "
                   "pretrained model) result.", "", markdown_table(embedded["rows"]).rstrip()]
+        controls = controls_markdown(embedded["rows"])
+        if controls:
+            lines += ["", "### Architecture controls of each pair", "", CONTROLS_NOTE, "",
+                      controls.rstrip()]
     mixed = mode_lines(embedded)
     if mixed:
         lines += ["", "## Comparisons across entropy modes", "",

@@ -1,4 +1,5 @@
-"""The headline summary across pair runs: SI and dSI with bootstrap intervals, by attention kind.
+"""The headline summary across pair runs: SI and dSI with bootstrap intervals, by attention kind,
+and beside each pair its architecture controls (`lib.attention.stats.CONTROL_FIGURES`).
 
     python -m lib.summary embedded results/embedded/E11_a.json ...   # exactly these files
     python -m lib.summary embedded    # the results of every parameters/embedded/ file
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lib.attention.stats import CONTROL_FIGURES
 from lib.attention.verdicts import is_finite
 from lib.paths import RESULTS
 from lib.results import (
@@ -42,6 +44,23 @@ def mode_note(mismatches: list[dict[str, str]]) -> str:
                      f"({m['reference_run']})" for m in mismatches)
 
 
+def pair_controls(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """A pair result's architecture controls: kv heads and, per figure, base / instruct / delta
+    {point, low, high, reason}; None for a result saved before the controls."""
+    sides = {side: payload[side].get("controls") for side in ("base", "instruct", "delta")}
+    if not all(sides.values()):
+        return None
+
+    def estimate(block: dict[str, Any], group: str, key: str) -> dict[str, Any]:
+        value = (block.get(group) or {}).get(key) or {}
+        return {k: value.get(k) for k in ("point", "low", "high", "reason")}
+
+    return {"num_kv_heads": sides["base"]["kv_groups"]["num_kv_heads"],
+            "figures": [{"control": label,
+                         **{side: estimate(block, group, key) for side, block in sides.items()}}
+                        for label, group, key in CONTROL_FIGURES]}
+
+
 def summary_rows(profile: str, files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
     """One row per E11/E11-T results file: `files`, else `lib.results.run_results(profile)`."""
     rows = []
@@ -63,9 +82,19 @@ def summary_rows(profile: str, files: Sequence[str | Path] | None = None) -> lis
             "verdict_reason": payload["verdict"].get("reason", ""),
             "entropy_mode": (payload.get("methodology") or {}).get("entropy_mode"),
             "mode_mismatch": mode_mismatches(payload),
+            "controls": pair_controls(payload),
         })
     order = {"MHA": 0, "GQA": 1, "MQA": 2}
     return sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))
+
+
+def _num(value: Any, sign: str = "") -> str:
+    return f"{float(value):{sign}.4f}" if is_finite(value) else NOT_AVAILABLE
+
+
+def _ci(point: Any, interval: Sequence[Any] | None, sign: str = "") -> str:
+    low, high = interval if interval else (None, None)
+    return f"{_num(point, sign)} [{_num(low, sign)}, {_num(high, sign)}]"
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -73,23 +102,46 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = ("| run | kind | base SI [95% CI] | instruct SI [95% CI] | dSI [95% CI] | "
             "CI excludes 0 | verdict | notes |\n|---|---|---|---|---|---|---|---|\n")
 
-    def num(value: Any, sign: str) -> str:
-        return f"{float(value):{sign}.4f}" if is_finite(value) else NOT_AVAILABLE
-
-    def ci(point: Any, interval: list[Any] | None, sign: str = "") -> str:
-        low, high = interval if interval else (None, None)
-        return f"{num(point, sign)} [{num(low, sign)}, {num(high, sign)}]"
-
     def notes(r: dict[str, Any]) -> str:
         return "; ".join(x for x in (r.get("verdict_reason", ""),
                                      mode_note(r.get("mode_mismatch") or [])) if x)
 
     body = "".join(
-        f"| {r['label']} | {r['kind']} | {ci(r['base_si'], r['base_ci'])} | "
-        f"{ci(r['instruct_si'], r['instruct_ci'])} | {ci(r['delta_si'], r['delta_ci'], '+')} | "
+        f"| {r['label']} | {r['kind']} | {_ci(r['base_si'], r['base_ci'])} | "
+        f"{_ci(r['instruct_si'], r['instruct_ci'])} | {_ci(r['delta_si'], r['delta_ci'], '+')} | "
         f"{'yes' if r['delta_ci_excludes_zero'] else 'no'} | {r['verdict']} | {notes(r)} |\n"
         for r in rows)
     return head + body
+
+
+def controls_markdown(rows: list[dict[str, Any]]) -> str:
+    """The architecture controls of the summary rows as a Markdown table, one line per pair and
+    figure ('n/a' where undefined, the reason in notes); '' when no row has controls."""
+    def cell(e: dict[str, Any], sign: str = "") -> str:
+        return _ci(e["point"], (e["low"], e["high"]), sign) if is_finite(e["point"]) else (
+            NOT_AVAILABLE)
+
+    lines = []
+    for r in rows:
+        controls = r.get("controls")
+        for f in (controls or {}).get("figures", []):
+            reasons = dict.fromkeys(f[s]["reason"] for s in ("base", "instruct", "delta")
+                                    if f[s]["reason"])
+            lines.append(f"| {r['label']} | {r['kind']} | {controls['num_kv_heads']} | "
+                         f"{f['control']} | {cell(f['base'])} | {cell(f['instruct'])} | "
+                         f"{cell(f['delta'], '+')} | {'; '.join(reasons)} |\n")
+    if not lines:
+        return ""
+    return ("| run | kind | kv heads | control | base [95% CI] | instruct [95% CI] | "
+            "delta [95% CI] | notes |\n|---|---|---|---|---|---|---|---|\n" + "".join(lines))
+
+
+CONTROLS_NOTE = ("Architecture controls: group SI = SI among the KV groups' mean profiles "
+                 "(MHA: the SI; MQA: undefined); within-group head correlation = mean "
+                 "correlation of the head pairs sharing a KV head (MHA: undefined; MQA: the mean "
+                 "head correlation); sink share = mean weight on the first token over the real "
+                 "query positions, heads and layers. Intervals: bootstrap over prompts, paired "
+                 "for the delta.")
 
 
 def write_summary(profile: str, files: Sequence[str | Path] | None = None) -> dict[str, Any]:
@@ -100,6 +152,9 @@ def write_summary(profile: str, files: Sequence[str | Path] | None = None) -> di
     payload = {"profile": profile, "rows": rows}
     path = write_json(results_path(profile, "summary"), payload)
     text = f"# Attention-specialization summary ({profile})\n\n" + markdown_table(rows)
+    controls = controls_markdown(rows)
+    if controls:
+        text += f"\n## Architecture controls\n\n{CONTROLS_NOTE}\n\n{controls}"
     atomic_write_bytes(path.with_suffix(".md"), text.encode())
     if rows:
         fig = summary_figure(f"Territorial collapse across pairs ({profile}), by attention kind",
@@ -115,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     payload = write_summary(args.profile, args.files or None)
     print(markdown_table(payload["rows"]))
+    controls = controls_markdown(payload["rows"])
+    if controls:
+        print(controls)
     return 0
 
 

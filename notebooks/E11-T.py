@@ -106,6 +106,32 @@ print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
       f"{'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
 
 # %% [markdown]
+# ## Architecture controls
+# Is a low SI learned, or built into the attention layout? In MQA every query head shares one
+# key/value head, in GQA each group of s = heads / kv heads consecutive query heads does
+# (group g = heads [g·s, (g+1)·s)). Each control comes with its bootstrap interval over prompts
+# (the SI's resampling, the parameter file's `bootstrap`) and, for the pair, the instruct − base
+# delta with the paired bootstrap. A figure the architecture does not define is `n/a`, with the
+# reason.
+#
+# - **Group SI**: the SI among the KV groups' mean entropy profiles. MHA: each head is its own
+#   group, so it is the SI; GQA: how much the groups differ; MQA: one group, undefined.
+# - **Within-group head correlation**: the mean correlation of the head pairs that share a KV
+#   head. MHA: undefined (one head per group); GQA: how alike the heads of a group are; MQA: the
+#   one group is the whole model, so it is the mean head correlation (1 − SI).
+# - **Attention-sink share**: the weight a head puts on the first token (key position 0), averaged
+#   over the prompt's real query positions (pad queries left out in every entropy mode), then over
+#   heads and layers; defined for every kind. Measured in the same pass as the entropies; the
+#   per-layer means follow the table.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(tables.controls_table({"base": base.controls, "instruct": instruct.controls,
+                             "delta": delta["controls"]}).to_string())
+for run in (base, instruct):
+    print(f"sink share per layer, {run.name}: {tables.sink_layers(run.controls)}")
+
+# %% [markdown]
 # ## Within- and between-group structure
 # Group *g* holds query heads [g·s, (g+1)·s) with s = heads / kv heads. A low within/between ratio
 # means the heads sharing a KV head behave alike while the groups differ.

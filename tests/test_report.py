@@ -74,3 +74,28 @@ def test_report_shows_the_comparisons_across_entropy_modes(folders: Path) -> Non
         "vs masked (E11_tiny-mha)"]
     rows[0]["mode_mismatch"] = []
     assert "across entropy modes" not in report.render([], {"rows": rows})
+
+
+def test_report_shows_each_pairs_controls(folders: Path) -> None:
+    sink = {"point": 0.25, "low": 0.2, "high": 0.3, "reason": None}
+    undefined = {"point": None, "low": None, "high": None, "reason": "one KV group (MQA)"}
+    row = {"label": "E11 tiny-mqa", "result": "results/embedded/E11_tiny-mqa.json",
+           "kind": "MQA", "base_si": 0.9, "base_ci": [0.8, 1.0], "instruct_si": 0.9,
+           "instruct_ci": [0.8, 1.0], "delta_si": 0.0, "delta_ci": [-0.1, 0.1],
+           "delta_ci_excludes_zero": False, "verdict": "C_REFUTED", "verdict_reason": "",
+           "mode_mismatch": [],
+           "controls": {"num_kv_heads": 1, "figures": [
+               {"control": "Group SI (among KV groups)", "base": undefined,
+                "instruct": undefined, "delta": undefined},
+               {"control": "Attention-sink share (first token)", "base": sink,
+                "instruct": sink, "delta": {**sink, "point": 0.0, "low": -0.01,
+                                            "high": 0.01}}]}}
+    text = report.render([], {"rows": [row]})
+    assert "### Architecture controls of each pair" in text
+    assert ("| E11 tiny-mqa | MQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | "
+            "one KV group (MQA) |") in text
+    assert ("| E11 tiny-mqa | MQA | 1 | Attention-sink share (first token) | "
+            "0.2500 [0.2000, 0.3000] | 0.2500 [0.2000, 0.3000] | +0.0000 [-0.0100, +0.0100] |"
+            in text)
+    row["controls"] = None  # a summary written before the controls: no section
+    assert "Architecture controls" not in report.render([], {"rows": [row]})

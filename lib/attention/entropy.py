@@ -13,9 +13,15 @@ refuse such a prompt instead (`PromptTooShortError`, naming it), in every mode, 
 entropy is computed: its 0 (or, padded, the entropy of its padding) would enter the means.
 
 `normalized_entropy` is the kernel (any leading dims), `prompt_entropies` / `entropy_profiles`
-work on per-prompt stacks [layers, heads, T, T] like the seeds kept them, and `measure_entropies`
+work on per-prompt stacks [layers, heads, T, T] like the seeds kept them, and `measure_attention`
 runs a model and reduces each layer's attention to entropies as it is produced (forward hooks),
-so the [prompts, layers, heads, T, T] stack is never held.
+so the [prompts, layers, heads, T, T] stack is never held; `measure_entropies` returns only the
+entropies.
+
+The same pass measures the attention-sink share (`sink_share`): per head, the mean over the
+prompt's real query positions of the weight on key position 0 (the first token). Pad queries are
+left out in every entropy mode, padded included (their rows are not the prompt's attention);
+key position 0 is the first real token, since padding is on the right.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import inspect
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -107,6 +114,23 @@ def _entropy_inplace(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
     x.xlogy_(x)
     h = x.sum(dim=-1).neg_().div_(torch.log(count.clamp_min(2).to(x.dtype)))
     return torch.where((count > 1) & (total > 0), h, 0)
+
+
+def sink_share(attn: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention-sink share of `attn` [..., T, T]: the mean over the kept query rows of the
+    weight on key 0 -> float64 [...].
+
+    `query_mask` [..., T] (0/1, broadcastable to the leading dims) keeps the rows where it is 1
+    (values in dropped rows, even NaN, never enter); None keeps every row.
+    """
+    first = attn[..., 0].to(torch.float64)  # [..., T]: each query's weight on key 0
+    if query_mask is None:
+        return first.mean(dim=-1)
+    if query_mask.shape[-1] != first.shape[-1]:
+        raise ValueError(f"query mask length {query_mask.shape[-1]} != attention size "
+                         f"T={first.shape[-1]}")
+    keep = query_mask != 0
+    return torch.where(keep, first, 0).sum(dim=-1) / keep.sum(dim=-1).clamp_min(1)
 
 
 def normalized_entropy(attn: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -330,13 +354,16 @@ def backbone_of(model: nn.Module) -> nn.Module:
 
 
 class _StreamingEntropy:
-    """Forward hooks reducing each attention module's weights to [batch, heads] entropies."""
+    """Forward hooks reducing each attention module's weights to [batch, heads] entropies and
+    sink shares."""
 
     def __init__(self, modules: list[tuple[str, nn.Module, int]]):
         self.modules = modules
-        self.mask: torch.Tensor | None = None
+        self.mask: torch.Tensor | None = None  # the entropy's mask (masked mode only)
+        self.query_mask: torch.Tensor | None = None  # the real queries (every mode)
         self.first_prompt = 0
         self.results: list[torch.Tensor | None] = []
+        self.sinks: list[torch.Tensor | None] = []
         self.calls: list[int] = []
         self.handles: list = []
 
@@ -366,10 +393,16 @@ class _StreamingEntropy:
             for b in range(w.shape[0]):
                 check_finite(w[b : b + 1], self.first_prompt + b, layer_offset=layer)
         self.results[layer] = _entropy_inplace(w, mask).cpu()
+        queries = None if self.query_mask is None else (
+            self.query_mask.to(weights.device)[:, None, :])  # an offloaded layer's device
+        self.sinks[layer] = sink_share(weights.detach(), queries).cpu()
 
-    def start(self, mask: torch.Tensor | None, first_prompt: int) -> None:
+    def start(self, mask: torch.Tensor | None, first_prompt: int,
+              query_mask: torch.Tensor | None = None) -> None:
         self.mask, self.first_prompt = mask, first_prompt
+        self.query_mask = query_mask
         self.results = [None] * len(self.modules)
+        self.sinks = [None] * len(self.modules)
         self.calls = [0] * len(self.modules)
 
     def __enter__(self) -> _StreamingEntropy:
@@ -422,7 +455,15 @@ def _batches(
     return [(i, list(prompts[i : i + size])) for i in range(0, len(prompts), size)]
 
 
-def measure_entropies(
+@dataclass(frozen=True)
+class AttentionMeasurement:
+    """What one streaming pass measures, each [prompts, layers, heads] float64."""
+
+    entropies: np.ndarray  # normalized entropy (the entropy mode's tokens)
+    sink_share: np.ndarray  # mean weight on key 0 over the real (unpadded) query positions
+
+
+def measure_attention(
     model: nn.Module,
     tokenizer,
     prompts: Sequence[str],
@@ -431,15 +472,16 @@ def measure_entropies(
     max_length: int = MAX_LENGTH,
     batch_size: int | None = None,
     progress: bool = True,
-) -> np.ndarray:
-    """Run `model` on `prompts` and return the normalized entropies [prompts, layers, heads].
+) -> AttentionMeasurement:
+    """Run `model` on `prompts`: normalized entropies and sink shares [prompts, layers, heads].
 
     masked/padded: prompts tokenized with padding="max_length", truncation at `max_length`, right
     padding, in batches of `batch_size` (all at once by default). unpadded: one prompt at a time,
-    padding=False. Each layer's attention is reduced to entropies by a forward hook as it is
-    produced and then dropped; the model runs without its task head (no logits) under
-    torch.no_grad(), in eval mode, with use_cache=False where accepted. A prompt of fewer than 2
-    tokens (after truncation) raises a PromptTooShortError naming it before the model runs.
+    padding=False. Each layer's attention is reduced by a forward hook as it is produced and then
+    dropped; the model runs without its task head (no logits) under torch.no_grad(), in eval
+    mode, with use_cache=False where accepted. The sink share leaves out pad queries in every
+    mode. A prompt of fewer than 2 tokens (after truncation) raises a PromptTooShortError naming
+    it before the model runs.
     """
     from tqdm.auto import tqdm
 
@@ -459,6 +501,7 @@ def measure_entropies(
     kwargs = forward_kwargs(backbone)
     padding = {"padding": False} if mode == "unpadded" else {"padding": "max_length"}
     rows: list[torch.Tensor] = []
+    sinks: list[torch.Tensor] = []
     fell_back = False
     with padding_state(tokenizer, "right"), eval_mode(model), torch.no_grad():
         stream = _StreamingEntropy(modules)
@@ -469,12 +512,14 @@ def measure_entropies(
                 inputs = tokenizer(
                     batch, return_tensors="pt", max_length=max_length, truncation=True, **padding
                 ).to(device)
-                mask = inputs["attention_mask"] if mode == "masked" else None
-                stream.start(mask, start)
+                queries = inputs["attention_mask"]
+                mask = queries if mode == "masked" else None
+                stream.start(mask, start, queries)
                 if not fell_back and modules:
                     backbone(**inputs, **kwargs)
                     if all(c == 1 for c in stream.calls):
                         rows.append(torch.stack(stream.results, dim=1))
+                        sinks.append(torch.stack(stream.sinks, dim=1))
                         continue
                     if any(stream.calls):
                         raise RuntimeError(
@@ -482,7 +527,10 @@ def measure_entropies(
                             "cannot stream this model's attention"
                         )
                 fell_back = True
-                rows.append(_reduce_output_attentions(backbone, inputs, kwargs, mask, start))
+                entropies, sink = _reduce_output_attentions(backbone, inputs, kwargs, mask,
+                                                            queries, start)
+                rows.append(entropies)
+                sinks.append(sink)
     if fell_back:
         warnings.warn(
             "no attention-module hook fired; fell back to output_attentions=True (all layers' "
@@ -490,12 +538,28 @@ def measure_entropies(
             RuntimeWarning,
             stacklevel=2,
         )
-    return torch.cat(rows).numpy()
+    return AttentionMeasurement(torch.cat(rows).numpy(), torch.cat(sinks).numpy())
+
+
+def measure_entropies(
+    model: nn.Module,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    mode: str = "masked",
+    max_length: int = MAX_LENGTH,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """The normalized entropies [prompts, layers, heads] of `measure_attention`."""
+    return measure_attention(model, tokenizer, prompts, mode=mode, max_length=max_length,
+                             batch_size=batch_size, progress=progress).entropies
 
 
 def _reduce_output_attentions(
-    model: nn.Module, inputs, kwargs: dict, mask: torch.Tensor | None, start: int
-) -> torch.Tensor:
+    model: nn.Module, inputs, kwargs: dict, mask: torch.Tensor | None, queries: torch.Tensor,
+    start: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
     attentions = model(**inputs, **kwargs, output_attentions=True).attentions
     if not attentions or any(a is None for a in attentions):
         raise ValueError(f"the model returned no attention weights; {EAGER_HINT}")
@@ -504,4 +568,4 @@ def _reduce_output_attentions(
     w = column_sums(stack, mask)
     for b in range(w.shape[0]):
         check_finite(w[b], start + b)
-    return _entropy_inplace(w, mask).cpu()
+    return _entropy_inplace(w, mask).cpu(), sink_share(stack, queries[:, None, None, :]).cpu()

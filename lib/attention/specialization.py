@@ -3,6 +3,12 @@
 `specialization_metrics` reproduces seed 000's `compute_specialization_metrics`;
 `gqa_group_metrics` seed 001's `compute_gqa_group_metrics`; `specialization_index` is the SI of
 one or many E matrices at once (batched correlation, used by the bootstrap).
+
+KV-group-aware specialization (an architecture control; group g = q-heads [g*s, (g+1)*s),
+s = heads / kv heads): `group_si` is the SI among the groups' mean profiles, defined when there
+are at least two groups (not MQA); `within_group_correlation` the mean correlation of the head
+pairs sharing a group, defined when a group holds at least two heads (not MHA; for MQA it is
+the mean head correlation of the whole model). `group_metric_reasons` says which is undefined.
 """
 
 from __future__ import annotations
@@ -36,13 +42,22 @@ def head_correlations(E: np.ndarray) -> np.ndarray:
     return np.clip(corr, -1.0, 1.0)
 
 
+def _upper(corr: np.ndarray) -> np.ndarray:
+    """The strict upper triangle of [..., H, H] -> [..., H * (H - 1) / 2], row by row."""
+    rows, cols = np.triu_indices(corr.shape[-1], k=1)
+    return corr[..., rows, cols]
+
+
 def _upper_nanmean(corr: np.ndarray) -> np.ndarray:
     """nanmean of the strict upper triangle of [..., H, H] (NaN where all are NaN or H < 2)."""
-    rows, cols = np.triu_indices(corr.shape[-1], k=1)
-    upper = corr[..., rows, cols]
-    valid = ~np.isnan(upper)
+    return _nanmean(_upper(corr))
+
+
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    """nanmean over the last axis (NaN where all are NaN or it is empty), without warnings."""
+    valid = ~np.isnan(values)
     count = valid.sum(axis=-1)
-    total = np.where(valid, upper, 0.0).sum(axis=-1)
+    total = np.where(valid, values, 0.0).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
@@ -105,13 +120,8 @@ def gqa_group_metrics(E: ArrayLike, num_kv_heads: int) -> dict:
     `per_group_variances` is a list [num_kv_heads]; the ratio is inf if between is 0.
     """
     E = _as_matrix(E)
-    num_layers, num_heads = E.shape
-    if int(num_kv_heads) != num_kv_heads or num_kv_heads < 1 or num_heads % num_kv_heads:
-        raise ValueError(
-            f"{num_heads} query heads cannot be split into {num_kv_heads} KV groups "
-            "(num_kv_heads must be a positive divisor of the number of heads)"
-        )
-    groups = E.reshape(num_layers, int(num_kv_heads), num_heads // int(num_kv_heads))
+    groups = kv_groups(E, num_kv_heads)
+    num_heads = E.shape[1]
     per_group = groups.var(axis=2).mean(axis=0)
     within = float(per_group.mean())
     between = float(groups.mean(axis=2).var(axis=1).mean())
@@ -123,3 +133,46 @@ def gqa_group_metrics(E: ArrayLike, num_kv_heads: int) -> dict:
         "num_kv_groups": int(num_kv_heads),
         "per_group_variances": per_group.tolist(),
     }
+
+
+def group_size(num_heads: int, num_kv_heads: int) -> int:
+    """Query heads per KV group; a ValueError if `num_kv_heads` does not divide `num_heads`."""
+    if int(num_kv_heads) != num_kv_heads or num_kv_heads < 1 or num_heads % num_kv_heads:
+        raise ValueError(
+            f"{num_heads} query heads cannot be split into {num_kv_heads} KV groups "
+            "(num_kv_heads must be a positive divisor of the number of heads)"
+        )
+    return num_heads // int(num_kv_heads)
+
+
+def kv_groups(E: np.ndarray, num_kv_heads: int) -> np.ndarray:
+    """E [..., layers, heads] -> [..., layers, groups, heads per group] (a view)."""
+    E = np.asarray(E, dtype=np.float64)
+    size = group_size(E.shape[-1], num_kv_heads)
+    return E.reshape(*E.shape[:-1], int(num_kv_heads), size)
+
+
+def group_metric_reasons(num_heads: int, num_kv_heads: int) -> dict[str, str | None]:
+    """Why `group_si` / `within_group_correlation` are undefined for this architecture (None:
+    defined)."""
+    size = group_size(num_heads, num_kv_heads)
+    return {
+        "group_si": None if num_kv_heads > 1 else (
+            "one KV group (MQA): no pair of groups to correlate"),
+        "within_group_correlation": None if size > 1 else (
+            "one query head per KV group (MHA): no pair of heads shares a group"),
+    }
+
+
+def group_si(E: np.ndarray, num_kv_heads: int) -> np.ndarray | float:
+    """SI among the KV groups' mean profiles of E [..., layers, heads] (NaN for one group)."""
+    return specialization_index(kv_groups(E, num_kv_heads).mean(axis=-1))
+
+
+def within_group_correlation(E: np.ndarray, num_kv_heads: int) -> np.ndarray | float:
+    """Mean correlation of the head pairs within a KV group, pooled over the groups, of E
+    [..., layers, heads] (NaN for one head per group); one group: the mean head correlation."""
+    groups = np.moveaxis(kv_groups(E, num_kv_heads), -2, -3)  # [..., groups, layers, size]
+    pairs = _upper(head_correlations(groups))  # [..., groups, pairs]
+    mean = _nanmean(pairs.reshape(*pairs.shape[:-2], -1))
+    return float(mean) if mean.ndim == 0 else mean

@@ -1,9 +1,9 @@
 """The attention-specialization protocol (E11-v3) as steps a notebook calls in order.
 
-Load a model from the registry, measure its per-prompt head entropies (seed-invariance
-checked), reduce them to specialization metrics with bootstrap intervals, free the model; read
-the reference runs a comparison needs. Steps return data; `lib.attention.tables` presents it
-and the notebooks print.
+Load a model from the registry, measure its per-prompt head entropies and attention-sink shares
+in one pass (seed-invariance checked), reduce them to specialization metrics and architecture
+controls with bootstrap intervals, free the model; read the reference runs a comparison needs.
+Steps return data; `lib.attention.tables` presents it and the notebooks print.
 
 A reference run that has not been made is an error in the embedded profile (make it first);
 only the paper profile (`PUBLISHED_FALLBACK_PROFILE`) falls back to the published claims,
@@ -21,11 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from lib.attention.entropy import measure_entropies
+from lib.attention.entropy import measure_attention
 from lib.attention.prompts import prompt_md5
 from lib.attention.sanity import first_passing_variant, sanity_check
 from lib.attention.specialization import specialization_metrics
-from lib.attention.stats import bootstrap_delta_si, bootstrap_si, seed_invariance
+from lib.attention.stats import (
+    bootstrap_delta_si,
+    bootstrap_si,
+    group_specialization,
+    group_specialization_delta,
+    seed_invariance,
+    sink_share_delta,
+    sink_share_summary,
+)
 from lib.attention.verdicts import Verdict, heritage, is_finite
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
@@ -53,6 +61,9 @@ class ModelRun:
     si_ci: tuple[float, float]
     sanity: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds; printed, not saved
+    sink_share: np.ndarray | None = None  # [prompts, layers, heads] weight on the first token
+    # the architecture controls, one block each (`model_controls`); 4(a)'s "null_model" joins them
+    controls: dict[str, Any] = field(default_factory=dict)
 
     @property
     def profile(self) -> np.ndarray:
@@ -63,7 +74,7 @@ class ModelRun:
         """The results-file block of this model."""
         return {**self.metrics, "si_ci": list(self.si_ci), "entropies": self.profile,
                 "model": self.record, "seed_invariance": self.seed_invariance,
-                "sanity": self.sanity}
+                "sanity": self.sanity, "controls": self.controls}
 
 
 def model_record(loaded: LoadedModel) -> dict[str, Any]:
@@ -107,25 +118,45 @@ def _load(params: dict[str, Any], name: str, dtype: str | None = None) -> Loaded
                       max_memory=max_memory(params["max_memory"]))
 
 
+def _bootstrap_args(params: dict[str, Any]) -> dict[str, Any]:
+    boot = params["bootstrap"]
+    return {"n_boot": boot["n"], "seed": boot["seed"], "ci": boot["ci"]}
+
+
+def model_controls(params: dict[str, Any], per_prompt: np.ndarray, sink_share: np.ndarray,
+                   num_kv_heads: int) -> dict[str, Any]:
+    """The architecture controls of one model: `kv_groups` (group SI, within-group
+    correlation) and `attention_sink` (mean share on the first token, per layer), with the
+    parameter file's bootstrap over prompts."""
+    boot = _bootstrap_args(params)
+    return {"kv_groups": group_specialization(per_prompt, num_kv_heads, **boot),
+            "attention_sink": sink_share_summary(sink_share, **boot)}
+
+
 def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequence[str],
                    ) -> ModelRun:
-    """Measure an already loaded model: seed-invariance checked entropies, metrics, CI."""
+    """Measure an already loaded model: seed-invariance checked entropies and sink shares (one
+    pass per seed), metrics, CI, architecture controls."""
     texts = format_prompts(loaded.tokenizer, prompts, params["use_chat_template"])
     sanity = sanity_check(loaded.model, loaded.tokenizer) if params.get("sanity_check") else None
     if sanity is not None and not sanity["ok"]:
         raise RuntimeError(f"sanity check failed for {loaded.name}: {sanity}")
+
+    def measure(_seed: int) -> np.ndarray:  # [2, prompts, layers, heads]: both seed-checked
+        m = measure_attention(loaded.model, loaded.tokenizer, texts, mode=params["entropy_mode"],
+                              max_length=params["max_length"])
+        return np.stack([m.entropies, m.sink_share])
+
     start = time.perf_counter()
-    per_prompt, outcome = seed_invariance(
-        lambda _seed: measure_entropies(loaded.model, loaded.tokenizer, texts,
-                                        mode=params["entropy_mode"],
-                                        max_length=params["max_length"]),
-        seeds=params["seeds"])
+    (per_prompt, sink), outcome = seed_invariance(measure, seeds=params["seeds"])
     measured = time.perf_counter() - start
-    boot = params["bootstrap"]
-    si = bootstrap_si(per_prompt, n_boot=boot["n"], seed=boot["seed"], ci=boot["ci"])
-    return ModelRun(loaded.name, model_record(loaded), per_prompt,
+    si = bootstrap_si(per_prompt, **_bootstrap_args(params))
+    record = model_record(loaded)
+    return ModelRun(loaded.name, record, per_prompt,
                     specialization_metrics(per_prompt.mean(axis=0)), outcome,
-                    (si["low"], si["high"]), sanity, {"measure_s": measured})
+                    (si["low"], si["high"]), sanity, {"measure_s": measured}, sink,
+                    model_controls(params, per_prompt, sink,
+                                   record["architecture"]["num_kv_heads"]))
 
 
 def measure_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> ModelRun:
@@ -168,16 +199,35 @@ def measure_with_sanity_variants(params: dict[str, Any], name: str, prompts: Seq
     return run
 
 
+def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun
+                  ) -> dict[str, Any]:
+    """Instruct - base of each architecture control, with the paired bootstrap over prompts."""
+    def shape(run: ModelRun) -> str:
+        layers, heads = run.per_prompt.shape[1:]
+        return f"{layers} layers x {heads} heads ({run.record['architecture']['num_kv_heads']} kv)"
+
+    kv = base.record["architecture"]["num_kv_heads"]
+    if shape(base) != shape(instruct):
+        raise ValueError(f"base {base.name} has {shape(base)}, instruct {instruct.name} "
+                         f"{shape(instruct)}: the control deltas need one architecture")
+    if base.sink_share is None or instruct.sink_share is None:
+        raise ValueError("a run without sink shares: measure both models with measure_loaded")
+    boot = _bootstrap_args(params)
+    return {"kv_groups": group_specialization_delta(base.per_prompt, instruct.per_prompt, kv,
+                                                    **boot),
+            "attention_sink": sink_share_delta(base.sink_share, instruct.sink_share, **boot)}
+
+
 def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun) -> dict[str, Any]:
-    """Deltas (instruct - base) of the specialization metrics, with a paired bootstrap of dSI."""
+    """Deltas (instruct - base) of the specialization metrics, with a paired bootstrap of dSI,
+    and of the architecture controls (`controls`)."""
     keys = ("specialization_index", "mean_head_correlation", "mean_head_variance",
             "effective_ratio", "early_variance", "middle_variance", "late_variance")
-    boot = params["bootstrap"]
-    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, n_boot=boot["n"],
-                             seed=boot["seed"], ci=boot["ci"])
+    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, **_bootstrap_args(params))
     delta = {k: instruct.metrics[k] - base.metrics[k] for k in keys}
     delta["si_ci"] = [dsi["low"], dsi["high"]]
     delta["si_ci_excludes_zero"] = bool(dsi["excludes_zero"])
+    delta["controls"] = pair_controls(params, base, instruct)
     return delta
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from lib.attention.stats import CONTROL_FIGURES
 from lib.attention.study import ModelRun
 from lib.attention.verdicts import UNDEFINED, Verdict, is_finite
 
@@ -115,3 +116,33 @@ def ladder_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "in verdict": ["no: random-init stand-in" if r.get("stand_in") else "yes"
                        for r in ordered],
     })
+
+
+# --------------------------------------------------------------------------- controls
+
+def estimate(value: Mapping[str, Any] | None, signed: bool = False) -> str:
+    """'point [low, high]' of a bootstrap estimate; 'n/a' when it is undefined (null)."""
+    if not value or not is_finite(value.get("point")):
+        return NOT_AVAILABLE
+    spec = "+.4f" if signed else ".4f"
+    return (f"{number(value['point'], spec)} [{number(value.get('low'), spec)}, "
+            f"{number(value.get('high'), spec)}]")
+
+
+def controls_table(columns: Mapping[str, Mapping[str, Any]],
+                   signed: Sequence[str] = ("delta",)) -> pd.DataFrame:
+    """The architecture controls, one column per controls block ({label: block}; the labels in
+    `signed` are deltas), each cell 'point [95% CI]'; `why n/a` gives the reasons of n/a."""
+    rows = []
+    for label, group, key in CONTROL_FIGURES:
+        values = {name: (block.get(group) or {}).get(key) for name, block in columns.items()}
+        reasons = dict.fromkeys(v["reason"] for v in values.values() if v and v.get("reason"))
+        rows.append({"control": label,
+                     **{name: estimate(v, name in signed) for name, v in values.items()},
+                     "why n/a": "; ".join(reasons) or "-"})
+    return pd.DataFrame(rows).set_index("control")
+
+
+def sink_layers(controls: Mapping[str, Any]) -> str:
+    """The mean sink share of each layer, first to last, e.g. '0.412 0.087 ...'."""
+    return " ".join(number(x, ".3f") for x in controls["attention_sink"]["per_layer"])

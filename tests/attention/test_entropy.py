@@ -15,9 +15,11 @@ from lib.attention.bench import toy_tokenizer
 from lib.attention.entropy import (
     MODES,
     entropy_profiles,
+    measure_attention,
     measure_entropies,
     normalized_entropy,
     prompt_entropies,
+    sink_share,
 )
 from lib.attention.prompts import load_prompts
 
@@ -398,3 +400,87 @@ def test_short_prompt_in_a_model_run_names_index_and_text(tokenizer, mode, monke
         measure_entropies(model, tokenizer, ["Hi there", "a"], mode=mode, max_length=1,
                           progress=False)
     assert calls == []  # refused before the model ran
+
+
+# --------------------------------------------------------------------------- sink share
+
+
+def uniform_causal(tokens: int) -> torch.Tensor:
+    """Row q spreads its weight evenly over keys 0..q."""
+    ones = torch.ones(tokens, tokens, dtype=torch.float64)
+    return ones.tril() / torch.arange(1, tokens + 1, dtype=torch.float64)[:, None]
+
+
+def test_sink_share_of_constructed_attention():
+    on_first = torch.zeros(2, 3, 6, 6)
+    on_first[..., 0] = 1.0  # all mass on token 0
+    assert torch.equal(sink_share(on_first), torch.ones(2, 3, dtype=torch.float64))
+    attn = uniform_causal(8)
+    expected = np.mean([1 / (q + 1) for q in range(8)])
+    assert float(sink_share(attn)) == pytest.approx(expected, abs=1e-12)
+    # 5 real queries; pad rows hold garbage (NaN, or all mass on key 0): left out
+    padded = attn.clone()
+    padded[5:] = float("nan")
+    mask = torch.tensor([1, 1, 1, 1, 1, 0, 0, 0])
+    expected = np.mean([1 / (q + 1) for q in range(5)])
+    assert float(sink_share(padded, mask)) == pytest.approx(expected, abs=1e-12)
+    padded[5:] = 0.0
+    padded[5:, 0] = 1.0
+    assert float(sink_share(padded, mask)) == pytest.approx(expected, abs=1e-12)
+    assert float(sink_share(padded)) > expected  # without the mask the pad rows count
+    # a mask per batch entry broadcasts over heads: [batch, 1, T] for [batch, heads, T, T]
+    batch = torch.stack([attn, attn]).unsqueeze(1).expand(2, 3, 8, 8)
+    masks = torch.tensor([[1] * 8, [1] * 2 + [0] * 6])[:, None, :]
+    got = sink_share(batch, masks)
+    assert got.shape == (2, 3)
+    assert got[0].tolist() == pytest.approx([np.mean(1 / np.arange(1, 9))] * 3, abs=1e-12)
+    assert got[1].tolist() == pytest.approx([0.75] * 3, abs=1e-12)  # (1 + 1/2) / 2
+    with pytest.raises(ValueError, match="query mask length 3 != attention size T=8"):
+        sink_share(attn, torch.ones(3))
+
+
+def _sink_reference(model, tokenizer, prompts, mode, max_length):
+    """From output_attentions, one prompt at a time: weight on key 0, mean over real queries."""
+    tokenizer.padding_side = "right"
+    padding = False if mode == "unpadded" else "max_length"
+    out = []
+    for prompt in prompts:
+        inputs = tokenizer(prompt, return_tensors="pt", max_length=max_length, truncation=True,
+                           padding=padding)
+        with torch.no_grad():
+            attn = torch.stack([a[0] for a in model(**inputs, output_attentions=True).attentions])
+        real = inputs["attention_mask"][0].bool()
+        out.append(attn[:, :, real, 0].double().mean(dim=-1).numpy())  # [layers, heads]
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sink_share_streamed_in_the_entropy_pass(model, tokenizer, mode, monkeypatch):
+    max_length = 48  # long prompts truncated, short ones padded
+    measured = measure_attention(model, tokenizer, PROMPTS, mode=mode, max_length=max_length,
+                                 batch_size=2, progress=False)
+    entropies = measure_entropies(model, tokenizer, PROMPTS, mode=mode, max_length=max_length,
+                                  batch_size=2, progress=False)
+    assert np.array_equal(measured.entropies, entropies)
+    reference = _sink_reference(model, tokenizer, PROMPTS, mode, max_length)
+    assert measured.sink_share.shape == entropies.shape
+    np.testing.assert_allclose(measured.sink_share, reference, atol=TOL, rtol=0)
+    assert np.all((measured.sink_share > 0) & (measured.sink_share <= 1 + TOL))
+    monkeypatch.setattr(attention, "attention_modules", lambda m: [])
+    with pytest.warns(RuntimeWarning, match="output_attentions=True"):
+        fallback = measure_attention(model, tokenizer, PROMPTS, mode=mode,
+                                     max_length=max_length, batch_size=2, progress=False)
+    np.testing.assert_allclose(fallback.sink_share, measured.sink_share, atol=TOL, rtol=0)
+    np.testing.assert_allclose(fallback.entropies, measured.entropies, atol=TOL, rtol=0)
+
+
+def test_padded_mode_sink_share_leaves_out_pad_queries(tokenizer):
+    model = _tiny("llama")
+    short = ["Hi there"]  # 8 tokens, padded to 32
+    padded = measure_attention(model, tokenizer, short, mode="padded", max_length=32,
+                               progress=False)
+    unpadded = measure_attention(model, tokenizer, short, mode="unpadded", max_length=32,
+                                 progress=False)
+    # the entropy differs (padding in or out), the sink share does not: same real queries
+    assert not np.allclose(padded.entropies, unpadded.entropies, atol=1e-3)
+    np.testing.assert_allclose(padded.sink_share, unpadded.sink_share, atol=TOL, rtol=0)

@@ -46,6 +46,44 @@ def test_compare_pair_is_instruct_minus_base_with_paired_interval(pair) -> None:
     assert table.loc["Specialization index", "delta"] == f"{d:+.4f}"
 
 
+def test_architecture_controls_of_an_mqa_pair(pair, tmp_path) -> None:
+    params, base, instruct = pair
+    assert base.sink_share.shape == base.per_prompt.shape == (10, 6, 8)
+    groups = base.controls["kv_groups"]
+    assert (groups["num_kv_heads"], groups["group_size"]) == (1, 8)
+    assert groups["group_si"]["point"] is None and "MQA" in groups["group_si"]["reason"]
+    within = groups["within_group_correlation"]  # MQA: the whole model's head correlation
+    assert within["point"] == pytest.approx(base.metrics["mean_head_correlation"], abs=1e-12)
+    assert within["low"] <= within["point"] <= within["high"]
+    sink = base.controls["attention_sink"]
+    assert sink["mean"]["point"] == pytest.approx(base.sink_share.mean(), abs=1e-12)
+    assert sink["mean"]["n_boot"] == 200 and len(sink["per_layer"]) == 6
+    delta = study.compare_pair(params, base, instruct)["controls"]
+    d_sink = instruct.sink_share.mean() - base.sink_share.mean()
+    assert delta["attention_sink"]["mean"]["point"] == pytest.approx(d_sink, abs=1e-12)
+    assert delta["kv_groups"]["group_si"]["point"] is None
+    table = tables.controls_table({"base": base.controls, "instruct": instruct.controls,
+                                   "delta": delta})
+    assert table.loc["Group SI (among KV groups)"].tolist() == [
+        "n/a", "n/a", "n/a", "one KV group (MQA): no pair of groups to correlate"]
+    lo, hi = delta["attention_sink"]["mean"]["low"], delta["attention_sink"]["mean"]["high"]
+    assert table.loc["Attention-sink share (first token)", "delta"] == (
+        f"{d_sink:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+    assert table.loc["Within-group head correlation", "why n/a"] == "-"
+    saved = results.write_json(tmp_path / "r.json", base.block())
+    assert results.read_json(saved)["controls"]["kv_groups"]["group_si"]["reason"].startswith(
+        "one KV group")
+
+
+def test_control_deltas_need_one_architecture(pair) -> None:
+    params, base, instruct = pair
+    other = study.ModelRun("x", {"architecture": {"num_kv_heads": 2}}, base.per_prompt, {}, {},
+                           (0.0, 0.0), sink_share=base.sink_share)
+    with pytest.raises(ValueError, match=r"^base tiny/falcon-mqa has 6 layers x 8 heads \(1 kv\), "
+                       r"instruct x 6 layers x 8 heads \(2 kv\): the control deltas need one"):
+        study.pair_controls(params, base, other)
+
+
 def test_instruct_gets_the_quantization_the_base_got(pair) -> None:
     params, base, _ = pair
     assert study.matching_quantization({**params, "quantization": "8bit-fallback-4bit"},
