@@ -2,23 +2,30 @@
 
 `entropy` (kernel and streaming measurement), `specialization`, `verdicts`, `sanity`, `stats`,
 `prompts`, `study` (the protocol's steps), `tables` (their pandas presentation), `plots` and
-`bench`. The entropy API is re-exported here: `from lib.attention import entropy_profiles`.
+`bench`. The entropy API is re-exported here: `from lib.attention import entropy_profiles`,
+`measure_attention` (entropies and attention-sink shares in one pass).
 """
 
 from lib.attention.entropy import (
     MODES,
+    AttentionMeasurement,
     attention_modules,
     entropy_profiles,
+    measure_attention,
     measure_entropies,
     normalized_entropy,
     prompt_entropies,
+    sink_share,
 )
 
 __all__ = [
     "MODES",
+    "AttentionMeasurement",
     "attention_modules",
     "entropy_profiles",
+    "measure_attention",
     "measure_entropies",
     "normalized_entropy",
     "prompt_entropies",
+    "sink_share",
 ]
