@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 WITH_ENV := $(PY) -m lib.workflow exec
 
-.PHONY: setup test reproduce paper-dry-run notebooks lab bench lint clean-cache
+.PHONY: setup test preflight reproduce paper-dry-run notebooks lab bench lint clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -28,10 +28,16 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
-# Plain `pytest` is the same: conftest.py points the results at an empty per-session folder,
-# so what an earlier `make reproduce` left in results/ never changes a test.
-test: setup
+# The preflight of the paper runs comes first. Plain `pytest` is the rest: conftest.py points the
+# results at an empty per-session folder, so what an earlier `make reproduce` left in results/
+# never changes a test.
+test: preflight
 	$(PY) -m pytest
+
+# Every paper run checked offline in seconds: each model built from its architecture preset on
+# the meta device (heads, hooks, quantization path, estimated GPU memory vs the file's resources).
+preflight: setup
+	$(PY) -m lib.preflight
 
 # Re-sync each .ipynb twin from its .py source and execute it on its default parameters, in the
 # same order and against an empty results folder as the nbval run of `make test`.

@@ -39,6 +39,7 @@ from lib.paths import PARAMETERS, ROOT, shown
 
 PROFILES: tuple[str, ...] = ("embedded", "paper")
 REGISTRY_PREFIXES: tuple[str, ...] = ("embedded/", "tiny/")  # names lib.models resolves offline
+RANDOM_PREFIX = "random/"  # random/<registry name or preset hub id>: lib.models.random_init
 RUN_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -65,6 +66,14 @@ class SparseModel(StrictModel):
 
 
 def _registry_name(name: str) -> str:
+    if name.startswith(RANDOM_PREFIX):
+        from lib.models import UnknownModelError
+        from lib.models.random_init import check_random_name
+
+        try:
+            return check_random_name(name)
+        except UnknownModelError as exc:  # pydantic reports ValueErrors only
+            raise ValueError(str(exc)) from None
     if name.startswith(REGISTRY_PREFIXES):
         from lib.models import known_models  # imports torch, never transformers
 
@@ -112,7 +121,8 @@ def _reference_run(run: str, info: ValidationInfo) -> str:
 
 
 ModelName = Annotated[str, AfterValidator(_registry_name)]
-"""A hub id, or a registry name (`tiny/...`, `embedded/...`) that `lib.models` knows."""
+"""A hub id, a registry name (`tiny/...`, `embedded/...`) that `lib.models` knows, or `random/`
+and one of those names or a hub id with an architecture preset."""
 ClaimId = Annotated[str, AfterValidator(_claim_id)]
 """A claim id of `lib/claims.yaml`, e.g. `phi3mini.si`."""
 ClaimGroup = Annotated[str, AfterValidator(_claim_group)]

@@ -45,17 +45,20 @@ def mode_note(mismatches: list[dict[str, str]]) -> str:
 
 
 def pair_controls(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """A pair result's architecture controls: kv heads and, per figure, base / instruct / delta
-    {point, low, high, reason}; None for a result saved before the controls."""
+    """A pair result's architecture controls: kv heads and, per figure, base / instruct / delta /
+    null (the null model, random initialization) {point, low, high, reason}; None for a result
+    saved before the controls."""
     sides = {side: payload[side].get("controls") for side in ("base", "instruct", "delta")}
     if not all(sides.values()):
         return None
+    sides["null"] = payload.get("null_model") or {}
 
     def estimate(block: dict[str, Any], group: str, key: str) -> dict[str, Any]:
         value = (block.get(group) or {}).get(key) or {}
         return {k: value.get(k) for k in ("point", "low", "high", "reason")}
 
     return {"num_kv_heads": sides["base"]["kv_groups"]["num_kv_heads"],
+            "null_model": (sides["null"].get("model") or {}).get("name"),
             "figures": [{"control": label,
                          **{side: estimate(block, group, key) for side, block in sides.items()}}
                         for label, group, key in CONTROL_FIGURES]}
@@ -114,6 +117,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return head + body
 
 
+SIDES = ("base", "instruct", "delta", "null")
+
+
 def controls_markdown(rows: list[dict[str, Any]]) -> str:
     """The architecture controls of the summary rows as a Markdown table, one line per pair and
     figure ('n/a' where undefined, the reason in notes); '' when no row has controls."""
@@ -125,23 +131,25 @@ def controls_markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         controls = r.get("controls")
         for f in (controls or {}).get("figures", []):
-            reasons = dict.fromkeys(f[s]["reason"] for s in ("base", "instruct", "delta")
-                                    if f[s]["reason"])
+            reasons = dict.fromkeys(f[s]["reason"] for s in SIDES if f.get(s, {}).get("reason"))
+            null = f.get("null") or {"point": None}
             lines.append(f"| {r['label']} | {r['kind']} | {controls['num_kv_heads']} | "
                          f"{f['control']} | {cell(f['base'])} | {cell(f['instruct'])} | "
-                         f"{cell(f['delta'], '+')} | {'; '.join(reasons)} |\n")
+                         f"{cell(f['delta'], '+')} | {cell(null)} | {'; '.join(reasons)} |\n")
     if not lines:
         return ""
     return ("| run | kind | kv heads | control | base [95% CI] | instruct [95% CI] | "
-            "delta [95% CI] | notes |\n|---|---|---|---|---|---|---|---|\n" + "".join(lines))
+            "delta [95% CI] | null model [95% CI] | notes |\n"
+            "|---|---|---|---|---|---|---|---|---|\n" + "".join(lines))
 
 
 CONTROLS_NOTE = ("Architecture controls: group SI = SI among the KV groups' mean profiles "
                  "(MHA: the SI; MQA: undefined); within-group head correlation = mean "
                  "correlation of the head pairs sharing a KV head (MHA: undefined; MQA: the mean "
                  "head correlation); sink share = mean weight on the first token over the real "
-                 "query positions, heads and layers. Intervals: bootstrap over prompts, paired "
-                 "for the delta.")
+                 "query positions, heads and layers; null model = the same architecture at random "
+                 "initialization (random/<base>, width reduced only to fit, one seed). Intervals: "
+                 "bootstrap over prompts, paired for the delta.")
 
 
 def write_summary(profile: str, files: Sequence[str | Path] | None = None) -> dict[str, Any]:

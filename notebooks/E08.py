@@ -140,11 +140,21 @@ if references:
 #   over the prompt's real query positions (pad queries left out in every entropy mode), then over
 #   heads and layers; defined for every kind. Measured in the same pass as the entropies; the
 #   per-layer means follow the table.
+#
+# - **Null model**: the same controls for the architecture at random initialization
+#   (`random/<model>`: real layers and heads, width reduced only where memory requires,
+#   which the model record's `reduction` says; one seed, unquantized), so a low SI can be read
+#   against what the layout gives untrained. Turned off by `null_model: false`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(tables.controls_table({row["display"]: runs[row["name"]].controls for row in rows},
-                            signed=()).to_string())
+nulls = {row["name"]: study.null_model(params, row["name"], prompts) for row in rows}
+columns = {}
+for row in rows:
+    print(f"null model of {row['display']}: {tables.describe_null(nulls[row['name']])}")
+    columns[row["display"]] = runs[row["name"]].controls
+    columns[f"{row['display']}, null"] = nulls[row["name"]]
+print(tables.controls_table(columns, signed=()).to_string())
 for row in rows:
     print(f"sink share per layer, {row['display']}: "
           f"{tables.sink_layers(runs[row['name']].controls)}")
@@ -165,7 +175,8 @@ payload = {
     "experiment": "E08", "run": params["run"], "profile": PROFILE,
     "description": params["description"],
     "methodology": study.methodology(params, prompts, list(runs.values())),
-    "models": {name: {**run.block(), "display": row["display"], "size_b": row["size_b"]}
+    "models": {name: {**run.block(), "display": row["display"], "size_b": row["size_b"],
+                      "null_model": nulls[name]}
                for (name, run), row in zip(runs.items(), rows, strict=True)},
     "references": references, "verdict": heritage.as_dict(), "trend": trend,
     "provenance": provenance(params, {name: run.record for name, run in runs.items()}),

@@ -132,11 +132,18 @@ print(f"dSI = {tables.number(delta['specialization_index'], '+.4f')}, 95% bootst
 #   over the prompt's real query positions (pad queries left out in every entropy mode), then over
 #   heads and layers; defined for every kind. Measured in the same pass as the entropies; the
 #   per-layer means follow the table.
+#
+# - **Null model**: the same controls for the architecture at random initialization
+#   (`random/<base model>`: real layers and heads, width reduced only where memory requires,
+#   which the model record's `reduction` says; one seed, unquantized), so a low SI can be read
+#   against what the layout gives untrained. Turned off by `null_model: false`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+null = study.null_model(params, params["base"], prompts)
+print(f"null model: {tables.describe_null(null)}")
 print(tables.controls_table({"base": base.controls, "instruct": instruct.controls,
-                             "delta": delta["controls"]}).to_string())
+                             "delta": delta["controls"], "null (random init)": null}).to_string())
 for run in (base, instruct):
     print(f"sink share per layer, {run.name}: {tables.sink_layers(run.controls)}")
 
@@ -193,7 +200,7 @@ payload = {
     "experiment": "E11", "run": params["run"], "profile": PROFILE,
     "description": params["description"],
     "methodology": study.methodology(params, prompts, [base, instruct]),
-    "base": base.block(), "instruct": instruct.block(), "delta": delta,
+    "base": base.block(), "instruct": instruct.block(), "delta": delta, "null_model": null,
     "verdict": verdict.as_dict(), "pre_collapsed": pattern.as_dict(),
     "cross_scale": ({"reference": ref, "mode_mismatch": mismatch, **cross_scale.as_dict()}
                     if cross_scale else None),

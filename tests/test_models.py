@@ -1,4 +1,4 @@
-"""lib.models: registry, tiny and embedded models, hub offline behaviour, quantization fallback."""
+"""lib.models: registry, tiny, embedded and random/ models, hub offline behaviour, quantization."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from lib.models import (
     load_model,
 )
 from lib.models.architecture import check_fused_qkv
+from lib.models.random_init import DEFAULT_MAX_PARAMETERS
 from lib.models.tiny import TINY_FAMILIES, build_tiny
 from lib.paths import ROOT
 
@@ -418,3 +419,111 @@ def test_free_model_deletes_hub_cache_folder(monkeypatch, tmp_path: Path) -> Non
     free_model(gone, delete_hub_cache=True)
     assert gone.model is None and gone.tokenizer is None
     assert not (tmp_path / "models--someorg--big-model").exists()
+
+
+# ------------------------------------------------------------------------ random/ models
+
+
+@pytest.fixture(scope="module")
+def random_falcons() -> dict[str, LoadedModel]:
+    return {size: load_model(f"random/tiiuae/falcon-{size}") for size in ("7b", "40b")}
+
+
+@pytest.mark.parametrize("size, layers, heads, kv, kind, head_dim, hidden", [
+    ("7b", 32, 71, 1, "MQA", 8, 568), ("40b", 60, 128, 8, "GQA", 4, 512)])
+def test_random_falcon_keeps_layers_and_heads_and_says_what_was_reduced(
+        random_falcons: dict[str, LoadedModel], size: str, layers: int, heads: int, kv: int,
+        kind: str, head_dim: int, hidden: int) -> None:
+    loaded = random_falcons[size]
+    info = loaded.info
+    assert (info.num_layers, info.num_heads, info.num_kv_heads, info.attention_kind) == (
+        layers, heads, kv, kind)
+    assert (info.head_dim, info.hidden_size) == (head_dim, hidden)
+    assert (loaded.source, loaded.dtype, loaded.quantization) == ("random", "bfloat16", "none")
+    assert loaded.revision.startswith("config-")
+    assert sum(p.numel() for p in loaded.model.parameters()) <= DEFAULT_MAX_PARAMETERS
+    assert loaded.reduction.startswith(
+        f"vocab_size 65024 -> 260, hidden_size {64 * heads} -> {hidden} (head_dim 64 -> "
+        f"{head_dim}), ffn_hidden_size {256 * heads} -> {4 * hidden}, initializer_range 0.02 -> ")
+    assert loaded.reduction.endswith("(vocabulary: the tiny byte-level tokenizer's)")
+    assert loaded.model.config._attn_implementation == "eager"
+    assert loaded.tokenizer.pad_token == "</s>" and len(loaded.tokenizer) == 260
+    check_attentions(loaded)
+
+
+def test_random_init_keeps_the_logit_scale_where_width_shrinks() -> None:
+    from lib.models.random_init import random_config
+
+    config, reduction, kind = random_config("random/tiiuae/falcon-40b")
+    factor = 8192 // config.hidden_size  # 16: std² x hidden is the published model's
+    assert config.initializer_range == pytest.approx(0.02 * factor**0.5)
+    assert config.initializer_range**2 * config.hidden_size == pytest.approx(0.02**2 * 8192)
+    assert kind == "causal" and "initializer_range 0.02 -> 0.08" in reduction
+
+
+def test_random_models_are_deterministic_and_twins_differ() -> None:
+    name = "random/meta-llama/Llama-3.1-8B"
+    base = load_model(name, dtype="float32", max_parameters=10_000_000).model
+    again = load_model(name, dtype="float32", max_parameters=10_000_000).model
+    instruct = load_model(name + "-Instruct", dtype="float32", max_parameters=10_000_000).model
+    assert state_hash(base) == state_hash(again)
+    assert state_hash(base) != state_hash(instruct)
+    assert base.config.num_hidden_layers == 32 and base.config.num_key_value_heads == 8
+    assert base.config.head_dim == 4  # 128 / 32: the smallest width under a 10 M budget
+
+
+def test_random_tiny_is_fast_and_differs_from_the_tiny_model() -> None:
+    load_model("random/tiny/falcon-mqa")  # warm-up: imports
+    start = time.perf_counter()
+    loaded = load_model("random/tiny/falcon-mqa")
+    assert time.perf_counter() - start < 1.0  # ~0.1 s here
+    assert loaded.reduction == "none" and loaded.source == "random"
+    assert loaded.info == load_model("tiny/falcon-mqa").info
+    assert state_hash(loaded.model) != state_hash(load_model("tiny/falcon-mqa").model)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    load_model("random/tiny/bert")
+    assert torch.equal(torch.rand(3), expected)  # the global RNG is untouched
+
+
+@pytest.mark.slow
+def test_random_embedded_keeps_its_tokenizer_within_the_budget() -> None:
+    small = load_model("random/embedded/all-minilm-l6-v2")
+    assert small.reduction == "none" and small.info == load_model(EMBEDDED[2]).info
+    assert len(small.tokenizer) == 30522  # the model's own tokenizer
+    big = load_model("random/embedded/gemma-3-270m")  # 268 M parameters: the vocabulary goes
+    assert big.reduction.startswith("vocab_size 262144 -> 260")
+    assert (big.info.num_layers, big.info.num_heads, big.info.num_kv_heads) == (18, 4, 1)
+
+
+def test_random_names_fail_clearly() -> None:
+    from lib.models.random_init import RandomModelError
+
+    with pytest.raises(UnknownModelError, match=r"did you mean 'random/tiiuae/falcon-7b'\?"):
+        load_model("random/tiiuae/falcon-7")
+    with pytest.raises(RandomModelError, match="dinov2.*is not.*random/tiny/dinov2"):
+        load_model("random/facebook/dinov2-large")
+    with pytest.raises(RandomModelError, match="exceed max_parameters=1,000,000; raise"):
+        load_model("random/tiiuae/falcon-40b", max_parameters=1_000_000)
+
+
+def test_random_names_in_parameter_files(tmp_path: Path) -> None:
+    import yaml
+
+    from lib.models.registry import text_encoder
+    from lib.params import ParameterError, load_parameters
+
+    keys = {"experiment": "E11", "run": "x", "profile": "embedded",
+            "base": "random/tiiuae/falcon-7b", "instruct": "random/tiny/falcon-mqa"}
+    path = tmp_path / "embedded" / "E11_x.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(keys))
+    assert load_parameters(path)["base"] == "random/tiiuae/falcon-7b"
+    path.write_text(yaml.safe_dump(keys | {"instruct": "random/tiny/falcon-mq"}))
+    with pytest.raises(ParameterError, match=r"instruct: unknown model 'random/tiny/falcon-mq' "
+                                             r"\(did you mean 'random/tiny/falcon-mqa'\?\)"):
+        load_parameters(path)
+    assert text_encoder("random/google-t5/t5-small") is True
+    assert text_encoder("random/tiny/bert") is True
+    assert text_encoder("random/tiiuae/falcon-7b") is False

@@ -89,13 +89,14 @@ def test_report_shows_each_pairs_controls(folders: Path) -> None:
                 "instruct": undefined, "delta": undefined},
                {"control": "Attention-sink share (first token)", "base": sink,
                 "instruct": sink, "delta": {**sink, "point": 0.0, "low": -0.01,
-                                            "high": 0.01}}]}}
+                                            "high": 0.01},
+                "null": {**sink, "point": 0.125, "low": 0.1, "high": 0.15}}]}}
     text = report.render([], {"rows": [row]})
     assert "### Architecture controls of each pair" in text
-    assert ("| E11 tiny-mqa | MQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | "
-            "one KV group (MQA) |") in text
+    assert ("| E11 tiny-mqa | MQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | n/a | "
+            "one KV group (MQA) |") in text  # a figure without a null side: n/a there
     assert ("| E11 tiny-mqa | MQA | 1 | Attention-sink share (first token) | "
-            "0.2500 [0.2000, 0.3000] | 0.2500 [0.2000, 0.3000] | +0.0000 [-0.0100, +0.0100] |"
-            in text)
+            "0.2500 [0.2000, 0.3000] | 0.2500 [0.2000, 0.3000] | +0.0000 [-0.0100, +0.0100] | "
+            "0.1250 [0.1000, 0.1500] |" in text)
     row["controls"] = None  # a summary written before the controls: no section
     assert "Architecture controls" not in report.render([], {"rows": [row]})

@@ -91,14 +91,16 @@ def test_summary_rows_carry_the_mode_mismatch(folders: Path) -> None:
         "| C_REFUTED | entropy modes differ: padded vs masked (E11_tiny-mha) |")
 
 
-def controls_block(group_si: float | None, within: float | None, sink: float) -> dict:
-    """A model's (or a delta's) controls as the notebooks save them."""
+def controls_block(group_si: float | None, within: float | None, sink: float,
+                   si: float = 0.5) -> dict:
+    """A model's (or a delta's, or a null model's) controls as the notebooks save them."""
     def est(point: float | None, reason: str) -> dict:
         if point is None:
             return {"point": None, "low": None, "high": None, "reason": reason}
         return {"point": point, "low": point - 0.1, "high": point + 0.1, "reason": None}
 
-    return {"kv_groups": {"num_kv_heads": 1, "group_size": 8,
+    return {"specialization": {"si": est(si, "")},
+            "kv_groups": {"num_kv_heads": 1, "group_size": 8,
                           "group_si": est(group_si, "one KV group (MQA): no pair of groups"),
                           "within_group_correlation": est(within, "one head per group")},
             "attention_sink": {"mean": est(sink, ""), "per_layer": [sink]}}
@@ -109,26 +111,31 @@ def test_controls_beside_every_pair(folders: Path) -> None:
     with_controls["base"]["controls"] = controls_block(None, 0.9, 0.25)
     with_controls["instruct"]["controls"] = controls_block(None, 0.8, 0.30)
     with_controls["delta"]["controls"] = controls_block(None, -0.1, 0.05)
+    with_controls["null_model"] = {"model": {"name": "random/tiny/mqa"},
+                                   **controls_block(None, 0.95, 0.125, si=0.05)}
     files = [results.write_json(folders / "a.json", with_controls),
              results.write_json(folders / "b.json", pair_payload("old", 0.5, 0.05))]
     payload = summary.write_summary("embedded", files)
     rows = {r["label"]: r for r in payload["rows"]}
     assert rows["E11 old"]["controls"] is None  # saved before the controls: no line
     controls = rows["E11 mqa"]["controls"]
-    assert controls["num_kv_heads"] == 1
+    assert controls["num_kv_heads"] == 1 and controls["null_model"] == "random/tiny/mqa"
     assert [f["control"] for f in controls["figures"]] == [
-        "Group SI (among KV groups)", "Within-group head correlation",
-        "Attention-sink share (first token)"]
+        "SI (1 - mean head correlation)", "Group SI (among KV groups)",
+        "Within-group head correlation", "Attention-sink share (first token)"]
     table = summary.controls_markdown(payload["rows"])
     lines = table.splitlines()
-    assert len(lines) == 5 and "E11 old" not in table
-    assert lines[2] == ("| E11 mqa | GQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | "
-                        "one KV group (MQA): no pair of groups |")
-    assert lines[4] == ("| E11 mqa | GQA | 1 | Attention-sink share (first token) | "
+    assert len(lines) == 6 and "E11 old" not in table
+    assert lines[2] == ("| E11 mqa | GQA | 1 | SI (1 - mean head correlation) | "
+                        "0.5000 [0.4000, 0.6000] | 0.5000 [0.4000, 0.6000] | "
+                        "+0.5000 [+0.4000, +0.6000] | 0.0500 [-0.0500, 0.1500] |  |")
+    assert lines[3] == ("| E11 mqa | GQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | "
+                        "n/a | one KV group (MQA): no pair of groups |")
+    assert lines[5] == ("| E11 mqa | GQA | 1 | Attention-sink share (first token) | "
                         "0.2500 [0.1500, 0.3500] | 0.3000 [0.2000, 0.4000] | "
-                        "+0.0500 [-0.0500, +0.1500] |  |")
+                        "+0.0500 [-0.0500, +0.1500] | 0.1250 [0.0250, 0.2250] |  |")
     written = results.results_path("embedded", "summary").with_suffix(".md").read_text()
     assert written.startswith("# Attention-specialization summary (embedded)\n\n"
                               + summary.markdown_table(payload["rows"]))
-    assert "## Architecture controls" in written and lines[3] in written
+    assert "## Architecture controls" in written and lines[4] in written
     assert summary.controls_markdown([rows["E11 old"]]) == ""

@@ -6,6 +6,11 @@
 2. forward: the streaming hooks' share of a forward pass (10 Standard prompts at 128 tokens).
 3. memory: peak RSS above the loaded model, streaming vs holding the seeds' attention stack,
    each measured in a fresh subprocess, next to the analytic size of what is held.
+4. rehearsal: the streaming measurement's time and peak RSS (above the loaded model) at
+   Falcon-7B's and Falcon-40B's real depth and head counts (71 q / 1 kv over 32 layers, 128 q /
+   8 kv over 60 layers), on their width-reduced random models (`random/...`, bfloat16), in each
+   paper file's entropy mode, next to the size of one layer's attention and of the whole stack
+   the seeds held (quick: 2 prompts at 32 tokens).
 
 Prints a table and the results as one JSON line; `main()` returns them as a dict.
 """
@@ -53,9 +58,11 @@ TINY_SHAPE = {
     "vocab_size": 300,
 }
 FULL = {"prompts": 2, "layers": 60, "heads": 128, "tokens": 128, "valid": (40, 90), "repeats": 6,
-        "forward_prompts": 10}
+        "forward_prompts": 10, "rehearsal_prompts": 10, "rehearsal_tokens": MAX_LENGTH}
 QUICK = {"prompts": 1, "layers": 4, "heads": 32, "tokens": 128, "valid": (40,), "repeats": 3,
-         "forward_prompts": 4}
+         "forward_prompts": 4, "rehearsal_prompts": 2, "rehearsal_tokens": 32}
+# (random model, entropy mode of its paper file): parameters/paper/E11_falcon-7b.yaml, -40b.yaml
+REHEARSAL = (("random/tiiuae/falcon-7b", "masked"), ("random/tiiuae/falcon-40b", "padded"))
 MEMORY_VARIANTS = ("plain", "streaming", "stack")
 
 
@@ -310,6 +317,43 @@ def bench_memory(quick: bool, model, tokenizer, prompts: Sequence[str]) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- 4. rehearsal
+
+
+def bench_rehearsal(prompts: Sequence[str], tokens: int) -> list[dict]:
+    """Time and peak RSS of `measure_entropies` on each REHEARSAL model (bfloat16), after a
+    short warm-up pass; the attention sizes are for bfloat16 weights."""
+    from lib.models import free_model, load_model
+
+    rows = []
+    for name, mode in REHEARSAL:
+        start = time.perf_counter()
+        loaded = load_model(name, dtype="bfloat16")
+        load_s = time.perf_counter() - start
+        info, model, tokenizer = loaded.info, loaded.model, loaded.tokenizer
+        # warm-up: first-call allocations and kernel setup
+        measure_entropies(model, tokenizer, prompts[:1], mode=mode, max_length=16, progress=False)
+        with PeakRSS() as peak:
+            start = time.perf_counter()
+            entropies = measure_entropies(model, tokenizer, prompts, mode=mode, max_length=tokens,
+                                          progress=False)
+            seconds = time.perf_counter() - start
+        del model, tokenizer
+        batch = 1 if mode == "unpadded" else len(prompts)
+        one_layer = batch * info.num_heads * tokens * tokens * 2 / 2**20
+        rows.append({
+            "model": name, "mode": mode, "layers": info.num_layers, "heads": info.num_heads,
+            "kv_heads": info.num_kv_heads, "head_dim": info.head_dim,
+            "parameters": int(sum(p.numel() for p in loaded.model.parameters())),
+            "reduction": loaded.reduction, "prompts": len(prompts), "tokens": tokens,
+            "shape": list(entropies.shape), "load_s": load_s, "measure_s": seconds,
+            "peak_mb": peak.mb, "exact_peak": peak.exact, "one_layer_bf16_mb": one_layer,
+            "stack_bf16_mb": one_layer * info.num_layers,
+        })
+        free_model(loaded)
+    return rows
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -350,11 +394,20 @@ def _table(result: dict) -> str:
         f"   Falcon-40B protocol (10 prompts, bf16): stack {a['falcon40b_stack_bf16']:.0f} MB held"
         f" vs one layer + fp32 copy {a['falcon40b_one_layer_bf16_plus_fp32']:.0f} MB transient"
     )
+    lines.append("4. rehearsal at real shape (random init, width reduced, bfloat16; peak RSS above "
+                 "the loaded model):")
+    for r in result["rehearsal"]:
+        lines.append(
+            f"   {r['model']:<26} {r['layers']} layers x {r['heads']} q / {r['kv_heads']} kv "
+            f"(head_dim {r['head_dim']}, {r['parameters'] / 1e6:.0f} M), {r['prompts']} prompts x "
+            f"{r['tokens']} tokens {r['mode']}: {r['measure_s']:.2f} s, peak "
+            f"{r['peak_mb']:.1f} MB (one layer's attention {r['one_layer_bf16_mb']:.1f} MB, "
+            f"the seeds' stack {r['stack_bf16_mb']:.1f} MB)")
     return "\n".join(lines)
 
 
 def run(quick: bool = False) -> dict:
-    """Run the three benchmarks; return the results."""
+    """Run the four benchmarks; return the results."""
     size = QUICK if quick else FULL
     start = time.perf_counter()
     kernel = bench_kernel(
@@ -369,12 +422,16 @@ def run(quick: bool = False) -> dict:
     prompts = load_prompts()[: size["forward_prompts"]]
     forward = bench_forward(model, tokenizer, prompts, size["repeats"])
     memory = bench_memory(quick, model, tokenizer, prompts)
+    del model
+    rehearsal = bench_rehearsal(load_prompts()[: size["rehearsal_prompts"]],
+                                size["rehearsal_tokens"])
     return {
         "quick": quick,
         "kernel": kernel,
         "model": description,
         "forward": forward,
         "memory": memory,
+        "rehearsal": rehearsal,
         "total_s": time.perf_counter() - start,
     }
 

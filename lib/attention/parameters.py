@@ -98,6 +98,7 @@ class AttentionParameters(RunParameters):
     bootstrap: Bootstrap = Bootstrap()
     free_hub_cache: bool = False
     max_memory: MaxMemory | None = None
+    null_model: bool = True  # also measure each architecture at random init (random/<model>)
 
     @field_validator("dtype")
     @classmethod

@@ -32,6 +32,7 @@ from lib.attention.specialization import (
 CHUNK = 256  # bootstrap samples per batched correlation
 GROUP_METRICS = {"group_si": group_si, "within_group_correlation": within_group_correlation}
 CONTROL_FIGURES = (  # the architecture controls as reported: (label, controls block, figure)
+    ("SI (1 - mean head correlation)", "specialization", "si"),
     ("Group SI (among KV groups)", "kv_groups", "group_si"),
     ("Within-group head correlation", "kv_groups", "within_group_correlation"),
     ("Attention-sink share (first token)", "attention_sink", "mean"),
@@ -202,7 +203,7 @@ def undefined_estimate(reason: str) -> dict[str, Any]:
     return {"point": None, "low": None, "high": None, "reason": reason}
 
 
-def _defined(estimate: dict[str, Any], what: str) -> dict[str, Any]:
+def defined(estimate: dict[str, Any], what: str) -> dict[str, Any]:
     """`estimate` with reason None, or undefined when its point is not finite."""
     if not np.isfinite(estimate["point"]):
         return undefined_estimate(f"not finite: {what} is {estimate['point']} (a profile "
@@ -231,7 +232,7 @@ def group_specialization(
     out: dict[str, Any] = {"num_kv_heads": int(num_kv_heads),
                            "group_size": x.shape[2] // int(num_kv_heads)}
     for key, metric in GROUP_METRICS.items():
-        out[key] = undefined_estimate(reasons[key]) if reasons[key] else _defined(
+        out[key] = undefined_estimate(reasons[key]) if reasons[key] else defined(
             bootstrap_statistic(x, partial(metric, num_kv_heads=num_kv_heads), n_boot, seed, ci),
             key.replace("_", " "))
     return out
@@ -256,7 +257,7 @@ def group_specialization_delta(
             continue
         delta = bootstrap_delta(b, instruct, partial(metric, num_kv_heads=num_kv_heads), n_boot,
                                 seed, ci)
-        out[key] = _defined(delta, f"d {key.replace('_', ' ')}")
+        out[key] = defined(delta, f"d {key.replace('_', ' ')}")
     return out
 
 

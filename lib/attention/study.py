@@ -28,20 +28,23 @@ from lib.attention.specialization import specialization_metrics
 from lib.attention.stats import (
     bootstrap_delta_si,
     bootstrap_si,
+    defined,
     group_specialization,
     group_specialization_delta,
     seed_invariance,
     sink_share_delta,
     sink_share_summary,
+    undefined_estimate,
 )
 from lib.attention.verdicts import Verdict, heritage, is_finite
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
 from lib.models.base import check_quantization
+from lib.models.random_init import PREFIX as RANDOM_PREFIX
 from lib.results import find_result
 
 PUBLISHED_FALLBACK_PROFILE = "paper"  # the one profile that may stand in published claims
-STAND_IN_SOURCE = "tiny"  # LoadedModel.source of the registry's random-initialized models
+STAND_IN_SOURCES = ("tiny", "random")  # LoadedModel.source of random-initialized models
 TREND_MIN_MODELS = 3  # E08's size trend needs three real models (seed 003)
 
 
@@ -87,6 +90,7 @@ def model_record(loaded: LoadedModel) -> dict[str, Any]:
         "parameters": int(sum(p.numel() for p in loaded.model.parameters())),
         "rho_head": info.num_heads / math.sqrt(info.hidden_size),
         "rho_kv": info.num_kv_heads / info.num_layers,
+        "reduction": loaded.reduction,  # random/ models: what was reduced to fit (else None)
     }
 
 
@@ -124,12 +128,14 @@ def _bootstrap_args(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_controls(params: dict[str, Any], per_prompt: np.ndarray, sink_share: np.ndarray,
-                   num_kv_heads: int) -> dict[str, Any]:
-    """The architecture controls of one model: `kv_groups` (group SI, within-group
-    correlation) and `attention_sink` (mean share on the first token, per layer), with the
-    parameter file's bootstrap over prompts."""
+                   num_kv_heads: int, si: dict[str, Any]) -> dict[str, Any]:
+    """The architecture controls of one model: `specialization` (the SI with its bootstrap `si`,
+    beside which the null model's is read), `kv_groups` (group SI, within-group correlation) and
+    `attention_sink` (mean share on the first token, per layer), with the parameter file's
+    bootstrap over prompts."""
     boot = _bootstrap_args(params)
-    return {"kv_groups": group_specialization(per_prompt, num_kv_heads, **boot),
+    return {"specialization": {"si": defined(si, "SI")},
+            "kv_groups": group_specialization(per_prompt, num_kv_heads, **boot),
             "attention_sink": sink_share_summary(sink_share, **boot)}
 
 
@@ -156,7 +162,7 @@ def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequenc
                     specialization_metrics(per_prompt.mean(axis=0)), outcome,
                     (si["low"], si["high"]), sanity, {"measure_s": measured}, sink,
                     model_controls(params, per_prompt, sink,
-                                   record["architecture"]["num_kv_heads"]))
+                                   record["architecture"]["num_kv_heads"], si))
 
 
 def measure_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> ModelRun:
@@ -199,6 +205,30 @@ def measure_with_sanity_variants(params: dict[str, Any], name: str, prompts: Seq
     return run
 
 
+def null_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> dict[str, Any]:
+    """The null model of `name`: its architecture at random initialization (`random/<name>`,
+    `lib.models.random_init`: real layers and heads, width reduced only to fit, saying so),
+    measured by the same protocol on the first seed, unquantized. Returns its controls
+    (`specialization`, `kv_groups`, `attention_sink`) and `model` (the record, `reduction`
+    included); every figure undefined, with the reason, when the file turns it off
+    (`null_model: false`) or `name` is itself a random initialization.
+    """
+    reason = None
+    if not params["null_model"]:
+        reason = "null_model: false in the parameter file"
+    elif name.startswith(RANDOM_PREFIX):
+        reason = f"{name} is itself a random initialization: its own SI is the null"
+    if reason:
+        nothing = undefined_estimate(reason)
+        return {"model": None, "specialization": {"si": nothing},
+                "kv_groups": {"group_si": nothing, "within_group_correlation": nothing},
+                "attention_sink": {"mean": nothing}}
+    null_params = {**params, "seeds": params["seeds"][:1], "quantization": "none",
+                   "free_hub_cache": False, "sanity_check": False}
+    run = measure_model(null_params, RANDOM_PREFIX + name, prompts)
+    return {"model": run.record, **run.controls}
+
+
 def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun
                   ) -> dict[str, Any]:
     """Instruct - base of each architecture control, with the paired bootstrap over prompts."""
@@ -213,7 +243,9 @@ def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun
     if base.sink_share is None or instruct.sink_share is None:
         raise ValueError("a run without sink shares: measure both models with measure_loaded")
     boot = _bootstrap_args(params)
-    return {"kv_groups": group_specialization_delta(base.per_prompt, instruct.per_prompt, kv,
+    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, **boot)
+    return {"specialization": {"si": defined(dsi, "dSI")},
+            "kv_groups": group_specialization_delta(base.per_prompt, instruct.per_prompt, kv,
                                                     **boot),
             "attention_sink": sink_share_delta(base.sink_share, instruct.sink_share, **boot)}
 
@@ -327,7 +359,7 @@ def matching_quantization(params: dict[str, Any], base: ModelRun) -> dict[str, A
 def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
     """A model of the E08 ladder: its label, size, SI with interval, and descriptors.
 
-    `stand_in` marks a random-initialized registry model (`tiny/...`): drawn apart, left out
+    `stand_in` marks a random-initialized model (`tiny/...`, `random/...`): drawn apart, left out
     of the trend and the verdict.
     """
     a = run.record["architecture"]
@@ -338,7 +370,7 @@ def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
         "kind": a["attention_kind"], "rho_head": run.record["rho_head"],
         "rho_kv": run.record["rho_kv"], "sanity": run.sanity["label"] if run.sanity else None,
         "reference": False, "source": "this run",
-        "stand_in": run.record.get("source") == STAND_IN_SOURCE,
+        "stand_in": run.record.get("source") in STAND_IN_SOURCES,
     }
 
 
@@ -357,7 +389,7 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
             "rho_head": m["model"]["rho_head"], "rho_kv": m["model"]["rho_kv"],
             "sanity": (m.get("sanity") or {}).get("label"), "reference": True,
             "source": f"results/{profile}/{run_name}.json",
-            "stand_in": m["model"].get("source") == STAND_IN_SOURCE,
+            "stand_in": m["model"].get("source") in STAND_IN_SOURCES,
         } for name, m in payload["models"].items()]
     published = spec.get("published")
     if profile != PUBLISHED_FALLBACK_PROFILE or not published:

@@ -146,3 +146,15 @@ def controls_table(columns: Mapping[str, Mapping[str, Any]],
 def sink_layers(controls: Mapping[str, Any]) -> str:
     """The mean sink share of each layer, first to last, e.g. '0.412 0.087 ...'."""
     return " ".join(number(x, ".3f") for x in controls["attention_sink"]["per_layer"])
+
+
+def describe_null(null: Mapping[str, Any]) -> str:
+    """One line on a null model: what was built and what was reduced, or why there is none."""
+    record = null.get("model")
+    if not record:
+        return f"none ({null['specialization']['si']['reason']})"
+    arch = record["architecture"]
+    reduced = record.get("reduction") or "none"
+    return (f"{record['name']} ({arch['num_layers']} layers, {arch['num_heads']} query / "
+            f"{arch['num_kv_heads']} kv heads, {record['parameters']:,} parameters, "
+            f"{record['dtype']}; reduced: {reduced})")

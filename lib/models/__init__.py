@@ -3,6 +3,10 @@
     from lib.models import load_model
     loaded = load_model("tiny/falcon-mqa")          # or "embedded/gemma-3-270m", "tiiuae/falcon-7b"
     loaded.model, loaded.tokenizer, loaded.info.attention_kind
+    load_model("random/tiiuae/falcon-40b")           # the architecture at random init, real depth
+
+The paper models' architectures are kept as data (`presets.yaml`, `lib.models.presets`: built on
+the meta device); `random/<name>` is `lib.models.random_init`.
 
 Hub downloads go to $HF_HUB_CACHE / $HF_HOME, else `<CACHE>/huggingface` (never the home
 directory); hub requests give up after a few seconds instead of retrying for minutes.

@@ -14,7 +14,7 @@ QUANTIZATION_LABELS = {"none": "none", "8bit": "8-bit", "4bit": "4-bit NF4"}
 
 
 class UnknownModelError(KeyError):
-    """A registry name (embedded/... or tiny/...) that does not exist."""
+    """A registry name (embedded/..., tiny/..., random/...) or preset that does not exist."""
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return str(self.args[0]) if self.args else ""
@@ -37,14 +37,16 @@ class LoadedModel:
     quantization: str
     revision: str | None
     device: str
+    reduction: str | None = None  # random/ models: what was reduced to fit ("none" if nothing)
 
     @classmethod
     def ready(cls, name: str, model: torch.nn.Module, tokenizer: Any, info: ArchitectureInfo,
-              source: str, quantization: str, revision: str | None) -> LoadedModel:
+              source: str, quantization: str, revision: str | None,
+              reduction: str | None = None) -> LoadedModel:
         """Wrap a loaded model in eval mode, reading its dtype and device off the weights."""
         return cls(name=name, model=model.eval(), tokenizer=tokenizer, info=info, source=source,
                    dtype=dtype_name(model), quantization=quantization, revision=revision,
-                   device=model_device(model))
+                   device=model_device(model), reduction=reduction)
 
 
 def torch_dtype(name: str) -> torch.dtype:

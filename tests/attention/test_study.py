@@ -75,6 +75,29 @@ def test_architecture_controls_of_an_mqa_pair(pair, tmp_path) -> None:
         "one KV group")
 
 
+def test_null_model_is_the_architecture_at_random_init(pair) -> None:
+    params, base, _ = pair
+    null = study.null_model(params, params["base"], load_prompts())
+    record = null["model"]
+    assert record["name"] == "random/tiny/falcon-mqa" and record["source"] == "random"
+    assert record["architecture"] == base.record["architecture"] and record["reduction"] == "none"
+    assert record["revision"] != base.record["revision"]  # another initialization
+    si = null["specialization"]["si"]
+    assert si["reason"] is None and si["low"] <= si["point"] <= si["high"]
+    assert si["point"] != base.controls["specialization"]["si"]["point"]
+    assert null["kv_groups"]["group_si"]["point"] is None  # MQA, as for the trained model
+    assert null["attention_sink"]["mean"]["n_boot"] == 200
+    assert "random/tiny/falcon-mqa (6 layers, 8 query / 1 kv heads" in tables.describe_null(null)
+    table = tables.controls_table({"base": base.controls, "null": null})
+    assert table.loc["SI (1 - mean head correlation)", "null"] == tables.estimate(si)
+    off = study.null_model({**params, "null_model": False}, params["base"], [])
+    assert off["model"] is None and off["specialization"]["si"]["reason"] == (
+        "null_model: false in the parameter file")
+    itself = study.null_model(params, "random/tiny/falcon-mqa", [])
+    assert "is itself a random initialization" in itself["specialization"]["si"]["reason"]
+    assert tables.describe_null(itself).startswith("none (random/tiny/falcon-mqa is itself")
+
+
 def test_control_deltas_need_one_architecture(pair) -> None:
     params, base, instruct = pair
     other = study.ModelRun("x", {"architecture": {"num_kv_heads": 2}}, base.per_prompt, {}, {},

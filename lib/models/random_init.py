@@ -1,0 +1,272 @@
+"""`random/<name>`: any registry model or preset hub id, randomly initialized at its real depth.
+
+    load_model("random/tiiuae/falcon-40b")    # 60 layers, 128 query / 8 kv heads, width reduced
+    load_model("random/tiny/falcon-mqa")      # the tiny architecture with another init seed
+
+`<name>` is a hub id with an architecture preset (lib/models/presets.yaml), a `tiny/...` or an
+`embedded/...` name. The architecture is that model's config: the same layers, query and kv
+heads, family flags and attention kind, built with transformers' own initializer from a seed
+derived from the full name (`lib.models.tiny.seed_for`: the same name gives the same weights,
+base and instruct twins differ) with eager attention. It is the null model of a measured model:
+what the architecture gives untrained.
+
+Width is reduced only where the model would exceed `max_parameters`, never layers or heads:
+first the vocabulary (to the tiny byte-level tokenizer's 260 tokens), then every width (hidden,
+head_dim, intermediate, Qwen3.5's linear-attention head dims) halved together until it fits.
+A hub preset always gets the byte-level tokenizer (its own tokenizer is not available offline),
+so its vocabulary is always 260. Where widths shrink, `initializer_range` grows by the same
+factor's square root, so std² x hidden, and with it the scale of the attention logits at
+initialization, is the real model's. `RandomModel.reduction` says exactly what changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lib.models.base import UnknownModelError
+
+PREFIX = "random/"
+DEFAULT_MAX_PARAMETERS = 200_000_000  # 0.8 GB float32: Falcon-7B at head_dim 8, -40B at 4
+MIN_HEAD_DIM = 4
+# widths scaled together, by config key (transformers' names across the families)
+WIDTH_KEYS = ("hidden_size", "d_model", "head_dim", "d_kv", "intermediate_size", "d_ff",
+              "ffn_hidden_size", "linear_key_head_dim", "linear_value_head_dim")
+HEAD_DIM_KEYS = ("head_dim", "d_kv")
+TEMPLATES = {"t5": "t5", "bert": "bert"}  # byte tokenizer template by family; decoders: causal
+
+
+class RandomModelError(ValueError):
+    """A `random/` name that cannot be built here (no text tokenizer, or too big to fit)."""
+
+
+@dataclass
+class RandomModel:
+    """A built random model: float32, eval mode, on the CPU."""
+
+    name: str
+    model: torch.nn.Module
+    tokenizer: Any
+    config: Any
+    reduction: str  # "none", or what changed: "vocab_size 65024 -> 260, hidden_size 8192 -> 512
+    # (head_dim 64 -> 4), ..."
+    seed: int
+    revision: str  # config-<hash> of the built config and the seed
+
+
+def is_random(name: str) -> bool:
+    """Whether `name` is a `random/...` name."""
+    return name.startswith(PREFIX)
+
+
+def inner_name(name: str) -> str:
+    """`random/tiiuae/falcon-7b` -> `tiiuae/falcon-7b`."""
+    return name.removeprefix(PREFIX)
+
+
+def random_candidates() -> list[str]:
+    """Every `random/` name that builds: each registry name and each preset hub id."""
+    from lib.models.presets import preset_names
+    from lib.models.registry import known_models
+
+    return [PREFIX + n for n in [*known_models(), *preset_names()]]
+
+
+def check_random_name(name: str) -> str:
+    """`name`, or UnknownModelError naming the closest known `random/` name."""
+    from lib.models.presets import has_preset
+    from lib.models.registry import known_models
+
+    inner = inner_name(name)
+    if inner in known_models() or has_preset(inner):
+        return name
+    close = difflib.get_close_matches(name, random_candidates(), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UnknownModelError(
+        f"unknown model {name!r}{hint}: random/ takes a tiny/ or embedded/ name or a hub id with "
+        "a preset in lib/models/presets.yaml")
+
+
+# --------------------------------------------------------------------------- the architecture
+
+
+def _source(inner: str) -> tuple[Any, str]:
+    """(config, tokenizer kind: 'tiny' | 'embedded' | a byte-tokenizer template)."""
+    if inner.startswith("tiny/"):
+        from lib.models.tiny import tiny_config
+
+        return tiny_config(inner), "tiny"
+    if inner.startswith("embedded/"):
+        from transformers import AutoConfig
+
+        from lib.models.embedded import build, is_built, model_dir
+
+        if not is_built(inner):
+            build(inner)
+        return AutoConfig.from_pretrained(model_dir(inner)), "embedded"
+    from lib.models.presets import preset, preset_config
+
+    family, config = preset(inner)["model_type"], preset_config(inner)
+    if not _is_decoder(config) and family not in TEMPLATES:
+        raise RandomModelError(
+            f"random/{inner}: a random model of a hub id is a text model with the byte-level "
+            f"tokenizer; {inner} ({family}) is not (random/tiny/dinov2 and random/tiny/clip are)")
+    return config, TEMPLATES.get(family, "causal")
+
+
+def _is_decoder(config: Any) -> bool:
+    from lib.models.architecture import architecture_info
+
+    return architecture_info(config).is_decoder
+
+
+def _values(config: Any) -> dict[str, Any]:
+    values = config.to_dict()
+    for key in ("transformers_version", "architectures", "_name_or_path", "dtype", "torch_dtype"):
+        values.pop(key, None)
+    return values
+
+
+def _scaled(values: dict[str, Any], factor: int) -> dict[str, Any] | None:
+    """Every width divided by `factor`; None where a width would not divide, or a head_dim
+    (or its rotary part) would be odd or below MIN_HEAD_DIM."""
+    out = dict(values)
+    for key in WIDTH_KEYS:
+        if out.get(key) is None:
+            continue
+        if out[key] % factor:
+            return None
+        out[key] = out[key] // factor
+    head_dim = _head_dim(out)
+    rotary = (out.get("rope_parameters") or {}).get("partial_rotary_factor", 1.0)
+    if head_dim < MIN_HEAD_DIM or head_dim % 2 or int(head_dim * rotary) % 2:
+        return None
+    if "initializer_range" in out:
+        out["initializer_range"] = values["initializer_range"] * math.sqrt(factor)
+    return out
+
+
+def _byte_vocabulary(values: dict[str, Any]) -> dict[str, Any]:
+    """The vocabulary of the tiny byte-level tokenizer and its special-token ids."""
+    from lib.models.tiny import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE
+
+    out = dict(values, vocab_size=VOCAB_SIZE)
+    ids = {"pad_token_id": PAD_ID, "bos_token_id": BOS_ID, "eos_token_id": EOS_ID,
+           "decoder_start_token_id": PAD_ID}
+    out.update({k: v for k, v in ids.items() if k in out})
+    return out
+
+
+def _parameters(model_type: str, values: dict[str, Any]) -> int:
+    from lib.models.presets import meta_model
+
+    return sum(p.numel() for p in meta_model(_config(model_type, values)).parameters())
+
+
+def _config(model_type: str, values: dict[str, Any]) -> Any:
+    from transformers import AutoConfig
+
+    values = {k: v for k, v in values.items() if k != "model_type"}
+    config = AutoConfig.for_model(model_type, **values)
+    config._attn_implementation = "eager"
+    return config
+
+
+def _head_dim(values: dict[str, Any]) -> int:
+    explicit = next((values[k] for k in HEAD_DIM_KEYS if values.get(k)), None)
+    heads = values.get("num_attention_heads") or values.get("num_heads") or values.get("n_head")
+    return explicit or (values.get("hidden_size") or values.get("d_model")) // heads
+
+
+def _describe(before: dict[str, Any], after: dict[str, Any]) -> str:
+    changes = []
+    for key in ("vocab_size", *WIDTH_KEYS):
+        if key in before and before[key] != after.get(key):
+            changes.append(f"{key} {before[key]} -> {after[key]}")
+            implicit = not any(k in before for k in HEAD_DIM_KEYS)
+            if key in ("hidden_size", "d_model") and implicit:
+                changes[-1] += f" (head_dim {_head_dim(before)} -> {_head_dim(after)})"
+    if before.get("initializer_range") != after.get("initializer_range"):
+        changes.append(f"initializer_range {before['initializer_range']:g} -> "
+                       f"{after['initializer_range']:.4g} (keeps std² x hidden)")
+    return ", ".join(changes) or "none"
+
+
+def random_config(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
+                  ) -> tuple[Any, str, str]:
+    """(config, reduction, tokenizer kind) of a `random/` name under the parameter budget.
+
+    The vocabulary becomes the byte tokenizer's for a hub preset, or for a registry model that
+    exceeds the budget; then every width is halved together until the model fits. Raises
+    RandomModelError when it cannot fit at the smallest head_dim.
+    """
+    check_random_name(name)
+    config, tokenizer = _source(inner_name(name))
+    model_type = config.model_type
+    before = _values(config)
+    values = before
+    if tokenizer not in ("tiny", "embedded"):
+        values = _byte_vocabulary(values)
+    count = _parameters(model_type, values)
+    if count > max_parameters and tokenizer == "embedded":
+        values, tokenizer = _byte_vocabulary(values), "causal" if _is_decoder(config) else "bert"
+        count = _parameters(model_type, values)
+    factor = 1
+    while count > max_parameters:
+        factor *= 2
+        scaled = _scaled(values, factor)
+        if scaled is None:
+            raise RandomModelError(
+                f"{name}: {count:,} parameters at the smallest width (head_dim >= {MIN_HEAD_DIM}) "
+                f"exceed max_parameters={max_parameters:,}; raise max_parameters")
+        count = _parameters(model_type, scaled)
+        if count <= max_parameters:
+            values = scaled
+    return _config(model_type, values), _describe(before, values), tokenizer
+
+
+def _tokenizer(name: str, kind: str) -> Any:
+    inner = inner_name(name)
+    if kind == "tiny":
+        from lib.models.tiny import tiny_processor
+
+        return tiny_processor(inner)
+    if kind == "embedded":
+        from transformers import AutoTokenizer
+
+        from lib.models.embedded import model_dir
+
+        return AutoTokenizer.from_pretrained(model_dir(inner))
+    from lib.models.tiny import byte_tokenizer
+
+    return byte_tokenizer(kind)
+
+
+def config_revision(config: Any, seed: int) -> str:
+    """'config-<12 hex>': sha256 of the full config JSON and the init seed."""
+    text = config.to_json_string(use_diff=False) + f"|seed={seed}"
+    return "config-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def build_random(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS) -> RandomModel:
+    """The float32 model of a `random/` name, initialized from `seed_for(name)` (the global RNG
+    untouched), with its tokenizer and what was reduced."""
+    from lib.models.architecture import architecture_info
+    from lib.models.hub import model_class
+    from lib.models.tiny import seed_for
+
+    config, reduction, kind = random_config(name, max_parameters)
+    if kind not in ("tiny", "embedded"):
+        reduction += " (vocabulary: the tiny byte-level tokenizer's)"
+    cls = model_class(architecture_info(config), config)
+    seed = seed_for(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = cls.from_config(config, attn_implementation="eager", dtype=torch.float32)
+    return RandomModel(name, model.eval(), _tokenizer(name, kind), config, reduction, seed,
+                       config_revision(config, seed))
