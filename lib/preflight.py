@@ -350,10 +350,13 @@ def _dtype_bytes(dtype: str) -> int:
 def weight_bytes(model: torch.nn.Module, dtype_bytes: int) -> float:
     """Bytes of the weights as loaded: bitsandbytes layers at their packed size, the rest at the
     dtype (tied weights counted once)."""
-    total = 0.0
+    total, seen = 0.0, set()
     for module in model.modules():
         packed = type(module).__name__
         for pname, param in module.named_parameters(recurse=False):
+            if id(param) in seen:  # a tied weight, already counted
+                continue
+            seen.add(id(param))
             n = param.numel()
             if pname == "weight" and packed == "Linear8bitLt":
                 total += module.in_features * module.out_features + 4 * module.out_features
@@ -365,7 +368,7 @@ def weight_bytes(model: torch.nn.Module, dtype_bytes: int) -> float:
 
 
 def _unique_bytes(model: torch.nn.Module, dtype_bytes: int) -> float:
-    return sum(p.numel() for p in model.parameters()) * dtype_bytes
+    return sum(p.numel() for p in model.parameters()) * dtype_bytes  # parameters() dedups ties
 
 
 def activation_bytes(info: Any, config: Any, batch: int, tokens: int, dtype_bytes: int) -> float:
@@ -679,6 +682,8 @@ def attention_rows(params: dict[str, Any], folder: Path) -> list[Row]:
                 if model is not None:
                     quantized[kind] = model
             attention_memory(row, name, params, info, quantized)
+            if params["null_model"] and not name.startswith("random/"):
+                null_checks(row, name, params)
         except Exception as exc:
             row.problems.append(_describe_problem(exc))
             info = None
@@ -686,6 +691,33 @@ def attention_rows(params: dict[str, Any], folder: Path) -> list[Row]:
     if "base" in params:
         pair_checks(rows, infos, params, folder)
     return rows
+
+
+def null_checks(row: Row, name: str, params: dict[str, Any]) -> None:
+    """The null model (`random/<name>`) builds under the file's `random_max_parameters` with the
+    model's layers and heads, and fits the GPU alone (it is measured after the pair is freed)."""
+    from lib.attention.prompts import load_prompts
+    from lib.models.architecture import architecture_info
+    from lib.models.presets import meta_model
+    from lib.models.random_init import DEFAULT_MAX_PARAMETERS, random_config
+
+    budget = params["random_max_parameters"] or DEFAULT_MAX_PARAMETERS
+    config, reduction, _ = random_config(f"random/{name}", budget)
+    info, real = architecture_info(config), model_info_of(name)
+    shape = (info.num_layers, info.num_heads, info.num_kv_heads)
+    if shape != (real.num_layers, real.num_heads, real.num_kv_heads):
+        row.problems.append(f"null model random/{name} has {_arch(info)}, not {_arch(real)}")
+        return
+    nbytes = _dtype_bytes(params["dtype"])
+    batch = 1 if params["entropy_mode"] == "unpadded" else len(load_prompts(params["prompt_set"]))
+    need = (_unique_bytes(meta_model(config), nbytes) + activation_bytes(
+        info, config, batch, params["max_length"], nbytes)) / GIB + CUDA_OVERHEAD_GIB
+    row.checks.append("null model builds")
+    row.notes.append(f"null model random/{name}: ~{need:.1f} GiB; reduced: {reduction}")
+    if row.budget_gib is not None and need > row.budget_gib:
+        row.problems.append(f"null model random/{name} needs ~{need:.1f} GiB at {params['dtype']}"
+                            f", more than {row.budget_gib:.1f}: lower random_max_parameters "
+                            f"(now {budget:,})")
 
 
 def check_file(path: str | Path) -> list[Row]:

@@ -148,7 +148,8 @@ CONTROLS_NOTE = ("Architecture controls: group SI = SI among the KV groups' mean
                  "correlation of the head pairs sharing a KV head (MHA: undefined; MQA: the mean "
                  "head correlation); sink share = mean weight on the first token over the real "
                  "query positions, heads and layers; null model = the same architecture at random "
-                 "initialization (random/<base>, width reduced only to fit, one seed). Intervals: "
+                 "initialization (random/<base>, reduced only to the file's random_max_parameters, "
+                 "one seed). Intervals: "
                  "bootstrap over prompts, paired for the delta.")
 
 

@@ -125,9 +125,10 @@ print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
 #   per-layer means follow the table.
 #
 # - **Null model**: the same controls for the architecture at random initialization
-#   (`random/<base model>`: real layers and heads, width reduced only where memory requires,
-#   which the model record's `reduction` says; one seed, unquantized), so a low SI can be read
-#   against what the layout gives untrained. Turned off by `null_model: false`.
+#   (`random/<base model>`: real layers and heads; widths, and the vocabulary where the model's
+#   own tokenizer is not at hand, reduced only as far as the file's `random_max_parameters`
+#   requires, which the printed `reduced:` says; one seed, unquantized), so a low SI can be
+#   read against what the layout gives untrained. Turned off by `null_model: false`.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -461,6 +461,16 @@ def test_random_init_keeps_the_logit_scale_where_width_shrinks() -> None:
     assert kind == "causal" and "initializer_range 0.02 -> 0.08" in reduction
 
 
+def test_random_hub_model_keeps_its_own_tokenizer_where_the_cache_holds_it(monkeypatch) -> None:
+    from lib.models import random_init
+
+    monkeypatch.setattr(random_init, "_hub_tokenizer", lambda inner: object())
+    config, reduction, kind = random_init.random_config("random/tiiuae/falcon-7b", 8 * 10**9)
+    assert (kind, reduction, config.vocab_size, config.hidden_size) == ("hub", "none", 65024, 4544)
+    config, reduction, kind = random_init.random_config("random/tiiuae/falcon-7b")  # 200 M
+    assert kind == "causal" and reduction.startswith("vocab_size 65024 -> 260, hidden_size")
+
+
 def test_random_models_are_deterministic_and_twins_differ() -> None:
     name = "random/meta-llama/Llama-3.1-8B"
     base = load_model(name, dtype="float32", max_parameters=10_000_000).model

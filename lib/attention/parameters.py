@@ -99,6 +99,9 @@ class AttentionParameters(RunParameters):
     free_hub_cache: bool = False
     max_memory: MaxMemory | None = None
     null_model: bool = True  # also measure each architecture at random init (random/<model>)
+    # parameter budget of random/ models (the null models, rehearsal runs): widths shrink until
+    # the model fits (lib.models.random_init); None: its CPU-sized default
+    random_max_parameters: PositiveInt | None = None
 
     @field_validator("dtype")
     @classmethod

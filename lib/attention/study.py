@@ -119,7 +119,8 @@ def max_memory(spec: dict[str, Any] | None) -> dict[Any, str] | None:
 def _load(params: dict[str, Any], name: str, dtype: str | None = None) -> LoadedModel:
     return load_model(name, dtype=dtype or params["dtype"], quantization=params["quantization"],
                       trust_remote_code=params["trust_remote_code"],
-                      max_memory=max_memory(params["max_memory"]))
+                      max_memory=max_memory(params["max_memory"]),
+                      max_parameters=params["random_max_parameters"])
 
 
 def _bootstrap_args(params: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +208,8 @@ def measure_with_sanity_variants(params: dict[str, Any], name: str, prompts: Seq
 
 def null_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> dict[str, Any]:
     """The null model of `name`: its architecture at random initialization (`random/<name>`,
-    `lib.models.random_init`: real layers and heads, width reduced only to fit, saying so),
+    `lib.models.random_init`: real layers and heads, widths reduced only as far as the file's
+    `random_max_parameters` requires, saying so),
     measured by the same protocol on the first seed, unquantized. Returns its controls
     (`specialization`, `kv_groups`, `attention_sink`) and `model` (the record, `reduction`
     included); every figure undefined, with the reason, when the file turns it off

@@ -13,8 +13,9 @@ what the architecture gives untrained.
 Width is reduced only where the model would exceed `max_parameters`, never layers or heads:
 first the vocabulary (to the tiny byte-level tokenizer's 260 tokens), then every width (hidden,
 head_dim, intermediate, Qwen3.5's linear-attention head dims) halved together until it fits.
-A hub preset always gets the byte-level tokenizer (its own tokenizer is not available offline),
-so its vocabulary is always 260. Where widths shrink, `initializer_range` grows by the same
+A hub preset keeps its own tokenizer and vocabulary where the local hub cache holds the tokenizer
+(on the machine that runs the paper files), else it gets the byte-level tokenizer (vocabulary
+260). Where widths shrink, `initializer_range` grows by the same
 factor's square root, so std² x hidden, and with it the scale of the attention logits at
 initialization, is the real model's. `RandomModel.reduction` says exactly what changed.
 """
@@ -38,6 +39,7 @@ MIN_HEAD_DIM = 4
 WIDTH_KEYS = ("hidden_size", "d_model", "head_dim", "d_kv", "intermediate_size", "d_ff",
               "ffn_hidden_size", "linear_key_head_dim", "linear_value_head_dim")
 HEAD_DIM_KEYS = ("head_dim", "d_kv")
+OWN_TOKENIZER = ("tiny", "embedded", "hub")  # tokenizer kinds that keep the model's vocabulary
 TEMPLATES = {"t5": "t5", "bert": "bert"}  # byte tokenizer template by family; decoders: causal
 
 
@@ -96,7 +98,7 @@ def check_random_name(name: str) -> str:
 
 
 def _source(inner: str) -> tuple[Any, str]:
-    """(config, tokenizer kind: 'tiny' | 'embedded' | a byte-tokenizer template)."""
+    """(config, tokenizer kind: 'tiny' | 'embedded' | 'hub' | a byte-tokenizer template)."""
     if inner.startswith("tiny/"):
         from lib.models.tiny import tiny_config
 
@@ -116,7 +118,19 @@ def _source(inner: str) -> tuple[Any, str]:
         raise RandomModelError(
             f"random/{inner}: a random model of a hub id is a text model with the byte-level "
             f"tokenizer; {inner} ({family}) is not (random/tiny/dinov2 and random/tiny/clip are)")
+    if _hub_tokenizer(inner) is not None:
+        return config, "hub"
     return config, TEMPLATES.get(family, "causal")
+
+
+def _hub_tokenizer(inner: str) -> Any | None:
+    """The hub model's own tokenizer where the local hub cache holds it (no request), else None."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(inner, local_files_only=True)
+    except (OSError, ValueError):
+        return None
 
 
 def _is_decoder(config: Any) -> bool:
@@ -210,10 +224,10 @@ def random_config(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
     model_type = config.model_type
     before = _values(config)
     values = before
-    if tokenizer not in ("tiny", "embedded"):
+    if tokenizer not in OWN_TOKENIZER:
         values = _byte_vocabulary(values)
     count = _parameters(model_type, values)
-    if count > max_parameters and tokenizer == "embedded":
+    if count > max_parameters and tokenizer in ("embedded", "hub"):
         values, tokenizer = _byte_vocabulary(values), "causal" if _is_decoder(config) else "bert"
         count = _parameters(model_type, values)
     factor = 1
@@ -242,6 +256,8 @@ def _tokenizer(name: str, kind: str) -> Any:
         from lib.models.embedded import model_dir
 
         return AutoTokenizer.from_pretrained(model_dir(inner))
+    if kind == "hub":
+        return _hub_tokenizer(inner)
     from lib.models.tiny import byte_tokenizer
 
     return byte_tokenizer(kind)
@@ -261,7 +277,7 @@ def build_random(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS) -> Ran
     from lib.models.tiny import seed_for
 
     config, reduction, kind = random_config(name, max_parameters)
-    if kind not in ("tiny", "embedded"):
+    if kind not in OWN_TOKENIZER:
         reduction += " (vocabulary: the tiny byte-level tokenizer's)"
     cls = model_class(architecture_info(config), config)
     seed = seed_for(name)
