@@ -44,7 +44,7 @@ def mode_note(mismatches: list[dict[str, str]]) -> str:
                      f"({m['reference_run']})" for m in mismatches)
 
 
-def pair_controls(payload: dict[str, Any]) -> dict[str, Any] | None:
+def controls_of(payload: dict[str, Any]) -> dict[str, Any] | None:
     """A pair result's architecture controls: kv heads and, per figure, base / instruct / delta /
     null (the null model, random initialization) {point, low, high, reason}; None for a result
     saved before the controls."""
@@ -85,7 +85,7 @@ def summary_rows(profile: str, files: Sequence[str | Path] | None = None) -> lis
             "verdict_reason": payload["verdict"].get("reason", ""),
             "entropy_mode": (payload.get("methodology") or {}).get("entropy_mode"),
             "mode_mismatch": mode_mismatches(payload),
-            "controls": pair_controls(payload),
+            "controls": controls_of(payload),
         })
     order = {"MHA": 0, "GQA": 1, "MQA": 2}
     return sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))

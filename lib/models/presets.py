@@ -103,9 +103,15 @@ def preset_config(name: str) -> Any:
     p = preset(name)
     if p["model_type"] == OPEN_CLIP:
         return OpenClipConfig(p[OPEN_CLIP], p["config"])
+    return config_for(p["model_type"], p["config"])
+
+
+def config_for(model_type: str, values: dict[str, Any]) -> Any:
+    """A transformers config of `model_type` from config values (eager attention)."""
     from transformers import AutoConfig
 
-    config = AutoConfig.for_model(p["model_type"], **p["config"])
+    values = {k: v for k, v in values.items() if k != "model_type"}
+    config = AutoConfig.for_model(model_type, **values)
     config._attn_implementation = "eager"
     return config
 

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from lib.models.base import UnknownModelError
+from lib.models.presets import config_for
 
 PREFIX = "random/"
 DEFAULT_MAX_PARAMETERS = 200_000_000  # 0.8 GB float32: Falcon-7B at head_dim 8, -40B at 4
@@ -179,16 +180,7 @@ def _byte_vocabulary(values: dict[str, Any]) -> dict[str, Any]:
 def _parameters(model_type: str, values: dict[str, Any]) -> int:
     from lib.models.presets import meta_model
 
-    return sum(p.numel() for p in meta_model(_config(model_type, values)).parameters())
-
-
-def _config(model_type: str, values: dict[str, Any]) -> Any:
-    from transformers import AutoConfig
-
-    values = {k: v for k, v in values.items() if k != "model_type"}
-    config = AutoConfig.for_model(model_type, **values)
-    config._attn_implementation = "eager"
-    return config
+    return sum(p.numel() for p in meta_model(config_for(model_type, values)).parameters())
 
 
 def _head_dim(values: dict[str, Any]) -> int:
@@ -241,7 +233,7 @@ def random_config(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
         count = _parameters(model_type, scaled)
         if count <= max_parameters:
             values = scaled
-    return _config(model_type, values), _describe(before, values), tokenizer
+    return config_for(model_type, values), _describe(before, values), tokenizer
 
 
 def _tokenizer(name: str, kind: str) -> Any:
