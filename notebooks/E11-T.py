@@ -133,11 +133,7 @@ print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
 # %%
 # NBVAL_CHECK_OUTPUT
 null = study.null_model(params, params["base"], prompts)
-print(f"null model: {tables.describe_null(null)}")
-print(tables.controls_table({"base": base.controls, "instruct": instruct.controls,
-                             "delta": delta["controls"], "null (random init)": null}).to_string())
-for run in (base, instruct):
-    print(f"sink share per layer, {run.name}: {tables.sink_layers(run.controls)}")
+print(tables.pair_controls_report(base, instruct, delta["controls"], null))
 
 # %% [markdown]
 # ## Within- and between-group structure

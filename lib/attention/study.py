@@ -231,9 +231,10 @@ def null_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> dic
     return {"model": run.record, **run.controls}
 
 
-def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun
-                  ) -> dict[str, Any]:
-    """Instruct - base of each architecture control, with the paired bootstrap over prompts."""
+def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
+                  dsi: dict[str, Any]) -> dict[str, Any]:
+    """Instruct - base of each architecture control, with the paired bootstrap over prompts;
+    `dsi` is the pair's `bootstrap_delta_si` (computed once, by `compare_pair`)."""
     def shape(run: ModelRun) -> str:
         layers, heads = run.per_prompt.shape[1:]
         return f"{layers} layers x {heads} heads ({run.record['architecture']['num_kv_heads']} kv)"
@@ -245,7 +246,6 @@ def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun
     if base.sink_share is None or instruct.sink_share is None:
         raise ValueError("a run without sink shares: measure both models with measure_loaded")
     boot = _bootstrap_args(params)
-    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, **boot)
     return {"specialization": {"si": defined(dsi, "dSI")},
             "kv_groups": group_specialization_delta(base.per_prompt, instruct.per_prompt, kv,
                                                     **boot),
@@ -261,7 +261,7 @@ def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun) -> 
     delta = {k: instruct.metrics[k] - base.metrics[k] for k in keys}
     delta["si_ci"] = [dsi["low"], dsi["high"]]
     delta["si_ci_excludes_zero"] = bool(dsi["excludes_zero"])
-    delta["controls"] = pair_controls(params, base, instruct)
+    delta["controls"] = pair_controls(params, base, instruct, dsi)
     return delta
 
 

@@ -158,3 +158,14 @@ def describe_null(null: Mapping[str, Any]) -> str:
     return (f"{record['name']} ({arch['num_layers']} layers, {arch['num_heads']} query / "
             f"{arch['num_kv_heads']} kv heads, {record['parameters']:,} parameters, "
             f"{record['dtype']}; reduced: {reduced})")
+
+
+def pair_controls_report(base: Any, instruct: Any, delta_controls: Mapping[str, Any],
+                         null: Mapping[str, Any]) -> str:
+    """A pair's architecture controls as the E11 notebooks print them: the null model, the table
+    (base, instruct, delta, null) and the per-layer sink shares of both models."""
+    table = controls_table({"base": base.controls, "instruct": instruct.controls,
+                            "delta": delta_controls, "null (random init)": null})
+    return "\n".join([f"null model: {describe_null(null)}", table.to_string(),
+                      *(f"sink share per layer, {run.name}: {sink_layers(run.controls)}"
+                        for run in (base, instruct))])

@@ -104,7 +104,7 @@ def test_control_deltas_need_one_architecture(pair) -> None:
                            (0.0, 0.0), sink_share=base.sink_share)
     with pytest.raises(ValueError, match=r"^base tiny/falcon-mqa has 6 layers x 8 heads \(1 kv\), "
                        r"instruct x 6 layers x 8 heads \(2 kv\): the control deltas need one"):
-        study.pair_controls(params, base, other)
+        study.pair_controls(params, base, other, {})
 
 
 def test_instruct_gets_the_quantization_the_base_got(pair) -> None:
