@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 WITH_ENV := $(PY) -m lib.workflow exec
 
-.PHONY: setup test preflight reproduce paper-dry-run notebooks lab bench lint clean-cache
+.PHONY: setup test test-notebooks preflight reproduce paper-dry-run notebooks lab bench lint clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -28,11 +28,16 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
-# The preflight of the paper runs comes first. Plain `pytest` is the rest: conftest.py points the
+# The preflight of the paper runs comes first, then the unit tests over every core (pytest-xdist;
+# a test file's tests share one worker, so its module fixtures load once). conftest.py points the
 # results at an empty per-session folder, so what an earlier `make reproduce` left in results/
-# never changes a test.
+# never changes a test. `make test-notebooks` re-executes the five notebooks with nbval (in
+# NOTEBOOK_ORDER, one kernel at a time); CI runs both. Plain `pytest` runs both in one process.
 test: preflight
-	$(PY) -m pytest
+	$(PY) -m pytest tests -n auto --dist loadfile
+
+test-notebooks: setup
+	$(PY) -m pytest notebooks
 
 # Every paper run checked offline in seconds: each model built from its architecture preset on
 # the meta device (heads, hooks, quantization path, estimated GPU memory vs the file's resources).
@@ -48,6 +53,7 @@ notebooks: setup
 	  BSD_RESULTS_DIR=$(TEST_OUTPUTS)/results BSD_FIGURES_DIR=$(TEST_OUTPUTS)/figures \
 	  BSD_WORKFLOW_RUN=1 $(WITH_ENV) $(VENV)/bin/jupytext --to ipynb --execute $$nb \
 	    || exit 1; \
+	  $(PY) -m lib.workflow clean-twin $${nb%.py}.ipynb || exit 1; \
 	done
 
 # A run killed hard (SIGKILL, power loss) leaves Snakemake's lock behind: release it when no

@@ -1,10 +1,13 @@
-"""Test isolation: plain `pytest` behaves as `make test`, whatever `results/` holds.
+"""Test isolation, and how nbval compares the numbers a notebook prints.
 
 Before `lib.paths` is imported, the results and figures folders are pointed at an empty folder
-private to this session (removed at its end), and the session counts as a workflow run, so the
-notebooks nbval executes (in `lib.workflow.NOTEBOOK_ORDER`, references first) write there and
-read each other's results from there; their kernels inherit these variables. The home-directory
-locations come from `import lib` (lib/env.py).
+private to this session (removed at its end, under `.cache/`), and the session counts as a
+workflow run, so the notebooks nbval executes (in `lib.workflow.NOTEBOOK_ORDER`, references
+first) write there and read each other's results from there; their kernels inherit these
+variables. The home-directory locations come from `import lib` (lib/env.py).
+
+nbval compares the numbers of the cells marked `# NBVAL_CHECK_OUTPUT` at the precision
+`lib.nbcompare` states.
 """
 
 from __future__ import annotations
@@ -14,12 +17,33 @@ import shutil
 import tempfile
 from pathlib import Path
 
-_OUTPUTS = Path(tempfile.mkdtemp(prefix="bsd-test-outputs-"))
+_CACHE = Path(os.environ.get("BSD_CACHE_DIR", Path(__file__).resolve().parent / ".cache"))
+(_CACHE / "tmp").mkdir(parents=True, exist_ok=True)
+_OUTPUTS = Path(tempfile.mkdtemp(prefix="test-outputs-", dir=_CACHE / "tmp"))
 os.environ["BSD_RESULTS_DIR"] = str(_OUTPUTS / "results")
 os.environ["BSD_FIGURES_DIR"] = str(_OUTPUTS / "figures")
 os.environ["BSD_WORKFLOW_RUN"] = "1"
 
 import lib  # noqa: E402,F401  (after the variables above: lib.paths reads them once)
+
+
+def pytest_configure(config: object) -> None:
+    try:
+        from nbval.plugin import IPyNbCell
+    except ImportError:  # nbval not installed: nothing to compare
+        return
+    if getattr(IPyNbCell, "_bsd_tolerant", False):
+        return
+    from lib.nbcompare import cell_tolerance, reconcile
+
+    original = IPyNbCell.compare_outputs
+
+    def compare_outputs(self, test, ref, skip_compare=None):  # type: ignore[no-untyped-def]
+        reconcile(test, ref, cell_tolerance(self.cell.source))
+        return original(self, test, ref, skip_compare)
+
+    IPyNbCell.compare_outputs = compare_outputs
+    IPyNbCell._bsd_tolerant = True
 
 
 def pytest_unconfigure(config: object) -> None:

@@ -9,7 +9,8 @@ and one `register` call in its line's `parameters.py`.
 
 Keys a file omits take the model's defaults. Everything is checked before any model loads, and a
 bad file gives one line naming the file and the key: a missing or unknown key at any depth, a
-wrong type (`seeds: 42`, `max_length: '128'`; no coercion), a value out of range, a `tiny/` or
+wrong type (`seeds: 42`, `max_length: '128'`; no coercion), a non-finite number (`.inf`, `.nan`)
+for any float key, a value out of range, a `tiny/` or
 `embedded/` name the model registry does not know, a claim id the claims registry does not hold,
 a reference run that no file of the same folder defines, and a `run`, `experiment` or `profile`
 that disagrees with the file's name and folder.
@@ -51,9 +52,10 @@ class ParameterError(ValueError):
 
 
 class StrictModel(BaseModel):
-    """No unknown keys, no coercion (`'128'` is not an int, `42` is not a list)."""
+    """No unknown keys, no coercion (`'128'` is not an int, `42` is not a list), and no infinite
+    or NaN float (YAML's `.inf` and `.nan`): every float key of every parameter file is finite."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class SparseModel(StrictModel):
@@ -132,6 +134,45 @@ ReferenceRun = Annotated[str, AfterValidator(_reference_run)]
 """`<experiment>_<run>` of another parameter file in the same folder (profile)."""
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def capped(limit: int, why: str, minimum: int = 1) -> Any:
+    """An int key in [minimum, limit]; above `limit` the message gives `why`."""
+
+    def check(value: int) -> int:
+        if value > limit:
+            raise ValueError(f"{value:,} is above the maximum {limit:,} ({why})")
+        return value
+
+    return Annotated[int, Field(ge=minimum), AfterValidator(check)]
+
+
+# Sizes of the WordNet relational samples (D10) and the pentachoron draws (D1): the data bounds,
+# and a hard cap where the data size is only known at run time (the runs check it there too).
+WORDNET_LEMMAS = 148_730  # distinct lemma names of WordNet 3.0: at most this many are matched
+MIN_REL = 3  # 2 lemmas make one pair, one similarity value: no correlation can be measured
+MAX_PAIRS = 10_000_000  # 20x the seed's 500,000; the pairs and their cosines sit in memory at once
+MAX_SIMPLICES = 100_000  # 100x the seed's 1,000; each pentachoron is drawn in its own step
+
+
+def _rel_count(value: int) -> int:
+    if value < MIN_REL:
+        raise ValueError(f"{value} is below the minimum {MIN_REL} ({value} lemmas give at most one "
+                         "WordNet similarity, so Pearson and Spearman are undefined)")
+    if value > WORDNET_LEMMAS:
+        raise ValueError(f"{value:,} is above the maximum {WORDNET_LEMMAS:,} (the distinct lemma "
+                         "names of WordNet 3.0, more than any tokenizer can match)")
+    return value
+
+
+RelCount = Annotated[int, AfterValidator(_rel_count)]
+"""`n_rel`: the lemmas the relational pairs are drawn among, in [MIN_REL, WORDNET_LEMMAS]."""
+PairCount = capped(MAX_PAIRS, "the pairs and their cosines are held in memory at once; the seed "
+                   "drew 500,000")
+"""`n_pairs`: relational pairs drawn (with replacement) among the `n_rel` lemmas."""
+SimplexCount = capped(MAX_SIMPLICES, "one draw per pentachoron, all held in memory; the seed drew "
+                      "1,000")
+"""`n_simplices`: pentachora (5 rows each) drawn for the Cayley-Menger volumes."""
 
 
 class Resources(StrictModel):
@@ -330,6 +371,8 @@ def _describe(error: Mapping[str, Any], model_cls: type[BaseModel],
         what = f"unknown key (known: {known})"
     elif kind in _TYPE_NOUNS:
         what = f"expected {_TYPE_NOUNS[kind]}, got {value!r} ({type(value).__name__})"
+    elif kind == "finite_number":
+        what = f"{value!r} is not a finite number (inf and nan are refused)"
     elif kind == "greater_than_equal":
         what = f"{value!r} is below the minimum {_bound(ctx['ge'])}"
     elif kind == "less_than_equal":

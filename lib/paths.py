@@ -22,6 +22,13 @@ NLTK_DATA: Path = CACHE / "nltk_data"
 
 
 def shown(path: str | Path) -> str:
-    """A path for printing: relative to the repository when inside it, else absolute."""
+    """A path for printing: relative to the repository when inside it, else absolute.
+
+    Outputs under a redirected results or figures folder print as `$BSD_RESULTS_DIR/...` or
+    `$BSD_FIGURES_DIR/...`, so what a notebook prints does not depend on where the folder is.
+    """
     resolved = Path(path).resolve()
+    for folder, variable in ((RESULTS, "BSD_RESULTS_DIR"), (FIGURES, "BSD_FIGURES_DIR")):
+        if variable in os.environ and resolved.is_relative_to(folder):
+            return f"${variable}/{resolved.relative_to(folder)}"
     return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)

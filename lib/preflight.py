@@ -29,9 +29,10 @@ own config) on the meta device, and:
   two ViTs), with q/k (or a fused
   qkv) and the MLP pair in every layer of every stack; the input embedding is found; the encoder
   layers the sections hook (`lib.terrain.layers`, the modulator's block list) attach and fire in
-  a meta forward. Memory: the model in float32 where a section builds it (on the GPU when the
-  file asks for one), else the tensors the streamed sections hold at once, against the file's
-  resources.
+  a meta forward (BERT-likes without a mask: their mask code reads values); a modulator passes
+  its notebook's model check (`lib.modulator.study.check_model`: the file's `layers` exist).
+  Memory: the model in float32 where a section builds it (on the GPU when the file asks for one),
+  else the tensors the streamed sections hold at once, against the file's resources.
 
 Prints a table, one line per (run, model), then one line per failing run; exits 1 if any fails.
 """
@@ -548,8 +549,8 @@ def encoder_checks(row: Row, name: str, stacks: Sequence[str]) -> None:
                     base.decoder(input_ids=ids, encoder_hidden_states=hidden)
                 elif hasattr(base, "encoder") and hasattr(base.encoder, "block"):
                     base.encoder(input_ids=ids)
-                else:
-                    base(input_ids=ids, attention_mask=torch.ones_like(ids))
+                else:  # no mask: an all-ones mask is what the runs pass, and on meta
+                    base(input_ids=ids)  # BERT's mask code calls .item() on it (mask.all())
         except Exception as exc:
             row.problems.append(f"{name}: the {stack} hooks do not attach: "
                                 f"{_describe_problem(exc)}")
@@ -561,16 +562,26 @@ def encoder_checks(row: Row, name: str, stacks: Sequence[str]) -> None:
             row.checks.append(f"{stack} hooks {len(names)}")
 
 
-def modulator_checks(row: Row, name: str) -> None:
-    """The modulator's hooks find one encoder block per layer, and the width it modulates."""
+def modulator_checks(row: Row, name: str, params: dict[str, Any]) -> None:
+    """The notebook's own model check (an encoder, the file's `layers` among its blocks,
+    `seed_faithful` on T5 only); the modulator's hooks find one encoder block per layer, and the
+    width it modulates."""
+    from types import SimpleNamespace
+
     from lib.modulator.hooks import encoder_blocks, hidden_size
+    from lib.modulator.study import check_model
 
     model, info = _meta(name), model_info_of(name)
     try:
+        checked = check_model(SimpleNamespace(model=model, name=name, info=info),
+                              params["layers"], params["seed_faithful"])
         blocks = len(encoder_blocks(model))
     except ValueError as exc:
-        row.problems.append(f"{name}: {_describe_problem(exc)}")
+        problem = _describe_problem(exc)
+        row.problems.append(problem if name in problem else f"{name}: {problem}")
         return
+    if params["layers"]:
+        row.checks.append(f"layers {checked['layers']}")
     if blocks != info.num_layers or hidden_size(model) != info.hidden_size:
         row.problems.append(f"{name}: the modulator finds {blocks} blocks of width "
                             f"{hidden_size(model)}, the config {info.num_layers} of "
@@ -627,10 +638,10 @@ def terrain_rows(params: dict[str, Any]) -> list[Row]:
     streamed = 0.0
     if params["experiment"] == "modulator":
         encoder_checks(row, name, ("encoder",))
-        modulator_checks(row, name)
+        modulator_checks(row, name, params)
     if params.get("embedding"):
         streamed = max(streamed, 3 * embedding_checks(row, name))
-    if params.get("layers"):
+    if params["experiment"] == "terrain" and params.get("layers"):  # a modulator's: block indices
         stacks = ("encoder", "decoder") if model_info_of(name).family == "t5" \
             and params["layers"]["encoder_decoder"] else ("encoder",)
         encoder_checks(row, name, stacks)

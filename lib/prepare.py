@@ -1,12 +1,15 @@
 """Set-up step run by `make setup`: `python -m lib.prepare [--check-only]`.
 
 1. Refuse an environment holding CUDA packages (the CPU torch pin was bypassed somewhere).
-2. Convert the GGUF-packaged models into the float32 cache once (`lib.models.embedded`).
+2. Convert the GGUF-packaged models into the float32 cache once (`lib.models.embedded`), and
+   check every built or packaged model file against its recorded sha256 (about a second per GiB);
+   a corrupted conversion, or one built before sha256s were recorded, is rebuilt.
 3. Make WordNet available offline (`lib.terrain.wordnet`).
 4. Print what was built and what was already there, with timings and the cache size.
 
 Idempotent: when everything is built it only checks, in a few seconds. `--check-only` builds
-nothing and exits 1 when something is missing.
+nothing and exits 1 when something is missing or corrupted. `--rebuild NAME` converts one
+embedded model again (the repair a CorruptModelError names).
 """
 
 from __future__ import annotations
@@ -59,24 +62,45 @@ def _human(size: float) -> str:
     return f"{size:.1f} GiB"
 
 
-def _models(check_only: bool) -> list[tuple[str, str, float]]:
+def _build(name: str, why: str) -> None:
+    from lib.models import embedded
+
+    print(f"prepare: converting {name} ({why}; about a minute)", flush=True)
+    embedded.build(name, force=True, log=lambda line: print(f"prepare:   {line}", flush=True))
+
+
+def _models(check_only: bool, rebuild: Iterable[str] = ()) -> list[tuple[str, str, float]]:
     from lib.models import embedded
 
     embedded.clear_stale_builds()
     rows = []
     for name, spec in embedded.EMBEDDED.items():
         start = time.perf_counter()
-        if spec.kind != "gguf":
-            embedded.model_dir(name)  # raises when the package is missing
-            status = "ready (package folder)"
-        elif embedded.is_built(name):
-            status = "already built"
-        elif check_only:
-            status = "MISSING"
-        else:
-            print(f"prepare: converting {name} (one-off, about a minute)", flush=True)
-            embedded.build(name, log=lambda line: print(f"prepare:   {line}", flush=True))
-            status = "built"
+        try:
+            if spec.kind != "gguf":
+                embedded.verify(name)  # raises when the package is missing or its files changed
+                status = "ready (package folder)"
+            elif name in rebuild:
+                _build(name, "--rebuild")
+                status = "rebuilt"
+            elif not embedded.is_built(name):
+                if check_only:
+                    status = "MISSING"
+                else:
+                    _build(name, "one-off" if not embedded.cache_dir(name).exists()
+                           else "its cache has no finished build with recorded sha256s")
+                    status = "built"
+            else:
+                embedded.verify(name)
+                status = "already built"
+        except embedded.CorruptModelError as error:
+            if check_only or spec.kind != "gguf":
+                print(f"prepare: {error}", file=sys.stderr, flush=True)
+                status = "CORRUPT"
+            else:
+                print(f"prepare: {error}", flush=True)
+                _build(name, "its cache is corrupted")
+                status = "rebuilt (was corrupted)"
         rows.append((name, status, time.perf_counter() - start))
     return rows
 
@@ -96,11 +120,21 @@ def _wordnet(check_only: bool) -> tuple[str, str, float]:
     return "wordnet 3.0", status, time.perf_counter() - start
 
 
+def _gguf_names() -> list[str]:
+    from lib.models import embedded
+
+    return [name for name, spec in embedded.EMBEDDED.items() if spec.kind == "gguf"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the set-up; return the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m lib.prepare", description=__doc__)
     parser.add_argument("--check-only", action="store_true", help="build nothing, only report")
+    parser.add_argument("--rebuild", action="append", default=[], metavar="NAME",
+                        choices=_gguf_names(), help="convert this embedded model again")
     args = parser.parse_args(argv)
+    if args.check_only and args.rebuild:
+        parser.error("--rebuild and --check-only exclude each other")
     start = time.perf_counter()
     flagged = cuda_packages(installed_distributions())
     if flagged:
@@ -112,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    rows = [*_models(args.check_only), _wordnet(args.check_only)]
+    rows = [*_models(args.check_only, args.rebuild), _wordnet(args.check_only)]
     print("prepare: summary")
     for name, status, seconds in rows:
         print(f"  {name:34s} {status:30s} {seconds:7.1f} s")
     total = time.perf_counter() - start
     print(f"  cache {CACHE} holds {_human(folder_size(CACHE))}; prepare took {total:.1f} s")
-    return 1 if any(status == "MISSING" for _, status, _ in rows) else 0
+    return 1 if any(status in ("MISSING", "CORRUPT") for _, status, _ in rows) else 0
 
 
 if __name__ == "__main__":

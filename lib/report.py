@@ -8,8 +8,11 @@ It reads exactly the files it is given (a results file `<profile>/<name>.json`, 
 For every claim of `lib.claims`: the published value, the regenerated value (read from the
 results file and field the claim names), the difference and a status: `reproduced` (within
 tolerance), `differs`, `undefined` (the run stored null: the number is not finite; shown as
-n/a) or `not yet run` (naming the parameter file and hardware it needs). The embedded summary
-follows, with each pair's architecture controls and the comparisons that mix entropy modes.
+n/a), `missing field` (the results file lacks the claim's field: naming it and the parameter
+file to rerun) or `not yet run` (naming the parameter file and hardware it needs). The embedded
+summary follows (each pair's verdict corrected and by the seed's rule as executed, how its
+intervals were made, its SIs against the head-permutation null, its architecture controls, the
+comparisons that mix entropy modes), then every E08 model's SI against the head-permutation null.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from lib.paths import RESULTS
 from lib.results import atomic_write_bytes, find_result, read_json, run_results, write_json
 
 REPRODUCED, DIFFERS, UNDEFINED, NOT_RUN = "reproduced", "differs", "undefined", "not yet run"
-STATUSES = (REPRODUCED, DIFFERS, UNDEFINED, NOT_RUN)
+MISSING = "missing field"
+STATUSES = (REPRODUCED, DIFFERS, UNDEFINED, MISSING, NOT_RUN)
 NOT_AVAILABLE = "n/a"
 
 
@@ -46,7 +50,12 @@ def check_claim(claim: Claim, results: Mapping[str, dict[str, Any]] | None = Non
         row.update(status=NOT_RUN, needs=f"{needs} on a {claim.hardware}")
         return row
     row["result"] = f"results/{claim.result}.json"
-    value = lookup(payload, claim.field)
+    try:
+        value = lookup(payload, claim.field)
+    except KeyError as exc:  # a section switched off, or a file older than the claim
+        rerun = claim.parameters or "the notebook that writes it"
+        row.update(status=MISSING, needs=f"{row['result']}: {exc.args[0]}; rerun {rerun}")
+        return row
     row["regenerated"] = value
     if isinstance(claim.value, str):
         ok = value == claim.value
@@ -183,6 +192,41 @@ def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def ladder_null_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
+    """Each E08 model's SI with its bootstrap interval beside its head-permutation null."""
+    from lib.attention.study import is_stand_in
+    from lib.summary import interval_text, permutation_text
+
+    lines, methods = [], []
+    for key, payload in sorted(results.items()):
+        if payload.get("experiment") != "E08":
+            continue
+        method = payload.get("methodology") or {}
+        boot = method.get("bootstrap") or {}
+        bootstrap = (f"{method.get('num_prompts', '-')} prompts, {boot.get('n', '-')} resamples"
+                     + (f", percentile {boot['ci']:.0%}" if "ci" in boot else ""))
+        for m in payload.get("models", {}).values():
+            block = (m.get("controls") or {}).get("head_permutation") or {}
+            null = block.get("si") or {}
+            methods.append(block or None)
+            p = null.get("p")
+            weights = "random-init stand-in (tests the pipeline)" if is_stand_in(m["model"]) else (
+                "real")
+            lines.append(
+                f"| {key} | {m.get('display', m['model']['name'])} | "
+                f"{m['model']['architecture']['attention_kind']} | "
+                f"{interval_text(m['specialization_index'], m.get('si_ci'))} | "
+                + (f"{interval_text(null.get('null_mean'), (null.get('low'), null.get('high')))}"
+                   f" | {p:.3f} | " if is_finite(p) else f"{NOT_AVAILABLE} | {NOT_AVAILABLE} | ")
+                + f"{bootstrap} | {weights} |")
+    if not lines:
+        return []
+    return ["", "## E08: each model's SI against the head-permutation null", "",
+            permutation_text(methods, paired=False), "",
+            "| run | model | kind | SI [bootstrap CI] | head-permutation null: mean [interval] | "
+            "p | bootstrap | weights |", "|---|---|---|---|---|---|---|---|", *lines]
+
+
 def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
            results: Mapping[str, dict[str, Any]] | None = None) -> str:
     """REPORT.md: claims, the seeds' contradictions and what was taken, the embedded runs."""
@@ -194,13 +238,14 @@ def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
         "",
         f"{counts[REPRODUCED]} reproduced, {counts[DIFFERS]} differ, "
         + (f"{counts[UNDEFINED]} undefined (n/a), " if counts[UNDEFINED] else "")
+        + (f"{counts[MISSING]} missing a field, " if counts[MISSING] else "")
         + f"{counts[NOT_RUN]} not yet run.",
         "",
         "| claim | published | regenerated | difference | tolerance | status | result / needs |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        where = r["result"] if r["result"] else r.get("needs", "")
+        where = r.get("needs") or r["result"] or ""  # needs: what a missing or unrun one wants
         lines.append(
             f"| {r['statement']} (`{r['id']}`, {r['source']}) | {_fmt(r['published'])} | "
             f"{_regenerated(r)} | {_fmt(r['difference'], signed=True)} | "
@@ -211,14 +256,30 @@ def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
     lines += provenance_lines()
     lines += terrain_lines(results or {})
     lines += modulator_lines(results or {})
+    lines += ladder_null_lines(results or {})
     if embedded and embedded.get("rows"):
-        from lib.summary import CONTROLS_NOTE, controls_markdown, markdown_table
+        from lib.attention.verdicts import COLLAPSE_RULES
+        from lib.summary import (
+            CONTROLS_NOTE,
+            bootstrap_text,
+            controls_markdown,
+            markdown_table,
+            permutation_markdown,
+            permutation_text,
+        )
 
         lines += ["", "## Embedded runs (this machine, offline)", "",
                   "Tiny random-initialized pairs exercise the pipeline of each attention kind; "
                   "they test the code, not the paper's claims. See "
                   "`results/embedded/E08_embedded-ladder.json` for the one real (small "
-                  "pretrained model) result.", "", markdown_table(embedded["rows"]).rstrip()]
+                  "pretrained model) result.", "", markdown_table(embedded["rows"]).rstrip(), "",
+                  bootstrap_text(embedded["rows"]), "", COLLAPSE_RULES]
+        nulls = permutation_markdown(embedded["rows"])
+        if nulls:
+            methods = [(r.get("controls") or {}).get("permutation_method")
+                       for r in embedded["rows"]]
+            lines += ["", "### SI of each pair against the head-permutation null", "",
+                      permutation_text(methods), "", nulls.rstrip()]
         controls = controls_markdown(embedded["rows"])
         if controls:
             lines += ["", "### Architecture controls of each pair", "", CONTROLS_NOTE, "",

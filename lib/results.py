@@ -4,6 +4,12 @@ One JSON per run at `results/<profile>/<experiment>_<run>.json` and its figures 
 `figures/<profile>/`, so embedded and paper results never overwrite each other. Files are
 written to a temporary name and renamed, so an interrupted run never leaves half a file.
 
+A file that belongs to a results file (a trained modulator) is its *companion*, in a folder named
+by the results file's stem. It is written *staged* (`.<name>.partial`) and `write_json` of that
+results file renames it into place just before writing the results: an interrupted run leaves at
+most a hidden staged file, never a finished-looking one without its results, and the next run
+(`clean_companions`) removes it.
+
 Only the workflow writes those folders: `lib.runner` (and the Snakefile's jobs) set
 `BSD_WORKFLOW_RUN=1`. A notebook run any other way (JupyterLab, papermill, nbconvert) or with
 overrides writes under `results/scratch/<profile>/` and `figures/scratch/<profile>/`, which the
@@ -80,6 +86,31 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+# what varies from one run of the same inputs to the next: a results file holds none of them
+MEASUREMENT_KEYS = ("seconds", "seconds_per_step", "encode_seconds", "timings_s", "peak_rss_mb",
+                    "peak_exact", "peak_over_largest")
+
+
+def pop_measurements(block: Any, keys: Iterable[str] = MEASUREMENT_KEYS,
+                     path: str = "") -> dict[str, Any]:
+    """Remove every key of `keys` (wall times, peak memory) from a nested block, in place;
+    return them keyed by their path ("train/seconds"), to print or log: the same inputs must
+    give the same results file, byte for byte."""
+    keys = tuple(keys)
+    found: dict[str, Any] = {}
+    if isinstance(block, dict):
+        for key in list(block):
+            where = f"{path}/{key}" if path else str(key)
+            if key in keys:
+                found[where] = block.pop(key)
+            else:
+                found.update(pop_measurements(block[key], keys, where))
+    elif isinstance(block, list):
+        for i, item in enumerate(block):
+            found.update(pop_measurements(item, keys, f"{path}/{i}" if path else str(i)))
+    return found
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -104,9 +135,56 @@ def _umask() -> int:
     return mask
 
 
+STAGED = ".partial"  # suffix of a companion file written before its results file
+
+
+def companion_path(results_file: Path, name: str) -> Path:
+    """Where the companion file `name` of `results_file` goes: `<folder>/<stem>/<name>`."""
+    return Path(results_file).with_suffix("") / name
+
+
+def staged(path: Path) -> Path:
+    """The name a companion file is written under until its results file is: `.<name>.partial`."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{STAGED}")
+
+
+def _staged_files(results_file: Path) -> list[Path]:
+    folder = Path(results_file).with_suffix("")
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.name.startswith(".") and p.name.endswith(STAGED) and p.is_file())
+
+
+def clean_companions(results_file: Path) -> list[Path]:
+    """Remove what an interrupted run left beside `results_file`: staged files, and, when the
+    results file does not exist, the companions (nothing refers to them); return the paths."""
+    results_file = Path(results_file)
+    removed = _staged_files(results_file)
+    folder = results_file.with_suffix("")
+    if folder.is_dir() and not results_file.exists():
+        removed += sorted(p for p in folder.iterdir() if p.is_file() and p not in removed)
+    for p in removed:
+        p.unlink(missing_ok=True)
+    return removed
+
+
+def publish_companions(results_file: Path) -> list[Path]:
+    """Rename the staged companions of `results_file` into place; return their final paths."""
+    published = []
+    for path in _staged_files(results_file):
+        final = path.with_name(path.name[1:-len(STAGED)])
+        os.replace(path, final)
+        published.append(final)
+    return published
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Atomically write `payload` as indented, key-sorted JSON."""
+    """Atomically write `payload` as indented, key-sorted JSON, publishing its staged
+    companions (`publish_companions`) just before."""
     text = json.dumps(to_jsonable(payload), indent=2, sort_keys=True, allow_nan=False)
+    publish_companions(path)
     return atomic_write_bytes(path, (text + "\n").encode())
 
 

@@ -9,6 +9,10 @@ notebook is written atomically. The run is a workflow run (`BSD_WORKFLOW_RUN=1` 
 results go to `results/<profile>/`) unless it has overrides, given with `--overrides` or left in
 the notebook's parameters cell: then it is a scratch run (`results/scratch/<profile>/`).
 A bad parameter file and a failing cell are reported in one line, without a traceback.
+
+Nothing goes to /tmp: the converted notebook and the kernel's connection file live in a run folder
+`.cache/tmp/bsd-run-<host>-<pid>-<random>/`, removed when the run ends. One left by a killed runner
+(SIGKILL) is removed by the next run on the same host once its process is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import argparse
 import ast
 import contextlib
 import os
+import re
+import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -26,8 +33,11 @@ from typing import Any
 import yaml
 
 from lib.params import ParameterError, load_parameters
-from lib.paths import ROOT, shown
+from lib.paths import CACHE, ROOT, shown
 from lib.results import WORKFLOW_RUN
+
+RUN_FOLDERS = CACHE / "tmp"  # one folder per running notebook: never /tmp
+RUN_PREFIX = "bsd-run-"
 
 
 class NotebookFailed(RuntimeError):
@@ -70,6 +80,51 @@ def environment(**values: str | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def clean_stale_run_folders(root: Path = RUN_FOLDERS) -> list[Path]:
+    """Remove the run folders of this host's runners that are gone (killed); return them.
+
+    Only `bsd-run-<this host>-<pid>-<random>` folders whose pid no longer runs: a live run, or
+    one on another machine sharing the folder, is never touched.
+    """
+    pattern = re.compile(rf"{re.escape(RUN_PREFIX + socket.gethostname())}-(\d+)-[^-]+")
+    removed = []
+    for folder in sorted(root.glob(f"{RUN_PREFIX}*")) if root.is_dir() else []:
+        match = pattern.fullmatch(folder.name)
+        if match and folder.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def run_folder(root: Path = RUN_FOLDERS) -> Iterator[Path]:
+    """A private folder for one run under `.cache/tmp/` (stale ones of this host cleaned first),
+    removed at the end; named with the host and this process's id for `clean_stale_run_folders`."""
+    clean_stale_run_folders(root)
+    root.mkdir(parents=True, exist_ok=True)
+    prefix = f"{RUN_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=root) as folder:
+        yield Path(folder)
+
+
+def kernel_config(folder: Path) -> Any:
+    """The traitlets config that puts the kernel's connection file in `folder` (jupyter_client
+    otherwise writes it with `tempfile.mkstemp`, i.e. to /tmp, where a killed run leaves it)."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"connection_file": str(folder / "kernel.json")}})
+
+
 def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Path,
                  progress: bool = False, overrides: Mapping[str, Any] | None = None) -> Path:
     """Execute `notebook` with `parameters` (and `overrides`) injected; write it to `output`.
@@ -93,8 +148,8 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
     # executed into a hidden file beside the output, then renamed: a killed run leaves at most
     # this one partial file, which the next run overwrites
     partial = output.with_name(f".{output.stem}.partial{output.suffix}")
-    with tempfile.TemporaryDirectory(prefix="bsd-run-") as tmp:
-        source = Path(tmp) / f"{experiment}.ipynb"
+    with run_folder() as tmp:
+        source = tmp / f"{experiment}.ipynb"
         nbformat.write(nb, source)
         # progress bars stay readable in logs; the kernel inherits lib.env's locations
         with environment(TQDM_MININTERVAL="5", **{WORKFLOW_RUN: None if overrides else "1"}):
@@ -103,7 +158,7 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
                     str(source), str(partial),
                     parameters={"PARAMETERS": params["parameter_file"], "OVERRIDES": overrides},
                     kernel_name="python3", language="python", progress_bar=progress,
-                    log_output=True, cwd=str(ROOT),
+                    log_output=True, cwd=str(ROOT), config=kernel_config(tmp),
                 )
             except PapermillExecutionError as exc:
                 failed = output.with_name(output.name + ".failed")

@@ -11,6 +11,7 @@ reproduce` releases a stale lock only when no Snakemake works here (not machine-
     python -m lib.workflow idle      # exit 0 when no Snakemake works in this repository
     python -m lib.workflow inputs notebooks/E11.py
     python -m lib.workflow exec jupyter lab    # a command, with lib.env's locations set
+    python -m lib.workflow clean-twin notebooks/E11.ipynb   # drop frozen progress widgets
 """
 
 from __future__ import annotations
@@ -165,6 +166,33 @@ def snakemake_pids(folder: str | Path = ROOT) -> list[int] | None:
     return sorted(pids)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def clean_twin(path: str | Path) -> int:
+    """Drop the progress-bar widgets from an executed twin; returns how many outputs went.
+
+    A widget's stored fallback text is its first frame (`0%|`), not what the run showed; the
+    widget state is not kept either. The notebook is rewritten only when something changed.
+    """
+    import nbformat
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    dropped = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        dropped += len(cell.outputs) - len(kept)
+        cell.outputs = kept
+    if notebook.metadata.pop("widgets", None) is not None or dropped:
+        from lib.results import atomic_write_bytes
+
+        atomic_write_bytes(path, (nbformat.writes(notebook) + "\n").encode())
+    return dropped
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     inputs = sub.add_parser("inputs", help="the lib files a notebook or module depends on")
     inputs.add_argument("path")
     sub.add_parser("notebooks", help="the notebooks' .py sources in the order nbval runs them")
+    twin = sub.add_parser("clean-twin", help="drop progress-bar widgets from executed twins")
+    twin.add_argument("paths", nargs="+")
     run = sub.add_parser("exec", help="run a command with lib.env's locations (make lab)")
     run.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -179,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if snakemake_pids(ROOT) == [] else 1
     if args.command == "notebooks":
         print("\n".join(str(p.relative_to(ROOT)) for p in ordered_notebooks()))
+        return 0
+    if args.command == "clean-twin":
+        for path in args.paths:
+            print(f"{path}: {clean_twin(path)} progress-bar outputs dropped")
         return 0
     if args.command == "exec":
         if not args.cmd:

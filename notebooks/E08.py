@@ -122,6 +122,9 @@ print("size trend of the real models: " + (
     if trend else f"none (fewer than {study.TREND_MIN_MODELS} real models of different sizes)"))
 if references:
     print(f"references: {references[0]['source']}")
+print(tables.bootstrap_note(study.bootstrap_settings(params, len(prompts)), paired=False))
+print(tables.permutation_note(next(iter(runs.values())).controls["head_permutation"],
+                              paired=False))
 
 # %% [markdown]
 # ## Architecture controls
@@ -146,6 +149,15 @@ if references:
 #   own tokenizer is not at hand, reduced only as far as the file's `random_max_parameters`
 #   requires, which the printed `reduced:` says; one seed, unquantized), so a low SI can be
 #   read against what the layout gives untrained. Turned off by `null_model: false`.
+#
+# - **Head-permutation null** (also in the ladder table above): the SI correlates each head's
+#   profile over layers, as if head h of layer l and head h of layer l + 1 were one unit; nothing
+#   ties them unless head identity persists across layers. Shuffling the heads within each layer
+#   independently (the file's `permutation_null`: 1,000 permutations by default, seeded) gives the
+#   value the figure takes by chance. The second table reads SI, group SI, within-group
+#   correlation and the within/between KV-group variance ratio (where defined) against that null:
+#   its 95% interval and the two-sided p = (1 + #draws at least as far from the null mean) /
+#   (1 + n). A large p: the figure is a typical draw and says nothing beyond chance.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -159,6 +171,8 @@ print(tables.controls_table(columns, signed=()).to_string())
 for row in rows:
     print(f"sink share per layer, {row['display']}: "
           f"{tables.sink_layers(runs[row['name']].controls)}")
+print("\nAgainst the head-permutation null:")
+print(tables.permutation_table(columns, signed=()).to_string())
 
 # %% [markdown]
 # ## Figures

@@ -25,7 +25,12 @@
 # measure how heads differ *within* a KV group versus *between* groups, and compare the signs of
 # dSI and d correlation with the MHA run.
 #
-# **Verdicts.** Territorial collapse as in E11 (`A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED`);
+# **Verdicts.** Territorial collapse as in E11: corrected (two independent signs, SI down /
+# correlation up and head variance down, each counted only when its paired 95% bootstrap interval
+# over prompts excludes 0, else *not resolved*: `A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED` /
+# `NOT_RESOLVED`) with the seed rule as executed beside it (three point signs, dSI and d correlation
+# counted as two: `A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED`, the rule of the published verdicts);
+# a random-initialized (stand-in) pair tests the pipeline and says nothing about alignment;
 # *architecture-invariant* when dSI and d correlation have the same signs for GQA as for MHA; a
 # metric that is not finite makes a verdict `UNDEFINED`, with the reason. The MHA side is read
 # from the MHA run's results file: in the embedded profile that run must have been made first;
@@ -97,13 +102,14 @@ for run in (base, instruct):
 # %%
 # NBVAL_CHECK_OUTPUT
 delta = study.compare_pair(params, base, instruct)
-verdict = verdicts.territorial_collapse(base.metrics, instruct.metrics,
-                                        (f"base {base.name}", f"instruct {instruct.name}"))
+verdict = study.collapse_verdict(base, instruct, delta)
+print(tables.pair_heading(base, instruct))
 print(tables.pair_table(base, instruct, delta).to_string())
-print("\nVERDICT " + tables.describe_verdict(verdict, "collapse signs"))
+print("\nVERDICT " + tables.describe_collapse(verdict))
 print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
       f"{tables.number(delta['si_ci'][1], '+.4f')}] "
       f"{'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
+print(tables.bootstrap_note(delta["bootstrap"]))
 
 # %% [markdown]
 # ## Architecture controls
@@ -129,11 +135,20 @@ print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
 #   own tokenizer is not at hand, reduced only as far as the file's `random_max_parameters`
 #   requires, which the printed `reduced:` says; one seed, unquantized), so a low SI can be
 #   read against what the layout gives untrained. Turned off by `null_model: false`.
+#
+# - **Head-permutation null**: the SI correlates each head's profile over layers, as if head h
+#   of layer l and head h of layer l + 1 were one unit; nothing ties them unless head identity
+#   persists across layers. Shuffling the heads within each layer independently (the file's
+#   `permutation_null`: 1,000 permutations by default, seeded; base and instruct shuffled
+#   independently for a delta) gives the value the figure takes by chance. The second table reads
+#   SI, group SI, within-group correlation and the within/between KV-group variance ratio (where
+#   defined), and their deltas, against that null: its 95% interval and the two-sided p =
+#   (1 + #draws at least as far from the null mean) / (1 + n). A large p: a typical draw.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 null = study.null_model(params, params["base"], prompts)
-print(tables.pair_controls_report(base, instruct, delta["controls"], null))
+print(tables.pair_controls_report(base, instruct, delta["controls"], null, delta["bootstrap"]))
 
 # %% [markdown]
 # ## Within- and between-group structure
@@ -175,7 +190,8 @@ else:
 
 # %%
 fig = plots.gqa_figure(
-    f"E11-T {params['run']}: GQA ({base.record['architecture']['num_heads']} query / "
+    f"E11-T {params['run']}: {study.pair_subject(base, instruct, 'GQA vs MHA')}, "
+    f"GQA ({base.record['architecture']['num_heads']} query / "
     f"{kv_heads} kv heads) vs MHA ({mha['run'] if mha else 'none'})",
     {"base_si": mha["base_si"], "instruct_si": mha["instruct_si"],
      "label": (f"published ({MHA_REFERENCE['claim']})" if mha["published"] else mha["run"])

@@ -204,6 +204,7 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
+# NBVAL_TOLERANCE abs=0.05 trained here: CPU generations round differently, training amplifies it
 if payload["section9"]:
     t9, e9 = payload["section9"]["train"], payload["section9"]["evaluation"]
     print(f"objective {t9['objective']}: {t9['n_train']:,} train / {t9['n_val']:,} validation, "
@@ -231,6 +232,7 @@ payload["section10"] = (study.section10(data, loaded, params, modulator, arrays[
 
 # %%
 # NBVAL_CHECK_OUTPUT
+# NBVAL_TOLERANCE abs=0.05 trained here: CPU generations round differently, training amplifies it
 if payload["section10"]:
     print(study.sweep_table(payload["section10"]).to_string())
 else:
@@ -286,6 +288,7 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
+# NBVAL_TOLERANCE abs=0.05 trained here: CPU generations round differently, training amplifies it
 if payload["section12"]:
     s12 = payload["section12"]
     for line in study.field_lines(s12):
@@ -304,6 +307,7 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
+# NBVAL_TOLERANCE abs=0.05 trained here: CPU generations round differently, training amplifies it
 payload["headline"] = study.headline(payload)
 print(study.claims_table(payload, published).to_string())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -126,17 +125,11 @@ def test_tiny_model_loads_with_eager_attention(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CAUSAL_TINY + ["tiny/t5", "tiny/bert"])
-def test_tiny_forward_of_ten_prompts_is_fast(name: str) -> None:
+def test_tiny_forward_gives_one_map_per_layer_at_full_shape(name: str) -> None:
+    """Ten prompts of 128 tokens; the speed of this pass is `python -m lib.models`'s to time."""
     loaded = load_model(name)
-    attentions(loaded, batch=1, length=8)  # warm-up
-    timings = []
-    for _ in range(3):  # best of three: a busy neighbour process must not fail the test
-        start = time.perf_counter()
-        maps = attentions(loaded, batch=10, length=128)
-        timings.append(time.perf_counter() - start)
-    # the bound catches an order-of-magnitude regression (thread oversubscription made this 5-7 s
-    # here); 1.0 s was the edge on this 2-core VM: an idle run measured 1.00-1.03 s on 2026-11-24
-    assert min(timings) < 2.0
+    maps = attentions(loaded, batch=10, length=128)
+    assert len(maps) == loaded.info.num_layers
     assert maps[0].shape == (10, loaded.info.num_heads, 128, 128)
 
 
@@ -280,10 +273,8 @@ def test_hub_model_offline_fails_fast_with_alternative(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    start = time.perf_counter()
     with pytest.raises(ModelNotAvailableError) as caught:
         load_model(repo_id)
-    assert time.perf_counter() - start < 30
     message = str(caught.value)
     assert repo_id in message and alternative in message
     assert "not in the local hub cache" in message and "cannot be reached" in message
@@ -293,10 +284,8 @@ def test_hub_unreachable_without_offline_flag(monkeypatch, tmp_path: Path) -> No
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")  # RFC 2606: never resolves
-    start = time.perf_counter()
     with pytest.raises(ModelNotAvailableError) as caught:
         load_model("tiiuae/falcon-40b")
-    assert time.perf_counter() - start < 30
     assert "tiiuae/falcon-40b" in str(caught.value)
     assert "tiny/falcon-40b-style" in str(caught.value)
 
@@ -307,10 +296,8 @@ def test_hub_real_endpoint_without_network(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     repo_id = "tiiuae/falcon-7b-no-such-repo-bsd-test"
-    start = time.perf_counter()
     with pytest.raises(ModelNotAvailableError) as caught:
         load_model(repo_id)
-    assert time.perf_counter() - start < 30
     assert repo_id in str(caught.value) and "embedded/gemma-3-270m" in str(caught.value)
 
 
@@ -482,11 +469,8 @@ def test_random_models_are_deterministic_and_twins_differ() -> None:
     assert base.config.head_dim == 4  # 128 / 32: the smallest width under a 10 M budget
 
 
-def test_random_tiny_is_fast_and_differs_from_the_tiny_model() -> None:
-    load_model("random/tiny/falcon-mqa")  # warm-up: imports
-    start = time.perf_counter()
+def test_random_tiny_differs_from_the_tiny_model() -> None:
     loaded = load_model("random/tiny/falcon-mqa")
-    assert time.perf_counter() - start < 1.0  # ~0.1 s here
     assert loaded.reduction == "none" and loaded.source == "random"
     assert loaded.info == load_model("tiny/falcon-mqa").info
     assert state_hash(loaded.model) != state_hash(load_model("tiny/falcon-mqa").model)

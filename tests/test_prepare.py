@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from lib import prepare
 
 
@@ -41,12 +39,10 @@ def test_main_refuses_cuda_environment(monkeypatch, capsys) -> None:
     assert "nvidia-cublas-cu12" in capsys.readouterr().err
 
 
-def test_prepare_is_idempotent_and_fast_when_built(capsys) -> None:
+def test_prepare_is_idempotent_when_built(capsys) -> None:
     assert prepare.main([]) == 0  # builds whatever is missing (a no-op after `make setup`)
     capsys.readouterr()
-    start = time.perf_counter()
     assert prepare.main([]) == 0
-    assert time.perf_counter() - start < 10
     out = capsys.readouterr().out
     assert "built " not in out.replace("already built", "")
     assert out.count("already built") == 2 and "already present" in out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -146,8 +145,7 @@ def test_unknown_preset_names_the_closest_and_what_to_do() -> None:
     assert isinstance(err.value, UnknownModelError)
 
 
-def test_building_every_preset_takes_seconds() -> None:
-    start = time.perf_counter()
+def test_every_preset_builds_on_meta_without_allocating() -> None:
     for name in preset_names():
-        build_on_meta(name)
-    assert time.perf_counter() - start < 60  # about 2 s here; the bound is for a busy machine
+        model = build_on_meta(name)
+        assert all(p.device.type == "meta" for p in model.parameters()), name

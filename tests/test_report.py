@@ -100,3 +100,53 @@ def test_report_shows_each_pairs_controls(folders: Path) -> None:
             "0.1250 [0.1000, 0.1500] |" in text)
     row["controls"] = None  # a summary written before the controls: no section
     assert "Architecture controls" not in report.render([], {"rows": [row]})
+
+
+def test_report_shows_each_e08_si_against_the_permutation_null(folders: Path) -> None:
+    def model(name: str, source: str, si: float, p: float | None) -> dict:
+        null = {"point": si, "null_mean": 0.45, "low": 0.4, "high": 0.5, "p": p, "reason": None}
+        return {"display": name, "specialization_index": si, "si_ci": [si - 0.05, si + 0.05],
+                "model": {"name": name, "source": source,
+                          "architecture": {"attention_kind": "MHA"}},
+                "controls": {"head_permutation": {"n_permutations": 1000, "seed": 0, "ci": 0.95,
+                                                  "si": null}}}
+
+    payload = {"experiment": "E08", "methodology": {"num_prompts": 10,
+                                                    "bootstrap": {"n": 1000, "ci": 0.95}},
+               "models": {"a": model("MiniLM", "embedded", 0.47, 0.667),
+                          "b": model("tiny Phi", "tiny", 0.87, None)}}
+    text = report.render([], None, {"embedded/E08_x": payload})
+    assert "## E08: each model's SI against the head-permutation null" in text
+    assert ("| embedded/E08_x | MiniLM | MHA | 0.4700 [0.4200, 0.5200] | "
+            "0.4500 [0.4000, 0.5000] | 0.667 | 10 prompts, 1000 resamples, percentile 95% | "
+            "real |") in text
+    assert ("| embedded/E08_x | tiny Phi | MHA | 0.8700 [0.8200, 0.9200] | n/a | n/a | "
+            "10 prompts, 1000 resamples, percentile 95% | random-init stand-in (tests the "
+            "pipeline) |") in text
+    assert "shuffled independently for a delta" not in text  # E08 has no pair
+    assert "1000 permutations, seed 0, 95% interval." in text
+    assert "E08: each model" not in report.render([], None, {})
+
+
+def test_report_states_both_collapse_rules_and_the_mistral_resolution(folders: Path) -> None:
+    row = {"label": "E11 tiny-mha", "result": "results/embedded/E11_tiny-mha.json",
+           "kind": "MHA", "base_si": 0.9, "base_ci": [0.8, 1.0], "instruct_si": 0.9,
+           "instruct_ci": [0.8, 1.0], "delta_si": 0.0, "delta_ci": [-0.1, 0.1],
+           "delta_ci_excludes_zero": False, "verdict": "NOT_RESOLVED",
+           "verdict_seed_rule": "C_REFUTED", "verdict_reason": "", "mode_mismatch": [],
+           "stand_in": True,
+           "bootstrap": {"n_prompts": 10, "n_boot": 1000, "seed": 0, "ci": 0.95}}
+    text = report.render([], {"rows": [row]})
+    assert "| no | NOT_RESOLVED | C_REFUTED | 10 prompts, 1000 resamples |" in text
+    assert "Intervals: percentile bootstrap over prompts" in text
+    assert "Verdict (corrected): two independent signs" in text
+    relative = claims.CLAIMS_BY_ID["mistral7b.delta_si_relative"]
+    absolute = claims.CLAIMS_BY_ID["mistral7b.delta_si"]
+    base = claims.CLAIMS_BY_ID["mistral7b.base_si"]
+    assert relative.field == ("delta", "specialization_index_relative")
+    # the published "+4.2%" is the relative change, not an absolute dSI
+    assert abs(absolute.value / base.value - relative.value) <= relative.tolerance
+    assert claims.CLAIMS_BY_ID["mistral7b.verdict"].field == ("verdict", "as_executed", "code")
+    mistral = next(r for r in claims.RESOLUTIONS if r["topic"] == "Mistral dSI")
+    assert "mistral7b.delta_si_relative" in mistral["taken"] and "+4.2%" in mistral["values"]
+    assert "| Mistral dSI | " in report.render([], None)

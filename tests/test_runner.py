@@ -6,9 +6,11 @@ or a run with overrides write `results/scratch/<profile>/` and record the overri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -168,5 +170,95 @@ def test_runner_overrides_must_be_a_mapping(capsys) -> None:
 def test_tests_run_against_an_empty_private_results_folder() -> None:
     """conftest.py: plain pytest never reads or writes the repository's results/."""
     assert paths.RESULTS != paths.ROOT / "results" and paths.FIGURES != paths.ROOT / "figures"
-    assert not paths.RESULTS.is_relative_to(paths.ROOT)
+    assert not paths.RESULTS.is_relative_to(paths.ROOT / "results")
+    assert not paths.FIGURES.is_relative_to(paths.ROOT / "figures")
     assert os.environ["BSD_RESULTS_DIR"] == str(paths.RESULTS)  # the nbval kernels inherit it
+
+
+def test_run_folders_live_under_the_repository_cache_and_go_away() -> None:
+    from jupyter_client.manager import AsyncKernelManager
+
+    from lib.runner import RUN_FOLDERS, kernel_config, run_folder
+
+    assert RUN_FOLDERS == paths.CACHE / "tmp" and RUN_FOLDERS.is_relative_to(paths.CACHE)
+    with run_folder() as folder:
+        assert folder.is_dir() and folder.parent == RUN_FOLDERS
+        assert folder.name.startswith(f"bsd-run-{socket.gethostname()}-{os.getpid()}-")
+        manager = AsyncKernelManager(kernel_name="python3", config=kernel_config(folder))
+        assert Path(manager.connection_file) == folder / "kernel.json"
+    assert not folder.exists()
+
+
+def test_stale_run_folders_of_dead_runs_on_this_host_are_removed(tmp_path: Path) -> None:
+    from lib.runner import clean_stale_run_folders
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(done.stdout)  # a process that has exited
+    host = socket.gethostname()
+    names = {"dead": f"bsd-run-{host}-{dead}-abc123", "live": f"bsd-run-{host}-{os.getpid()}-x1",
+             "other host": f"bsd-run-{host}-{dead}-x-{dead}-y2", "not a run": "keep-me"}
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kernel.json").write_text("{}")
+    assert clean_stale_run_folders(tmp_path) == [tmp_path / names["dead"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        v for k, v in names.items() if k != "dead")
+    assert clean_stale_run_folders(tmp_path / "missing") == []
+
+
+PROBE = """\
+# %% tags=["parameters"]
+PARAMETERS = "x"
+OVERRIDES: dict = {}
+
+# %%
+import os, pathlib, time
+pathlib.Path(os.environ["PROBE_MARKER"]).write_text(str(os.getpid()))
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_runner_leaves_nothing_in_tmp_and_the_next_run_cleans_up(tmp_path: Path) -> None:
+    """SIGKILL the runner while its kernel runs: /tmp (here a private TMPDIR) holds nothing; the
+    run folder with the kernel's connection file is under the cache, and goes at the next run."""
+    import signal
+    import time
+
+    from lib.runner import clean_stale_run_folders
+
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "E11.py").write_text(PROBE)
+    tmpdir, cache, marker = tmp_path / "tmpdir", tmp_path / "cache", tmp_path / "kernel.pid"
+    tmpdir.mkdir()
+    environ = {**os.environ, "TMPDIR": str(tmpdir), "BSD_CACHE_DIR": str(cache),
+               "PROBE_MARKER": str(marker), "BSD_RESULTS_DIR": str(tmp_path / "results"),
+               "BSD_FIGURES_DIR": str(tmp_path / "figures")}
+    for key in env.locations():  # lib.env points them at the private cache
+        environ.pop(key, None)
+    runner = subprocess.Popen([sys.executable, "-m", "lib.runner", str(tmp_path / "nb/E11.py"),
+                               TINY, "--output", str(tmp_path / "out.ipynb")], cwd=paths.ROOT,
+                              env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernel = None
+    try:
+        for _ in range(600):
+            if marker.exists() and marker.read_text():
+                kernel = int(marker.read_text())
+                break
+            assert runner.poll() is None, "the runner ended before its kernel started"
+            time.sleep(0.2)
+        assert kernel is not None
+        runner.kill()
+        runner.wait()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        if kernel is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(kernel, signal.SIGKILL)
+    assert list(tmpdir.iterdir()) == []
+    left = list((cache / "tmp").iterdir())
+    assert len(left) == 1 and left[0].name.startswith(f"bsd-run-{socket.gethostname()}-")
+    assert (left[0] / "kernel.json").is_file() and (left[0] / "E11.ipynb").is_file()
+    assert clean_stale_run_folders(cache / "tmp") == left and not left[0].exists()

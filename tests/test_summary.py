@@ -56,7 +56,7 @@ def test_summary_prints_na_for_null_and_keeps_working(folders: Path) -> None:
     assert rows["E11 x"]["base_si"] is None and rows["E11 x"]["verdict"] == "UNDEFINED"
     table = summary.markdown_table(payload["rows"])
     assert "| E11 x | GQA | n/a [n/a, n/a] | n/a [n/a, n/a] | n/a [n/a, n/a] | no | UNDEFINED | " \
-           "not finite: specialization_index of base tiny/x is nan |" in table
+           "- | - | not finite: specialization_index of base tiny/x is nan |" in table
     assert "| E11 y | GQA | 0.5000 [0.4900, 0.5100] | 0.5500 [0.5400, 0.5600] | " \
            "+0.0500 [n/a, n/a] |" in table
     written = results.results_path("embedded", "summary").with_suffix(".md").read_text()
@@ -88,7 +88,7 @@ def test_summary_rows_carry_the_mode_mismatch(folders: Path) -> None:
     assert rows["E11 gqa"]["mode_mismatch"] == [mismatch]
     assert rows["E11 same"]["mode_mismatch"] == []
     assert summary.markdown_table([rows["E11 gqa"]]).rstrip().endswith(
-        "| C_REFUTED | entropy modes differ: padded vs masked (E11_tiny-mha) |")
+        "| C_REFUTED | - | - | entropy modes differ: padded vs masked (E11_tiny-mha) |")
 
 
 def controls_block(group_si: float | None, within: float | None, sink: float,
@@ -139,3 +139,65 @@ def test_controls_beside_every_pair(folders: Path) -> None:
                               + summary.markdown_table(payload["rows"]))
     assert "## Architecture controls" in written and lines[4] in written
     assert summary.controls_markdown([rows["E11 old"]]) == ""
+
+
+def null_block(si: float, p: float, **groups) -> dict:
+    """A `head_permutation` controls block as the notebooks save it."""
+    def fig(point: float | None, p_value: float | None, reason: str | None = None) -> dict:
+        if point is None:
+            return {"point": None, "null_mean": None, "low": None, "high": None, "p": None,
+                    "reason": reason}
+        return {"point": point, "null_mean": point, "low": point - 0.05, "high": point + 0.05,
+                "p": p_value, "reason": None}
+
+    return {"n_permutations": 1000, "seed": 0, "ci": 0.95, "si": fig(si, p),
+            **{k: fig(*v) for k, v in groups.items()}}
+
+
+def test_verdicts_bootstrap_stand_ins_and_the_permutation_null(folders: Path) -> None:
+    payload = pair_payload("mha", 0.5, 0.05)
+    payload["verdict"] = {"code": "NOT_RESOLVED", "reason": "",
+                          "as_executed": {"code": "B_PARTIAL"},
+                          "values": {"sign_status": {"SI down / correlation up": "not resolved",
+                                                     "head variance down": "not resolved"}}}
+    payload["delta"]["bootstrap"] = {"n_prompts": 10, "n_boot": 1000, "seed": 0, "ci": 0.95}
+    payload["base"]["model"]["source"] = "tiny"  # random init: the pair is a stand-in
+    for side, si in (("base", 0.5), ("instruct", 0.55), ("delta", 0.05)):
+        payload[side]["controls"] = {**controls_block(0.5, None, 0.25, si=si),
+                                     "head_permutation": null_block(
+                                         si, 0.4, group_si=(si, 0.3),
+                                         within_group_correlation=(None, None, "one head"))}
+    payload["null_model"] = {"model": {"name": "random/tiny/mha"},
+                             **controls_block(0.5, None, 0.1, si=0.9),
+                             "head_permutation": null_block(0.9, 0.7)}
+    written = summary.write_summary("embedded", [results.write_json(folders / "a.json", payload)])
+    row = written["rows"][0]
+    assert (row["verdict"], row["verdict_seed_rule"], row["stand_in"]) == (
+        "NOT_RESOLVED", "B_PARTIAL", True)
+    line = summary.markdown_table([row]).splitlines()[2]
+    assert line.endswith("| no | NOT_RESOLVED | B_PARTIAL | 10 prompts, 1000 resamples | "
+                         "random-init stand-in pair (tests the pipeline); SI down / correlation "
+                         "up: not resolved, head variance down: not resolved |")
+    assert summary.bootstrap_text([row]).endswith("paired, the same prompts for base and "
+                                                  "instruct, for a delta): 10 prompts, 1000 "
+                                                  "resamples, seed 0, 95%.")
+    nulls = summary.permutation_markdown([row]).splitlines()
+    assert nulls[2] == ("| E11 mha | GQA | SI (1 - mean head correlation) | "
+                        "0.5000 (null [0.4500, 0.5500], p 0.400) | "
+                        "0.5500 (null [0.5000, 0.6000], p 0.400) | "
+                        "+0.0500 (null [+0.0000, +0.1000], p 0.400) | "
+                        "0.9000 (null [0.8500, 0.9500], p 0.700) |  |")
+    assert nulls[4] == ("| E11 mha | GQA | Within-group head correlation | n/a | n/a | n/a | n/a "
+                        "| one head |")
+    text = results.results_path("embedded", "summary").with_suffix(".md").read_text()
+    assert "## SI against the head-permutation null" in text and nulls[2] in text
+    assert "1000 permutations, seed 0, 95% interval." in text
+    assert "Seed rule as executed: three point signs" in text
+    assert summary.figure_title("embedded", [row]).startswith("Random-init stand-in pairs")
+    assert summary.figure_title("embedded", [{**row, "stand_in": False}]).startswith(
+        "Territorial collapse across pairs")
+    old = pair_payload("old", 0.5, 0.05)  # saved before the null: no line, no failure
+    old["base"]["controls"] = old["instruct"]["controls"] = old["delta"]["controls"] = (
+        controls_block(0.5, None, 0.25))
+    rows = summary.summary_rows("embedded", [results.write_json(folders / "b.json", old)])
+    assert rows[0]["controls"]["permutation"] == [] and summary.permutation_markdown(rows) == ""

@@ -1,9 +1,10 @@
 """Paper 4, Behavioral Sink Dynamics: attention entropy, head specialization and its verdicts.
 
 `entropy` (kernel and streaming measurement), `specialization`, `verdicts`, `sanity`, `stats`,
-`prompts`, `study` (the protocol's steps), `tables` (their pandas presentation), `plots` and
-`bench`. The entropy API is re-exported here: `from lib.attention import entropy_profiles`,
-`measure_attention` (entropies and attention-sink shares in one pass).
+`nulls` (the head-permutation null), `prompts`, `study` (the protocol's steps), `tables` (their
+pandas presentation), `plots` and `bench`. The entropy API is re-exported here:
+`from lib.attention import entropy_profiles`, `measure_attention` (entropies and attention-sink
+shares in one pass).
 """
 
 from lib.attention.entropy import (

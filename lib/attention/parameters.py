@@ -2,7 +2,8 @@
 
 Defaults and choices come from the modules that own them: entropy modes from
 `lib.attention.entropy`, quantizations from `lib.models.base`, the prompt sets from
-`lib.attention.prompts`, seeds and bootstrap settings from `lib.attention.stats`, the sanity
+`lib.attention.prompts`, seeds and bootstrap settings from `lib.attention.stats`, the
+head-permutation null's from `lib.attention.nulls`, the sanity
 dtypes and threshold from `lib.attention.sanity`, the heritage band from
 `lib.attention.verdicts`.
 """
@@ -14,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from lib.attention.entropy import MAX_LENGTH, MIN_PROMPT_TOKENS, MODES
+from lib.attention.nulls import NULL_CI, NULL_N, NULL_SEED
 from lib.attention.prompts import PROMPT_SET, PROMPT_SETS
 from lib.attention.sanity import DTYPE_LABELS, SI_THRESHOLD
 from lib.attention.stats import BOOTSTRAP_CI, BOOTSTRAP_N, BOOTSTRAP_SEED, SEEDS
@@ -45,6 +47,15 @@ class Bootstrap(StrictModel):
     n: PositiveInt = BOOTSTRAP_N
     seed: NonNegativeInt = BOOTSTRAP_SEED
     ci: Fraction = BOOTSTRAP_CI
+
+
+class PermutationNull(StrictModel):
+    """The head-permutation null of the SI (heads shuffled within each layer); each key
+    defaults on its own."""
+
+    n: PositiveInt = NULL_N
+    seed: NonNegativeInt = NULL_SEED
+    ci: Fraction = NULL_CI
 
 
 class MaxMemory(StrictModel):
@@ -96,6 +107,7 @@ class AttentionParameters(RunParameters):
     use_chat_template: bool = False
     seeds: Annotated[list[NonNegativeInt], Field(min_length=1)] = list(SEEDS)
     bootstrap: Bootstrap = Bootstrap()
+    permutation_null: PermutationNull = PermutationNull()
     free_hub_cache: bool = False
     max_memory: MaxMemory | None = None
     null_model: bool = True  # also measure each architecture at random init (random/<model>)

@@ -234,8 +234,10 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
 def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
     """The headline figure: SI (base, instruct) and dSI with bootstrap CIs, grouped by kind.
 
-    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci. A
-    value that is not finite (None: JSON null) is left out and its row labelled "n/a".
+    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci and
+    `stand_in` (a random-init stand-in pair: labelled so, and the dSI panel is called an
+    alignment effect only when no row is one). A value that is not finite (None: JSON null) is
+    left out and its row labelled "n/a".
     """
     order = {k: i for i, k in enumerate(KIND_COLORS)}
     rows = sorted(rows, key=lambda r: (order.get(r["kind"], 9), r["label"]))
@@ -263,6 +265,7 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
         point(ax2, r["delta_si"], r.get("delta_ci"), k, fmt="D",
               color=KIND_COLORS.get(r["kind"], "grey"), capsize=4)
     labels = [f"{r['label']} [{r['kind']}]"
+              + (" (random-init stand-in)" if r.get("stand_in") else "")
               + ("" if all(is_finite(r[k]) for k in ("base_si", "instruct_si", "delta_si"))
                  else " (n/a)") for r in rows]
     for ax in (ax1, ax2):
@@ -278,7 +281,11 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
     ax1.set_title("SI with bootstrap 95% CI")
     ax2.axvline(0, color="black", lw=1)
     ax2.set_xlabel("dSI = instruct - base")
-    ax2.set_title("Alignment effect: dSI with bootstrap 95% CI")
+    stand_ins = sum(bool(r.get("stand_in")) for r in rows)
+    ax2.set_title("Alignment effect: dSI with bootstrap 95% CI" if not stand_ins else
+                  "dSI with bootstrap 95% CI: random-init stand-in pairs (test the pipeline)"
+                  if stand_ins == len(rows) else
+                  "dSI with bootstrap 95% CI (stand-in rows: random init, test the pipeline)")
     fig.suptitle(title, fontsize=14, fontweight="bold")
     fig.tight_layout()
     return fig

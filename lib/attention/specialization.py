@@ -8,7 +8,9 @@ KV-group-aware specialization (an architecture control; group g = q-heads [g*s, 
 s = heads / kv heads): `group_si` is the SI among the groups' mean profiles, defined when there
 are at least two groups (not MQA); `within_group_correlation` the mean correlation of the head
 pairs sharing a group, defined when a group holds at least two heads (not MHA; for MQA it is
-the mean head correlation of the whole model). `group_metric_reasons` says which is undefined.
+the mean head correlation of the whole model); `within_between_ratio` seed 001's within/between
+KV-group variance ratio, batched, defined with at least two groups of at least two heads (GQA).
+`group_metric_reasons` says which is undefined. `mean_head_variance` is seed 000's, batched.
 """
 
 from __future__ import annotations
@@ -113,6 +115,30 @@ def specialization_metrics(E: ArrayLike) -> dict:
     }
 
 
+def mean_head_variance(E: np.ndarray) -> np.ndarray | float:
+    """Mean over layers of the variance over heads (ddof 0) of E [..., layers, heads]."""
+    value = np.asarray(E, dtype=np.float64).var(axis=-1).mean(axis=-1)
+    return float(value) if value.ndim == 0 else value
+
+
+def _group_variances(E: np.ndarray, num_kv_heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(per-group within variance [..., groups], between variance [...]) of E [..., L, H]."""
+    groups = kv_groups(E, num_kv_heads)  # [..., layers, groups, size]
+    within = groups.var(axis=-1).mean(axis=-2)
+    between = groups.mean(axis=-1).var(axis=-1).mean(axis=-1)
+    return within, between
+
+
+def within_between_ratio(E: np.ndarray, num_kv_heads: int) -> np.ndarray | float:
+    """Seed 001's within / between KV-group variance of E [..., layers, heads] (inf where the
+    between variance is 0)."""
+    within, between = _group_variances(E, num_kv_heads)
+    within = within.mean(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(between > 0, within / np.where(between > 0, between, 1.0), np.inf)
+    return float(ratio) if ratio.ndim == 0 else ratio
+
+
 def gqa_group_metrics(E: ArrayLike, num_kv_heads: int) -> dict:
     """Seed 001's within/between KV-group variances of E [layers, heads].
 
@@ -120,16 +146,14 @@ def gqa_group_metrics(E: ArrayLike, num_kv_heads: int) -> dict:
     `per_group_variances` is a list [num_kv_heads]; the ratio is inf if between is 0.
     """
     E = _as_matrix(E)
-    groups = kv_groups(E, num_kv_heads)
-    num_heads = E.shape[1]
-    per_group = groups.var(axis=2).mean(axis=0)
+    per_group, between_var = _group_variances(E, num_kv_heads)
     within = float(per_group.mean())
-    between = float(groups.mean(axis=2).var(axis=1).mean())
+    between = float(between_var)
     return {
         "within_group_variance": within,
         "between_group_variance": between,
         "within_between_ratio": within / between if between > 0 else float("inf"),
-        "group_size": num_heads // int(num_kv_heads),
+        "group_size": E.shape[1] // int(num_kv_heads),
         "num_kv_groups": int(num_kv_heads),
         "per_group_variances": per_group.tolist(),
     }
@@ -153,14 +177,16 @@ def kv_groups(E: np.ndarray, num_kv_heads: int) -> np.ndarray:
 
 
 def group_metric_reasons(num_heads: int, num_kv_heads: int) -> dict[str, str | None]:
-    """Why `group_si` / `within_group_correlation` are undefined for this architecture (None:
-    defined)."""
+    """Why `group_si` / `within_group_correlation` / `within_between_ratio` are undefined for
+    this architecture (None: defined)."""
     size = group_size(num_heads, num_kv_heads)
+    one_group = "one KV group (MQA): no pair of groups to correlate"
+    one_head = "one query head per KV group (MHA): no pair of heads shares a group"
     return {
-        "group_si": None if num_kv_heads > 1 else (
-            "one KV group (MQA): no pair of groups to correlate"),
-        "within_group_correlation": None if size > 1 else (
-            "one query head per KV group (MHA): no pair of heads shares a group"),
+        "group_si": None if num_kv_heads > 1 else one_group,
+        "within_group_correlation": None if size > 1 else one_head,
+        "within_between_ratio": (one_group if num_kv_heads == 1 else
+                                 one_head if size == 1 else None),
     }
 
 

@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 
 from lib.attention.entropy import measure_attention
+from lib.attention.nulls import head_permutation_controls, head_permutation_delta, undefined_null
 from lib.attention.prompts import prompt_md5
 from lib.attention.sanity import first_passing_variant, sanity_check
-from lib.attention.specialization import specialization_metrics
+from lib.attention.specialization import mean_head_variance, specialization_metrics
 from lib.attention.stats import (
+    bootstrap_delta,
     bootstrap_delta_si,
     bootstrap_si,
     defined,
@@ -36,7 +38,7 @@ from lib.attention.stats import (
     sink_share_summary,
     undefined_estimate,
 )
-from lib.attention.verdicts import Verdict, heritage, is_finite
+from lib.attention.verdicts import Verdict, heritage, is_finite, territorial_collapse
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
 from lib.models.base import check_quantization
@@ -45,6 +47,7 @@ from lib.results import find_result
 
 PUBLISHED_FALLBACK_PROFILE = "paper"  # the one profile that may stand in published claims
 STAND_IN_SOURCES = ("tiny", "random")  # LoadedModel.source of random-initialized models
+STAND_IN_PAIR = "random-init stand-in pair (tests the pipeline)"
 TREND_MIN_MODELS = 3  # E08's size trend needs three real models (seed 003)
 
 
@@ -128,16 +131,42 @@ def _bootstrap_args(params: dict[str, Any]) -> dict[str, Any]:
     return {"n_boot": boot["n"], "seed": boot["seed"], "ci": boot["ci"]}
 
 
+def bootstrap_settings(params: dict[str, Any], n_prompts: int) -> dict[str, Any]:
+    """How the intervals are made: {n_prompts, n_boot, seed, ci} (percentile, over prompts)."""
+    boot = params["bootstrap"]
+    return {"n_prompts": int(n_prompts), "n_boot": boot["n"], "seed": boot["seed"],
+            "ci": boot["ci"]}
+
+
+def _null_args(params: dict[str, Any]) -> dict[str, Any]:
+    return dict(params["permutation_null"])  # n, seed, ci
+
+
+def is_stand_in(record: dict[str, Any] | None) -> bool:
+    """True for a random-initialized model (`tiny/...`, `random/...`): it tests the pipeline."""
+    return bool(record) and record.get("source") in STAND_IN_SOURCES
+
+
+def pair_subject(base: ModelRun, instruct: ModelRun, what: str = "territorial collapse") -> str:
+    """What a pair's figures and tables are about: `what` for real models, `STAND_IN_PAIR` when
+    either model is a random initialization (its instruct - base difference is no alignment
+    effect)."""
+    return STAND_IN_PAIR if is_stand_in(base.record) or is_stand_in(instruct.record) else what
+
+
 def model_controls(params: dict[str, Any], per_prompt: np.ndarray, sink_share: np.ndarray,
                    num_kv_heads: int, si: dict[str, Any]) -> dict[str, Any]:
     """The architecture controls of one model: `specialization` (the SI with its bootstrap `si`,
-    beside which the null model's is read), `kv_groups` (group SI, within-group correlation) and
+    beside which the null model's is read), `kv_groups` (group SI, within-group correlation),
     `attention_sink` (mean share on the first token, per layer), with the parameter file's
-    bootstrap over prompts."""
+    bootstrap over prompts, and `head_permutation` (SI and group figures of the mean entropies
+    against heads shuffled within each layer, `lib.attention.nulls`)."""
     boot = _bootstrap_args(params)
     return {"specialization": {"si": defined(si, "SI")},
             "kv_groups": group_specialization(per_prompt, num_kv_heads, **boot),
-            "attention_sink": sink_share_summary(sink_share, **boot)}
+            "attention_sink": sink_share_summary(sink_share, **boot),
+            "head_permutation": head_permutation_controls(per_prompt.mean(axis=0), num_kv_heads,
+                                                          **_null_args(params))}
 
 
 def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequence[str],
@@ -224,7 +253,8 @@ def null_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> dic
         nothing = undefined_estimate(reason)
         return {"model": None, "specialization": {"si": nothing},
                 "kv_groups": {"group_si": nothing, "within_group_correlation": nothing},
-                "attention_sink": {"mean": nothing}}
+                "attention_sink": {"mean": nothing},
+                "head_permutation": {"si": undefined_null(reason)}}
     null_params = {**params, "seeds": params["seeds"][:1], "quantization": "none",
                    "free_hub_cache": False, "sanity_check": False}
     run = measure_model(null_params, RANDOM_PREFIX + name, prompts)
@@ -249,20 +279,44 @@ def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
     return {"specialization": {"si": defined(dsi, "dSI")},
             "kv_groups": group_specialization_delta(base.per_prompt, instruct.per_prompt, kv,
                                                     **boot),
-            "attention_sink": sink_share_delta(base.sink_share, instruct.sink_share, **boot)}
+            "attention_sink": sink_share_delta(base.sink_share, instruct.sink_share, **boot),
+            "head_permutation": head_permutation_delta(base.profile, instruct.profile, kv,
+                                                       **_null_args(params))}
 
 
 def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun) -> dict[str, Any]:
-    """Deltas (instruct - base) of the specialization metrics, with a paired bootstrap of dSI,
-    and of the architecture controls (`controls`)."""
+    """Deltas (instruct - base) of the specialization metrics and of the architecture controls
+    (`controls`), with paired bootstrap intervals over prompts of dSI (`si_ci`; the correlation's
+    is its mirror, `correlation_ci`: SI = 1 - correlation) and of the mean head variance
+    (`variance_ci`); `specialization_index_relative` is dSI / base SI (seed 001's "+4.2%");
+    `bootstrap` says how the intervals were made."""
     keys = ("specialization_index", "mean_head_correlation", "mean_head_variance",
             "effective_ratio", "early_variance", "middle_variance", "late_variance")
-    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, **_bootstrap_args(params))
+    boot = _bootstrap_args(params)
+    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, **boot)
+    dvar = bootstrap_delta(base.per_prompt, instruct.per_prompt, mean_head_variance, **boot)
     delta = {k: instruct.metrics[k] - base.metrics[k] for k in keys}
+    base_si = base.metrics["specialization_index"]
+    delta["specialization_index_relative"] = (
+        delta["specialization_index"] / base_si if is_finite(base_si) and base_si else None)
     delta["si_ci"] = [dsi["low"], dsi["high"]]
     delta["si_ci_excludes_zero"] = bool(dsi["excludes_zero"])
+    delta["correlation_ci"] = [-dsi["high"], -dsi["low"]]
+    delta["variance_ci"] = [dvar["low"], dvar["high"]]
+    delta["variance_ci_excludes_zero"] = bool(dvar["excludes_zero"])
+    delta["bootstrap"] = bootstrap_settings(params, dsi["n_prompts"])
     delta["controls"] = pair_controls(params, base, instruct, dsi)
     return delta
+
+
+def collapse_verdict(base: ModelRun, instruct: ModelRun, delta: dict[str, Any]) -> Verdict:
+    """The territorial-collapse verdict of a pair: corrected (two independent signs, each
+    counted only when its bootstrap interval excludes 0) with the seed rule as executed beside
+    it (`lib.attention.verdicts.territorial_collapse`)."""
+    return territorial_collapse(
+        base.metrics, instruct.metrics, (f"base {base.name}", f"instruct {instruct.name}"),
+        intervals={"specialization_index": delta["si_ci"],
+                   "mean_head_variance": delta["variance_ci"]})
 
 
 def methodology(params: dict[str, Any], prompts: Sequence[str], runs: Sequence[ModelRun],
@@ -328,7 +382,8 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
         "delta_si": ("delta", "specialization_index"),
         "base_corr": ("base", "mean_head_correlation"),
         "delta_corr": ("delta", "mean_head_correlation"),
-        "verdict": ("verdict", "code"),
+        "verdict": ("verdict", "as_executed", "code"),  # the seed's rule, as published
+        "verdict_corrected": ("verdict", "code"),
     }
     run = spec["run"]
     payload = find_result(profile, run)
@@ -371,8 +426,8 @@ def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
         "si": run.metrics["specialization_index"], "si_ci": list(run.si_ci),
         "kind": a["attention_kind"], "rho_head": run.record["rho_head"],
         "rho_kv": run.record["rho_kv"], "sanity": run.sanity["label"] if run.sanity else None,
-        "reference": False, "source": "this run",
-        "stand_in": run.record.get("source") in STAND_IN_SOURCES,
+        "reference": False, "source": "this run", "stand_in": is_stand_in(run.record),
+        "si_null": (run.controls.get("head_permutation") or {}).get("si"),
     }
 
 
@@ -390,8 +445,8 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
             "kind": m["model"]["architecture"]["attention_kind"],
             "rho_head": m["model"]["rho_head"], "rho_kv": m["model"]["rho_kv"],
             "sanity": (m.get("sanity") or {}).get("label"), "reference": True,
-            "source": f"results/{profile}/{run_name}.json",
-            "stand_in": m["model"].get("source") in STAND_IN_SOURCES,
+            "source": f"results/{profile}/{run_name}.json", "stand_in": is_stand_in(m["model"]),
+            "si_null": ((m.get("controls") or {}).get("head_permutation") or {}).get("si"),
         } for name, m in payload["models"].items()]
     published = spec.get("published")
     if profile != PUBLISHED_FALLBACK_PROFILE or not published:
@@ -404,7 +459,7 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
             "si": claim.value, "si_ci": None, "kind": entry["kind"], "rho_head": None,
             "rho_kv": None, "sanity": None, "reference": True,
             "source": f"published ({claim.source}); results/{profile}/{run_name}.json not made",
-            "stand_in": False,
+            "stand_in": False, "si_null": None,
         })
     return rows
 

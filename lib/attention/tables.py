@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from lib.attention.nulls import NULL_FIGURES
 from lib.attention.stats import CONTROL_FIGURES
-from lib.attention.study import ModelRun
-from lib.attention.verdicts import UNDEFINED, Verdict, is_finite
+from lib.attention.study import STAND_IN_PAIR, ModelRun, pair_subject
+from lib.attention.verdicts import COLLAPSE_SIGNS, UNDEFINED, Verdict, is_finite
 
 NOT_AVAILABLE = "n/a"
 
@@ -34,13 +35,17 @@ def number(value: Any, spec: str = ".4f") -> str:
 
 
 def describe_run(run: ModelRun) -> str:
-    """One line: architecture, precision, SI with its interval, seed invariance, timings."""
+    """One line: architecture, precision, SI with its interval and its head-permutation null,
+    seed invariance, timings."""
     a = run.record["architecture"]
     lo, hi = run.si_ci
+    null = (run.controls.get("head_permutation") or {}).get("si")
     return (f"{run.name}: {a['attention_kind']} {a['num_layers']} layers x {a['num_heads']} heads "
             f"({a['num_kv_heads']} kv), {run.record['dtype']}, quantization "
             f"{run.record['quantization']} | SI {number(run.metrics['specialization_index'])} "
-            f"[{number(lo)}, {number(hi)}] | {run.seed_invariance['outcome']}"
+            f"[{number(lo)}, {number(hi)}]"
+            + (f", head-permutation {null_text(null)}" if null else "")
+            + f" | {run.seed_invariance['outcome']}"
             + (f" | sanity {'passed' if run.sanity['ok'] else 'FAILED'}" if run.sanity else "")
             + " | load "
             f"{run.timings.get('load_s', 0):.1f} s, "
@@ -53,6 +58,64 @@ def describe_verdict(verdict: Verdict, what: str = "criteria", total: int = 3) -
         return f"{verdict.code}: {verdict.reason}"
     shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in verdict.criteria.items())
     return f"{verdict.code} ({verdict.values['criteria_met']}/{total} {what}: {shown})"
+
+
+def _interval(interval: Any, spec: str) -> str:
+    low, high = interval if interval else (None, None)
+    return f"[{number(low, spec)}, {number(high, spec)}]"
+
+
+def describe_collapse(verdict: Verdict) -> str:
+    """Two lines: the corrected collapse verdict with each independent sign's status and
+    interval, and the seed rule as executed; `<code>: <reason>` if UNDEFINED."""
+    if verdict.code == UNDEFINED:
+        return f"{verdict.code}: {verdict.reason}"
+    v = verdict.values
+    signs = []
+    for label, metric, _ in COLLAPSE_SIGNS:
+        status = v["sign_status"][label]
+        spec = "+.3e" if "variance" in metric else "+.4f"
+        what = "dSI" if metric == "specialization_index" else "d variance"
+        interval = (v.get("intervals") or {}).get(metric)
+        where = (f"{what} 95% CI {_interval(interval, spec)}" if interval
+                 else f"no interval for {what}")
+        note = " includes 0" if status == "not resolved" and interval else ""
+        signs.append(f"{label}: {status} ({where}{note})")
+    seed = verdict.as_executed or {}
+    shown = ", ".join(f"{k.replace('_', ' ')} {x}" for k, x in seed.get("criteria", {}).items())
+    met = seed.get("values", {}).get("criteria_met")
+    return (f"{verdict.code} (corrected: {v['criteria_met']}/{v['signs']} independent signs "
+            f"resolved toward collapse; {'; '.join(signs)})\n"
+            f"seed rule as executed: {seed.get('code')} ({met}/3 point signs, dSI and "
+            f"d correlation counted as two: {shown})")
+
+
+def bootstrap_note(bootstrap: Mapping[str, Any], paired: bool = True) -> str:
+    """How the intervals were made: {n_prompts, n_boot, seed, ci} -> one line (`paired`: say
+    that a delta resamples the same prompts for both models)."""
+    return (f"intervals: percentile {bootstrap['ci']:.0%} bootstrap over the "
+            f"{bootstrap['n_prompts']} prompts (resampled with replacement, "
+            f"{bootstrap['n_boot']} resamples, seed {bootstrap['seed']}"
+            + ("; paired, the same prompts for base and instruct, for a delta)" if paired
+               else ")"))
+
+
+def permutation_note(null: Mapping[str, Any], paired: bool = True) -> str:
+    """How the head-permutation null was made: a `head_permutation` block -> one line
+    (`paired`: say that a delta shuffles the two models independently)."""
+    return (f"head-permutation null: the heads of each layer shuffled independently, "
+            f"{null['n_permutations']} permutations (seed {null['seed']}"
+            + ("; base and instruct shuffled independently for a delta" if paired else "")
+            + f"); its {null['ci']:.0%} interval and the two-sided p = (1 + #draws at least as "
+            "far from the null mean) / (1 + n)")
+
+
+def pair_heading(base: ModelRun, instruct: ModelRun) -> str:
+    """What an instruct - base difference of this pair is: an alignment effect, or nothing but
+    a pipeline test for random-init stand-ins."""
+    if pair_subject(base, instruct) == STAND_IN_PAIR:
+        return f"{STAND_IN_PAIR}: instruct - base of two random initializations"
+    return "alignment effect: instruct - base"
 
 
 def mode_warning(mismatch: Mapping[str, str] | None) -> str | None:
@@ -89,11 +152,14 @@ def comparison_table(mha: dict[str, Any], verdict: Verdict,
     def fmt(value: Any) -> Any:
         return round(float(value), 4) if is_finite(value) else NOT_AVAILABLE
 
+    seed = (verdict.as_executed or {}).get("code", verdict.code)
     return pd.DataFrame({
-        "MHA reference": [fmt(mha["delta_si"]), fmt(mha["delta_corr"]), mha["verdict"]],
+        "MHA reference": [fmt(mha["delta_si"]), fmt(mha["delta_corr"]), mha["verdict"],
+                          mha.get("verdict_corrected") or NOT_AVAILABLE],
         "GQA (this run)": [fmt(delta["specialization_index"]),
-                           fmt(delta["mean_head_correlation"]), verdict.code],
-    }, index=["dSI", "d correlation", "verdict"])
+                           fmt(delta["mean_head_correlation"]), seed, verdict.code],
+    }, index=["dSI", "d correlation (= -dSI)", "verdict (seed rule as executed)",
+              "verdict (corrected)"])
 
 
 def ladder_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -109,6 +175,11 @@ def ladder_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "SI": [fmt(r["si"], ".4f") for r in ordered],
         "95% CI": ["-" if not r["si_ci"] else f"[{number(r['si_ci'][0], '.3f')}, "
                    f"{number(r['si_ci'][1], '.3f')}]" for r in ordered],
+        "head-perm. null 95%": ["-" if not r.get("si_null") else
+                                _interval((r["si_null"].get("low"), r["si_null"].get("high")),
+                                          ".3f") for r in ordered],
+        "perm. p": ["-" if not r.get("si_null") else number(r["si_null"].get("p"), ".3f")
+                    for r in ordered],
         "rho_head": [fmt(r["rho_head"], ".3f") for r in ordered],
         "rho_kv": [fmt(r["rho_kv"], ".3f") for r in ordered],
         "sanity": [r["sanity"] or "-" for r in ordered],
@@ -143,6 +214,35 @@ def controls_table(columns: Mapping[str, Mapping[str, Any]],
     return pd.DataFrame(rows).set_index("control")
 
 
+def null_text(value: Mapping[str, Any] | None, signed: bool = False) -> str:
+    """'null [low, high], p 0.412' of a head-permutation figure; 'n/a' when undefined."""
+    if not value or not is_finite(value.get("p")):
+        return NOT_AVAILABLE
+    spec = "+.4f" if signed else ".4f"
+    return (f"null {_interval((value.get('low'), value.get('high')), spec)}, "
+            f"p {number(value['p'], '.3f')}")
+
+
+def permutation_table(columns: Mapping[str, Mapping[str, Any]],
+                      signed: Sequence[str] = ("delta",)) -> pd.DataFrame:
+    """Each figure against its head-permutation null, one column per controls block
+    ({label: block}; the labels in `signed` are deltas), each cell 'value (null [95%], p)';
+    `why n/a` gives the reasons of n/a."""
+    rows = []
+    for label, key in NULL_FIGURES:
+        values = {name: (block.get("head_permutation") or {}).get(key)
+                  for name, block in columns.items()}
+        reasons = dict.fromkeys(v["reason"] for v in values.values() if v and v.get("reason"))
+        cells = {}
+        for name, v in values.items():
+            sign = name in signed
+            cells[name] = (NOT_AVAILABLE if not v or not is_finite(v.get("point")) else
+                           f"{number(v['point'], '+.4f' if sign else '.4f')} "
+                           f"({null_text(v, sign)})")
+        rows.append({"figure": label, **cells, "why n/a": "; ".join(reasons) or "-"})
+    return pd.DataFrame(rows).set_index("figure")
+
+
 def sink_layers(controls: Mapping[str, Any]) -> str:
     """The mean sink share of each layer, first to last, e.g. '0.412 0.087 ...'."""
     return " ".join(number(x, ".3f") for x in controls["attention_sink"]["per_layer"])
@@ -161,11 +261,17 @@ def describe_null(null: Mapping[str, Any]) -> str:
 
 
 def pair_controls_report(base: Any, instruct: Any, delta_controls: Mapping[str, Any],
-                         null: Mapping[str, Any]) -> str:
+                         null: Mapping[str, Any], bootstrap: Mapping[str, Any]) -> str:
     """A pair's architecture controls as the E11 notebooks print them: the null model, the table
-    (base, instruct, delta, null) and the per-layer sink shares of both models."""
-    table = controls_table({"base": base.controls, "instruct": instruct.controls,
-                            "delta": delta_controls, "null (random init)": null})
-    return "\n".join([f"null model: {describe_null(null)}", table.to_string(),
+    (base, instruct, delta, null) with how its intervals were made (`bootstrap`: the delta's
+    `bootstrap` block), the per-layer sink shares of both models, and each figure against its
+    head-permutation null."""
+    columns = {"base": base.controls, "instruct": instruct.controls, "delta": delta_controls,
+               "null (random init)": null}
+    return "\n".join([f"null model: {describe_null(null)}", controls_table(columns).to_string(),
+                      bootstrap_note(bootstrap),
                       *(f"sink share per layer, {run.name}: {sink_layers(run.controls)}"
-                        for run in (base, instruct))])
+                        for run in (base, instruct)),
+                      "", "Against the head-permutation null:",
+                      permutation_table(columns).to_string(),
+                      permutation_note(delta_controls["head_permutation"])])

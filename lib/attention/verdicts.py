@@ -5,21 +5,49 @@ Comparisons are exactly the seeds' (strict < and >, except the E08 band, which i
 A number a rule needs that is not finite (NaN/Inf, or missing: None) gives the code `UNDEFINED`
 and a `reason` naming it, never a pattern verdict: NaN compares false both ways, so the seeds'
 rules would read it as "no collapse" (C_REFUTED).
+
+Territorial collapse is decided twice, and both are kept (`Verdict.as_executed`):
+
+- **the seed rule, as executed**: the count of three point signs (dSI < 0, d correlation > 0,
+  d variance < 0), >= 2 `A_CONFIRMED`, 1 `B_PARTIAL`, 0 `C_REFUTED`; it reproduces the seeds'
+  published verdicts. Since SI = 1 - mean correlation, dSI = -d correlation: its first two signs
+  are one fact, so ">= 2 of 3" was reached by dSI < 0 alone.
+- **corrected** (`Verdict.code`): two independent signs, (1) SI down / correlation up and (2) head
+  variance down, each counted only when its bootstrap interval (paired, over prompts) excludes
+  0; a sign whose interval includes 0 is "not resolved". Both resolved in the collapse
+  direction: `A_CONFIRMED`; one: `B_PARTIAL`; none, with at least one resolved against collapse:
+  `C_REFUTED`; none resolved at all: `NOT_RESOLVED`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 UNDEFINED = "UNDEFINED"  # a number the rule needs is not finite
+NOT_RESOLVED = "NOT_RESOLVED"  # corrected collapse rule: no sign's interval excludes 0
 COLLAPSE_METRICS = ("specialization_index", "mean_head_correlation", "mean_head_variance")
 
-# E11 / E11-T territorial collapse: count of (dSI < 0, d correlation > 0, d variance < 0)
+# E11 / E11-T territorial collapse, the seed rule as executed: count of (dSI < 0,
+# d correlation > 0, d variance < 0)
 COLLAPSE_CONFIRMED_MIN = 2  # >= 2 criteria -> A_CONFIRMED
 COLLAPSE_PARTIAL_MIN = 1  # 1 criterion -> B_PARTIAL, 0 -> C_REFUTED
+# corrected: the independent signs (label, metric, the collapse direction of its delta)
+COLLAPSE_SIGNS = (("SI down / correlation up", "specialization_index", -1),
+                  ("head variance down", "mean_head_variance", -1))
+COLLAPSE_SIGNS_CONFIRMED = 2  # both resolved in the collapse direction -> A_CONFIRMED
+COLLAPSE_SIGNS_PARTIAL = 1  # one -> B_PARTIAL
+SIGN_COLLAPSE, SIGN_AGAINST, SIGN_UNRESOLVED = "collapse", "against collapse", "not resolved"
+COLLAPSE_RULES = (  # the two collapse rules in words (summary, report)
+    "Verdict (corrected): two independent signs, SI down / correlation up (one fact: SI = 1 - "
+    "mean correlation, so dSI = -d correlation) and head variance down, each counted only when "
+    "its paired bootstrap interval excludes 0, else 'not resolved': both A_CONFIRMED, one "
+    "B_PARTIAL, none with one resolved against collapse C_REFUTED, none resolved NOT_RESOLVED. "
+    "Seed rule as executed: three point signs (dSI < 0, d correlation > 0, d variance < 0), "
+    ">= 2 A_CONFIRMED, 1 B_PARTIAL, 0 C_REFUTED (reached by dSI < 0 alone); it reproduces the "
+    "published verdicts.")
 
 # Falcon-40B "pre-collapsed" MQA pattern (seed 002)
 MQA_LOW_SI = 0.20  # base SI < 0.20
@@ -41,8 +69,10 @@ class Verdict:
 
     code: str
     criteria: dict[str, bool] = field(default_factory=dict)
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
     reason: str = ""  # for UNDEFINED: which numbers are not finite
+    # a rule corrected here: the seed's rule as executed, {code, criteria, values}
+    as_executed: dict[str, Any] | None = None
 
     def as_dict(self) -> dict:
         """Plain dict (JSON-friendly)."""
@@ -72,22 +102,19 @@ def _number(value: Any) -> float:
     return float(value) if is_finite(value) else float("nan")
 
 
-def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping,
-                         names: tuple[str, str] = ("base", "instruct")) -> Verdict:
-    """A_CONFIRMED / B_PARTIAL / C_REFUTED from two `specialization_metrics` dicts.
+def sign_status(interval: Any, direction: int) -> str:
+    """`SIGN_COLLAPSE` / `SIGN_AGAINST` when the interval (low, high) of a delta excludes 0 on the
+    collapse side (`direction` -1: below 0, +1: above) or the other; else `SIGN_UNRESOLVED`
+    (it includes 0, or is missing or not finite)."""
+    if not interval or len(interval) != 2 or not all(is_finite(v) for v in interval):
+        return SIGN_UNRESOLVED
+    low, high = (float(v) for v in interval)
+    if high < 0 or low > 0:
+        return SIGN_COLLAPSE if (high < 0) == (direction < 0) else SIGN_AGAINST
+    return SIGN_UNRESOLVED
 
-    UNDEFINED if SI, correlation or variance of either model is not finite; `names` label the
-    two models in its reason (e.g. "base tiny/falcon-mqa").
-    """
-    inputs = {f"{key} of {name}": metrics.get(key) for name, metrics in
-              zip(names, (base_metrics, instruct_metrics), strict=True)
-              for key in COLLAPSE_METRICS}
-    deltas = {f"delta_{short}": _number(instruct_metrics.get(key)) - _number(base_metrics.get(key))
-              for short, key in zip(("specialization", "correlation", "variance"),
-                                    COLLAPSE_METRICS, strict=True)}
-    if (verdict := undefined(inputs, deltas)) is not None:
-        return verdict
-    d_si, d_corr, d_var = deltas.values()
+
+def _seed_collapse_rule(d_si: float, d_corr: float, d_var: float) -> dict[str, Any]:
     criteria = {
         "specialization_decreased": d_si < 0,
         "correlation_increased": d_corr > 0,
@@ -100,13 +127,47 @@ def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping,
         code = "B_PARTIAL"
     else:
         code = "C_REFUTED"
-    values = {
-        "delta_specialization": d_si,
-        "delta_correlation": d_corr,
-        "delta_variance": d_var,
-        "criteria_met": count,
-    }
-    return Verdict(code, criteria, values)
+    return {"code": code, "criteria": criteria, "values": {"criteria_met": count, "signs": 3}}
+
+
+def territorial_collapse(base_metrics: Mapping, instruct_metrics: Mapping,
+                         names: tuple[str, str] = ("base", "instruct"),
+                         intervals: Mapping[str, Any] | None = None) -> Verdict:
+    """The collapse verdict from two `specialization_metrics` dicts: corrected (`code`) and the
+    seed rule as executed (`as_executed`), see the module docstring.
+
+    `intervals` maps `specialization_index` and `mean_head_variance` to the bootstrap interval
+    (low, high) of their instruct - base delta; a sign without one is not resolved. UNDEFINED
+    (both rules) if SI, correlation or variance of either model is not finite; `names` label the
+    two models in its reason (e.g. "base tiny/falcon-mqa").
+    """
+    inputs = {f"{key} of {name}": metrics.get(key) for name, metrics in
+              zip(names, (base_metrics, instruct_metrics), strict=True)
+              for key in COLLAPSE_METRICS}
+    deltas = {f"delta_{short}": _number(instruct_metrics.get(key)) - _number(base_metrics.get(key))
+              for short, key in zip(("specialization", "correlation", "variance"),
+                                    COLLAPSE_METRICS, strict=True)}
+    if (verdict := undefined(inputs, deltas)) is not None:
+        return replace(verdict, as_executed={"code": UNDEFINED, "criteria": {}, "values": {}})
+    seed = _seed_collapse_rule(*deltas.values())
+    intervals = intervals or {}
+    signs = {label: sign_status(intervals.get(metric), direction)
+             for label, metric, direction in COLLAPSE_SIGNS}
+    met = sum(status == SIGN_COLLAPSE for status in signs.values())
+    if met >= COLLAPSE_SIGNS_CONFIRMED:
+        code = "A_CONFIRMED"
+    elif met >= COLLAPSE_SIGNS_PARTIAL:
+        code = "B_PARTIAL"
+    elif SIGN_AGAINST in signs.values():
+        code = "C_REFUTED"
+    else:
+        code = NOT_RESOLVED
+    criteria = {"specialization_decreased": signs[COLLAPSE_SIGNS[0][0]] == SIGN_COLLAPSE,
+                "variance_decreased": signs[COLLAPSE_SIGNS[1][0]] == SIGN_COLLAPSE}
+    values = {**deltas, "criteria_met": met, "signs": len(COLLAPSE_SIGNS), "sign_status": signs,
+              "intervals": {metric: (list(intervals[metric]) if intervals.get(metric) is not None
+                                     else None) for _, metric, _ in COLLAPSE_SIGNS}}
+    return Verdict(code, criteria, values, as_executed=seed)
 
 
 def architecture_invariance(

@@ -1,15 +1,19 @@
 """Read a model's tensors one at a time from its safetensors checkpoint, never building the model.
 
 `checkpoint(name)` finds the files of a registry name (`embedded/...`: the package's folder or
-the converted cache; `tiny/...`: saved once into the cache), a local folder, or a hub id in the
-local hub cache (no network). `Checkpoint.tensor(key)` reads one tensor lazily through
-safetensors' `safe_open`; `Checkpoint.shapes` lists every tensor's shape without reading data.
+the converted cache, its sha256s verified; `tiny/...`: saved once into the cache), a local folder,
+or a hub id in the local hub cache (no network). `Checkpoint.tensor(key)` reads one tensor lazily
+through safetensors' `safe_open`; `Checkpoint.shapes` lists every tensor's shape without reading
+data. An incomplete checkpoint is refused before anything is measured (`IncompleteCheckpointError`):
+a shard that `model.safetensors.index.json` names is missing or lacks a tensor it assigns to it, a
+`-of-N` shard is missing, a file is unreadable, or a layer the config declares has no tensors.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,9 +22,22 @@ from pathlib import Path
 import torch
 
 from lib.models.base import ModelNotAvailableError, UnknownModelError
-from lib.paths import MODEL_CACHE
+from lib.paths import MODEL_CACHE, shown
 
 INDEX = "model.safetensors.index.json"
+LAYER_WORDS = ("block", "layer", "layers", "resblocks", "h")
+_LAYER = re.compile(r"(?:^|\.)(?:" + "|".join(LAYER_WORDS) + r")\.(\d+)(?:\.|$)")
+_SHARD = re.compile(r"^(?P<stem>.+)-(?P<i>\d+)-of-(?P<n>\d+)\.safetensors$")
+# config keys giving a stack's depth, in order of preference (encoder/decoder-specific first)
+_DEPTH = ("num_hidden_layers", "num_layers", "n_layer", "n_layers")
+_DECODER_DEPTH = ("num_decoder_layers", "decoder_layers")
+_ENCODER_DEPTH = ("encoder_layers",)
+_SUBCONFIGS = (("vision_config", ("vision_model", "visual", "vision_tower", "vision")),
+               ("text_config", ("text_model", "language_model", "text")))
+
+
+class IncompleteCheckpointError(ModelNotAvailableError):
+    """A checkpoint missing a shard, tensors or layers, or with an unreadable file."""
 
 
 @dataclass
@@ -67,10 +84,124 @@ class Checkpoint:
         return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _index(folder: Path, name: str) -> Checkpoint:
-    from safetensors import safe_open
+def layer_position(key: str) -> tuple[str, int] | None:
+    """(stack, layer) of a tensor key, from the int after its first `block`/`layer`/`layers`/
+    `resblocks`/`h` part: 'encoder.block.3.layer.1.x' -> ('encoder.block', 3); else None."""
+    match = _LAYER.search(key)
+    return (key[:match.start(1) - 1], int(match.group(1))) if match else None
 
+
+def _declared_depth(config: dict, stack: str) -> tuple[str, int] | None:
+    """('<config key>', n) of the layers `config.json` declares for one stack, or None."""
+    parts = stack.split(".")
+    section, where = config, ""
+    for sub, words in _SUBCONFIGS:
+        if isinstance(config.get(sub), dict) and any(w in parts for w in words):
+            section, where = config[sub], f"{sub}."
+            break
+    else:
+        if not any(config.get(k) for k in _DEPTH) and isinstance(config.get("text_config"), dict):
+            section, where = config["text_config"], "text_config."
+    names = (*_DECODER_DEPTH, *_DEPTH) if "decoder" in parts else \
+        (*_ENCODER_DEPTH, *_DEPTH) if "encoder" in parts else _DEPTH
+    for key in names:
+        if isinstance(section.get(key), int) and section[key] > 0:
+            return where + key, section[key]
+    return None
+
+
+def missing_layers(keys: Iterable[str], config: dict) -> list[str]:
+    """Layers without tensors, one line per stack. Of the stacks that one config entry declares
+    (e.g. `num_hidden_layers` for a decoder and its multi-token-prediction layer), the deepest
+    must hold 0..n-1; every other stack must have no gap below its highest layer. A stack with
+    no tensors at all is not checked here (an encoder-only T5 has no decoder)."""
+    stacks: dict[str, set[int]] = {}
+    for key in keys:
+        found = layer_position(key)
+        if found:
+            stacks.setdefault(found[0], set()).add(found[1])
+    groups: dict[tuple, list[str]] = {}
+    for stack in sorted(stacks):
+        parts = stack.split(".")
+        role = "decoder" if "decoder" in parts else "encoder" if "encoder" in parts else ""
+        declared = _declared_depth(config, stack)
+        groups.setdefault((declared, role) if declared else (None, role, stack), []).append(stack)
+    problems = []
+    for group, names in groups.items():
+        declared = group[0]
+        main = max(names, key=lambda n: (len(stacks[n]), n))
+        for stack in names:
+            layers = stacks[stack]
+            if stack == main and declared:
+                depth, why = declared[1], f"config.json {declared[0]} = {declared[1]}"
+            else:
+                depth, why = max(layers) + 1, f"layers up to {max(layers)} present"
+            absent = sorted(set(range(depth)) - layers)
+            if absent:
+                listed = ", ".join(map(str, absent[:8])) + (" ..." if len(absent) > 8 else "")
+                problems.append(f"layer(s) {listed} of {stack} have no tensors ({why})")
+    return problems
+
+
+def repair_hint(name: str, folder: Path) -> str:
+    """The command that brings back a complete copy of the checkpoint `name` read from `folder`."""
+    from lib.models.hub import hub_cache_dir
+
+    if name.startswith("embedded/"):
+        from lib.models.embedded import repair_command
+
+        return repair_command(name)
+    resolved = folder.resolve()
+    if resolved.is_relative_to(MODEL_CACHE.resolve()):
+        return f"delete {shown(folder)} (it is rebuilt on next use)"
+    repo = next((p.name for p in [resolved, *resolved.parents] if p.name.startswith("models--")
+                 and p.parent == hub_cache_dir().resolve()), None)
+    if repo is not None:
+        repo_id = repo.removeprefix("models--").replace("--", "/")
+        return ("re-download it: .venv/bin/python -m lib.workflow exec .venv/bin/hf download "
+                + repo_id)
+    return f"copy or re-save the complete checkpoint (every shard and {INDEX}) into {folder}"
+
+
+def _shard_files(folder: Path, fail: Callable[[str], Exception]) -> tuple[list[Path], dict]:
+    """The safetensors files to read, and the index's weight_map ({} without an index)."""
+    index_path = folder / INDEX
+    if index_path.is_file():
+        try:
+            weight_map = json.loads(index_path.read_text())["weight_map"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise fail(f"{INDEX} is unreadable or has no weight_map ({exc})") from exc
+        named = sorted(set(weight_map.values()))
+        missing = [f for f in named if not (folder / f).is_file()]
+        if missing:
+            lost = [k for k, f in weight_map.items() if f in missing]
+            raise fail(f"missing shard(s) {', '.join(missing)} named by {INDEX} ({len(lost)} of "
+                       f"its {len(weight_map)} tensors, e.g. {lost[0]})")
+        return [folder / f for f in named], weight_map
     files = sorted(folder.glob("*.safetensors"))
+    series: dict[tuple[str, int], set[int]] = {}
+    for file in files:
+        match = _SHARD.match(file.name)
+        if match:
+            series.setdefault((match["stem"], int(match["n"])), set()).add(int(match["i"]))
+    for (stem, n), present in sorted(series.items()):
+        absent = sorted(set(range(1, n + 1)) - present)
+        if absent:
+            names = ", ".join(f"{stem}-{i:05d}-of-{n:05d}.safetensors" for i in absent)
+            raise fail(f"missing shard(s) {names} (and no {INDEX})")
+    return files, {}
+
+
+def _index(folder: Path, name: str) -> Checkpoint:
+    from safetensors import SafetensorError, safe_open
+
+    where = f"{name}: incomplete checkpoint in {folder}" if name != str(folder) \
+        else f"{folder}: incomplete checkpoint"
+
+    def fail(problem: str) -> IncompleteCheckpointError:
+        return IncompleteCheckpointError(f"{where}: {problem}; {repair_hint(name, folder)}")
+
+    files, weight_map = _shard_files(folder, fail)
     if not files:
         raise ModelNotAvailableError(
             f"{name}: no .safetensors files in {folder}; convert the checkpoint to safetensors "
@@ -78,12 +209,24 @@ def _index(folder: Path, name: str) -> Checkpoint:
         )
     ckpt = Checkpoint(name, folder, {})
     for file in files:
-        with safe_open(str(file), framework="pt") as handle:
-            for key in handle.keys():
-                sliced = handle.get_slice(key)
-                ckpt.files[key] = file
-                ckpt.shapes[key] = tuple(sliced.get_shape())
-                ckpt.dtypes[key] = str(sliced.get_dtype())
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                for key in handle.keys():
+                    sliced = handle.get_slice(key)
+                    ckpt.files[key] = file
+                    ckpt.shapes[key] = tuple(sliced.get_shape())
+                    ckpt.dtypes[key] = str(sliced.get_dtype())
+        except (SafetensorError, OSError) as exc:  # truncated, corrupt header, unreadable
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise fail(f"{file.name} is unreadable ({first_line})") from exc
+    lacking = [k for k, f in weight_map.items() if ckpt.files.get(k) != folder / f]
+    if lacking:
+        raise fail(f"{len(lacking)} tensor(s) that {INDEX} assigns are not in their shard "
+                   f"({', '.join(f'{k} in {weight_map[k]}' for k in lacking[:3])}"
+                   f"{' ...' if len(lacking) > 3 else ''})")
+    problems = missing_layers(ckpt.files, ckpt.config())
+    if problems:
+        raise fail("; ".join(problems))
     return ckpt
 
 
@@ -130,13 +273,12 @@ def hub_snapshot(repo_id: str) -> Path:
 
 def checkpoint_folder(name: str) -> Path:
     """The folder holding the safetensors of a registry name, local folder or cached hub id."""
-    from lib.models.embedded import EMBEDDED, build, model_dir
+    from lib.models.embedded import EMBEDDED, ready_dir
 
     if name.startswith("embedded/"):
         if name not in EMBEDDED:
             raise UnknownModelError(f"unknown model {name!r}; known: {', '.join(EMBEDDED)}")
-        build(name)  # a no-op when `make setup` built it
-        return model_dir(name)
+        return ready_dir(name)  # built if missing (a no-op after `make setup`), sha256 verified
     if name.startswith("tiny/"):
         return tiny_folder(name)
     if Path(name).is_dir():

@@ -137,16 +137,15 @@ def free_model(loaded: LoadedModel, *, delete_hub_cache: bool = False) -> None:
 
 def text_encoder(name: str) -> bool | None:
     """Whether a registry name has a text encoder to run (T5, BERT-likes), read off the registry
-    (and, for random/ hub ids, the preset) without building anything; None for a hub id or
-    folder (known only from its config)."""
+    (and, for hub ids, plain or random/, the architecture preset) without building anything;
+    None for a hub id without a preset or a folder (known only from its config)."""
+    from lib.models.presets import has_preset, preset
     from lib.models.tiny import TINY_FAMILIES
 
+    inner = inner_name(name) if is_random(name) else name
+    if has_preset(inner):
+        return preset(inner)["model_type"] in ("t5", "bert")
     if is_random(name):
-        from lib.models.presets import has_preset, preset
-
-        inner = inner_name(name)
-        if has_preset(inner):
-            return preset(inner)["model_type"] in ("t5", "bert")
         return text_encoder(inner)
     if name in EMBEDDED:
         return EMBEDDED[name].kind == "folder"  # the GGUF ones are causal decoders

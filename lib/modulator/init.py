@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from lib.modulator.lerp import GeometricResidualModulator
+from lib.terrain.correlation import pearson
 from lib.terrain.cosine import normalize_rows, row_cosine, upper_tri_cosines
 from lib.terrain.procrustes import fit_procrustes, pca_fit
 
@@ -41,9 +42,11 @@ def spectral_embedding(S: Any, n_dims: int = 64) -> tuple[np.ndarray, np.ndarray
 
 
 def recon_corr(S: Any, G: Any) -> float:
-    """Pearson correlation of S's upper triangle with the cosines of G's rows."""
+    """Pearson correlation of S's upper triangle with the cosines of G's rows (NaN when either
+    is constant: `lib.terrain.correlation`)."""
     S = np.asarray(S, dtype=np.float64)
-    return float(np.corrcoef(S[np.triu_indices(len(S), k=1)], upper_tri_cosines(G))[0, 1])
+    return pearson(S[np.triu_indices(len(S), k=1)], upper_tri_cosines(G),
+                   ("the similarities", "the embedding cosines"))[0]
 
 
 def knn_softmax_fill(static_query: Any, static_anchor: Any, G_anchor: Any, k: int = 10,

@@ -29,12 +29,29 @@ from lib.modulator.generation import (
     SWEEP_PROMPT,
 )
 from lib.modulator.train import TrainConfig
-from lib.params import ModelName, NonNegativeInt, PositiveInt, RunParameters, StrictModel, register
+from lib.params import (
+    MIN_REL,
+    WORDNET_LEMMAS,
+    ModelName,
+    NonNegativeInt,
+    PairCount,
+    PositiveInt,
+    RelCount,
+    RunParameters,
+    SimplexCount,
+    StrictModel,
+    capped,
+    register,
+)
 
 Seed = NonNegativeInt
 Alpha = Annotated[float, Field(gt=0, lt=1)]
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
+MAX_LR = 1.0  # AdamW moves each weight by about lr per step: above 1 the loss diverges
+LearningRate = Annotated[float, Field(gt=0, le=MAX_LR)]
+WeightDecay = Annotated[float, Field(ge=0, le=1)]  # AdamW scales weights by 1 - lr·weight_decay
+LemmaCount = capped(WORDNET_LEMMAS, "the distinct lemma names of WordNet 3.0")
 _TRAIN = TrainConfig()
 _FIELD = FieldModulatorConfig()
 OPTIONAL_SECTIONS = ("training", "sweep", "generation", "field")
@@ -52,7 +69,7 @@ class DataSection(StrictModel):
 class PipelineSection(StrictModel):
     """§8 steps 1-4: anchors, spectral embedding, k-NN softmax fill, Procrustes projection."""
 
-    n_anchor: PositiveInt = 3000
+    n_anchor: LemmaCount = 3000
     n_geo: PositiveInt = 64
     seed: Seed = 42
     k_neighbors: PositiveInt = 10
@@ -65,6 +82,10 @@ class PipelineSection(StrictModel):
         if self.n_geo >= self.n_anchor:
             raise ValueError(f"n_geo ({self.n_geo}) must be smaller than n_anchor "
                              f"({self.n_anchor})")
+        if self.k_neighbors > self.n_anchor:
+            raise ValueError(f"k_neighbors ({self.k_neighbors}) exceeds n_anchor "
+                             f"({self.n_anchor}): the k-NN fill takes its neighbours among "
+                             "the anchors")
         return self
 
 
@@ -72,10 +93,10 @@ class EvaluationSection(StrictModel):
     """D10 pairs (the same for every set measured), D11 gradient, D1 pentachora."""
 
     seed: Seed = 42
-    n_rel: Annotated[int, Field(ge=2)] = 3000
-    n_pairs: PositiveInt = 50_000
+    n_rel: RelCount = 3000
+    n_pairs: PairCount = 50_000
     similarity: Literal["path", "wup"] = "path"
-    n_simplices: PositiveInt = 500
+    n_simplices: SimplexCount = 500
 
 
 class TrainingSection(StrictModel):
@@ -83,8 +104,8 @@ class TrainingSection(StrictModel):
 
     epochs: PositiveInt = _TRAIN.epochs
     batch_size: PositiveInt = _TRAIN.batch_size
-    lr: Positive = _TRAIN.lr
-    weight_decay: NonNegative = _TRAIN.weight_decay
+    lr: LearningRate = _TRAIN.lr
+    weight_decay: WeightDecay = _TRAIN.weight_decay
     clip: Positive = _TRAIN.clip
     max_input_len: Annotated[int, Field(ge=2)] = _TRAIN.max_input_len
     max_target_len: Annotated[int, Field(ge=2)] = _TRAIN.max_target_len
@@ -141,6 +162,10 @@ class FieldSection(StrictModel):
         if self.expert_edim < max(self.expert_ks):
             raise ValueError(f"expert_edim ({self.expert_edim}) must be >= the largest expert k "
                              f"({max(self.expert_ks)})")
+        if self.training.lr * self.gradient_scale > MAX_LR:
+            raise ValueError(f"training.lr x gradient_scale ({self.training.lr:g} x "
+                             f"{self.gradient_scale:g}) is the experts' learning rate and exceeds "
+                             f"{MAX_LR:g}: lower gradient_scale")
         return self
 
 
@@ -169,11 +194,11 @@ class ModulatorParameters(RunParameters):
     @field_validator("model")
     @classmethod
     def _has_an_encoder(cls, model: str) -> str:
-        from lib.models.registry import text_encoder
+        from lib.models.registry import text_encoder  # hub ids: their preset, if they have one
 
         if text_encoder(model) is False:
             raise ValueError(f"{model} has no text encoder to modulate; use an encoder such as "
-                             "embedded/all-minilm-l6-v2 or tiny/t5")
+                             "embedded/all-minilm-l6-v2, tiny/t5 or google-t5/t5-small")
         return model
 
     @field_validator("dtype")
@@ -187,4 +212,11 @@ class ModulatorParameters(RunParameters):
         if self.max_items is not None and self.pipeline.n_anchor > self.max_items:
             raise ValueError(f"pipeline.n_anchor ({self.pipeline.n_anchor}) exceeds max_items "
                              f"({self.max_items})")
+        if (self.max_items is not None and self.eval_disjoint_from_anchors
+                and self.max_items - self.pipeline.n_anchor < MIN_REL):
+            raise ValueError(f"max_items ({self.max_items}) leaves "
+                             f"{self.max_items - self.pipeline.n_anchor} lemmas beyond "
+                             f"pipeline.n_anchor ({self.pipeline.n_anchor}) to evaluate on, and "
+                             "eval_disjoint_from_anchors needs at least "
+                             f"{MIN_REL}: raise max_items or lower pipeline.n_anchor")
         return self

@@ -280,6 +280,8 @@ def relational_evaluation(pairs: dict[str, Any], reps: dict[str, Any],
     for row in rows.values():
         for key in ("pearson", "spearman", "gradient"):
             row[f"delta_{key}"] = row[key] - ref[key]
+        # an undefined correlation (NaN, `reason` set) makes its deltas and lifts NaN too
+        row["lift_reason"] = row["reason"] or (ref["reason"] and f"{reference}: {ref['reason']}")
         for key in ("pearson", "spearman"):
             row[f"relative_lift_{key}"] = ((row[key] - ref[key]) / ref[key]
                                            if ref[key] != 0 else float("nan"))

@@ -33,6 +33,8 @@ from lib.modulator.pipeline import (
 )
 from lib.modulator.train import TrainConfig, objective_for
 from lib.paths import shown
+from lib.results import clean_companions, companion_path, pop_measurements, staged
+from lib.terrain.correlation import UNDEFINED
 from lib.terrain.wordnet import MatchedLemma, match_single_token_lemmas, pos_mix
 
 TIMING_KEYS = ("seconds", "seconds_per_step")
@@ -114,30 +116,27 @@ def field_config(section: dict[str, Any], model: Any) -> FieldModulatorConfig:
                                 vocab_size=model.get_input_embeddings().weight.shape[0], **values)
 
 
-def pop_timings(block: Any, path: str = "") -> dict[str, float]:
+def pop_timings(block: Any) -> dict[str, float]:
     """Remove every `seconds` / `seconds_per_step` key from a nested block, in place; return them
     keyed by their path (they vary from run to run and stay out of the results file)."""
-    found: dict[str, float] = {}
-    if isinstance(block, dict):
-        for key in list(block):
-            where = f"{path}/{key}" if path else key
-            if key in TIMING_KEYS:
-                found[where] = block.pop(key)
-            else:
-                found.update(pop_timings(block[key], where))
-    return found
+    return pop_measurements(block, TIMING_KEYS)
 
 
 def modulator_paths(results_file: Path) -> dict[str, Path]:
-    """Where the trained modulators go: a folder beside the results file, named by its stem."""
-    folder = results_file.with_suffix("")
-    return {"lerp": folder / "lerp.safetensors", "field": folder / "field.safetensors"}
+    """Where the trained modulators go: a folder beside the results file, named by its stem
+    (`lib.results.companion_path`). What an interrupted run left there is removed first
+    (`clean_companions`); §9 and §12 write them staged, and `write_json(results_file, ...)`
+    publishes them with the results."""
+    clean_companions(results_file)
+    return {name: companion_path(results_file, f"{name}.safetensors")
+            for name in ("lerp", "field")}
 
 
-def _relative_saved_to(block: dict[str, Any]) -> None:
-    """`saved_to` as shown relative to the repository (no machine paths in a results file)."""
-    if "saved_to" in block:
-        block["saved_to"] = shown(Path(block["saved_to"]))
+def _saved_to(block: dict[str, Any], save_path: Path | None) -> None:
+    """`saved_to`: where the staged modulator will be once the results are written, relative to
+    the repository (no machine paths in a results file)."""
+    if save_path is not None and "saved_to" in block:
+        block["saved_to"] = shown(Path(save_path))
 
 
 # ------------------------------------------------------------------------------- the sections
@@ -189,14 +188,17 @@ def section9(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator
              pairs: dict[str, Any], save_path: Path | None,
              progress: bool = True) -> tuple[dict[str, Any], Any, Any]:
     """§9: train a copy of the §8 modulator on the frozen encoder, then measure it (Original vs
-    Trained, the lift the seed's "+152%" most plausibly is). Returns (block, trained, run)."""
+    Trained, the lift the seed's "+152%" most plausibly is). Returns (block, trained, run).
+    With `training.save`, the modulator is written staged for `save_path` (`modulator_paths`):
+    `write_json` of the results publishes it."""
     section, ev = params["training"], params["evaluation"]
     trained = copy.deepcopy(modulator)
     config = train_config(section, params, progress)
+    save_path = save_path if section["save"] else None
     train, run = train_step(data, loaded.model, loaded.tokenizer, trained, config,
                             reset_alpha=section["reset_alpha"],
-                            save_path=str(save_path) if section["save"] and save_path else None)
-    _relative_saved_to(train)
+                            save_path=str(staged(save_path)) if save_path else None)
+    _saved_to(train, save_path)
     evaluation, _ = evaluate_modulator(
         data, loaded.model, loaded.tokenizer, trained, name="Trained", pairs=pairs,
         seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
@@ -244,15 +246,16 @@ def section11(loaded: Any, params: dict[str, Any], modulator: Any,
 
 def section12(data: ModulatorData, loaded: Any, params: dict[str, Any], pairs: dict[str, Any],
               save_path: Path | None, progress: bool = True) -> tuple[dict[str, Any], Any]:
-    """§12: the field modulator trained with §9's loop, measured with §10's protocol."""
+    """§12: the field modulator trained with §9's loop, measured with §10's protocol; saved
+    staged for `save_path` like §9's."""
     section, ev = params["field"], params["evaluation"]
+    save_path = save_path if section["training"]["save"] else None
     block, field = field_modulator_step(
         data, loaded.model, loaded.tokenizer, config=field_config(section, loaded.model),
         train_config=train_config(section["training"], params, progress), seed=section["seed"],
         n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"], pairs=pairs,
-        save_path=str(save_path) if section["training"]["save"] and save_path else None,
-        progress=progress)
-    _relative_saved_to(block)
+        save_path=str(staged(save_path)) if save_path else None, progress=progress)
+    _saved_to(block, save_path)
     return block, field
 
 
@@ -334,12 +337,19 @@ def _round(value: Any, digits: int) -> Any:
     return value
 
 
+def _cell(value: Any, digits: int) -> Any:
+    """A table cell: rounded, or "undefined" where the number is None or not finite (e.g. a
+    correlation with a constant similarity vector, `lib.terrain.correlation`)."""
+    rounded = _round(value, digits)
+    return UNDEFINED if rounded is None else rounded
+
+
 def relational_table(evaluation: dict[str, Any]) -> pd.DataFrame:
     """Pearson, Spearman, gradient, their deltas and relative lifts against the Original."""
     cols = ("pearson", "spearman", "gradient", "delta_pearson", "delta_spearman",
             "relative_lift_pearson", "relative_lift_spearman")
     sets = evaluation["relational"]["sets"]
-    return pd.DataFrame([[_round(row[c], 4) for c in cols] for row in sets.values()],
+    return pd.DataFrame([[_cell(row[c], 4) for c in cols] for row in sets.values()],
                         index=list(sets), columns=list(cols))
 
 
@@ -363,7 +373,7 @@ def sweep_table(block: dict[str, Any]) -> pd.DataFrame:
     """§10: preservation, Pearson, Spearman, gradient, lift and CV per static alpha."""
     cols = ("preservation", "pearson", "spearman", "gradient", "relative_lift_pearson",
             "cv_paired")
-    return pd.DataFrame([[r["label"], *(_round(r[c], 4) for c in cols)] for r in block["rows"]],
+    return pd.DataFrame([[r["label"], *(_cell(r[c], 4) for c in cols)] for r in block["rows"]],
                         index=[r["alpha"] for r in block["rows"]],
                         columns=["label", *cols]).rename_axis("alpha")
 

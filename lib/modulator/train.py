@@ -14,10 +14,15 @@ same rng; alphas logged every `alpha_every` batches. Objectives:
 
 The field modulator trains through the same loop, with its own AdamW groups
 (`FieldModulatorTrainer`) and a `cv_check` on the pooled validation reps after each epoch.
+
+A loss or gradient norm that is not finite stops the run at once (`TrainingDivergedError`, naming
+the step, the value and the parameter key to lower), before the step that would write it into
+the modulator; `save_modulator` refuses a non-finite tensor, so no NaN modulator is saved.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -35,6 +40,10 @@ from lib.modulator.field import FieldModulatorTrainer, GeometricFieldModulator
 from lib.modulator.hooks import attach, encoder_of
 
 OBJECTIVES = ("t5-seed", "t5", "encoder-token")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss (or gradient norm) became inf or NaN; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,15 @@ def split_indices(n: int, seed: int, val_fraction: float = 0.1
     return perm[:n_train], perm[n_train:], rng
 
 
+def _check_finite(value: float, what: str, config: TrainConfig, section: str) -> None:
+    """Raise `TrainingDivergedError` when `value` (a loss or gradient norm) is inf or NaN."""
+    if not math.isfinite(value):
+        raise TrainingDivergedError(
+            f"modulator training diverged: {what} is {value} (not finite), so training stopped "
+            f"and nothing was saved; lower {section}.lr (now {config.lr:g}) in the parameter "
+            "file")
+
+
 def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, texts: list[str],
                     targets: list[str], config: TrainConfig | None = None, *,
                     target_ids: list[int] | None = None) -> TrainResult:
@@ -184,7 +202,9 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
 
     `texts` are the encoder inputs as formatted for the family (e.g. "summarize: ..." for T5),
     `targets` the lemma names; `target_ids` (encoder-only) the lemma tokens, else tokenized.
-    Raises AssertionError if any model weight changed.
+    Raises AssertionError if any model weight changed, `TrainingDivergedError` at the first loss
+    or gradient norm that is not finite (naming `training.lr`, or `field.training.lr` for the
+    field modulator).
     """
     config = config or TrainConfig()
     if len(texts) != len(targets) or len(texts) < 2:
@@ -199,6 +219,7 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
     snapshot = freeze(model)
     model.eval()
     field_trainer = None
+    section = "field.training" if isinstance(modulator, GeometricFieldModulator) else "training"
     if isinstance(modulator, GeometricFieldModulator):
         field_trainer = FieldModulatorTrainer(modulator, lr=config.lr,
                                               weight_decay=config.weight_decay)
@@ -231,10 +252,12 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
                 tic = time.perf_counter()
                 optimizer.zero_grad()
                 loss, _ = run(order[b * bs:(b + 1) * bs])
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(modulator.parameters(), config.clip)
-                optimizer.step()
                 losses.append(loss.item())
+                _check_finite(losses[-1], f"the training loss at step {step}", config, section)
+                loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(modulator.parameters(), config.clip)
+                _check_finite(float(norm), f"the gradient norm at step {step}", config, section)
+                optimizer.step()
                 step_time += time.perf_counter() - tic
                 if b % config.alpha_every == 0:
                     alpha_steps.append(step)
@@ -248,6 +271,7 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
             with torch.no_grad():
                 outs = [run(val_idx[s:s + bs]) for s in range(0, len(val_idx), bs)]
             val_loss.append(float(np.mean([o[0].item() for o in outs])))
+            _check_finite(val_loss[-1], f"the validation loss after step {step}", config, section)
             if field_trainer is not None:
                 field_trainer.check_cv(torch.cat([o[1] for o in outs]))
                 if field_trainer.should_stop():
@@ -272,12 +296,16 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
 def save_modulator(modulator: nn.Module, path: str | os.PathLike,
                    metadata: dict[str, str] | None = None) -> Path:
     """Write the modulator's state with `safetensors.torch.save_file`, atomically (a temporary
-    file in the same folder, then `os.replace`)."""
+    file in the same folder, then `os.replace`); ValueError for a tensor with inf or NaN."""
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in modulator.state_dict().items()}
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"not saving {path.name}: {len(bad)} tensors hold inf or NaN (e.g. "
+                         f"{bad[0]}); the training diverged, lower its lr")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

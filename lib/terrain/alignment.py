@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 
+from lib.terrain.correlation import correlation
 from lib.terrain.cosine import mean_intra_cosine, normalize_rows, row_cosine
 from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
 from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_summary
@@ -61,14 +61,27 @@ def pair_cosines(X: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
     return (Xn @ Xn.T)[pi, pj]
 
 
-def relational_correlation(s: np.ndarray, cos: np.ndarray) -> dict[str, float]:
-    """Pearson (`np.corrcoef`) and Spearman (`scipy.stats.spearmanr`) of similarity vs cosine."""
+CORRELATIONS = ("pearson", "spearman")
+
+
+def relational_correlation(s: np.ndarray, cos: np.ndarray) -> dict[str, float | str | None]:
+    """Pearson and Spearman of similarity vs cosine (`lib.terrain.correlation`), and `reason`:
+    None, or why both are undefined (NaN), e.g. every pair has the same similarity."""
     if len(s) != len(cos) or len(s) < 3:
         raise ValueError(f"need >= 3 equal-length values; got {len(s)} and {len(cos)}")
-    return {
-        "pearson": float(np.corrcoef(s, cos)[0, 1]),
-        "spearman": float(spearmanr(s, cos)[0]),
-    }
+    names = ("the pair similarities", "the pair cosines")
+    r, reason = correlation(s, cos, names, "pearson")
+    rho, _ = correlation(s, cos, names, "spearman")
+    return {"pearson": r, "spearman": rho, "reason": reason}
+
+
+def correlation_lift(static: dict[str, Any], encoder: dict[str, Any]) -> dict[str, Any]:
+    """Encoder minus static Pearson and Spearman (NaN, with the reason, where either is
+    undefined)."""
+    reason = encoder["reason"] or static["reason"]
+    lift: dict[str, Any] = {k: float("nan") if reason else encoder[k] - static[k]
+                            for k in CORRELATIONS}
+    return lift | {"reason": reason}
 
 
 def band_masks(
@@ -133,19 +146,25 @@ def pentachoron_comparison(
     """Volumes of the same simplices in both spaces (D1).
 
     `paired_corr` pairs by index where both are valid (B11 fixed); `truncated_corr` is the seed's
-    `corrcoef(vs[:m], ve[:m])` over the separately filtered lists (as executed).
+    `corrcoef(vs[:m], ve[:m])` over the separately filtered lists (as executed). Each is None
+    when undefined (fewer than 2 volumes, or constant ones), with `<key>_reason` saying why.
     """
     vs = cayley_menger_volumes(np.asarray(static)[simplices])
     ve = cayley_menger_volumes(np.asarray(encoder)[simplices])
     both = np.isfinite(vs) & np.isfinite(ve)
     fs, fe = vs[np.isfinite(vs)], ve[np.isfinite(ve)]
     m = min(len(fs), len(fe))
+    names = ("the static volumes", "the encoder volumes")
+    paired, paired_reason = correlation(vs[both], ve[both], names)
+    truncated, truncated_reason = correlation(fs[:m], fe[:m], names)
     return {
         "static": volume_summary(vs),
         "encoder": volume_summary(ve),
         "n_both_valid": int(both.sum()),
-        "paired_corr": float(np.corrcoef(vs[both], ve[both])[0, 1]) if both.sum() > 1 else None,
-        "truncated_corr": float(np.corrcoef(fs[:m], fe[:m])[0, 1]) if m > 1 else None,
+        "paired_corr": None if paired_reason else paired,
+        "paired_corr_reason": paired_reason,
+        "truncated_corr": None if truncated_reason else truncated,
+        "truncated_corr_reason": truncated_reason,
         "pairing_broken": bool(m != len(simplices) or len(fs) != len(fe)),
         "volumes_static": vs,
         "volumes_encoder": ve,
@@ -272,7 +291,7 @@ def wordnet_alignment(
                                                               strict=True)},
         "static": corr_s,
         "encoder": corr_e,
-        "lift": {k: corr_e[k] - corr_s[k] for k in corr_s},
+        "lift": correlation_lift(corr_s, corr_e),
         "bands": distance_bands(s, cs, ce, exact_edges=exact_edges),
         "gradient": {"static": band_gradient(s, cs), "encoder": band_gradient(s, ce)},
         "pentachora": {k: v for k, v in volumes.items() if not k.startswith("volumes_")},

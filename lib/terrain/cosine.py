@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.terrain.correlation import pearson
+
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 NEAR_TOL = 0.01
 
@@ -167,7 +169,8 @@ def digit_manifold(cosines: Any) -> dict[str, Any]:
     """Digit geometry from the [10, 10] digit cosine matrix (`digit_cosine_matrix`).
 
     Over the 45 pairs i < j: `corr = corrcoef(|i-j|, cos)`, adjacent mean (|i-j| = 1, 9 pairs),
-    non-adjacent mean (36 pairs) and their gap.
+    non-adjacent mean (36 pairs) and their gap. The correlation is NaN when the cosines are
+    constant (`lib.terrain.correlation`), with `corr_reason` saying why (None otherwise).
     """
     C = _to_numpy(cosines).astype(np.float64)
     if C.shape != (10, 10):
@@ -176,8 +179,9 @@ def digit_manifold(cosines: Any) -> dict[str, Any]:
     i, j = np.triu_indices(10, k=1)
     gaps, cos = np.abs(i - j), C[i, j]
     adjacent, nonadjacent = cos[gaps == 1].mean(), cos[gaps > 1].mean()
+    corr, reason = pearson(gaps, cos, ("|i - j|", "the digit pair cosines"))
     return {
-        "corr_abs_diff_cosine": float(np.corrcoef(gaps, cos)[0, 1]),
+        "corr_abs_diff_cosine": corr, "corr_reason": reason,
         "adjacent_mean": float(adjacent), "nonadjacent_mean": float(nonadjacent),
         "gap": float(adjacent - nonadjacent), "pair_cosines": cos.tolist(),
     }

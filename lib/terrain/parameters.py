@@ -14,12 +14,46 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from lib.params import ModelName, NonNegativeInt, PositiveInt, RunParameters, StrictModel, register
+from lib.params import (
+    RANDOM_PREFIX,
+    ModelName,
+    NonNegativeInt,
+    PairCount,
+    PositiveInt,
+    RelCount,
+    RunParameters,
+    SimplexCount,
+    StrictModel,
+    capped,
+    register,
+)
 from lib.terrain.weights.baseline import CONFIGS as INIT_CONFIGS
-from lib.terrain.weights.battery import THRESHOLDS
+from lib.terrain.weights.battery import Q_THRESHOLD, THRESHOLDS
 
 Seed = NonNegativeInt
 SECTIONS = ("embedding", "layers", "wordnet", "weights", "projection")
+WORDNET_SYNSETS = 117_659  # WordNet 3.0: a hypernym chain starts at each matched synset at most
+MAX_VOCAB_ROWS = 1_000_000  # above every model's vocabulary (Gemma 3: 262,144 rows)
+MAX_PAIRWISE_ROWS = 20_000  # all n(n-1)/2 cosines or distances of the sample sit in memory at once
+MAX_SEEDS = 1_000  # 20x the seed's 50 stability seeds
+VocabRows = capped(MAX_VOCAB_ROWS, "more rows than any model's vocabulary; the run also checks "
+                   "the model's own")
+PairwiseRows = capped(MAX_PAIRWISE_ROWS, "all n(n-1)/2 pairwise values of the sample are held in "
+                      "memory at once; the seed sampled 5,000")
+SplitRows = capped(MAX_VOCAB_ROWS, "more rows than any model's vocabulary", minimum=2)
+SeedCount = capped(MAX_SEEDS, "one full alignment per seed; the seed ran 50", minimum=2)
+ChainCount = capped(WORDNET_SYNSETS, "the synsets of WordNet 3.0, one chain each at most")
+
+
+def _not_random(model: str) -> str:
+    """Terrain reads real checkpoints: a `random/` architecture has none to measure."""
+    if model.startswith(RANDOM_PREFIX):
+        inner = model.removeprefix(RANDOM_PREFIX)
+        raise ValueError(f"{model} is an architecture at random initialization, which terrain "
+                         f"does not measure (it reads real weights): use {inner} itself, a tiny/ "
+                         "model, or weights: {init_baseline: true} for the initialization beside "
+                         f"the trained weights ({', '.join(INIT_CONFIGS)} for it alone)")
+    return model
 
 
 class EmbeddingSection(StrictModel):
@@ -27,10 +61,10 @@ class EmbeddingSection(StrictModel):
 
     protocol: Literal["section1", "section13a"] = "section1"
     seed: Seed = 42
-    n_cosine: PositiveInt = 5000
-    n_simplices: PositiveInt = 1000
-    n_distances: PositiveInt = 2000
-    n_pca: PositiveInt = 10000  # §13a only
+    n_cosine: PairwiseRows = 5000
+    n_simplices: SimplexCount = 1000
+    n_distances: PairwiseRows = 2000
+    n_pca: VocabRows = 10000  # §13a only
 
 
 class LayersSection(StrictModel):
@@ -43,11 +77,11 @@ class LayersSection(StrictModel):
 class StabilitySection(StrictModel):
     """§3: the WordNet alignment over seeds 0..n_seeds-1 at smaller samples."""
 
-    n_seeds: Annotated[int, Field(ge=2)] = 50
-    n_rel: PositiveInt = 2000
-    n_pairs: PositiveInt = 200_000
-    n_simplices: PositiveInt = 500
-    n_chains: PositiveInt = 1000
+    n_seeds: SeedCount = 50
+    n_rel: RelCount = 2000
+    n_pairs: PairCount = 200_000
+    n_simplices: SimplexCount = 500
+    n_chains: ChainCount = 1000
 
 
 class WordNetSection(StrictModel):
@@ -58,9 +92,9 @@ class WordNetSection(StrictModel):
     batch_size: PositiveInt = 64
     max_length: Annotated[int, Field(ge=2)] = 128
     seed: Seed = 42
-    n_rel: PositiveInt = 3000
-    n_pairs: PositiveInt = 500_000
-    n_simplices: PositiveInt = 1000
+    n_rel: RelCount = 3000
+    n_pairs: PairCount = 500_000
+    n_simplices: SimplexCount = 1000
     exact_edges: bool = False  # False: the seed's band edges (B16), as executed
     stability: StabilitySection | None = None
 
@@ -74,15 +108,36 @@ class WeightsSection(StrictModel):
     init_baseline: bool = False
     init_seed: Seed = 0
 
+    @field_validator("thresholds")
+    @classmethod
+    def _has_q_threshold(cls, thresholds: list[float]) -> list[float]:
+        if Q_THRESHOLD not in thresholds:
+            raise ValueError(f"must include {Q_THRESHOLD} (the \"Q sparsity\" share of |w| < "
+                             f"{Q_THRESHOLD} the tables and the summary read), e.g. "
+                             f"{list(THRESHOLDS)}")
+        return thresholds
+
+    @model_validator(mode="after")
+    def _measures_something(self) -> WeightsSection:
+        if not self.trained and not self.init_baseline:
+            raise ValueError("trained: false with init_baseline: false measures nothing: set "
+                             "init_baseline: true (the initialization alone) or trained: true")
+        return self
+
 
 class ProjectionSection(StrictModel):
     """§13b: the larger model's embeddings projected (PCA + Procrustes) onto this model's."""
 
     source: ModelName
     seed: Seed = 42
-    n_pca: PositiveInt = 50_000
-    n_anchor: PositiveInt = 10_000
-    n_test: PositiveInt = 5_000
+    n_pca: VocabRows = 50_000
+    n_anchor: SplitRows = 10_000
+    n_test: SplitRows = 5_000
+
+    @field_validator("source")
+    @classmethod
+    def _real_source(cls, source: str) -> str:
+        return _not_random(source)
 
 
 @register
@@ -102,7 +157,7 @@ class TerrainParameters(RunParameters):
     def _known_init(cls, model: str) -> str:
         if model.startswith("init/") and model not in INIT_CONFIGS:
             raise ValueError(f"unknown initialization {model!r}; known: {', '.join(INIT_CONFIGS)}")
-        return model
+        return _not_random(model)
 
     @model_validator(mode="after")
     def _some_section(self) -> TerrainParameters:
@@ -120,3 +175,4 @@ class TerrainParameters(RunParameters):
             raise ValueError(f"{self.model} is an initialization only: give just "
                              "`weights: {trained: false, init_baseline: true}`")
         return self
+

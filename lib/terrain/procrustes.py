@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.terrain.correlation import pearson
 from lib.terrain.cosine import normalize_rows, row_cosine, upper_tri_cosines, value_stats
 from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_summary
 from lib.terrain.spectra import participation_ratio_of
@@ -196,9 +197,10 @@ def shared_token_index(a: Any, b: Any, surface: str = "auto") -> SharedTokens:
 
 # ---- §13b ----
 
-def _relational(native: np.ndarray, aligned: np.ndarray) -> dict[str, float]:
+def _relational(native: np.ndarray, aligned: np.ndarray) -> dict[str, Any]:
     a, b = upper_tri_cosines(native), upper_tri_cosines(aligned)
-    return {"n_tokens": int(native.shape[0]), "pearson": float(np.corrcoef(a, b)[0, 1]),
+    r, reason = pearson(a, b, ("the native pair cosines", "the projected pair cosines"))
+    return {"n_tokens": int(native.shape[0]), "pearson": r, "pearson_reason": reason,
             "mean_abs_diff": float(np.abs(a - b).mean())}
 
 
@@ -207,14 +209,16 @@ def _paired_volumes(native: np.ndarray, projected: np.ndarray) -> dict[str, Any]
     both = np.isfinite(native) & np.isfinite(projected)
     v_n, v_p = native[np.isfinite(native)], projected[np.isfinite(projected)]
     m = min(v_n.size, v_p.size)
+    names = ("the native volumes", "the projected volumes")
+    paired, paired_reason = pearson(native[both], projected[both], names)
+    # B11: the seed paired the two valid lists by truncation, misaligned if any was invalid
+    truncated, truncated_reason = pearson(v_n[:m], v_p[:m], names)
     return {
         "native": nat, "projected": prj, "ratio_projected_native": prj["mean"] / nat["mean"],
         "paired_valid": int(both.sum()),
-        "vol_corr_paired": float(np.corrcoef(native[both], projected[both])[0, 1])
-        if both.sum() > 1 else float("nan"),
-        # B11: the seed paired the two valid lists by truncation, misaligned if any was invalid
-        "vol_corr_truncated_as_executed": float(np.corrcoef(v_n[:m], v_p[:m])[0, 1])
-        if m > 1 else float("nan"),
+        "vol_corr_paired": paired, "vol_corr_paired_reason": paired_reason,
+        "vol_corr_truncated_as_executed": truncated,
+        "vol_corr_truncated_as_executed_reason": truncated_reason,
     }
 
 
@@ -308,7 +312,8 @@ def cross_scale_projection(E_large: Any, E_small: Any, shared: SharedTokens | No
             raise ValueError(f"digit_rows must be 10 row numbers in [0, {V}); got {d.tolist()}")
         Cn, Ca = normalize_rows(S[d]), normalize_rows(aligned[d])
         cs, ca = (Cn @ Cn.T)[np.triu_indices(10, 1)], (Ca @ Ca.T)[np.triu_indices(10, 1)]
+        corr, reason = pearson(cs, ca, ("the native digit cosines", "the projected digit cosines"))
         out["digits"] = {"per_digit_cosine": row_cosine(S[d], aligned[d]).tolist(),
-                         "structure_corr": float(np.corrcoef(cs, ca)[0, 1]),
+                         "structure_corr": corr, "structure_corr_reason": reason,
                          "mean_abs_diff": float(np.abs(cs - ca).mean())}
     return out

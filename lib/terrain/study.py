@@ -3,6 +3,10 @@
 Each step reads what it needs and no more: the embedding sections read the embedding matrix
 alone from the checkpoint, the weight battery streams one tensor at a time, and only the layer and
 WordNet sections build the model (they run it). Nothing here prints; the notebook narrates.
+
+Wall times and peak memory stay out of the blocks (the same inputs must give the same results
+file, byte for byte): each step moves them into `measured[<section>]` when given a `measured`
+dict (`lib.results.pop_measurements`), for the notebook to print.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.results import pop_measurements
 from lib.terrain.parameters import SECTIONS
 
 __all__ = ["SECTIONS"]
@@ -33,12 +38,18 @@ SENTENCES = (
 TRANSLATION = ("translate English to German: The house is big.", "Das Haus ist groß.")
 
 
-def _timed(block: dict[str, Any], start: float) -> dict[str, Any]:
-    block["seconds"] = round(time.perf_counter() - start, 2)
+def _measured(block: dict[str, Any], start: float, section: str,
+              measured: dict[str, Any] | None) -> dict[str, Any]:
+    """`block` without its measurements; they and the section's wall time go to
+    `measured[section]` when `measured` is given."""
+    found = pop_measurements(block)
+    if measured is not None:
+        measured[section] = found | {"seconds": time.perf_counter() - start}
     return block
 
 
-def embedding_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def embedding_section(model: str, cfg: dict[str, Any],
+                      measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§1 or §13a on the input-embedding matrix read alone from the checkpoint."""
     from lib.terrain.embeddings import (
         embedding_matrices,
@@ -58,7 +69,7 @@ def embedding_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
                                     n_pca=cfg["n_pca"], **sizes)
     block.update(protocol=cfg["protocol"], tensor=em.key, tied=em.tied,
                  tied_reason=em.tied_reason, shape=list(em.E.shape))
-    return _timed(block, start)
+    return _measured(block, start, "embedding", measured)
 
 
 def load_for_forward(model: str) -> Any:
@@ -68,7 +79,8 @@ def load_for_forward(model: str) -> Any:
     return load_model(model, dtype="float32")
 
 
-def layers_section(model: str, cfg: dict[str, Any], loaded: Any) -> dict[str, Any]:
+def layers_section(model: str, cfg: dict[str, Any], loaded: Any,
+                   measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§1: encoder layer-by-layer geometry through hooks; T5: encoder vs decoder, position bias."""
     from lib.terrain.layers import (
         encoder_decoder_position_cosine,
@@ -89,7 +101,7 @@ def layers_section(model: str, cfg: dict[str, Any], loaded: Any) -> dict[str, An
         for stack in ("encoder", "decoder"):
             bias[stack] = position_bias_stats(read_position_bias(model, stack))
     block["position_bias"] = bias or None
-    return _timed(block, start)
+    return _measured(block, start, "layers", measured)
 
 
 def slow_tokenizer(model: str) -> Any:
@@ -101,8 +113,9 @@ def slow_tokenizer(model: str) -> Any:
     return AutoTokenizer.from_pretrained(str(checkpoint_folder(model)), use_fast=False, legacy=True)
 
 
-def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any) -> tuple[dict[str, Any],
-                                                                          dict[str, np.ndarray]]:
+def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any,
+                    measured: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """§2 (and §3 when asked): single-token lemmas, pooled definitions, the alignment.
 
     Returns the results block and the arrays the figure needs (pair similarities and cosines).
@@ -138,7 +151,7 @@ def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any) -> tuple[dict[
     scatter = alignment.pop("scatter", None)
     block: dict[str, Any] = {"matched": len(matched), "template": template,
                              "pos_mix": pos_mix(matched), "alignment": alignment,
-                             "encode_seconds": round(encode_s, 2)}
+                             "encode_seconds": encode_s}
     if cfg["stability"]:
         s = cfg["stability"]
         chains = hypernym_chains(matched)
@@ -146,10 +159,11 @@ def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any) -> tuple[dict[
                                        n_rel=s["n_rel"], n_pairs=s["n_pairs"],
                                        n_simplices=s["n_simplices"], n_chains=s["n_chains"])
     arrays = {k: np.asarray(v) for k, v in (scatter or {}).items()}
-    return _timed(block, start), arrays
+    return _measured(block, start, "wordnet", measured), arrays
 
 
-def weights_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def weights_section(model: str, cfg: dict[str, Any],
+                    measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§4-§6: the battery streamed from the checkpoint, and the initialization beside it."""
     from lib.terrain.weights.baseline import attach_init, init_battery
     from lib.terrain.weights.battery import run_battery
@@ -159,14 +173,15 @@ def weights_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
     init = (init_battery(model, seed=cfg["init_seed"], thresholds=thresholds)
             if cfg["init_baseline"] else None)
     if not cfg["trained"]:
-        return _timed({"trained": None, "init": init}, start)
+        return _measured({"trained": None, "init": init}, start, "weights", measured)
     trained = run_battery(model, thresholds=thresholds)
     if init is not None:
         trained = attach_init(trained, init)
-    return _timed({"trained": trained, "init": init}, start)
+    return _measured({"trained": trained, "init": init}, start, "weights", measured)
 
 
-def projection_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def projection_section(model: str, cfg: dict[str, Any],
+                       measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§13b: `cfg['source']`'s embeddings projected onto `model`'s over their shared tokens."""
     from lib.terrain.embeddings import embedding_matrices, load_tokenizer
     from lib.terrain.procrustes import cross_scale_projection, shared_token_index
@@ -178,7 +193,7 @@ def projection_section(model: str, cfg: dict[str, Any]) -> dict[str, Any]:
                                    shared, seed=cfg["seed"], n_pca=cfg["n_pca"],
                                    n_anchor=cfg["n_anchor"], n_test=cfg["n_test"])
     block.update(source=source, target=model, shared_tokens=len(shared))
-    return _timed(block, start)
+    return _measured(block, start, "projection", measured)
 
 
 def model_record(model: str, init_seed: int = 0) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+
+from lib.terrain.correlation import UNDEFINED
 
 # The Qwen3.5-0.8B numbers seed 004 quotes as its reference (claims registry ids) and the
 # embedding-block field each compares with.
@@ -19,7 +22,16 @@ QWEN_REFERENCE = (
 
 
 def _num(value: Any, spec: str = ".4f") -> str:
-    return "n/a" if value is None else format(float(value), spec)
+    """A number: "n/a" where there is none, "undefined" where it is not finite."""
+    if value is None:
+        return "n/a"
+    return format(float(value), spec) if math.isfinite(float(value)) else UNDEFINED
+
+
+def _corr(value: Any, spec: str = ".4f") -> str:
+    """A correlation: "undefined" where it is None or NaN (a constant input, see
+    `lib.terrain.correlation`)."""
+    return UNDEFINED if value is None else _num(value, spec)
 
 
 def _get(block: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -42,7 +54,7 @@ def embedding_table(block: dict[str, Any]) -> pd.DataFrame:
         ("dims for 90% variance", str(s["dims_for_variance"]["90%"])),
         ("pentachoron volume CV", _num(p["cv"])),
         ("volume embed / Gaussian", f"{_num(p['ratio_embed_random'])} ({p['reference']})"),
-        ("digit |i-j| vs cosine corr", _num(block["digits"]["manifold"]["corr_abs_diff_cosine"])),
+        ("digit |i-j| vs cosine corr", _corr(block["digits"]["manifold"]["corr_abs_diff_cosine"])),
     ]
     return pd.DataFrame(rows, columns=["quantity", "value"]).set_index("quantity")
 
@@ -74,19 +86,21 @@ def pos_mix_line(mix: dict[str, Any]) -> str:
 
 
 def alignment_table(a: dict[str, Any]) -> pd.DataFrame:
-    """Static embedding vs encoder: correlations with path similarity, gradient, volumes."""
+    """Static embedding vs encoder: correlations with path similarity, gradient, volumes
+    ("undefined" where a correlation is, e.g. every pair has the same similarity)."""
     rows = [
-        ("Pearson r", a["static"]["pearson"], a["encoder"]["pearson"], a["lift"]["pearson"]),
-        ("Spearman rho", a["static"]["spearman"], a["encoder"]["spearman"],
+        ("Pearson r", _corr, a["static"]["pearson"], a["encoder"]["pearson"],
+         a["lift"]["pearson"]),
+        ("Spearman rho", _corr, a["static"]["spearman"], a["encoder"]["spearman"],
          a["lift"]["spearman"]),
-        ("gradient (s>=0.25 minus s<0.10)", a["gradient"]["static"], a["gradient"]["encoder"],
-         a["gradient"]["encoder"] - a["gradient"]["static"]),
-        ("pentachoron volume CV", a["pentachora"]["static"]["cv"],
+        ("gradient (s>=0.25 minus s<0.10)", _num, a["gradient"]["static"],
+         a["gradient"]["encoder"], a["gradient"]["encoder"] - a["gradient"]["static"]),
+        ("pentachoron volume CV", _num, a["pentachora"]["static"]["cv"],
          a["pentachora"]["encoder"]["cv"], None),
     ]
     table = pd.DataFrame(
-        [(name, _num(s), _num(e), _num(lift, "+.4f") if lift is not None else "")
-         for name, s, e, lift in rows],
+        [(name, fmt(s), fmt(e), fmt(lift, "+.4f") if lift is not None else "")
+         for name, fmt, s, e, lift in rows],
         columns=[f"{a['n_pairs']:,} pairs", "static", "encoder", "lift"])
     return table.set_index(f"{a['n_pairs']:,} pairs")
 
@@ -98,6 +112,8 @@ def stability_table(stab: dict[str, Any]) -> pd.DataFrame:
                 "gradient_static", "gradient_enc", "static_cv", "enc_cv"):
         s = stab["summary"].get(key)
         if s is None:
+            if key in stab["per_seed"]:  # no seed gave a finite value (e.g. constant similarity)
+                rows.append((key, UNDEFINED, "", ""))
             continue
         ci = s.get("ci") or [None, None]
         rows.append((key, f"{_num(s['mean'])} ± {_num(s['std'])}",
@@ -136,5 +152,5 @@ def projection_table(block: dict[str, Any]) -> pd.DataFrame:
         ("per-token cosine mean / median", f"{_num(tok['mean'])} / {_num(tok['median'])}"),
     ]
     rows.append(("PCA variance retained", _num(block["pca_retained_variance"])))
-    rows.append(("relational Pearson (1,000 test tokens)", _num(block["relational"]["pearson"])))
+    rows.append(("relational Pearson (1,000 test tokens)", _corr(block["relational"]["pearson"])))
     return pd.DataFrame(rows, columns=["quantity", "value"]).set_index("quantity")

@@ -137,7 +137,7 @@ def _pair_payload(mode: str, si: float = 0.7, dsi: float = 0.03) -> dict:
             "base": {"specialization_index": si, "mean_head_correlation": 1 - si},
             "instruct": {"specialization_index": si + dsi},
             "delta": {"specialization_index": dsi, "mean_head_correlation": -dsi},
-            "verdict": {"code": "C_REFUTED"}}
+            "verdict": {"code": "NOT_RESOLVED", "as_executed": {"code": "C_REFUTED"}}}
 
 
 def test_reference_pair_reads_the_run_and_records_a_mode_mismatch(tmp_path, monkeypatch) -> None:
@@ -147,6 +147,8 @@ def test_reference_pair_reads_the_run_and_records_a_mode_mismatch(tmp_path, monk
     assert (ref["base_si"], ref["delta_si"], ref["delta_corr"], ref["published"]) == (
         0.7, 0.03, -0.03, False)
     assert ref["source"] == "results/embedded/E11_tiny-mha.json"
+    # the verdict compared is the seed rule's (as published), the corrected one beside it
+    assert (ref["verdict"], ref["verdict_corrected"]) == ("C_REFUTED", "NOT_RESOLVED")
     mismatch = study.mode_mismatch("padded", ref)
     assert mismatch == {"this_run": "padded", "reference": "masked",
                         "reference_run": "E11_tiny-mha"}
@@ -265,3 +267,89 @@ def test_unknown_model_fails_at_once_not_inside_a_sanity_error(monkeypatch) -> N
     with pytest.raises(UnknownModelError, match=r"^unknown model 'tiny/phi-4'; known models"):
         study.measure_with_sanity_variants(params, "tiny/phi-4", load_prompts())
     assert tried == ["bfloat16"]  # one load, not one per dtype variant
+
+
+def test_compare_pair_gives_the_intervals_the_verdict_counts(pair) -> None:
+    params, base, instruct = pair
+    delta = study.compare_pair(params, base, instruct)
+    assert delta["bootstrap"] == {"n_prompts": 10, "n_boot": 200, "seed": 0, "ci": 0.95}
+    lo, hi = delta["si_ci"]
+    assert delta["correlation_ci"] == [-hi, -lo]  # one fact: SI = 1 - correlation
+    d_var = instruct.metrics["mean_head_variance"] - base.metrics["mean_head_variance"]
+    assert delta["mean_head_variance"] == pytest.approx(d_var)
+    v_lo, v_hi = delta["variance_ci"]
+    assert v_lo <= d_var <= v_hi
+    assert delta["variance_ci_excludes_zero"] == (v_lo > 0 or v_hi < 0)
+    assert delta["specialization_index_relative"] == pytest.approx(
+        delta["specialization_index"] / base.metrics["specialization_index"])
+    verdict = study.collapse_verdict(base, instruct, delta)
+    assert verdict.values["intervals"] == {"specialization_index": [lo, hi],
+                                           "mean_head_variance": [v_lo, v_hi]}
+    assert verdict.as_executed["values"]["signs"] == 3 and verdict.values["signs"] == 2
+    assert "intervals: percentile 95% bootstrap over the 10 prompts (resampled with " \
+           "replacement, 200 resamples, seed 0; paired" in tables.bootstrap_note(delta["bootstrap"])
+
+
+def test_head_permutation_null_beside_every_si(pair) -> None:
+    params, base, instruct = pair
+    null = base.controls["head_permutation"]
+    assert (null["n_permutations"], null["seed"]) == (1000, 0)  # the parameter file's default
+    assert null["si"]["point"] == pytest.approx(base.metrics["specialization_index"])
+    assert null["si"]["low"] <= null["si"]["high"] and 0 < null["si"]["p"] <= 1
+    assert null["group_si"]["reason"].startswith("one KV group (MQA)")
+    assert "head-permutation null [" in tables.describe_run(base)
+    delta = study.compare_pair(params, base, instruct)
+    d = delta["controls"]["head_permutation"]["si"]
+    assert d["point"] == pytest.approx(delta["specialization_index"])
+    nothing = study.null_model({**params, "null_model": False}, params["base"], [])
+    report = tables.pair_controls_report(base, instruct, delta["controls"], nothing,
+                                         delta["bootstrap"])
+    assert "Against the head-permutation null:" in report
+    assert "head-permutation null: the heads of each layer shuffled independently, 1000 " \
+           "permutations (seed 0; base and instruct shuffled independently" in report
+    table = tables.permutation_table({"base": base.controls, "delta": delta["controls"]})
+    assert table.loc["SI (1 - mean head correlation)", "base"] == (
+        f"{null['si']['point']:.4f} (null [{null['si']['low']:.4f}, {null['si']['high']:.4f}], "
+        f"p {null['si']['p']:.3f})")
+    assert table.loc["SI (1 - mean head correlation)", "delta"].startswith(f"{d['point']:+.4f}")
+    assert table.loc["Group SI (among KV groups)", "base"] == "n/a"
+
+
+def test_stand_in_pairs_are_not_called_an_alignment_effect(pair) -> None:
+    _, base, instruct = pair
+    assert study.pair_subject(base, instruct) == "random-init stand-in pair (tests the pipeline)"
+    assert tables.pair_heading(base, instruct).startswith(
+        "random-init stand-in pair (tests the pipeline): instruct - base")
+    real = study.ModelRun("m", {**base.record, "source": "embedded"}, base.per_prompt, {}, {},
+                          (0.0, 0.0))
+    assert study.pair_subject(real, real) == "territorial collapse"
+    assert tables.pair_heading(real, real) == "alignment effect: instruct - base"
+    rows = [{"label": "E11 a", "kind": "MQA", "base_si": 0.5, "instruct_si": 0.4,
+             "delta_si": -0.1, "stand_in": True}]
+    fig = plots.summary_figure("t", rows)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "dSI with bootstrap 95% CI: random-init stand-in pairs (test the pipeline)" in titles
+    assert not any("Alignment effect" in t for t in titles)
+    assert "(random-init stand-in)" in fig.axes[1].get_yticklabels()[0].get_text()
+    fig = plots.summary_figure("t", [{**rows[0], "stand_in": False}])
+    assert "Alignment effect: dSI with bootstrap 95% CI" in [ax.get_title() for ax in fig.axes]
+
+
+def test_comparison_table_shows_both_verdicts() -> None:
+    mha = {"delta_si": 0.03, "delta_corr": -0.03, "verdict": "C_REFUTED",
+           "verdict_corrected": "NOT_RESOLVED"}
+    verdict = study.Verdict("B_PARTIAL", {}, {}, as_executed={"code": "A_CONFIRMED"})
+    table = tables.comparison_table(mha, verdict, {"specialization_index": -0.02,
+                                                   "mean_head_correlation": 0.02})
+    assert table.loc["verdict (seed rule as executed)"].tolist() == ["C_REFUTED", "A_CONFIRMED"]
+    assert table.loc["verdict (corrected)"].tolist() == ["NOT_RESOLVED", "B_PARTIAL"]
+
+
+def test_ladder_table_shows_each_si_against_its_null() -> None:
+    null = {"point": 0.47, "null_mean": 0.45, "low": 0.4004, "high": 0.5003, "p": 0.667,
+            "reason": None}
+    table = tables.ladder_table([{**_row("MiniLM", 0.0227, 0.47), "si_null": null},
+                                 _row("Phi-3", 3.8, 0.33)])  # published: no null
+    assert table.loc[0, "head-perm. null 95%"] == "[0.400, 0.500]"
+    assert table.loc[0, "perm. p"] == "0.667"
+    assert (table.loc[1, "head-perm. null 95%"], table.loc[1, "perm. p"]) == ("-", "-")

@@ -33,23 +33,84 @@ BASE = metrics(0.5, 0.5, 0.01)
         (metrics(0.5, 0.5, 0.01), "C_REFUTED", 0),  # no change is not a decrease / increase
     ],
 )
-def test_territorial_collapse(instruct, code, count):
+def test_seed_rule_as_executed_counts_three_point_signs(instruct, code, count):
     v = territorial_collapse(BASE, instruct)
-    assert v.code == code and v.values["criteria_met"] == count
+    seed = v.as_executed
+    assert seed["code"] == code and seed["values"] == {"criteria_met": count, "signs": 3}
     assert v.values["delta_specialization"] == pytest.approx(instruct["specialization_index"] - 0.5)
-    assert set(v.criteria) == {
+    assert set(seed["criteria"]) == {
         "specialization_decreased",
         "correlation_increased",
         "variance_decreased",
     }
-    assert v.as_dict()["code"] == code
+    assert v.as_dict()["as_executed"]["code"] == code
+    # without intervals no sign is resolved: the corrected verdict says so
+    assert v.code == verdicts.NOT_RESOLVED and v.values["criteria_met"] == 0
+    assert set(v.values["sign_status"].values()) == {verdicts.SIGN_UNRESOLVED}
+
+
+SI_DOWN, SI_UP, SI_ZERO = (-0.08, -0.02), (0.02, 0.08), (-0.03, 0.05)
+VAR_DOWN, VAR_UP, VAR_ZERO = (-2e-3, -1e-4), (1e-4, 2e-3), (-1e-3, 1e-3)
+
+
+@pytest.mark.parametrize(
+    ("si_ci", "var_ci", "code", "met", "statuses"),
+    [
+        (SI_DOWN, VAR_DOWN, "A_CONFIRMED", 2, ("collapse", "collapse")),
+        (SI_DOWN, VAR_ZERO, "B_PARTIAL", 1, ("collapse", "not resolved")),
+        (SI_ZERO, VAR_DOWN, "B_PARTIAL", 1, ("not resolved", "collapse")),
+        (SI_DOWN, VAR_UP, "B_PARTIAL", 1, ("collapse", "against collapse")),
+        (SI_UP, VAR_ZERO, "C_REFUTED", 0, ("against collapse", "not resolved")),
+        (SI_UP, VAR_UP, "C_REFUTED", 0, ("against collapse", "against collapse")),
+        (SI_ZERO, VAR_ZERO, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),
+        ((0.0, 0.05), VAR_ZERO, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),  # 0 is in
+        ((math.nan, 0.01), None, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),
+    ],
+)
+def test_corrected_rule_counts_a_sign_only_when_its_interval_excludes_zero(
+        si_ci, var_ci, code, met, statuses):
+    # the point deltas are all collapse signs: the seed rule says A_CONFIRMED (3/3) every time
+    v = territorial_collapse(BASE, metrics(0.45, 0.55, 0.005), intervals={
+        "specialization_index": si_ci, "mean_head_variance": var_ci})
+    assert v.as_executed["code"] == "A_CONFIRMED"
+    assert v.as_executed["values"]["criteria_met"] == 3
+    assert (v.code, v.values["criteria_met"], v.values["signs"]) == (code, met, 2)
+    assert tuple(v.values["sign_status"].values()) == statuses
+    assert list(v.values["sign_status"]) == ["SI down / correlation up", "head variance down"]
+    assert v.criteria == {"specialization_decreased": statuses[0] == "collapse",
+                          "variance_decreased": statuses[1] == "collapse"}
+
+
+def test_dsi_and_d_correlation_count_once() -> None:
+    # SI down and correlation up are one fact: a clear dSI < 0 alone is 1 of 2 signs (corrected),
+    # while the seed rule counts it twice and says A_CONFIRMED
+    v = territorial_collapse(BASE, metrics(0.4, 0.6, 0.02), intervals={
+        "specialization_index": SI_DOWN, "mean_head_variance": VAR_UP})
+    assert v.as_executed["code"] == "A_CONFIRMED" and v.as_executed["values"]["criteria_met"] == 2
+    assert v.code == "B_PARTIAL" and v.values["criteria_met"] == 1
+    assert "correlation_increased" not in v.criteria
+
+
+def test_describe_collapse_says_which_sign_is_not_resolved() -> None:
+    from lib.attention.tables import describe_collapse
+
+    v = territorial_collapse(BASE, metrics(0.45, 0.55, 0.005), intervals={
+        "specialization_index": SI_ZERO, "mean_head_variance": VAR_DOWN})
+    text = describe_collapse(v)
+    corrected, seed = text.splitlines()
+    assert corrected == (
+        "B_PARTIAL (corrected: 1/2 independent signs resolved toward collapse; SI down / "
+        "correlation up: not resolved (dSI 95% CI [-0.0300, +0.0500] includes 0); head variance "
+        "down: collapse (d variance 95% CI [-2.000e-03, -1.000e-04]))")
+    assert seed.startswith("seed rule as executed: A_CONFIRMED (3/3 point signs, dSI and "
+                           "d correlation counted as two: specialization decreased True")
 
 
 def test_mistral_reference_is_refuted():
     v = territorial_collapse(
         metrics(published("mistral7b.base_si"), published("mistral7b.base_corr"), 0.01),
         metrics(published("mistral7b.instruct_si"), published("mistral7b.instruct_corr"), 0.012))
-    assert v.code == "C_REFUTED"
+    assert v.as_executed["code"] == published("mistral7b.verdict")
 
 
 @pytest.mark.parametrize(
@@ -176,9 +237,12 @@ NAN, INF = math.nan, math.inf
     ],
 )
 def test_territorial_collapse_on_non_finite_metric_is_undefined(base, instruct, reason):
-    v = territorial_collapse(base, instruct, ("base tiny/a", "instruct tiny/b"))
+    v = territorial_collapse(base, instruct, ("base tiny/a", "instruct tiny/b"),
+                             intervals={"specialization_index": SI_DOWN,
+                                        "mean_head_variance": VAR_DOWN})
     assert v.code == verdicts.UNDEFINED and v.reason == reason and v.criteria == {}
     assert v.as_dict()["reason"] == reason
+    assert v.as_executed["code"] == verdicts.UNDEFINED  # both rules: never a pattern verdict
 
 
 def test_finite_verdicts_have_no_reason():

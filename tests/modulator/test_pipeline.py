@@ -122,6 +122,39 @@ def test_relative_lift_and_deltas_are_against_the_original(setup) -> None:
     assert preservation(data.encoder, reps)["mean"] < 0.9999
 
 
+def test_a_constant_similarity_leaves_correlations_and_lifts_undefined() -> None:
+    """Every pair at the same similarity: no Pearson, Spearman, delta or lift is a number; the
+    reason is recorded and the tables print "undefined"."""
+    from lib.modulator.pipeline import relational_evaluation
+    from lib.modulator.study import relational_table
+
+    rng = np.random.default_rng(0)
+    n = 20
+    pi, pj = rng.choice(n, 200), rng.choice(n, 200)
+    keep = pi != pj
+    pairs = {"rel": np.arange(n), "pi": pi[keep], "pj": pj[keep], "s": np.full(keep.sum(), 0.5),
+             "similarity": "wup", "n_rel": n, "n_pairs_drawn": 200, "n_pairs": int(keep.sum()),
+             "seed": 0, "eval_disjoint_from_anchors": True, "leakage_fraction": None}
+    reps = {name: rng.normal(size=(n, 8)) for name in ("Static", "Original", "Modulated")}
+    out = relational_evaluation(pairs, reps)
+    m = out["sets"]["Modulated"]
+    for key in ("pearson", "spearman", "delta_pearson", "relative_lift_pearson",
+                "relative_lift_spearman"):
+        assert np.isnan(m[key]), key
+    assert m["reason"].startswith("undefined: no variance in the pair similarities")
+    assert m["lift_reason"] == m["reason"]
+    table = relational_table({"relational": out})
+    assert (table[["pearson", "spearman", "relative_lift_pearson"]] == "undefined").all().all()
+    # a varying similarity: defined; an Original with one row repeated: only the lift is not
+    pairs["s"] = np.linspace(0.1, 0.9, keep.sum())
+    defined = relational_evaluation(pairs, reps)["sets"]["Modulated"]
+    assert defined["reason"] is None and defined["lift_reason"] is None
+    reps["Original"] = np.tile(reps["Original"][0], (n, 1))
+    m = relational_evaluation(pairs, reps)["sets"]["Modulated"]
+    assert m["reason"] is None and np.isfinite(m["pearson"]) and np.isnan(m["delta_pearson"])
+    assert m["lift_reason"].startswith("Original: undefined: no variance in the pair cosines")
+
+
 def test_pentachora_paired_and_unpaired() -> None:
     X = np.random.default_rng(0).normal(size=(50, 8))
     out = pentachora(X, 2 * X, n_simplices=30)
@@ -161,3 +194,43 @@ def test_train_and_field_steps(setup, tmp_path) -> None:
     assert field["train"]["encoder_unchanged"]
     assert {d["id"] for d in field["b12_decisions"]} >= {"B12a", "B12c", "B12f"}
     json.dumps(field)
+
+
+def test_a_trained_modulator_is_published_only_with_its_results(setup, tmp_path) -> None:
+    """An interrupted run leaves no finished-looking `lerp.safetensors` without its results: the
+    modulator is staged (hidden) until `write_json` writes the results; the next run removes
+    leftovers and orphans."""
+    import copy
+
+    from lib.modulator import study
+    from lib.modulator.train import load_modulator
+    from lib.params import load_parameters
+    from lib.paths import shown
+    from lib.results import write_json
+
+    bert, data, _, mod, arrays = setup
+    params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator")
+    params["training"].update(epochs=1, batch_size=16, max_steps=2, max_input_len=48)
+    params["evaluation"].update(n_simplices=30)
+    pairs = evaluation_pairs(data, anchors=arrays["anchor_idx"], n_rel=30, n_pairs=300,
+                             eval_disjoint_from_anchors=True)
+    results_file, folder = tmp_path / "modulator_x.json", tmp_path / "modulator_x"
+    folder.mkdir()
+    (folder / "lerp.safetensors").write_bytes(b"left by a killed run")  # no results refer to it
+    (folder / ".field.safetensors.partial").write_bytes(b"staged by a killed run")
+    paths = study.modulator_paths(results_file)
+    assert paths["lerp"] == folder / "lerp.safetensors" and list(folder.iterdir()) == []
+    block, trained, _ = study.section9(data, bert, params, mod, pairs, paths["lerp"],
+                                       progress=False)
+    # killed here: only the hidden staged file exists, never the finished name
+    assert [p.name for p in folder.iterdir()] == [".lerp.safetensors.partial"]
+    assert block["train"]["saved_to"] == shown(paths["lerp"])
+    write_json(results_file, {"section9": block})
+    assert [p.name for p in folder.iterdir()] == ["lerp.safetensors"]
+    loaded = load_modulator(copy.deepcopy(mod), paths["lerp"])
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                   trained.state_dict().values(), strict=True))
+    # a finished modulator beside its results survives the next run's clean-up; a leftover not
+    (folder / ".lerp.safetensors.partial").write_bytes(b"staged by a killed rerun")
+    study.modulator_paths(results_file)
+    assert [p.name for p in folder.iterdir()] == ["lerp.safetensors"]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
+from lib.results import to_jsonable
 from lib.terrain import alignment as al
-from lib.terrain import wordnet
+from lib.terrain import tables, wordnet
 from lib.terrain.wordnet import MatchedLemma
 
 
@@ -61,6 +62,21 @@ def test_band_gradient_and_correlation() -> None:
     corr = al.relational_correlation(s, c)
     assert corr["pearson"] == pytest.approx(pearsonr(s, c)[0])
     assert corr["spearman"] == pytest.approx(spearmanr(s, c)[0])
+    assert corr["reason"] is None
+
+
+def test_a_constant_similarity_vector_has_no_correlation() -> None:
+    """np.corrcoef gives ~1e-17 for a constant float vector; the alignment records undefined."""
+    s = np.full(40, 1 / 3)
+    c = np.random.default_rng(0).normal(size=40)
+    corr = al.relational_correlation(s, c)
+    assert np.isnan(corr["pearson"]) and np.isnan(corr["spearman"])
+    assert corr["reason"].startswith("undefined: no variance in the pair similarities (std ")
+    defined = al.relational_correlation(np.linspace(0.1, 1, 40), c)
+    lift = al.correlation_lift(defined, corr)
+    assert np.isnan(lift["pearson"]) and lift["reason"] == corr["reason"]
+    assert al.correlation_lift(defined, defined) == {"pearson": 0.0, "spearman": 0.0,
+                                                     "reason": None}
 
 
 def test_pair_cosines_equal_plain_loop() -> None:
@@ -83,6 +99,11 @@ def test_pentachora_paired_by_index_and_truncated() -> None:
     assert out["n_both_valid"] == 4 and out["pairing_broken"]
     assert out["paired_corr"] == pytest.approx(np.corrcoef(vs[1:], ve[1:])[0, 1])
     assert out["truncated_corr"] == pytest.approx(np.corrcoef(vs[1:], ve[:4])[0, 1])
+    assert out["paired_corr_reason"] is None and out["truncated_corr_reason"] is None
+    # the same simplex five times over: constant volumes, no correlation (not ~0)
+    same = al.pentachoron_comparison(static, encoder, np.array([[2, 3, 4, 5, 6]] * 5))
+    assert same["paired_corr"] is None and same["truncated_corr"] is None
+    assert "no variance in the static volumes" in same["paired_corr_reason"]
 
 
 def test_hypernym_chains_continue_through_unmatched(wn) -> None:
@@ -151,3 +172,25 @@ def test_wordnet_alignment_small_real_set(wn) -> None:
         al.wordnet_alignment(static[:10], encoder, matched)
     with pytest.raises(ValueError, match="matched has"):
         al.wordnet_alignment(static, encoder, matched[:5])
+
+
+def test_adjectives_alone_give_undefined_correlations_and_tables_say_so(wn) -> None:
+    """Every adjective pair has path similarity 1/3 (B10): Pearson, Spearman, the lift and the
+    gradient are undefined, recorded with the reason, and the table prints "undefined"."""
+    names = [n for w in ("red", "fast", "happy", "blue", "big", "small", "quick", "slow")
+             for n in wn.synsets(w, pos="a")][:30]
+    matched = [MatchedLemma(f"w{i}", n, i, "definition") for i, n in enumerate(names)]
+    rng = np.random.default_rng(0)
+    static, encoder = rng.normal(size=(30, 8)), rng.normal(size=(30, 8))
+    out = al.wordnet_alignment(static, encoder, matched, n_rel=20, n_pairs=500, n_simplices=10,
+                               n_scatter=50)
+    assert list(out["similarity_values"]) == [str(1 / 3)]
+    for key in ("static", "encoder", "lift"):
+        assert np.isnan(out[key]["pearson"]) and np.isnan(out[key]["spearman"])
+        assert "no variance in the pair similarities" in out[key]["reason"]
+    written = json.loads(json.dumps(to_jsonable(out), allow_nan=False))
+    assert written["static"]["pearson"] is None and written["lift"]["spearman"] is None
+    table = tables.alignment_table(out)
+    assert (table.loc[["Pearson r", "Spearman rho"]] == "undefined").all().all()
+    assert table.loc["gradient (s>=0.25 minus s<0.10)", "encoder"] == "undefined"
+    assert table.loc["pentachoron volume CV", "static"] != "undefined"

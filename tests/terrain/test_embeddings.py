@@ -9,7 +9,8 @@ import pytest
 import torch
 from scipy.spatial.distance import pdist
 
-from lib.terrain import embeddings
+from lib.results import to_jsonable
+from lib.terrain import embeddings, tables
 from lib.terrain.simplex import cayley_menger_volumes_loop
 
 SMALL = {"n_cosine": 40, "n_simplices": 30, "n_distances": 25}
@@ -110,6 +111,31 @@ def test_tokenizer_parts_and_head_comparison() -> None:
     assert not head["tied"]
     assert "corr_abs_diff_cosine" in out13["digits"]["manifold"]
     json.dumps(out13)
+
+
+def test_parallel_digit_rows_give_an_undefined_digit_correlation() -> None:
+    """Ten digit rows along one direction: their cosines are 1 up to rounding (not exactly 1),
+    which np.corrcoef turns into a number; the manifold records undefined and its reason, and
+    the tables print "undefined"."""
+    tok = embeddings.load_tokenizer("tiny/t5")
+    E = embeddings.embedding_matrices("tiny/t5").E.clone()
+    ids = [tok.encode(str(d), add_special_tokens=False)[0] for d in range(10)]
+    direction = torch.randn(E.shape[1], generator=torch.Generator().manual_seed(0))
+    for k, i in enumerate(ids):
+        E[i] = direction * (0.3 + 0.37 * k)
+    block = embeddings.section1_geometry(E, tokenizer=tok, **SMALL)
+    manifold = block["digits"]["manifold"]
+    assert np.isnan(manifold["corr_abs_diff_cosine"])
+    assert manifold["corr_reason"].startswith(
+        "undefined: no variance in the digit pair cosines (std ")
+    block.update(tensor="shared.weight", shape=list(E.shape), tied=True)
+    assert tables.embedding_table(block).loc["digit |i-j| vs cosine corr", "value"] == "undefined"
+    published = tables.published_embedding_table(block, lambda claim: -0.862)
+    assert published.loc["qwen08.digit_corr", "this model"] == "undefined"
+    assert json.loads(json.dumps(to_jsonable(manifold)))["corr_abs_diff_cosine"] is None
+    defined = embeddings.section1_geometry(embeddings.embedding_matrices("tiny/t5").E,
+                                           tokenizer=tok, **SMALL)["digits"]["manifold"]
+    assert np.isfinite(defined["corr_abs_diff_cosine"]) and defined["corr_reason"] is None
 
 
 def test_bad_input_raises(E: np.ndarray) -> None:

@@ -163,9 +163,8 @@ def test_summary_prints_dash_for_zero_and_missing(t5_run) -> None:
 @pytest.mark.slow
 def test_minilm_battery_memory_and_init_comparison() -> None:
     result = run_battery("embedded/all-minilm-l6-v2")
-    memory = result["memory"]
-    assert memory["exact"] and memory["peak_over_largest"] < 3.0
-    assert result["timings_s"]["total"] < 300
+    memory = result["memory"]  # run_battery's return value; results files hold none of it
+    assert memory["peak_exact"] and memory["peak_over_largest"] < 3.0
     assert result["counts"]["self_attn_q"] == 6 and result["unmatched"] == []
     init = init_battery("embedded/all-minilm-l6-v2")
     rows = {r["group"]: r for r in compare_with_init(result, init)}

@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lib.memory import PeakRSS, release_freed_memory
+from lib.terrain.correlation import pearson
 from lib.terrain.weights.catalog import (
     ATTENTION_ROLES,
     AttentionHeads,
@@ -319,12 +320,6 @@ def norm_scale_stats(w: Any, offset: float = 0.0) -> dict[str, Any]:
     return acc.stats()
 
 
-def _corr(x: np.ndarray, y: np.ndarray) -> float | None:
-    if np.std(y) == 0:
-        return None
-    return float(np.corrcoef(x, y)[0, 1])
-
-
 def _topology(b: np.ndarray) -> dict[str, Any]:
     """Per-head peak, local/global/mixed (§6 rule), monotonic fraction and distance corr (§4)."""
     n, heads = b.shape
@@ -333,13 +328,15 @@ def _topology(b: np.ndarray) -> dict[str, Any]:
     half = b[: n // 2]
     monotonic = (np.diff(half, axis=0) <= 0).mean(axis=0)
     index = np.arange(n)
+    corr = [pearson(index, b[:, h], ("the bucket index", f"head {h}'s bias")) for h in range(heads)]
     return {
         "n_buckets": n, "local": int(local.sum()), "global": int(global_.sum()),
         "mixed": int((~local & ~global_).sum()), "peak": peak.tolist(),
         "classes": ["local" if lo else "global" if gl else "mixed"
                     for lo, gl in zip(local, global_, strict=True)],
         "monotonic_frac": monotonic.tolist(),
-        "dist_corr": [_corr(index, b[:, h]) for h in range(heads)],
+        "dist_corr": [None if reason else r for r, reason in corr],
+        "dist_corr_reason": [reason for _, reason in corr],
         "range": [float(b.min()), float(b.max())],
     }
 
@@ -349,7 +346,8 @@ def position_bias_topology(rpb: Any, bidirectional: bool = False) -> dict[str, A
 
     Unidirectional (decoder; buckets 0..nb-1 = growing past distance): peak = argmax; Local =
     #heads with peak ≤ 2, Global = #heads with peak ≥ nb−3, Mixed = the rest (§6's rule);
-    monotonic_frac = mean(diff(b[:nb/2]) ≤ 0); dist_corr = corrcoef(arange(nb), b) (§4).
+    monotonic_frac = mean(diff(b[:nb/2]) ≤ 0); dist_corr = corrcoef(arange(nb), b) (§4), None
+    for a head whose bias is constant (`dist_corr_reason` says why).
     Bidirectional (encoder): buckets 0..nb/2−1 are key ≤ query, nb/2.. key > query, each growing
     with distance, so the same quantities are computed per direction on its nb/2 buckets
     (`directions`); `seed_as_executed` keeps the seed's whole-range numbers, which mix directions.
@@ -540,7 +538,9 @@ def run_battery(name_or_checkpoint: str | TensorSource, *, thresholds: Iterable[
     (the < 0.1 share of self_attn_q/k/v/qkv), sv (D3 means per group and per matrix), qk (per
     layer, both conventions, and first/last/trend per stack), dead_neurons, cross_layer (adjacent
     D7 per location/group), norms, position_bias, timings_s, memory (peak RSS above the start vs
-    the largest tensor, and every tensor read). `locations` keeps only those (e.g. ['vision'] for
+    the largest tensor, and every tensor read). The wall times and peak memory vary from run to
+    run: `lib.results.pop_measurements` takes them out before a results file is written.
+    `locations` keeps only those (e.g. ['vision'] for
     the seed's CLIP `.visual`). `threads` sets torch's CPU threads for the run (restored after;
     None keeps the current setting): one thread is the default because LAPACK on weight-sized
     matrices gains little from more and slows down many-fold when the cores are shared.
@@ -597,7 +597,8 @@ def _measure(source: TensorSource, catalog: Catalog, thresholds: tuple[float, ..
         **tensors,
         "qk": qk,
         "timings_s": {"tensors": t1 - t0, "svd": tensors["sv"]["seconds"], "qk": t2 - t1},
-        "memory": {"peak_rss_mb": peak.mb, "exact": peak.exact, "largest_tensor": largest.key,
+        "memory": {"peak_rss_mb": peak.mb, "peak_exact": peak.exact,
+                   "largest_tensor": largest.key,
                    "largest_tensor_mb": largest_mb,
                    "peak_over_largest": peak.mb / largest_mb if largest_mb else None,
                    "n_reads": len(reads), "n_tensors": len(catalog.entries)},

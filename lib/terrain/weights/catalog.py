@@ -20,12 +20,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lib.models.checkpoint import layer_position
+
 ROLES = ("q", "k", "v", "qkv", "o", "mlp_up", "mlp_gate", "mlp_down", "norm", "embedding",
          "position_bias", "projection", "other")
 ATTENTION_ROLES = ("q", "k", "v", "qkv", "o")
 LOCATIONS = ("encoder", "decoder", "vision", "text", "shared")
-LAYER_WORDS = ("block", "layer", "layers", "resblocks", "h")
-_LAYER = re.compile(r"(?:^|\.)(?:" + "|".join(LAYER_WORDS) + r")\.(\d+)(?:\.|$)")
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2")
 
 
@@ -346,8 +346,8 @@ def _location(family: Family, key: str) -> str:
 
 def layer_index(key: str) -> int:
     """The int after the first `block`/`layer`/`layers`/`resblocks`/`h` part, else -1."""
-    match = _LAYER.search(key)
-    return int(match.group(1)) if match else -1
+    found = layer_position(key)
+    return found[1] if found else -1
 
 
 def _kind(key: str) -> str:

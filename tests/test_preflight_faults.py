@@ -1,0 +1,80 @@
+"""lib.preflight on a modulator's `layers` and on BERT-family encoders (meta-device forward)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lib import preflight
+from lib.models.presets import meta_model
+from lib.paths import PARAMETERS
+
+BERT = "google-bert/bert-large-uncased"
+
+
+def _file(tmp_path: Path, stem: str, data: dict) -> Path:
+    """`data` as <tmp>/paper/<stem>.yaml."""
+    path = tmp_path / "paper" / f"{stem}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _modulator(tmp_path: Path, **changes: object) -> Path:
+    stem = "modulator_t5-small-corrected"
+    data = yaml.safe_load((PARAMETERS / "paper" / f"{stem}.yaml").read_text()) | changes
+    return _file(tmp_path, stem, data)
+
+
+def _bert(tmp_path: Path, experiment: str, **sections: object) -> Path:
+    return _file(tmp_path, f"{experiment}_bert-large", {
+        "experiment": experiment, "run": "bert-large", "profile": "paper", "model": BERT,
+        "resources": {"gpu": 1, "gpu_memory_gb": 16, "mem_mb": 32000, "runtime": 60},
+        **sections})
+
+
+def test_modulator_layers_in_the_model_pass(tmp_path: Path) -> None:
+    [row] = preflight.check_file(_modulator(tmp_path, layers=[0, 1]))  # used to raise TypeError
+    assert row.ok, row.problems
+    assert "layers [0, 1]" in row.checks and "modulator blocks 6" in row.checks
+
+
+def test_modulator_layers_beyond_the_model_fail_naming_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert preflight.main([str(_modulator(tmp_path, layers=[0, 6]))]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "  modulator_t5-small-corrected: layers [6] do not exist: google-t5/t5-small has 6 "
+        "encoder blocks (0..5); fix `layers` in the parameter file")
+
+
+def test_seed_faithful_on_a_bert_modulator_fails() -> None:
+    row = preflight.Row("modulator_bert-large", BERT)
+    preflight.modulator_checks(row, BERT, {"layers": None, "seed_faithful": True})
+    assert row.problems == [f"{BERT}: seed_faithful applies to T5 only; BertModel is "
+                            "encoder-only: use seed_faithful=False (the encoder-token objective)"]
+
+
+@pytest.mark.parametrize("experiment, sections", [
+    ("terrain", {"layers": {}, "wordnet": {}}),
+    ("modulator", {"layers": [0, 23]}),
+])
+def test_bert_encoder_sections_pass_on_the_meta_device(tmp_path: Path, experiment: str,
+                                                       sections: dict) -> None:
+    [row] = preflight.check_file(_bert(tmp_path, experiment, **sections))
+    assert row.ok, row.problems  # used to fail: Tensor.item() cannot be called on meta tensors
+    assert "encoder hooks 25" in row.checks  # embeddings and the 24 layers all fired
+
+
+def test_a_bert_encoder_that_cannot_run_still_fails(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    broken = meta_model(preflight._config(BERT))
+    with torch.device("meta"):  # layer 3's output projection no longer takes the MLP's width
+        broken.encoder.layer[3].output.dense = torch.nn.Linear(7, 1024)
+    monkeypatch.setattr(preflight, "_meta", lambda name: broken)
+    [row] = preflight.check_file(_bert(tmp_path, "terrain", layers={}))
+    assert not row.ok
+    assert row.problems[0].startswith(f"{BERT}: the encoder hooks do not attach: ")
