@@ -15,6 +15,14 @@ from __future__ import annotations
 
 import re
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def without_widgets(outputs: list) -> list:
+    """The outputs less progress-bar widgets: their stored text is their first frame (`0%|`)."""
+    return [o for o in outputs if WIDGET_VIEW not in o.get("data", {})]
+
+
 DEFAULT_TOLERANCE = {"rel": 0.02, "abs": 0.0}
 _FLOAT = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)(?!\w|\.\d)")
 _TOLERANCE = re.compile(r"^\s*#\s*NBVAL_TOLERANCE\b(.*)$", re.MULTILINE)

@@ -166,9 +166,6 @@ def snakemake_pids(folder: str | Path = ROOT) -> list[int] | None:
     return sorted(pids)
 
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
 def clean_twin(path: str | Path) -> int:
     """Drop the progress-bar widgets from an executed twin; returns how many outputs went.
 
@@ -177,13 +174,15 @@ def clean_twin(path: str | Path) -> int:
     """
     import nbformat
 
+    from lib.nbcompare import without_widgets
+
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     dropped = 0
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        kept = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        kept = without_widgets(cell.outputs)
         dropped += len(cell.outputs) - len(kept)
         cell.outputs = kept
     if notebook.metadata.pop("widgets", None) is not None or dropped:

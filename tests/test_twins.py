@@ -9,8 +9,9 @@ import nbformat
 import pytest
 
 from lib import paths
+from lib.nbcompare import WIDGET_VIEW
 from lib.paths import ROOT, shown
-from lib.workflow import WIDGET_VIEW, clean_twin, ordered_notebooks
+from lib.workflow import clean_twin, ordered_notebooks
 
 TWINS = [p.with_suffix(".ipynb") for p in ordered_notebooks()]
 
