@@ -6,7 +6,7 @@ functions make of it. A number that is not finite (NaN/Inf, or None: JSON null) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -200,18 +200,27 @@ def estimate(value: Mapping[str, Any] | None, signed: bool = False) -> str:
             f"{number(value.get('high'), spec)}]")
 
 
+def _figures_table(columns: Mapping[str, Mapping[str, Any]], figures: Sequence[tuple],
+                   index: str, signed: Sequence[str],
+                   cell: Callable[[Mapping[str, Any] | None, bool], str]) -> pd.DataFrame:
+    """One row per (label, getter) of `figures`, one column per block of `columns` ({label:
+    block}; the labels in `signed` are deltas) written by `cell`; `why n/a` gives the reasons."""
+    rows = []
+    for label, get in figures:
+        values = {name: get(block) for name, block in columns.items()}
+        reasons = dict.fromkeys(v["reason"] for v in values.values() if v and v.get("reason"))
+        rows.append({index: label, **{name: cell(v, name in signed) for name, v in values.items()},
+                     "why n/a": "; ".join(reasons) or "-"})
+    return pd.DataFrame(rows).set_index(index)
+
+
 def controls_table(columns: Mapping[str, Mapping[str, Any]],
                    signed: Sequence[str] = ("delta",)) -> pd.DataFrame:
     """The architecture controls, one column per controls block ({label: block}; the labels in
     `signed` are deltas), each cell 'point [95% CI]'; `why n/a` gives the reasons of n/a."""
-    rows = []
-    for label, group, key in CONTROL_FIGURES:
-        values = {name: (block.get(group) or {}).get(key) for name, block in columns.items()}
-        reasons = dict.fromkeys(v["reason"] for v in values.values() if v and v.get("reason"))
-        rows.append({"control": label,
-                     **{name: estimate(v, name in signed) for name, v in values.items()},
-                     "why n/a": "; ".join(reasons) or "-"})
-    return pd.DataFrame(rows).set_index("control")
+    figures = [(label, lambda block, g=group, k=key: (block.get(g) or {}).get(k))
+               for label, group, key in CONTROL_FIGURES]
+    return _figures_table(columns, figures, "control", signed, estimate)
 
 
 def null_text(value: Mapping[str, Any] | None, signed: bool = False) -> str:
@@ -223,24 +232,21 @@ def null_text(value: Mapping[str, Any] | None, signed: bool = False) -> str:
             f"p {number(value['p'], '.3f')}")
 
 
+def _against_null(value: Mapping[str, Any] | None, signed: bool) -> str:
+    """'value (null [95%], p)' of a head-permutation figure; 'n/a' when undefined."""
+    if not value or not is_finite(value.get("point")):
+        return NOT_AVAILABLE
+    return f"{number(value['point'], '+.4f' if signed else '.4f')} ({null_text(value, signed)})"
+
+
 def permutation_table(columns: Mapping[str, Mapping[str, Any]],
                       signed: Sequence[str] = ("delta",)) -> pd.DataFrame:
     """Each figure against its head-permutation null, one column per controls block
     ({label: block}; the labels in `signed` are deltas), each cell 'value (null [95%], p)';
     `why n/a` gives the reasons of n/a."""
-    rows = []
-    for label, key in NULL_FIGURES:
-        values = {name: (block.get("head_permutation") or {}).get(key)
-                  for name, block in columns.items()}
-        reasons = dict.fromkeys(v["reason"] for v in values.values() if v and v.get("reason"))
-        cells = {}
-        for name, v in values.items():
-            sign = name in signed
-            cells[name] = (NOT_AVAILABLE if not v or not is_finite(v.get("point")) else
-                           f"{number(v['point'], '+.4f' if sign else '.4f')} "
-                           f"({null_text(v, sign)})")
-        rows.append({"figure": label, **cells, "why n/a": "; ".join(reasons) or "-"})
-    return pd.DataFrame(rows).set_index("figure")
+    figures = [(label, lambda block, k=key: (block.get("head_permutation") or {}).get(k))
+               for label, key in NULL_FIGURES]
+    return _figures_table(columns, figures, "figure", signed, _against_null)
 
 
 def sink_layers(controls: Mapping[str, Any]) -> str:

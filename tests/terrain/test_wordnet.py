@@ -41,6 +41,16 @@ def test_lemma_count_matches_wordnet_3(wn) -> None:
     assert 70_000 < len(single_words) < len(lemmas)
 
 
+def test_the_parameter_caps_are_wordnet_3s_own_counts(wn) -> None:
+    """`n_rel` and `n_chains` are capped at what WordNet 3.0 holds: counted here, not trusted."""
+    from lib.params import WORDNET_LEMMAS
+    from lib.terrain.parameters import WORDNET_SYNSETS
+
+    synsets = list(wn.all_synsets())
+    assert len(synsets) == WORDNET_SYNSETS
+    assert len({lemma.name() for s in synsets for lemma in s.lemmas()}) == WORDNET_LEMMAS
+
+
 def test_lexnames_file_has_45_numbered_lines() -> None:
     lines = wordnet.lexnames_text().splitlines()
     assert len(lines) == 45
