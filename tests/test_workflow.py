@@ -263,7 +263,9 @@ def test_lock_release_looks_only_at_this_folders_snakemake(tmp_path: Path) -> No
     """A Snakemake working elsewhere on the machine does not block (or count for) this folder."""
     fake = tmp_path / "bin" / "snakemake"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nsleep 60\n")
+    # A Python script, as the real Snakemake is: one process, no forked child that could
+    # briefly share the script's command line (a shell's `sleep` did, seen once in CI).
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
     fake.chmod(0o755)
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir()
@@ -271,7 +273,7 @@ def test_lock_release_looks_only_at_this_folders_snakemake(tmp_path: Path) -> No
     assert snakemake_pids(here) == []
     process = subprocess.Popen([str(fake)], cwd=elsewhere)
     try:
-        for _ in range(50):  # until the shell has started
+        for _ in range(50):  # until the interpreter has started
             if snakemake_pids(elsewhere):
                 break
             subprocess.run(["sleep", "0.1"], check=True)
