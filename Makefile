@@ -73,9 +73,11 @@ lint: setup
 bench: setup
 	$(PY) -m lib.bench
 
-# containers run as root: the server refuses to start there without --allow-root
+# containers run as root: the server refuses to start there without --allow-root. Rooted at the
+# repository (results/, figures/, parameters/ browsable), opening at notebooks/.
 lab: setup
-	$(WITH_ENV) $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+	$(WITH_ENV) $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks
 
 clean-cache:
 	rm -rf $(BSD_CACHE_DIR)

@@ -97,7 +97,7 @@ rule notebook:
         constraint=constraint,
     shell:
         "{PYTHON} -m lib.runner {input.notebook} {input.params} --output {output.executed}"
-        " > {log} 2>&1"
+        " --workflow > {log} 2>&1"
 
 
 rule summary:

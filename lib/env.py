@@ -13,7 +13,7 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from lib.paths import CACHE
+from lib.paths import CACHE, ROOT
 
 # variable -> folder under CACHE
 LOCATIONS: dict[str, str] = {
@@ -39,8 +39,10 @@ LOCATIONS: dict[str, str] = {
     "YARN_GLOBAL_FOLDER": "yarn/global",
 }
 # settings that are not locations; JUPYTER_PLATFORM_DIRS=1 also silences jupyter_core's
-# "migrating to platformdirs" DeprecationWarning
-SETTINGS: dict[str, str] = {"JUPYTER_PLATFORM_DIRS": "1"}
+# "migrating to platformdirs" DeprecationWarning; JUPYTER_CONFIG_PATH adds the repository's
+# tracked `jupyter/` folder, whose labconfig makes JupyterLab open a `.py` notebook as a notebook
+SETTINGS: dict[str, str] = {"JUPYTER_PLATFORM_DIRS": "1",
+                            "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter")}
 
 
 def locations(cache: Path = CACHE) -> dict[str, str]:

@@ -8,6 +8,9 @@ parameter file is injected as `PARAMETERS` (and the overrides as `OVERRIDES`), a
 notebook is written atomically. The run is a workflow run (`BSD_WORKFLOW_RUN=1` in the kernel:
 results go to `results/<profile>/`) unless it has overrides, given with `--overrides` or left in
 the notebook's parameters cell: then it is a scratch run (`results/scratch/<profile>/`).
+The workflow's jobs pass `--workflow`: the parameter file alone decides, an `OVERRIDES` left in the
+parameters cell (e.g. by JupyterLab's autosave into the tracked `.py`) is ignored with a note, and
+`--overrides` is refused.
 A bad parameter file and a failing cell are reported in one line, without a traceback.
 
 Nothing goes to /tmp: the converted notebook and the kernel's connection file live in a run folder
@@ -126,11 +129,14 @@ def kernel_config(folder: Path) -> Any:
 
 
 def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Path,
-                 progress: bool = False, overrides: Mapping[str, Any] | None = None) -> Path:
+                 progress: bool = False, overrides: Mapping[str, Any] | None = None,
+                 workflow: bool = False) -> Path:
     """Execute `notebook` with `parameters` (and `overrides`) injected; write it to `output`.
 
     Without overrides (here or in the notebook's parameters cell) the kernel runs with
     `BSD_WORKFLOW_RUN=1` and writes the workflow's results; with them it is a scratch run.
+    `workflow=True` (the Snakefile's jobs) injects empty overrides whatever the parameters cell
+    says, so an edited cell never changes what `make reproduce` produces.
     """
     import jupytext
     import nbformat
@@ -140,6 +146,15 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
     notebook, output = Path(notebook), Path(output)
     experiment = notebook.stem
     nb = jupytext.read(notebook)
+    if workflow:
+        if overrides:
+            raise ValueError("a workflow run takes no --overrides: leave out --workflow for a "
+                             "scratch run")
+        left = default_overrides(nb)
+        if left:
+            print(f"note: {shown(notebook)} sets OVERRIDES = {left!r} in its parameters cell; "
+                  "a workflow run ignores it (set it back to {} to silence this)", file=sys.stderr)
+        overrides = {}
     overrides = dict(default_overrides(nb) if overrides is None else overrides)
     params = load_parameters(parameters, experiment, overrides)  # fail before any kernel starts
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
@@ -191,10 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overrides", type=_overrides, default=None,
                         help="keys to change, as YAML, e.g. '{seeds: [42]}': a scratch run")
     parser.add_argument("--progress", action="store_true", help="show papermill's cell bar")
+    parser.add_argument("--workflow", action="store_true",
+                        help="a workflow job: the parameter file alone decides (OVERRIDES left in "
+                             "the parameters cell are ignored)")
     args = parser.parse_args(argv)
     try:
-        run_notebook(args.notebook, args.parameters, args.output, args.progress, args.overrides)
-    except (NotebookFailed, ParameterError) as exc:
+        run_notebook(args.notebook, args.parameters, args.output, args.progress, args.overrides,
+                     workflow=args.workflow)
+    except (NotebookFailed, ParameterError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

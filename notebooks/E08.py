@@ -79,6 +79,10 @@ PROFILE = params["profile"]
 print(f"{params['parameter_file']}: {params['description']}")
 print(f"models: {[m['name'] for m in params['models']]} | entropy {params['entropy_mode']} | "
       f"sanity variants {params['sanity_variants']}")
+# checked before anything is measured; an interactive run makes a missing reference first
+REFERENCE_SOURCE = study.ensure_reference(PROFILE, params["references"])
+if REFERENCE_SOURCE:
+    print(f"reference run {params['references']['run']} from {REFERENCE_SOURCE}")
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -77,9 +77,11 @@ NAME = result_name(params)
 PROFILE = params["profile"]
 print(f"{params['parameter_file']}: {params['description']}")
 MHA_REFERENCE = params.get("mha_reference")
+# checked before anything is measured; an interactive run makes a missing reference first
+REFERENCE_SOURCE = study.ensure_reference(PROFILE, MHA_REFERENCE)
 print(f"base {params['base']} | instruct {params['instruct']} | entropy {params['entropy_mode']}"
       f" | dtype {params['dtype']} | MHA reference: "
-      f"{MHA_REFERENCE['run'] if MHA_REFERENCE else 'none'}")
+      f"{MHA_REFERENCE['run'] + ' from ' + REFERENCE_SOURCE if MHA_REFERENCE else 'none'}")
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -151,6 +151,21 @@ def test_make_lab_starts_for_root_and_writes_nothing_in_home(tmp_path: Path) -> 
             except OSError:
                 time.sleep(0.5)
         assert answer and "version" in answer
+        token = re.search(r"token=([0-9a-f]+)", "".join(log))
+        auth = {"Authorization": f"token {token.group(1)}"} if token else {}
+
+        def get(path: str) -> dict:
+            request = urllib.request.Request(f"http://localhost:{port}{path}", headers=auth)
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return json.loads(r.read())
+
+        # rooted at the repository: results/, figures/, parameters/ are browsable
+        top = {item["name"] for item in get("/api/contents/")["content"]}
+        assert {"notebooks", "parameters", "lib"} <= top, top
+        # a double-click opens a .py notebook as a notebook (the tracked labconfig)
+        viewers = get("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+        default = viewers["schema"]["properties"]["defaultViewers"]["default"]
+        assert default.get("python") == "Jupytext Notebook", default
     finally:
         os.killpg(lab.pid, signal.SIGTERM)  # the process group started above: make and jupyter
         lab.wait(timeout=60)

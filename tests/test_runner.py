@@ -129,6 +129,31 @@ def test_runner_with_overrides_writes_scratch_and_keeps_the_workflow_result(
 
 
 @pytest.mark.slow
+def test_a_workflow_job_ignores_overrides_left_in_the_parameters_cell(
+        outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JupyterLab's autosave writes an edited OVERRIDES into the tracked `.py`: the workflow's job
+    (`--workflow`) still writes the workflow's result from the parameter file alone."""
+    run_notebook(_notebook(outputs, '{"max_length": 64}'), TINY, outputs / "out.ipynb",
+                 workflow=True)
+    result = json.loads((outputs / "results/embedded/E11_tiny-mqa.json").read_text())
+    assert result["max_length"] == load_parameters(TINY, "E11")["max_length"] != 64
+    assert result["provenance"]["scratch"] is False
+    assert not (outputs / "results/scratch").exists()
+    assert "ignores it" in capsys.readouterr().err
+
+
+def test_a_workflow_job_refuses_explicit_overrides(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="a workflow run takes no --overrides"):
+        run_notebook(_notebook(tmp_path), TINY, tmp_path / "out.ipynb",
+                     overrides={"max_length": 64}, workflow=True)
+
+
+def test_the_snakefile_runs_notebooks_as_workflow_jobs() -> None:
+    assert "lib.runner" in (paths.ROOT / "Snakefile").read_text()
+    assert "--workflow" in (paths.ROOT / "Snakefile").read_text()
+
+
+@pytest.mark.slow
 def test_runner_leaves_an_empty_home_empty(tmp_path: Path) -> None:
     """The runner on a tiny embedded file, under an empty HOME and none of lib.env's variables."""
     home = tmp_path / "home"

@@ -5,17 +5,20 @@ in one pass (seed-invariance checked), reduce them to specialization metrics and
 controls with bootstrap intervals, free the model; read the reference runs a comparison needs.
 Steps return data; `lib.attention.tables` presents it and the notebooks print.
 
-A reference run that has not been made is an error in the embedded profile (make it first);
-only the paper profile (`PUBLISHED_FALLBACK_PROFILE`) falls back to the published claims,
-labelled "published". A comparison across entropy modes is recorded as `mode_mismatch`.
+A reference run that has not been made is made first by the workflow when the notebook runs
+interactively (`ensure_reference`, at load), and is an error in a workflow job (Snakemake orders
+it first); only the paper profile (`PUBLISHED_FALLBACK_PROFILE`) falls back to the published
+claims, labelled "published". A comparison across entropy modes is recorded as `mode_mismatch`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +46,8 @@ from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
 from lib.models.base import check_quantization
 from lib.models.random_init import PREFIX as RANDOM_PREFIX
-from lib.results import find_result
+from lib.paths import ROOT
+from lib.results import find_result, workflow_run
 
 PUBLISHED_FALLBACK_PROFILE = "paper"  # the one profile that may stand in published claims
 STAND_IN_SOURCES = ("tiny", "random")  # LoadedModel.source of random-initialized models
@@ -345,6 +349,40 @@ def _missing_reference(profile: str, run: str, allowed: bool) -> MissingReferenc
         f"first: python -m lib.runner {notebook} parameters/{profile}/{run}.yaml --output "
         f"<executed.ipynb> (make reproduce runs it before this one){fallback}"
     )
+
+
+def snakemake_target(profile: str, run: str) -> list[str]:
+    """The command that makes reference run `run` with the workflow (its own references first)."""
+    return [sys.executable, "-m", "snakemake", "--profile", f"profiles/{profile}",
+            f"results/{profile}/{run}.json"]
+
+
+def ensure_reference(profile: str, spec: dict[str, Any] | None,
+                     make: Callable[[list[str]], Any] | None = None) -> str | None:
+    """Check at load that reference run `spec['run']` can be read; return where it comes from.
+
+    Its results file, else (paper profile) the published claims. Missing elsewhere: a workflow
+    job raises MissingReferenceError at once (Snakemake makes references first); an interactive
+    run makes it with the workflow (`snakemake results/<profile>/<run>.json`, the same file
+    `make reproduce` writes) before measuring anything. `make` runs that command (tests pass one).
+    """
+    if not spec:
+        return None
+    run = spec["run"]
+    path = f"results/{profile}/{run}.json"
+    if find_result(profile, run) is not None:
+        return path
+    if profile == PUBLISHED_FALLBACK_PROFILE:
+        return "published claims (the run has not been made)"
+    if workflow_run():
+        raise _missing_reference(profile, run, allowed=False)
+    command = snakemake_target(profile, run)
+    print(f"reference run {run} has no results: making it with the workflow "
+          f"({' '.join(command[2:])}), a few minutes", flush=True)
+    (make or (lambda cmd: subprocess.run(cmd, cwd=ROOT, check=True)))(command)
+    if find_result(profile, run) is None:
+        raise _missing_reference(profile, run, allowed=False)
+    return path
 
 
 def reference_mode(profile: str, run: str, payload: dict[str, Any] | None) -> str | None:

@@ -132,6 +132,36 @@ def test_reference_pair_falls_back_to_published_claims_in_the_paper_profile_only
         study.reference_pair("embedded", {"run": "E11_tiny-mha", "claim": "mistral7b"})
 
 
+def test_a_missing_reference_is_found_at_load_and_made_in_an_interactive_run(
+        tmp_path, monkeypatch) -> None:
+    """E11-T and E08 check their reference before measuring: a workflow job stops at once, an
+    interactive run makes it with the workflow (the file `make reproduce` writes)."""
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    spec = {"run": "E11_tiny-mha", "claim": "mistral7b"}
+    monkeypatch.setenv(results.WORKFLOW_RUN, "1")
+    with pytest.raises(study.MissingReferenceError, match="E11_tiny-mha has no results"):
+        study.ensure_reference("embedded", spec, make=pytest.fail)
+    monkeypatch.delenv(results.WORKFLOW_RUN)
+    made = []
+
+    def make(command: list[str]) -> None:  # what snakemake would write
+        made.append(command)
+        results.write_json(tmp_path / "embedded" / "E11_tiny-mha.json", _pair_payload("masked"))
+
+    assert study.ensure_reference("embedded", spec, make=make) == \
+        "results/embedded/E11_tiny-mha.json"
+    assert made == [study.snakemake_target("embedded", "E11_tiny-mha")]
+    assert made[0][-2:] == ["profiles/embedded", "results/embedded/E11_tiny-mha.json"]
+    # present now: nothing is made again; the paper profile may stand in published claims
+    assert study.ensure_reference("embedded", spec, make=pytest.fail).startswith("results/")
+    assert study.ensure_reference("paper", {"run": "E11_mistral-7b"}, make=pytest.fail) \
+        .startswith("published")
+    assert study.ensure_reference("embedded", None) is None
+    # a command that writes nothing is still an error, naming the run
+    with pytest.raises(study.MissingReferenceError, match="E11_tiny-gqa has no results"):
+        study.ensure_reference("embedded", {"run": "E11_tiny-gqa"}, make=lambda c: None)
+
+
 def _pair_payload(mode: str, si: float = 0.7, dsi: float = 0.03) -> dict:
     return {"methodology": {"entropy_mode": mode},
             "base": {"specialization_index": si, "mean_head_correlation": 1 - si},
