@@ -130,13 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the set-up; return the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m lib.prepare", description=__doc__)
     parser.add_argument("--check-only", action="store_true", help="build nothing, only report")
+    parser.add_argument("--allow-cuda", action="store_true",
+                        help="a GPU environment (Colab): CUDA packages are expected")
     parser.add_argument("--rebuild", action="append", default=[], metavar="NAME",
                         choices=_gguf_names(), help="convert this embedded model again")
     args = parser.parse_args(argv)
     if args.check_only and args.rebuild:
         parser.error("--rebuild and --check-only exclude each other")
     start = time.perf_counter()
-    flagged = cuda_packages(installed_distributions())
+    flagged = [] if args.allow_cuda else cuda_packages(installed_distributions())
     if flagged:
         print(
             "prepare: CUDA packages are installed in this CPU environment: "

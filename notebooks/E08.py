@@ -46,8 +46,9 @@ OVERRIDES: dict = {}
 
 # %% [markdown]
 # ## Setup
-# On Colab this cell clones and installs the repository first (set `REPOSITORY_URL`);
-# elsewhere it only makes `lib` importable from the notebook's folder.
+# On Colab this cell clones the repository (set `REPOSITORY_URL`; a runtime restart reuses the
+# clone) and installs what the default parameters need (`lib.colab`, which also says where
+# results go and how to keep them); elsewhere it only makes `lib` importable.
 
 # %%
 import os
@@ -57,12 +58,13 @@ from pathlib import Path
 
 REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
 if "google.colab" in sys.modules and not Path("lib").is_dir():
-    if not REPOSITORY_URL:
-        raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's URL")
-    subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+    if not Path("repo/lib").is_dir():
+        if not REPOSITORY_URL:
+            raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's "
+                               "URL")
+        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
     os.chdir("repo")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements/colab.txt"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "lib.colab"], check=True)
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
 sys.path.insert(0, str(ROOT))
 
