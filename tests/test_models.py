@@ -278,6 +278,37 @@ def test_hub_model_offline_fails_fast_with_alternative(
     message = str(caught.value)
     assert repo_id in message and alternative in message
     assert "not in the local hub cache" in message and "cannot be reached" in message
+    assert f"lib.workflow exec .venv/bin/hf download {repo_id}" in message
+
+
+def test_checkpoint_reader_fetches_a_hub_model_when_the_hub_answers(monkeypatch,
+                                                                    tmp_path: Path) -> None:
+    """Terrain's tensor-by-tensor reader: from the cache, else fetched into this repository's
+    hub cache (safetensors, configs, tokenizers only), else an error naming the command."""
+    from lib.models import checkpoint as ckpt
+    from lib.models import hub
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=0: False)
+    with pytest.raises(ModelNotAvailableError,
+                       match=r"hub cannot be reached.*hf download google-t5/t5-small"):
+        ckpt.checkpoint_folder("google-t5/t5-small")
+    fetched = []
+
+    def snapshot_download(repo_id, cache_dir, ignore_patterns):
+        fetched.append((repo_id, cache_dir, ignore_patterns))
+        folder = Path(cache_dir) / "models--google-t5--t5-small" / "snapshots" / "abc"
+        folder.mkdir(parents=True)
+        return str(folder)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=0: True)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    folder = ckpt.checkpoint_folder("google-t5/t5-small")
+    assert folder.name == "abc" and fetched[0][:2] == ("google-t5/t5-small", str(tmp_path))
+    assert "*.bin" in fetched[0][2] and "*.safetensors" not in fetched[0][2]
+    assert ckpt.checkpoint_folder("google-t5/t5-small") == folder and len(fetched) == 1
 
 
 def test_hub_unreachable_without_offline_flag(monkeypatch, tmp_path: Path) -> None:

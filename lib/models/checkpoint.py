@@ -258,17 +258,40 @@ def saved_once(folder: Path, save: Callable[[Path], None]) -> Path:
     return folder
 
 
+# what a checkpoint reader needs from a hub repository: safetensors, configs, tokenizer files
+SNAPSHOT_IGNORE = ("*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.onnx", "*.onnx_data",
+                   "*.ot", "*.gguf", "*.tflite", "original/*", "onnx/*", "openvino/*")
+
+
 def hub_snapshot(repo_id: str) -> Path:
-    """The newest snapshot folder of a hub repository in the local hub cache, or an error."""
-    from lib.models.hub import not_available_message, repo_cache_folder
+    """The newest snapshot folder of a hub repository in the local hub cache; fetched into that
+    cache (safetensors, configs and tokenizer files only) when it has none and the hub answers;
+    else an error naming the download command."""
+    from lib.models.hub import (
+        hub_cache_dir,
+        hub_reachable,
+        not_available_message,
+        repo_cache_folder,
+    )
 
     snapshots = repo_cache_folder(repo_id) / "snapshots"
     found = sorted(snapshots.glob("*"), key=lambda p: p.stat().st_mtime) if snapshots.is_dir() \
         else []
-    if not found:
+    if found:
+        return found[-1]
+    if not hub_reachable():
         raise ModelNotAvailableError(not_available_message(
-            repo_id, f"no local copy in the hub cache {repo_cache_folder(repo_id)}"))
-    return found[-1]
+            repo_id, f"no local copy in the hub cache {repo_cache_folder(repo_id)} and the "
+                     "Hugging Face hub cannot be reached"))
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, cache_dir=str(hub_cache_dir()),
+                                      ignore_patterns=list(SNAPSHOT_IGNORE)))
+    except Exception as exc:  # gated, unknown repository, network error: one line
+        raise ModelNotAvailableError(not_available_message(
+            repo_id, f"fetching it failed ({type(exc).__name__}: {str(exc).splitlines()[0]})"))\
+            from exc
 
 
 def checkpoint_folder(name: str) -> Path:

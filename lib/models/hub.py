@@ -87,9 +87,18 @@ def alternatives(repo_id: str) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def download_command(repo_id: str) -> str:
+    """The command that puts `repo_id` in this repository's hub cache (run where the hub is
+    reachable; `lib.workflow exec` gives it lib.env's locations, so nothing goes to HOME)."""
+    return f".venv/bin/python -m lib.workflow exec .venv/bin/hf download {repo_id}"
+
+
 def not_available_message(repo_id: str, reason: str) -> str:
-    """The error text for a model that cannot be had: what, why, and what to use instead."""
+    """The error text for a model that cannot be had: what, why, how to fetch it, and what to
+    use instead."""
     text = f"model {repo_id!r} is not available: {reason}."
+    if "/" in repo_id and not Path(repo_id).exists():
+        text += f" Fetch it where the hub is reachable: {download_command(repo_id)}."
     found = alternatives(repo_id)
     if found:
         kind, names = found
