@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 WITH_ENV := $(PY) -m lib.workflow exec
 
-.PHONY: setup test test-notebooks preflight reproduce paper-dry-run notebooks lab bench lint clean-cache
+.PHONY: setup test test-notebooks preflight reproduce paper-dry-run notebooks lab bench lint site clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -78,6 +78,11 @@ bench: setup
 lab: setup
 	$(WITH_ENV) $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks
+
+# A static, offline site of one profile (executed notebooks, REPORT.md, figures, each result's
+# provenance) in .cache/site/<profile>/; a second run rebuilds only what changed.
+site: setup
+	$(PY) -m lib.site build --profile $(or $(PROFILE),embedded)
 
 clean-cache:
 	rm -rf $(BSD_CACHE_DIR)

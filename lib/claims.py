@@ -27,14 +27,44 @@ class ClaimsError(ValueError):
     """lib/claims.yaml is malformed: the message names the entry and the key."""
 
 
+BASELINE_KINDS = ("initialization", "permutation", "reference")
+
+
+class Baseline(BaseModel):
+    """The value the same quantity takes without the effect claimed: the model at
+    initialization, a head-permutation null, a Gaussian reference (`kind`), read from `field` of
+    `result`. A number is indistinguishable within `tolerance` (else the claim's); a block with
+    `low`/`high` (a null interval) when the value lies inside it; a block with `distinguishable`
+    (an interval of the difference, computed with the result) as that flag says."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    result: str = Field(pattern=r"^(embedded|paper)/[A-Za-z0-9_.-]+$")
+    field: tuple[str, ...] = Field(strict=False, min_length=1)
+    label: str
+    kind: Literal[BASELINE_KINDS]  # type: ignore[valid-type]
+    tolerance: float | None = Field(default=None, ge=0)
+
+
 class Claim(BaseModel):
-    """A published number and where the repository regenerates it."""
+    """A published number and where the repository regenerates it.
+
+    Kinds: `value` (a number within `tolerance`, or a string / bool matched exactly); `band`
+    [lo, hi] (value omitted: lo - tolerance <= x <= hi + tolerance, the tolerance being the
+    band's rounding); `ordered` (the ids of other claims whose regenerated values must increase
+    strictly, value, result and field omitted). `testable: false` marks a number the result
+    only echoes (an input): shown, never counted as reproduced."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$")
     statement: str
-    value: float | str
+    value: bool | float | str | None = None
+    band: tuple[float, float] | None = Field(default=None, strict=False)
+    ordered: tuple[str, ...] | None = Field(default=None, strict=False, min_length=2)
+    testable: bool = True
+    baseline: Baseline | None = None
+    same_as: str | None = None  # the claim stating the same fact (SI = 1 - mean correlation)
     source: str
     result: str | None = None  # "<profile>/<experiment>_<run>" under results/
     field: tuple[str, ...] | None = Field(default=None, strict=False)  # a YAML list
@@ -48,11 +78,31 @@ class Claim(BaseModel):
     def _consistent(self) -> Claim:
         if (self.result is None) != (self.field is None):
             raise ValueError("result and field go together (both set or both null)")
-        if isinstance(self.value, str) and self.tolerance is not None:
-            raise ValueError("a string claim is matched exactly: tolerance must be null")
-        if not isinstance(self.value, str) and self.tolerance is None:
-            raise ValueError("a numeric claim needs a tolerance")
+        kinds = [k for k in ("value", "band", "ordered") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a claim has exactly one of value, band, ordered; got "
+                             f"{kinds or 'none'}")
+        if self.band is not None and not self.band[0] <= self.band[1]:
+            raise ValueError(f"band must be [lo, hi] with lo <= hi; got {list(self.band)}")
+        if self.ordered is not None and self.result is not None:
+            raise ValueError("an ordered claim reads the claims it names: result and field null")
+        exact = isinstance(self.value, (str, bool)) or self.ordered is not None
+        if exact and self.tolerance is not None:
+            raise ValueError("a string, bool or ordered claim is matched exactly: tolerance must "
+                             "be null")
+        if not exact and self.tolerance is None:
+            raise ValueError("a numeric or band claim needs a tolerance")
         return self
+
+
+class Effect(BaseModel):
+    """Where a result stores what a resolution changes: a block {as_executed, taken or
+    corrected, difference, what} or a number, at `field` of `result`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    result: str = Field(pattern=r"^(embedded|paper)/[A-Za-z0-9_.-]+$")
+    field: tuple[str, ...] = Field(strict=False, min_length=1)
 
 
 class Resolution(BaseModel):
@@ -67,6 +117,7 @@ class Resolution(BaseModel):
     defect: str | None = Field(default=None, pattern=r"^B\d+$")  # SPEC-terrain's bug table
     as_executed: list[str] | None = None  # parameter files reproducing the seed as it ran
     corrected: list[str] | None = None  # parameter files with the defect fixed
+    effect: Effect | None = None  # the effect on the number, read from a result
 
 
 class _Registry(BaseModel):
@@ -88,13 +139,19 @@ def load_registry(path: str | Path = REGISTRY) -> tuple[tuple[Claim, ...], tuple
     claims = []
     for i, entry in enumerate(raw.claims):
         given = {**{k: v for k, v in defaults.items() if k != "tolerance"}, **entry}
-        if "tolerance" not in entry and not isinstance(entry.get("value"), str):
+        exact = isinstance(entry.get("value"), (str, bool)) or "ordered" in entry
+        if "tolerance" not in entry and not exact:
             given["tolerance"] = defaults.get("tolerance")
         claims.append(_validated(Claim, given, f"{path.name}: claims[{i}] {entry.get('id')}"))
     ids = [c.id for c in claims]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ClaimsError(f"{path.name}: claim ids registered twice: {', '.join(duplicates)}")
+    for c in claims:
+        unknown = [i for i in (*(c.ordered or ()), c.same_as) if i is not None and i not in ids]
+        if unknown:
+            raise ClaimsError(f"{path.name}: {c.id}: ordered / same_as name unknown claims "
+                              f"{', '.join(unknown)}: list registered claim ids")
     resolutions = tuple(_validated(Resolution, entry, f"{path.name}: resolutions[{i}]")
                         for i, entry in enumerate(raw.resolutions))
     return tuple(claims), resolutions
@@ -112,7 +169,7 @@ def _validated(model: type[BaseModel], data: dict[str, Any], where: str) -> Any:
 def dump_registry(claims: tuple[Claim, ...], resolutions: tuple[Resolution, ...]) -> str:
     """The registry as YAML (every key explicit): `load_registry` reads it back unchanged."""
     return yaml.safe_dump({
-        "claims": [c.model_dump(mode="json") for c in claims],
+        "claims": [c.model_dump(mode="json", exclude_none=True) for c in claims],
         "resolutions": [r.model_dump(mode="json", exclude_none=True) for r in resolutions],
     }, sort_keys=False, allow_unicode=True)
 
@@ -125,11 +182,13 @@ RESOLUTIONS: tuple[dict[str, Any], ...] = tuple(
     r.model_dump(exclude_none=True) for r in _RESOLUTIONS)
 
 
-def published(claim_id: str) -> float | str:
-    """The published value of a claim (KeyError names the id)."""
+def published(claim_id: str) -> Any:
+    """The published value of a claim: its value, its band (lo, hi), or for an ordered claim the
+    ids it orders (KeyError names the id)."""
     if claim_id not in CLAIMS_BY_ID:
         raise KeyError(f"no claim {claim_id!r} in lib/claims.yaml")
-    return CLAIMS_BY_ID[claim_id].value
+    c = CLAIMS_BY_ID[claim_id]
+    return c.value if c.value is not None else (c.band or c.ordered)
 
 
 @dataclass(frozen=True)

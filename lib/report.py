@@ -5,14 +5,19 @@
 
 It reads exactly the files it is given (a results file `<profile>/<name>.json`, and
 `embedded/summary.json`), so a run whose parameter file was deleted leaves no row behind.
-For every claim of `lib.claims`: the published value, the regenerated value (read from the
-results file and field the claim names), the difference and a status: `reproduced` (within
-tolerance), `differs`, `undefined` (the run stored null: the number is not finite; shown as
-n/a), `missing field` (the results file lacks the claim's field: naming it and the parameter
-file to rerun) or `not yet run` (naming the parameter file and hardware it needs). The embedded
-summary follows (each pair's verdict corrected and by the seed's rule as executed, how its
-intervals were made, its SIs against the head-permutation null, its architecture controls, the
-comparisons that mix entropy modes), then every E08 model's SI against the head-permutation null.
+The report opens with what the embedded runs show and cannot show (`lib.findings`) and the E08
+embedded ladder. For every claim of `lib.claims`: the published value (or band, or ordering),
+the regenerated value (read from the results file and field the claim names), the difference
+and a status: `reproduced` (within tolerance), `differs`, `in band` / `outside band`, `asserted,
+not testable` (the field echoes an input), `undefined` (the run stored null: shown as n/a),
+`missing field` (naming it and the parameter file to rerun) or `not yet run` (naming the
+parameter file and hardware it needs); beside it the claim's baseline (initialization,
+head-permutation null, Gaussian reference) and whether the value is indistinguishable from it.
+Claims restating one fact (`same_as`) are counted once. The resolutions carry their effect on
+the number, read from results. The embedded summary follows (each pair's verdict corrected and
+by the seed's rule as executed, how its intervals were made, its SIs against the
+head-permutation null, its architecture controls, the comparisons that mix entropy modes), then
+every E08 model's SI against the head-permutation null.
 """
 
 from __future__ import annotations
@@ -29,44 +34,149 @@ from lib.results import atomic_write_bytes, find_result, read_json, run_results,
 
 REPRODUCED, DIFFERS, UNDEFINED, NOT_RUN = "reproduced", "differs", "undefined", "not yet run"
 MISSING = "missing field"
-STATUSES = (REPRODUCED, DIFFERS, UNDEFINED, MISSING, NOT_RUN)
+IN_BAND, OUTSIDE = "in band", "outside band"
+NOT_TESTABLE = "asserted, not testable"
+STATUSES = (REPRODUCED, IN_BAND, DIFFERS, OUTSIDE, NOT_TESTABLE, UNDEFINED, MISSING, NOT_RUN)
 NOT_AVAILABLE = "n/a"
+INDISTINGUISHABLE = {"initialization": "indistinguishable from random weights",
+                     "permutation": "indistinguishable from its null",
+                     "reference": "indistinguishable from its reference"}
+DISTINGUISHABLE = "distinguishable"
 
 
-def check_claim(claim: Claim, results: Mapping[str, dict[str, Any]] | None = None
-                ) -> dict[str, Any]:
+def _payload(result: str, results: Mapping[str, dict[str, Any]] | None) -> dict[str, Any] | None:
+    profile, name = result.split("/", 1)
+    return results.get(result) if results is not None else find_result(profile, name)
+
+
+def check_claim(claim: Claim, results: Mapping[str, dict[str, Any]] | None = None,
+                rows: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Compare one claim with its regenerated value, read from `results` ({"<profile>/<name>":
-    payload}) when given, else from the workflow's results folder."""
+    payload}) when given, else from the workflow's results folder; an ordered claim reads the
+    rows (`rows`, by id) of the claims it orders. With a baseline, `baseline` says what it is
+    and whether the value is indistinguishable from it."""
+    published = claim.value if claim.value is not None else (
+        list(claim.band) if claim.band else " < ".join(claim.ordered or ()))
     row: dict[str, Any] = {"id": claim.id, "statement": claim.statement,
-                           "published": claim.value, "source": claim.source,
+                           "published": published, "source": claim.source,
                            "tolerance": claim.tolerance, "regenerated": None,
-                           "difference": None, "result": None}
-    payload = None
-    if claim.result is not None:
-        profile, name = claim.result.split("/", 1)
-        payload = results.get(claim.result) if results is not None else find_result(profile, name)
+                           "difference": None, "result": None, "same_as": claim.same_as}
+    if claim.ordered is not None:
+        row.update(_ordered(claim, rows or {}))
+        return row
+    payload = _payload(claim.result, results) if claim.result is not None else None
     if payload is None:
         needs = claim.parameters or "a notebook not yet in the repository"
         row.update(status=NOT_RUN, needs=f"{needs} on a {claim.hardware}")
-        return row
-    row["result"] = f"results/{claim.result}.json"
+    else:
+        row.update(_measured(claim, payload))
+    if claim.baseline is not None:
+        row["baseline"] = check_baseline(claim, row, results)
+    return row
+
+
+def _measured(claim: Claim, payload: dict[str, Any]) -> dict[str, Any]:
+    """status, regenerated, difference (and result / needs) of a claim whose result exists."""
+    out: dict[str, Any] = {"result": f"results/{claim.result}.json"}
     try:
         value = lookup(payload, claim.field)
     except KeyError as exc:  # a section switched off, or a file older than the claim
         rerun = claim.parameters or "the notebook that writes it"
-        row.update(status=MISSING, needs=f"{row['result']}: {exc.args[0]}; rerun {rerun}")
-        return row
-    row["regenerated"] = value
-    if isinstance(claim.value, str):
-        ok = value == claim.value
+        return out | {"status": MISSING, "needs": f"{out['result']}: {exc.args[0]}; rerun {rerun}"}
+    out["regenerated"] = value
+    tol = claim.tolerance or 0.0
+    if not claim.testable:
+        out["status"] = NOT_TESTABLE  # the field echoes an input: nothing is measured
+    elif isinstance(claim.value, (str, bool)) and value is not None:
+        out["status"] = REPRODUCED if value == claim.value else DIFFERS
     elif not is_finite(value):  # null (or a legacy "nan" string): nothing to compare
-        row["status"] = UNDEFINED
-        return row
+        out["status"] = UNDEFINED
+    elif claim.band is not None:
+        lo, hi = claim.band
+        out["difference"] = min(0.0, float(value) - lo) + max(0.0, float(value) - hi)
+        out["status"] = IN_BAND if lo - tol <= float(value) <= hi + tol else OUTSIDE
     else:
-        row["difference"] = float(value) - float(claim.value)
-        ok = abs(row["difference"]) <= (claim.tolerance or 0.0)
-    row["status"] = REPRODUCED if ok else DIFFERS
-    return row
+        out["difference"] = float(value) - float(claim.value)
+        out["status"] = REPRODUCED if abs(out["difference"]) <= tol else DIFFERS
+    return out
+
+
+def _ordered(claim: Claim, rows: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """An ordered claim: reproduced when the named claims' regenerated values rise strictly."""
+    named = [rows.get(i) for i in claim.ordered or ()]
+    if any(r is None or r["status"] in (NOT_RUN, MISSING) for r in named):
+        missing = [i for i, r in zip(claim.ordered or (), named, strict=True)
+                   if r is None or r["status"] in (NOT_RUN, MISSING)]
+        return {"status": NOT_RUN, "needs": "the runs of " + ", ".join(missing)}
+    values = [r["regenerated"] for r in named]
+    if not all(is_finite(v) for v in values):
+        return {"status": UNDEFINED, "regenerated": values}
+    rising = all(float(a) < float(b) for a, b in zip(values, values[1:], strict=False))
+    return {"status": REPRODUCED if rising else DIFFERS,
+            "regenerated": (" < " if rising else ", ").join(f"{float(v):.4g}" for v in values)}
+
+
+def check_baseline(claim: Claim, row: dict[str, Any],
+                   results: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The claim's baseline: {label, kind, result, value (shown), status, compared}. The value
+    compared is the regenerated one, else the published one (`compared` says which); status is
+    INDISTINGUISHABLE[kind], DISTINGUISHABLE, NOT_RUN, MISSING or UNDEFINED."""
+    b = claim.baseline
+    assert b is not None
+    out: dict[str, Any] = {"label": b.label, "kind": b.kind, "result": f"results/{b.result}.json",
+                           "value": None}
+    if is_finite(row.get("regenerated")) and row["status"] not in (MISSING, NOT_RUN):
+        x, out["compared"] = float(row["regenerated"]), "regenerated"
+    elif isinstance(claim.value, (int, float)) and not isinstance(claim.value, bool):
+        x, out["compared"] = float(claim.value), "published"
+    else:
+        x, out["compared"] = None, None
+    payload = _payload(b.result, results)
+    if payload is None:
+        return out | {"status": NOT_RUN, "shown": NOT_RUN}
+    try:
+        value = lookup(payload, b.field)
+    except KeyError as exc:
+        return out | {"status": MISSING, "shown": f"{MISSING}: {exc.args[0]}"}
+    shown, inside = _baseline_view(value, x, b.tolerance if b.tolerance is not None
+                                   else (claim.tolerance or 0.0))
+    out.update(value=value, shown=shown)
+    if inside is None:
+        out["status"] = UNDEFINED
+    else:
+        out["status"] = INDISTINGUISHABLE[b.kind] if inside else DISTINGUISHABLE
+    return out
+
+
+def _baseline_view(value: Any, x: float | None, tol: float) -> tuple[str, bool | None]:
+    """How a baseline value reads and whether `x` is indistinguishable from it (None: cannot
+    say). A number: within `tol`; a null block {null_mean, low, high, p}: inside [low, high];
+    a reference block {reference_cv, difference_ci, distinguishable}: as its flag says."""
+    if isinstance(value, dict) and "distinguishable" in value:
+        ref, ci = value.get("reference_cv"), value.get("difference_ci")
+        shown = (f"{_fmt(ref)}; difference [{_fmt(ci[0], True)}, {_fmt(ci[1], True)}] "
+                 f"({value.get('n_boot', '-')} resamples, {value.get('level', 0):.0%})"
+                 if ci else f"{_fmt(ref)}")
+        flag = value["distinguishable"]
+        return shown, None if flag is None else not flag
+    if isinstance(value, dict) and "low" in value:
+        low, high, p = value.get("low"), value.get("high"), value.get("p")
+        if not (is_finite(low) and is_finite(high)):
+            return f"{NOT_AVAILABLE} ({value.get('reason') or 'undefined'})", None
+        shown = f"[{float(low):.4f}, {float(high):.4f}]" + (
+            f", p = {float(p):.3f}" if is_finite(p) else "")
+        return shown, None if x is None else bool(float(low) <= x <= float(high))
+    if not is_finite(value):
+        return NOT_AVAILABLE, None
+    return _fmt(float(value)), None if x is None else bool(abs(x - float(value)) <= tol)
+
+
+def check_claims(results: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every claim's row (`check_claim`), the ordered ones after the claims they read."""
+    rows: dict[str, dict[str, Any]] = {}
+    for c in sorted(CLAIMS, key=lambda c: c.ordered is not None):
+        rows[c.id] = check_claim(c, results, rows)
+    return [rows[c.id] for c in CLAIMS]
 
 
 def _fmt(value: Any, signed: bool = False) -> str:
@@ -77,6 +187,12 @@ def _fmt(value: Any, signed: bool = False) -> str:
     if isinstance(value, float):
         return f"{value:+.4g}" if signed else f"{value:.5g}"
     return str(value)
+
+
+def _published(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{_fmt(value[0])}–{_fmt(value[1])}"
+    return _fmt(value)
 
 
 def _regenerated(row: dict[str, Any]) -> str:
@@ -92,14 +208,50 @@ def mode_lines(summary: dict[str, Any] | None) -> list[str]:
             for r in (summary or {}).get("rows", []) if r.get("mode_mismatch")]
 
 
-def _resolution_row(x: dict[str, Any]) -> str:
+def effect_text(effect: dict[str, Any] | None,
+                results: Mapping[str, dict[str, Any]] | None = None) -> str:
+    """What a resolution changes, read from its `effect` {result, field}: '-' without one,
+    'not yet run' / 'missing field' when the result or field is absent."""
+    if not effect:
+        return "-"
+    payload = _payload(effect["result"], results)
+    if payload is None:
+        return f"{NOT_RUN} (results/{effect['result']}.json)"
+    try:
+        value = lookup(payload, tuple(effect["field"]))
+    except KeyError as exc:
+        return f"{MISSING}: {exc.args[0]}"
+    if not isinstance(value, dict):
+        return _fmt(value)
+
+    def show(v: Any, signed: bool = False) -> str:
+        if isinstance(v, dict):
+            key = next((k for k in ("pearson", "number", "value") if k in v), None)
+            return (_fmt(v[key], signed) + (f" ({key})" if key != "number" else "")
+                    if key else "-")
+        return NOT_AVAILABLE if v is None else _fmt(v, signed)
+
+    # terrain: {number, as_executed, taken, difference, what}; modulator: {number, as_executed,
+    # corrected (arms), difference, taken: which arm the run's own numbers use}
+    label = "corrected" if isinstance(value.get("corrected"), dict) else "taken"
+    text = (f"as executed {show(value.get('as_executed'))}, {label} {show(value.get(label))}, "
+            f"difference {show(value.get('difference'), signed=True)}")
+    if label == "corrected" and isinstance(value.get("taken"), str):
+        text += f" (this run takes: {value['taken']})"
+    name = next((v for v in (value.get("number"), value.get("what")) if isinstance(v, str)), None)
+    return f"{name}: {text}" if name else text
+
+
+def _resolution_row(x: dict[str, Any],
+                    results: Mapping[str, dict[str, Any]] | None = None) -> str:
     topic = f"{x['topic']} ({x['defect']})" if x.get("defect") else x["topic"]
     taken = x["taken"]
     for key, label in (("as_executed", "as executed"), ("corrected", "corrected")):
         if x.get(key):
             files = x[key] if isinstance(x[key], list) else [x[key]]
             taken += f"; {label}: " + ", ".join(f"`{f}`" for f in files)
-    return f"| {topic} | {x['values']} | {taken} | {x['why']} |"
+    effect = effect_text(x.get("effect"), results)
+    return f"| {topic} | {x['values']} | {taken} | {x['why']} | {effect} |"
 
 
 def provenance_lines() -> list[str]:
@@ -130,6 +282,16 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
         interval = (h.get("stability_ci") or {}).get("enc_pearson")
         return f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
 
+    def synsets(p: dict[str, Any]) -> str:
+        """The synset bootstrap interval of the encoder Pearson, with its resamples."""
+        boot = ((p.get("wordnet") or {}).get("stability") or {}).get("synset_bootstrap") or {}
+        block = boot.get("enc_pearson") or boot.get("encoder_pearson") or {}
+        interval = block.get("ci") if isinstance(block, dict) else None
+        if not interval or not all(is_finite(v) for v in interval):
+            return "-"
+        return (f"[{interval[0]:.4f}, {interval[1]:.4f}] ({boot.get('n_boot', '-')} resamples, "
+                f"{boot.get('level', 0.95):.0%})")
+
     def q(h: dict[str, Any]) -> str:
         trained = (h.get("q_sparsity") or {}).get("self_attn_q")
         init = (h.get("init_q_sparsity") or {}).get("self_attn_q")
@@ -140,12 +302,16 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     lines = ["", "## Terrain: embedded runs (this machine, offline)", "",
              "MiniLM, SmolLM2 and Gemma-3 carry real weights; `tiny/...` and `init/...` runs test "
              "the machinery (random weights) and claim nothing. WordNet columns: static token "
-             "embedding → the encoder's pooled definition (lift); the interval is the 95% "
-             "t-interval of the encoder Pearson over the 50-seed stability test (an addition: the "
-             "seed computed none).", "",
+             "embedding → the encoder's pooled definition (lift). Two intervals of the encoder "
+             "Pearson: the 95% t-interval over the 50-seed stability test is the precision of "
+             "the mean over resamples (an addition: the seed computed none), not an uncertainty "
+             "of the correlation; the percentile bootstrap over synsets is the uncertainty of the "
+             "correlation over synsets. Volume CV: beside the CV of an isotropic Gaussian "
+             "reference (matched dim and count).", "",
              "| run | model | lemmas | Pearson static → encoder (lift) | Spearman static → encoder "
-             "(lift) | gradient static → encoder | 95% CI encoder Pearson | PR/dim | volume CV | "
-             "Q sparsity |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "(lift) | gradient static → encoder | encoder Pearson: precision of the mean (50 "
+             "seeds) | encoder Pearson: synset bootstrap CI | PR/dim | volume CV (Gaussian "
+             "reference) | Q sparsity |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in runs:
         h = p.get("headline", {})
         grad = (f"{_fmt(h['gradient_static'])} → {_fmt(h['gradient_encoder'])}"
@@ -154,7 +320,9 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
             f"| {p['run']} | {p['model']['name']} | {h.get('matched', '-')} | "
             f"{pair(h, 'static_pearson', 'encoder_pearson', 'lift_pearson')} | "
             f"{pair(h, 'static_spearman', 'encoder_spearman', 'lift_spearman')} | {grad} | "
-            f"{ci(h)} | {_fmt(h.get('pr_over_dim'))} | {_fmt(h.get('volume_cv'))} | {q(h)} |")
+            f"{ci(h)} | {synsets(p)} | {_fmt(h.get('pr_over_dim'))} | {_fmt(h.get('volume_cv'))}"
+            + (f" ({_fmt(h['volume_cv_reference'])})" if "volume_cv_reference" in h else "")
+            + f" | {q(h)} |")
     return lines
 
 
@@ -169,7 +337,9 @@ def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
              "held-out pairs: the unmodulated encoder, the §8 Procrustes-initialized modulator at "
              "α = 0.01, the §9 trained one and the §12 field modulator; lift = (r_mod − r_orig) "
              "/ r_orig, the definition the repository gives the seed's never-computed '+152%'. "
-             "The tiny T5 run tests the machinery and claims nothing.", "",
+             "The tiny T5 run tests the machinery and claims nothing. The interval of the trained "
+             "lift is a percentile bootstrap over the evaluation pairs (resamples and level "
+             "shown).", "",
              "| run | model | original r | Procrustes r (preservation) | trained r (lift) | "
              "field r (lift) | mean α after training |", "|---|---|---|---|---|---|---|"]
 
@@ -180,13 +350,23 @@ def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
         shown = (f"{tail:+.1%}" if pct else f"{tail:.4f}") if tail is not None else "-"
         return f"{_fmt(h[r])} ({shown})"
 
+    def lift_ci(p: dict[str, Any]) -> str:
+        from lib.findings import modulator_findings
+
+        m = modulator_findings(p)
+        if not m["lift_ci"]:
+            return ""
+        boot = (f", {m['n_boot']} resamples, {float(m['level']):.0%}"
+                if m["n_boot"] is not None and m["level"] is not None else "")
+        return f" [{m['lift_ci'][0]:+.1%}, {m['lift_ci'][1]:+.1%}{boot}]"
+
     for p in runs:
         h = p.get("headline", {})
         lines.append(
             f"| {p['run']} | {p.get('model', {}).get('name', p.get('model', '-'))} | "
             f"{_fmt(h.get('original_pearson'))} | "
             f"{pair(h, 'procrustes_pearson', 'procrustes_preservation', pct=False)} | "
-            f"{pair(h, 'trained_pearson', 'trained_lift_pearson')} | "
+            f"{pair(h, 'trained_pearson', 'trained_lift_pearson')}{lift_ci(p)} | "
             f"{pair(h, 'field_pearson', 'field_lift_pearson')} | "
             f"{_fmt(h.get('trained_alpha_mean'))} |")
     return lines
@@ -227,32 +407,121 @@ def ladder_null_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
             "p | bootstrap | weights |", "|---|---|---|---|---|---|---|---|", *lines]
 
 
+def _baseline_cell(row: dict[str, Any]) -> str:
+    b = row.get("baseline")
+    if not b:
+        return "-"
+    if b["status"] in (NOT_RUN, MISSING):
+        return f"{b['label']}: {b['shown']}"
+    status = "" if b["status"] == UNDEFINED else f" — **{b['status']}**" + (
+        " (published value)" if b["compared"] == "published" else "")
+    return f"{b['label']}: {b['shown']}{status}"
+
+
+def counts_line(rows: list[dict[str, Any]]) -> str:
+    """The status counts, each fact once: a claim restating another (`same_as`, e.g. the mean
+    head correlation beside SI = 1 - it) is not counted again."""
+    counted = [r for r in rows if not r.get("same_as")]
+    counts = {s: sum(r["status"] == s for r in counted) for s in STATUSES}
+    parts = [f"{counts[REPRODUCED]} reproduced", f"{counts[DIFFERS]} differ"]
+    parts += [f"{counts[s]} {label}" for s, label in (
+        (IN_BAND, "in band"), (OUTSIDE, "outside their band"),
+        (NOT_TESTABLE, "asserted, not testable"), (UNDEFINED, "undefined (n/a)"),
+        (MISSING, "missing a field")) if counts[s]]
+    parts.append(f"{counts[NOT_RUN]} not yet run")
+    same = len(rows) - len(counted)
+    return (", ".join(parts) + "." + (f" {same} claims restate another's fact (SI = 1 - mean "
+                                      "head correlation) and are counted once." if same else ""))
+
+
+def indistinguishable_line(rows: list[dict[str, Any]]) -> str:
+    """One sentence naming the claims whose value is indistinguishable from its baseline."""
+    hits = [r for r in rows if (r.get("baseline") or {}).get("status")
+            in INDISTINGUISHABLE.values()]
+    if not hits:
+        return ""
+    return ("Indistinguishable from random weights or from their null: " + "; ".join(
+        f"`{r['id']}` ({r['baseline']['status']}"
+        + (", published value" if r["baseline"]["compared"] == "published" else "") + ")"
+        for r in hits) + ".")
+
+
+def ladder_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
+    """The E08 embedded ladder: model, size, attention type, SI [bootstrap CI] and its
+    head-permutation null interval, with the prompts and resamples behind the intervals."""
+    from lib.summary import interval_text
+
+    lines = []
+    for key, payload in sorted(results.items()):
+        if not key.startswith("embedded/") or payload.get("experiment") != "E08":
+            continue
+        method = payload.get("methodology") or {}
+        boot = method.get("bootstrap") or {}
+        for m in payload.get("models", {}).values():
+            null = ((m.get("controls") or {}).get("head_permutation") or {}).get("si") or {}
+            size = m.get("size_b", m["model"].get("parameters", 0) / 1e9 if isinstance(
+                m["model"].get("parameters"), (int, float)) else None)
+            null_cell = (f"[{float(null['low']):.4f}, {float(null['high']):.4f}], p = "
+                         f"{float(null['p']):.3f}" if all(is_finite(null.get(k))
+                                                          for k in ("low", "high", "p"))
+                         else NOT_AVAILABLE)
+            lines.append(
+                f"| {m.get('display', m['model']['name'])} | "
+                f"{_fmt(float(size)) + ' B' if is_finite(size) else '-'} | "
+                f"{m['model']['architecture']['attention_kind']} | "
+                f"{interval_text(m['specialization_index'], m.get('si_ci'))} | {null_cell} | "
+                f"{method.get('num_prompts', '-')} prompts, {boot.get('n', '-')} resamples |")
+    if not lines:
+        return []
+    return ["", "## E08 ladder (embedded)", "",
+            "| model | size | attention | SI [95% bootstrap CI] | head-permutation null 95% "
+            "interval, p | bootstrap |", "|---|---|---|---|---|---|", *lines]
+
+
 def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
            results: Mapping[str, dict[str, Any]] | None = None) -> str:
-    """REPORT.md: claims, the seeds' contradictions and what was taken, the embedded runs."""
-    counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
+    """REPORT.md: what the embedded runs show and cannot show, the E08 ladder, claims, the
+    seeds' contradictions and what was taken, the embedded runs."""
+    from lib.findings import cannot_show_lines, findings_lines
+
     lines = [
         "# Published claims vs regenerated results",
         "",
         "Generated by `python -m lib.report` from the files under `results/`; do not edit.",
         "",
-        f"{counts[REPRODUCED]} reproduced, {counts[DIFFERS]} differ, "
-        + (f"{counts[UNDEFINED]} undefined (n/a), " if counts[UNDEFINED] else "")
-        + (f"{counts[MISSING]} missing a field, " if counts[MISSING] else "")
-        + f"{counts[NOT_RUN]} not yet run.",
+        "## What the embedded runs show",
         "",
-        "| claim | published | regenerated | difference | tolerance | status | result / needs |",
-        "|---|---|---|---|---|---|---|",
+        *findings_lines(results or {}),
+        "",
+        "## What they cannot show",
+        "",
+        *cannot_show_lines(),
+        *ladder_lines(results or {}),
+        "",
+        "## Claims",
+        "",
+        counts_line(rows),
+        "",
+    ]
+    if (same := indistinguishable_line(rows)):
+        lines += [same, ""]
+    lines += [
+        "| claim | published | regenerated | difference | tolerance | status | result / needs | "
+        "baseline |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         where = r.get("needs") or r["result"] or ""  # needs: what a missing or unrun one wants
         lines.append(
-            f"| {r['statement']} (`{r['id']}`, {r['source']}) | {_fmt(r['published'])} | "
+            f"| {r['statement']} (`{r['id']}`, {r['source']}"
+            + (f"; same fact as `{r['same_as']}`" if r.get("same_as") else "")
+            + f") | {_published(r['published'])} | "
             f"{_regenerated(r)} | {_fmt(r['difference'], signed=True)} | "
-            f"{_fmt(r['tolerance'])} | **{r['status']}** | {where} |")
+            f"{_fmt(r['tolerance'])} | **{r['status']}** | {where} | {_baseline_cell(r)} |")
     lines += ["", "## Where the seeds disagree with themselves", "",
-              "| topic | the seeds say | the repository takes | why |", "|---|---|---|---|"]
-    lines += [_resolution_row(x) for x in RESOLUTIONS]
+              "| topic | the seeds say | the repository takes | why | effect on the number |",
+              "|---|---|---|---|---|"]
+    lines += [_resolution_row(x, results) for x in RESOLUTIONS]
     lines += provenance_lines()
     lines += terrain_lines(results or {})
     lines += modulator_lines(results or {})
@@ -308,9 +577,12 @@ def write_report(files: Sequence[str | Path] | None = None) -> list[dict[str, An
         raise ValueError(f"only results/embedded/summary.json goes into the report, got "
                          f"{[str(p) for p in summaries]}")
     results = {f"{p.parent.name}/{p.stem}": read_json(p) for p in paths if p.stem != "summary"}
-    rows = [check_claim(c, results) for c in CLAIMS]
+    rows = check_claims(results)
     embedded = read_json(summaries[0]) if summaries else None
+    from lib.findings import findings
+
     write_json(RESULTS / "report.json", {"claims": rows, "resolutions": list(RESOLUTIONS),
+                                         "findings": findings(results),
                                          "mode_mismatches": mode_lines(embedded)})
     atomic_write_bytes(RESULTS / "REPORT.md", render(rows, embedded, results).encode())
     return rows

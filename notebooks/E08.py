@@ -71,6 +71,7 @@ sys.path.insert(0, str(ROOT))
 # %%
 from lib.attention import plots, study, tables
 from lib.attention.prompts import load_prompts, prompt_md5
+from lib.findings import findings_for
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
@@ -203,3 +204,13 @@ payload = {
     "provenance": provenance(params, {name: run.record for name, run in runs.items()}),
 }
 print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))
+
+# %% [markdown]
+# ## What this run shows
+# Computed from this run's results (`lib.findings`), never typed:
+# each model's SI against its head-permutation null,
+# real models apart from random-initialized stand-ins.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("\n".join(findings_for(payload, "E08") or ["- nothing beyond the tables above"]))

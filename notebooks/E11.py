@@ -78,6 +78,7 @@ sys.path.insert(0, str(ROOT))
 
 from lib.attention import plots, study, tables, verdicts
 from lib.attention.prompts import load_prompts, prompt_md5
+from lib.findings import findings_for
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
@@ -227,3 +228,13 @@ payload = {
     "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
 }
 print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))
+
+# %% [markdown]
+# ## What this run shows
+# Computed from this run's results (`lib.findings`), never typed:
+# each SI against its head-permutation null and
+# whether the models are real or random-initialized stand-ins.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("\n".join(findings_for(payload, "E11") or ["- nothing beyond the tables above"]))

@@ -95,6 +95,7 @@ from tqdm.auto import tqdm
 
 from lib.attention.study import model_record
 from lib.claims import published
+from lib.findings import findings_for
 from lib.models import load_model
 from lib.modulator import plots, study
 from lib.params import load_parameters, result_name
@@ -165,6 +166,7 @@ print(pos_mix_line(d["pos_mix"]))
 # %%
 payload["section8"], modulator, arrays, pairs = study.section8(data, loaded, params,
                                                                init["seed"])
+payload["effects"] = study.effects(data, params, payload, arrays)  # B8, B11 both ways
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -182,6 +184,7 @@ print(f"preservation {e8['preservation']['mean']:.4f}")
 print(study.relational_table(e8).to_string())
 print(study.bands_table(e8).to_string(index=False))
 print(study.pentachora_line(e8["pentachora"]))
+print(study.effects_table(payload["effects"]).to_string())
 
 # %% [markdown]
 # ## §9 Training: does alpha find itself?
@@ -326,3 +329,13 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 # %%
 payload["provenance"] = provenance(params, {"model": payload["model"]})
 print("saved", shown(write_json(RESULTS_FILE, payload)))
+
+# %% [markdown]
+# ## What this run shows
+# Computed from this run's results (`lib.findings`), never typed:
+# the held-out gain with its bootstrap interval
+# ("gains nothing" when the interval contains 0) and whether training could test alpha.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("\n".join(findings_for(payload, "modulator") or ["- nothing beyond the tables above"]))

@@ -42,9 +42,20 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change, message", [
     ({"valu": 1.0}, r"claims\[0\] \S+: valu: Extra inputs are not permitted"),
-    ({"value": "x", "tolerance": 0.1}, r"a string claim is matched exactly"),
+    ({"value": "x", "tolerance": 0.1}, r"a string, bool or ordered claim is matched exactly"),
     ({"field": None}, r"result and field go together"),
     ({"seed_output": "printed twice"}, r"seed_output: Input should be 'printed'"),
+    ({"band": [0.2, 0.3]}, r"exactly one of value, band, ordered; got \['value', 'band'\]$"),
+    ({"value": None, "band": [0.3, 0.2]}, r"band must be \[lo, hi\] with lo <= hi"),
+    ({"value": None, "band": [0.2]}, r"claims\[0\] \S+: band.1: Field required$"),
+    ({"baseline": {"result": "paper/x", "field": ["a"], "label": "init"}},
+     r"claims\[0\] \S+: baseline.kind: Field required$"),
+    ({"baseline": {"result": "x", "field": ["a"], "label": "l", "kind": "permutation"}},
+     r"baseline.result: String should match pattern"),
+    ({"baseline": {"result": "paper/x", "field": [], "label": "l", "kind": "initialization"}},
+     r"baseline.field: "),
+    ({"baseline": {"result": "paper/x", "field": ["a"], "label": "l", "kind": "chance"}},
+     r"baseline.kind: Input should be 'initialization', 'permutation' or 'reference'$"),
 ])
 def test_malformed_claims_name_the_entry_and_key(tmp_path: Path, change: dict,
                                                  message: str) -> None:
@@ -52,8 +63,45 @@ def test_malformed_claims_name_the_entry_and_key(tmp_path: Path, change: dict,
     text["claims"][0].update(change)
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump(text))
+    with pytest.raises(ClaimsError, match=message) as caught:
+        load_registry(path)
+    assert "\n" not in str(caught.value)  # one line
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"ordered": ["mistral7b.base_si", "nope.x"]}, r"ordered / same_as name unknown claims nope.x"),
+    ({"same_as": "nope.y"}, r"ordered / same_as name unknown claims nope.y"),
+])
+def test_references_to_other_claims_must_exist(tmp_path: Path, change: dict,
+                                               message: str) -> None:
+    text = yaml.safe_load(claims.REGISTRY.read_text())
+    entry = {"id": "x.ordering", "statement": "s", "source": "s", "hardware": "h"}
+    text["claims"].append(entry | change if "ordered" in change
+                          else entry | {"value": "v"} | change)
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(text))
     with pytest.raises(ClaimsError, match=message):
         load_registry(path)
+
+
+def test_claim_kinds_and_their_published_values() -> None:
+    band = next(c for c in CLAIMS if c.band is not None)
+    assert claims.published(band.id) == band.band and band.value is None
+    ordered = next(c for c in CLAIMS if c.ordered is not None)
+    assert claims.published(ordered.id) == ordered.ordered
+    assert all(i in CLAIMS_BY_ID for i in ordered.ordered)
+    assert CLAIMS_BY_ID["modulator.phase_boundary"].testable is False
+    assert all(c.testable for c in CLAIMS if c.id != "modulator.phase_boundary")
+    # every SI claim sits beside its head-permutation null, every volume CV beside a reference
+    for c in CLAIMS:
+        if c.field and c.field[-1] == "specialization_index" and c.field[0] != "delta" or (
+                c.id.endswith(".si")):
+            assert c.baseline is not None and c.baseline.kind == "permutation", c.id
+        if c.field and c.field[-2:] == ("pentachora", "cv"):
+            assert c.baseline is not None and c.baseline.kind == "reference", c.id
+    for c in CLAIMS:
+        if c.same_as:
+            assert CLAIMS_BY_ID[c.same_as].same_as is None, c.id  # one level: the fact itself
 
 
 @pytest.mark.parametrize("claim", [c for c in CLAIMS if c.result is not None], ids=str)
@@ -67,16 +115,27 @@ def test_every_result_names_an_existing_parameter_file(claim: claims.Claim) -> N
 
 def test_seed_004_claims_say_how_the_seed_produced_them() -> None:
     terrain = [c for c in CLAIMS if c.source.startswith("seed 004")]
-    assert len(terrain) == 27
+    assert len(terrain) >= 27
     for c in terrain:
         assert c.seed_output in claims.SEED_OUTPUTS and c.regenerated_by, c.id
         assert (c.result is None) == (c.field is None), c.id  # a result names its field
+        assert c.result is not None or c.ordered, c.id  # every seed-004 claim is checkable
     never = {c.id for c in terrain if c.seed_output == "never computed"}
     assert {"qwen08.digit_corr", "modulator.phase_boundary"} <= never
 
 
 def test_resolutions_are_complete_and_name_existing_files() -> None:
     assert all({"topic", "values", "taken", "why"} <= set(r) for r in RESOLUTIONS)
+    defects = {r.get("defect") for r in RESOLUTIONS}
+    assert {"B1", "B5", "B8"} <= defects
+    for r in RESOLUTIONS:
+        if r.get("effect"):
+            profile, name = r["effect"]["result"].split("/", 1)
+            assert (ROOT / "parameters" / profile / f"{name}.yaml").is_file(), r["topic"]
+    with_effect = {r.get("defect") for r in RESOLUTIONS if r.get("effect")}
+    assert {"B3", "B8", "B10", "B11", "B16", "B17"} <= with_effect
+    falcon = next(r for r in RESOLUTIONS if r["topic"] == "Falcon-7B precision")
+    assert "an inference, not a measurement" in falcon["why"]
     for r in RESOLUTIONS:
         for path in r.get("as_executed", []) + r.get("corrected", []):
             assert (ROOT / path).is_file(), path
@@ -104,7 +163,7 @@ def _typed_values() -> dict[str, list[str]]:
     typed: dict[str, list[str]] = {}
     for entry in section.value:
         keys = {k.value: v for k, v in entry.value}
-        if keys["value"].tag.endswith(("float", "int")):
+        if "value" in keys and keys["value"].tag.endswith(("float", "int")):
             text = keys["value"].value.lstrip("+-")
             typed[keys["id"].value] = sorted({text, repr(abs(float(text))),
                                               format(abs(float(text)), "g")})

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from lib.attention.entropy import attention_modules
+from lib.claims import published
 from lib.models import UnknownModelError
 from lib.models.presets import (
     OPEN_CLIP,
@@ -133,7 +134,8 @@ def test_qwen35_is_hybrid_one_softmax_layer_in_four(built: dict[str, torch.nn.Mo
     names = [n for n, _, _ in attention_modules(built["Qwen/Qwen3.5-0.8B"])]
     assert names == [f"model.layers.{i}.self_attn" for i in range(3, 24, 4)]
     embed = built["Qwen/Qwen3.5-4B"].get_input_embeddings().weight
-    assert tuple(embed.shape) == (248320, 2560)  # SPEC-terrain §13b's [248320, 2560]
+    # SPEC-terrain §13b's [vocab, 2560]; the vocabulary is the published Qwen one
+    assert tuple(embed.shape) == (int(published("qwen08.vocab")), 2560)
 
 
 def test_unknown_preset_names_the_closest_and_what_to_do() -> None:

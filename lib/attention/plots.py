@@ -9,11 +9,42 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from lib import style
 from lib.attention.verdicts import is_finite
 
-BASE_COLOR = "#2a9d8f"
-INSTRUCT_COLOR = "#e76f51"
-KIND_COLORS = {"MHA": "#264653", "GQA": "#e9c46a", "MQA": "#e76f51"}
+BASE_COLOR = style.BASE  # kept names: the roles' colours live in lib.style
+INSTRUCT_COLOR = style.ALIGNED
+KIND_COLORS = style.KIND_COLORS
+NULL_LABEL = "head-permutation null (95%)"
+
+
+def si_null(block: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """The SI's head-permutation null interval (low, high) of a results block (its
+    `controls.head_permutation.si`, or a ladder row's `si_null`), None where undefined."""
+    if not block:
+        return None
+    null = block.get("si_null") or (((block.get("controls") or {}).get("head_permutation")
+                                     or {}).get("si"))
+    if not null or not (is_finite(null.get("low")) and is_finite(null.get("high"))):
+        return None
+    return float(null["low"]), float(null["high"])
+
+
+def _null_marks(ax, xs: Sequence[float], nulls: Sequence[Any], width: float = 0.8,
+                horizontal: bool = False) -> None:
+    """Each defined null interval as a grey band over its bar (or row), labelled once."""
+    labelled = NULL_LABEL in ax.get_legend_handles_labels()[1]
+    for x, null in zip(xs, nulls, strict=True):
+        if null is None:
+            continue
+        label = None if labelled else NULL_LABEL
+        if horizontal:
+            ax.fill_betweenx([x - width / 2, x + width / 2], null[0], null[1], color=style.NULL,
+                             alpha=0.3, lw=0, label=label, zorder=1)
+        else:
+            ax.fill_between([x - width / 2, x + width / 2], null[0], null[1], color=style.NULL,
+                            alpha=0.45, lw=0, label=label, zorder=3)
+        labelled = True
 
 
 def _bars_with_ci(ax, labels, values, intervals, colors) -> None:
@@ -71,7 +102,15 @@ def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any]
     _bars_with_ci(axes[0, 0], labels, [base["specialization_index"],
                   instruct["specialization_index"]],
                   [base.get("si_ci"), instruct.get("si_ci")] if base.get("si_ci") else None, colors)
-    axes[0, 0].set_title("Specialization index (bootstrap 95% CI)")
+    nulls = [si_null(base), si_null(instruct)]
+    _null_marks(axes[0, 0], [0, 1], nulls)
+    if any(nulls):
+        axes[0, 0].legend(fontsize=8, loc="upper right")
+    machinery = style.random_weights(base.get("model")) or style.random_weights(
+        instruct.get("model"))
+    axes[0, 0].set_title("Specialization index (bootstrap 95% CI"
+                         + ("; grey: null" if any(nulls) else "") + ")"
+                         + ("\nmachinery check (random weights)" if machinery else ""))
     _bars_with_ci(axes[0, 1], labels, [base["mean_head_correlation"],
                   instruct["mean_head_correlation"]], None, colors)
     axes[0, 1].set_title("Mean head correlation")
@@ -133,7 +172,12 @@ def gqa_figure(title: str, mha: Mapping[str, Any] | None, gqa_base: Mapping[str,
                   [gqa_base["specialization_index"], gqa_instruct["specialization_index"]],
                   [gqa_base["si_ci"], gqa_instruct["si_ci"]] if gqa_base.get("si_ci") else None,
                   [BASE_COLOR, INSTRUCT_COLOR])
-    axes[0, 1].set_title("GQA pair: SI (bootstrap 95% CI)")
+    nulls = [si_null(gqa_base), si_null(gqa_instruct)]
+    _null_marks(axes[0, 1], [0, 1], nulls)
+    if any(nulls):
+        axes[0, 1].legend(fontsize=8, loc="upper right")
+    axes[0, 1].set_title("GQA pair: SI (bootstrap 95% CI" + ("; grey: null" if any(nulls) else "")
+                         + ")")
     ax = axes[0, 2]
     keys = ["within_group_variance", "between_group_variance"]
     xb = np.arange(2)
@@ -176,7 +220,7 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
     err = np.array([[r["si"] - r["si_ci"][0], r["si_ci"][1] - r["si"]]
                     if r.get("si_ci") and finite[k] and None not in r["si_ci"] else [0.0, 0.0]
                     for k, r in enumerate(rows)]).T.clip(min=0)
-    colors = [KIND_COLORS.get(r["kind"], "grey") for r in rows]
+    colors = [KIND_COLORS.get(r["kind"], style.NULL) for r in rows]
     bars = ax1.bar(labels, np.where(finite, values, 0.0), yerr=err, color=colors, capsize=5,
                    edgecolor="black", hatch=None)
     for bar, r, value in zip(bars, rows, values, strict=True):
@@ -188,6 +232,8 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
         ax1.annotate(f"{value:.3f}" if np.isfinite(value) else "n/a",
                      (bar.get_x() + bar.get_width() / 2, (value if np.isfinite(value) else 0)
                       + 0.03), ha="center", fontsize=9)
+    _null_marks(ax1, [bar.get_x() + bar.get_width() / 2 for bar in bars],
+                [si_null(r) for r in rows], bars[0].get_width() if len(bars) else 0.8)
     ax1.axhline(target, color="green", ls="--", label=f"target SI {target}")
     ax1.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.15,
                 label=f"+/- {tolerance}")
@@ -258,12 +304,19 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
             labelled.add(label)
 
     for k, r in enumerate(rows):
+        perm = next((f for f in ((r.get("controls") or {}).get("permutation") or [])
+                     if f.get("figure", "").startswith("SI")), None) or {}
+        _null_marks(ax1, [k - 0.15, k + 0.15],
+                    [si_null({"si_null": perm.get(side)}) for side in ("base", "instruct")],
+                    width=0.25, horizontal=True)
+        _null_marks(ax2, [k], [si_null({"si_null": perm.get("delta")})], width=0.5,
+                    horizontal=True)
         point(ax1, r["base_si"], r.get("base_ci"), k - 0.15, "base", fmt="o", color=BASE_COLOR,
               capsize=3)
         point(ax1, r["instruct_si"], r.get("instruct_ci"), k + 0.15, "instruct", fmt="s",
               color=INSTRUCT_COLOR, capsize=3)
         point(ax2, r["delta_si"], r.get("delta_ci"), k, fmt="D",
-              color=KIND_COLORS.get(r["kind"], "grey"), capsize=4)
+              color=KIND_COLORS.get(r["kind"], style.NULL), capsize=4)
     labels = [f"{r['label']} [{r['kind']}]"
               + (" (random-init stand-in)" if r.get("stand_in") else "")
               + ("" if all(is_finite(r[k]) for k in ("base_si", "instruct_si", "delta_si"))
@@ -280,6 +333,8 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
     ax1.legend(fontsize=8)
     ax1.set_title("SI with bootstrap 95% CI")
     ax2.axvline(0, color="black", lw=1)
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend(fontsize=8)
     ax2.set_xlabel("dSI = instruct - base")
     stand_ins = sum(bool(r.get("stand_in")) for r in rows)
     ax2.set_title("Alignment effect: dSI with bootstrap 95% CI" if not stand_ins else

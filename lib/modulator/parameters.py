@@ -97,6 +97,7 @@ class EvaluationSection(StrictModel):
     n_pairs: PairCount = 50_000
     similarity: Literal["path", "wup"] = "path"
     n_simplices: SimplexCount = 500
+    n_boot: PositiveInt = 200  # bootstrap resamples of the evaluation lemmas (intervals)
 
 
 class TrainingSection(StrictModel):

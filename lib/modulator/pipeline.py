@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lib.modulator.bootstrap import CI_LEVEL, N_BOOT, check_bootstrap, correlation_intervals
 from lib.modulator.field import (
     PHASE_BOUNDARY,
     FieldModulatorConfig,
@@ -44,7 +45,7 @@ from lib.modulator.init import (
     spectral_embedding,
 )
 from lib.modulator.lerp import GeometricResidualModulator
-from lib.modulator.train import TrainConfig, save_modulator, train_modulator
+from lib.modulator.train import TrainConfig, alpha_test, save_modulator, train_modulator
 from lib.terrain.alignment import (
     band_gradient,
     band_masks,
@@ -266,13 +267,21 @@ def _pair_cos(X: np.ndarray, rel: np.ndarray, pi: np.ndarray, pj: np.ndarray) ->
 
 
 def relational_evaluation(pairs: dict[str, Any], reps: dict[str, Any],
-                          reference: str = "Original") -> dict[str, Any]:
+                          reference: str = "Original", *, n_boot: int = N_BOOT,
+                          level: float = CI_LEVEL) -> dict[str, Any]:
     """Pearson, Spearman, D11 gradient of each rep set over the pairs; deltas and relative lifts
-    against `reference`; §8's distance bands (mean cosine per band, >= 5 pairs)."""
+    against `reference`; §8's distance bands (mean cosine per band, >= 5 pairs). Each set also
+    gets bootstrap intervals over the evaluation lemmas (`lib.modulator.bootstrap`, seeded with
+    the pairs' seed): `pearson_ci`, `spearman_ci`, `relative_lift_pearson_ci`, ...; an interval
+    is None where its point estimate is undefined."""
     if reference not in reps:
         raise ValueError(f"reference {reference!r} is not among the sets {list(reps)}")
+    check_bootstrap(n_boot, level)
     s = pairs["s"]
     cos = {name: _pair_cos(X, pairs["rel"], pairs["pi"], pairs["pj"]) for name, X in reps.items()}
+    intervals = correlation_intervals(s, cos, pairs["pi"], pairs["pj"], len(pairs["rel"]),
+                                      reference=reference, n_boot=n_boot, level=level,
+                                      seed=pairs["seed"])
     rows = {}
     for name, c in cos.items():
         rows[name] = relational_correlation(s, c) | {"gradient": band_gradient(s, c)}
@@ -285,6 +294,14 @@ def relational_evaluation(pairs: dict[str, Any], reps: dict[str, Any],
         for key in ("pearson", "spearman"):
             row[f"relative_lift_{key}"] = ((row[key] - ref[key]) / ref[key]
                                            if ref[key] != 0 else float("nan"))
+    for name, row in rows.items():
+        ci = intervals[name]
+        for key in ("pearson", "spearman"):  # no interval around an undefined number
+            if not np.isfinite(row[key]):
+                ci[f"{key}_ci"] = None
+            if not np.isfinite(row[f"relative_lift_{key}"]):
+                ci[f"relative_lift_{key}_ci"] = None
+        row.update(ci)
     bands = []
     for lo, hi, mask in band_masks(s, exact_edges=True, bands=SECTION8_BANDS):
         if mask.sum() < SECTION8_MIN_BAND_PAIRS:
@@ -296,6 +313,69 @@ def relational_evaluation(pairs: dict[str, Any], reps: dict[str, Any],
     return {"pairs": meta, "reference": reference, "sets": rows, "bands": bands,
             "relative_lift_note": "relative_lift = (r_mod - r_ref) / r_ref; the seed's '+152%' "
                                   "was never computed"}
+
+
+EFFECT_KEYS = ("pearson", "relative_lift_pearson", "spearman", "relative_lift_spearman")
+
+
+def _arm(evaluation: dict[str, Any], name: str) -> dict[str, Any]:
+    """One side of an effect: the set's correlations, lifts and intervals, the Original's
+    Pearson and the pairs they were measured on."""
+    row, pairs = evaluation["sets"][name], evaluation["pairs"]
+    keys = (*EFFECT_KEYS, "pearson_ci", "relative_lift_pearson_ci", "n_boot", "level")
+    return {k: row[k] for k in keys} | {
+        "original_pearson": evaluation["sets"]["Original"]["pearson"],
+        "n_pairs": pairs["n_pairs"], "n_rel": pairs["n_rel"],
+        "leakage_fraction": pairs["leakage_fraction"]}
+
+
+def anchor_effect(data: ModulatorData, reps: np.ndarray, anchors: Sequence[int], *,
+                  name: str = "Procrustes", taken: str = "corrected", seed: int = 42,
+                  n_rel: int = 3000, n_pairs: int = 50000, similarity: str = "path",
+                  n_boot: int = N_BOOT) -> dict[str, Any]:
+    """B8's effect on the number: the modulated reps `reps` scored on pairs drawn from all
+    lemmas, which as executed are the Wu-Palmer anchors the modulator was built from
+    (`as_executed`), and on pairs disjoint from the anchors (`corrected`), in one run with the
+    same `evaluation_pairs` draw; `difference` = as_executed - corrected for each number
+    (NaN where either is undefined)."""
+    arms = {}
+    for arm, disjoint in (("as_executed", False), ("corrected", True)):
+        pairs = evaluation_pairs(data, anchors=anchors, eval_disjoint_from_anchors=disjoint,
+                                 seed=seed, n_rel=n_rel, n_pairs=n_pairs, similarity=similarity)
+        evaluation = relational_evaluation(
+            pairs, {"Static": data.static, "Original": data.encoder, name: reps}, n_boot=n_boot)
+        arms[arm] = _arm(evaluation, name)
+    a, c = arms["as_executed"], arms["corrected"]
+    return {"number": f"D10 Pearson (and its relative lift) of the {name} modulator",
+            **arms, "difference": {k: a[k] - c[k] for k in EFFECT_KEYS}, "taken": taken,
+            "what": "B8: the seed evaluated on all lemmas drawn like the Wu-Palmer anchors (its "
+                    "evaluation tokens were the anchors the modulator was built from); corrected: "
+                    "evaluation lemmas disjoint from the anchors; difference = as_executed - "
+                    "corrected"}
+
+
+def pairing_effect(pent: dict[str, Any], *, name: str = "Procrustes",
+                   taken: str = "both") -> dict[str, Any]:
+    """B11's effect on the number, from one `pentachora` block: the modulated reps' D1 CV from
+    other simplices than the original's (`as_executed`) against the same simplices, both
+    validity masks (`corrected`); `difference` = as_executed - corrected."""
+    original = pent["paired"]["original"].get("cv")
+    arms = {}
+    for arm, block in (("as_executed", pent["unpaired_as_executed"]["modulated"]),
+                       ("corrected", pent["paired"]["modulated"])):
+        cv = block.get("cv")
+        arms[arm] = {"cv_modulated": cv, "cv_original": original,
+                     "cv_change": None if cv is None or original is None else cv - original}
+    arms["corrected"]["n_both_valid"] = pent["paired"]["n_both_valid"]
+    a, c = arms["as_executed"], arms["corrected"]
+    diff = {k: None if a[k] is None or c[k] is None else a[k] - c[k]
+            for k in ("cv_modulated", "cv_change")}
+    return {"number": f"D1 pentachoron CV of the {name} modulator's pooled reps "
+                      "(and its change from the original's)",
+            **arms, "difference": diff, "taken": taken, "n_simplices": pent["n_simplices"],
+            "what": "B11: the seed drew the modulated reps' simplices apart from the original's "
+                    "(unpaired); corrected: the same simplices for both; difference = "
+                    "as_executed - corrected"}
 
 
 def pentachora(original: Any, modulated: Any, *, seed: int = 42,
@@ -327,11 +407,12 @@ def evaluate_modulator(data: ModulatorData, model: nn.Module, tokenizer: Any,
                        eval_disjoint_from_anchors: bool = False, seed: int = 42,
                        n_rel: int = 3000, n_pairs: int = 50000, similarity: str = "path",
                        n_simplices: int = 500, batch_size: int = 64,
-                       layers: Sequence[int] | None = None,
+                       layers: Sequence[int] | None = None, n_boot: int = N_BOOT,
                        progress: bool = True) -> tuple[dict[str, Any], np.ndarray]:
     """§8 steps 5-7 (and §9/§10's reports): encode with the modulator (at `alpha` if given) on
     `layers` (default all), preservation, the Static / Original / `name` relational table, bands,
-    gradients and pentachora. Returns (result, modulated reps)."""
+    gradients and pentachora, with bootstrap intervals (`n_boot` lemma resamples). Returns
+    (result, modulated reps)."""
     reps = encode_modulated(data, model, tokenizer, modulator, alpha=alpha, layers=layers,
                             batch_size=batch_size, progress=progress)
     if pairs is None:
@@ -339,7 +420,7 @@ def evaluate_modulator(data: ModulatorData, model: nn.Module, tokenizer: Any,
                                  eval_disjoint_from_anchors=eval_disjoint_from_anchors,
                                  similarity=similarity)
     relational = relational_evaluation(
-        pairs, {"Static": data.static, "Original": data.encoder, name: reps})
+        pairs, {"Static": data.static, "Original": data.encoder, name: reps}, n_boot=n_boot)
     result = {
         "name": name, "alpha": (float(alpha) if alpha is not None
                                 else modulator.alphas.cpu().numpy().tolist()),
@@ -354,18 +435,23 @@ def train_step(data: ModulatorData, model: nn.Module, tokenizer: Any,
                reset_alpha: float | None = 0.01, save_path: str | None = None
                ) -> tuple[dict[str, Any], Any]:
     """§9: reset the alphas to `reset_alpha` (the seed's logit(0.01)), train on (definition,
-    lemma) pairs, report the final alphas against the constants; save if `save_path`."""
+    lemma) pairs, report the final alphas against the constants and whether the run can test
+    "alpha increases with depth" (`alpha_test`); save if `save_path`."""
     if reset_alpha is not None:
         modulator.set_alpha(reset_alpha)
+    start = modulator.alphas.detach().cpu().numpy().copy()
     run = train_modulator(model, tokenizer, modulator, data.texts, data.names, config,
                           target_ids=data.token_ids.tolist())
     final = np.asarray(run.final_alpha, dtype=np.float64).ravel()
+    test = alpha_test(start, final, run.steps)
     result = run.to_dict() | {
         "final_alpha_mean": float(final.mean()), "final_alpha_std": float(final.std()),
         "distance_to": {"0.29154 (phase boundary)": abs(final.mean() - PHASE_BOUNDARY),
                         "0.5": abs(final.mean() - 0.5),
                         "0.70846 (1 - 0.29154)": abs(final.mean() - (1 - PHASE_BOUNDARY))},
-        "alpha_monotonic_increasing_with_depth": bool(np.all(np.diff(final) > 0)),
+        "alpha_test": test,
+        # a verdict only where the run can test it (`alpha_test`), else None
+        "alpha_monotonic_increasing_with_depth": test["monotonic_increasing"],
         "trainable_params": sum(p.numel() for p in modulator.parameters()),
         "frozen_params": sum(p.numel() for p in model.parameters()),
     }
@@ -381,7 +467,8 @@ def alpha_sweep(data: ModulatorData, model: nn.Module, tokenizer: Any,
                 anchors: Sequence[int] | None = None, eval_disjoint_from_anchors: bool = False,
                 seed: int = 42, n_rel: int = 3000, n_pairs: int = 50000,
                 similarity: str = "path", n_simplices: int = 500, batch_size: int = 64,
-                layers: Sequence[int] | None = None, progress: bool = True) -> dict[str, Any]:
+                layers: Sequence[int] | None = None, n_boot: int = N_BOOT,
+                progress: bool = True) -> dict[str, Any]:
     """§10: the modulator at a static alpha on every layer (of `layers`, default all), over
     `alphas` and the phase-boundary constant 0.29154 (B2), each evaluated on the same pairs;
     alphas restored afterwards."""
@@ -394,15 +481,19 @@ def alpha_sweep(data: ModulatorData, model: nn.Module, tokenizer: Any,
     for a in values:
         res, _ = evaluate_modulator(data, model, tokenizer, modulator, name="Modulated",
                                     alpha=a, pairs=pairs, seed=seed, n_simplices=n_simplices,
-                                    batch_size=batch_size, layers=layers, progress=progress)
+                                    batch_size=batch_size, layers=layers, n_boot=n_boot,
+                                    progress=progress)
         mod, orig = res["relational"]["sets"]["Modulated"], res["relational"]["sets"]["Original"]
         rows.append({
             "alpha": a, "label": ALPHA_LABELS.get(a, f"{a:g}"),
             "preservation": res["preservation"]["mean"],
-            "pearson": mod["pearson"], "spearman": mod["spearman"],
+            "pearson": mod["pearson"], "pearson_ci": mod["pearson_ci"],
+            "spearman": mod["spearman"], "spearman_ci": mod["spearman_ci"],
             "gradient": mod["gradient"],
             "relative_lift_pearson": mod["relative_lift_pearson"],
+            "relative_lift_pearson_ci": mod["relative_lift_pearson_ci"],
             "relative_lift_spearman": mod["relative_lift_spearman"],
+            "n_boot": mod["n_boot"], "level": mod["level"], "ci_over": mod["ci_over"],
             "original_pearson": orig["pearson"], "original_gradient": orig["gradient"],
             "cv_paired": res["pentachora"]["paired"]["modulated"]["cv"],
             "cv_original": res["pentachora"]["paired"]["original"]["cv"],
@@ -419,7 +510,7 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
                          train_config: TrainConfig | None = None, seed: int = 0,
                          n_simplices: int = 500, batch_size: int = 64,
                          pairs: dict[str, Any] | None = None, save_path: str | None = None,
-                         progress: bool = True
+                         n_boot: int = N_BOOT, progress: bool = True
                          ) -> tuple[dict[str, Any], GeometricFieldModulator]:
     """§12: the field modulator (d_model and n_layers from the model unless `config` says),
     trained through the same hooks and loop (on `train_config.layers`), then its health report,
@@ -430,6 +521,7 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
     n_layers = len(encoder_blocks(model))
     config = config or FieldModulatorConfig(d_model=width, n_layers=n_layers)
     modulator = GeometricFieldModulator(config, seed=seed).to(_device(model))
+    start = modulator.alphas.detach().cpu().numpy().copy()
     run = train_modulator(model, tokenizer, modulator, data.texts, data.names, train_config,
                           target_ids=data.token_ids.tolist())
     reps = encode_modulated(data, model, tokenizer, modulator, layers=run.config["layers"],
@@ -437,7 +529,8 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
     result = {
         "params": sum(p.numel() for p in modulator.parameters()),
         "config": asdict(config),
-        "train": run.to_dict(), "health": modulator.health_report(),
+        "train": run.to_dict() | {"alpha_test": alpha_test(start, run.final_alpha, run.steps)},
+        "health": modulator.health_report(),
         "cv_check_seed": modulator.cv_check(torch.as_tensor(reps)),
         "preservation": preservation(data.encoder, reps),
         "pentachora": pentachora(data.encoder, reps, n_simplices=n_simplices),
@@ -445,7 +538,8 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
     }
     if pairs is not None:
         result["relational"] = relational_evaluation(
-            pairs, {"Static": data.static, "Original": data.encoder, "Field": reps})
+            pairs, {"Static": data.static, "Original": data.encoder, "Field": reps},
+            n_boot=n_boot)
     if save_path is not None:
         result["saved_to"] = str(save_modulator(modulator, save_path,
                                                 {"objective": run.objective}))

@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from lib import style
 from lib.modulator.field import PHASE_BOUNDARY
 
-
-def _off(ax: Any, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9)
-    ax.set_axis_off()
+_off = style.note
+LOSS_COLORS = (style.SET_COLORS["Trained"], style.SET_COLORS["Field"])
 
 
 def _per_layer(history: Any) -> np.ndarray:
@@ -32,9 +31,9 @@ def alpha_panel(ax: Any, train: dict[str, Any] | None, title: str) -> None:
                 color=f"C{layer % 10}")
     top = float(np.nanmax(h))
     far = []  # the constants are drawn only where they would not flatten the curves
-    for value, style in ((PHASE_BOUNDARY, "--"), (0.5, ":")):
+    for value, line in ((PHASE_BOUNDARY, "--"), (0.5, ":")):
         if value <= 3 * top:
-            ax.axhline(value, color="k", ls=style, lw=0.8, label=f"{value}")
+            ax.axhline(value, color="k", ls=line, lw=0.8, label=f"{value}")
         else:
             far.append(f"{value}")
     if far:
@@ -52,13 +51,14 @@ def loss_panel(ax: Any, trains: dict[str, dict[str, Any] | None]) -> None:
         if not train or not train["step_loss"]:
             continue
         steps = np.arange(1, len(train["step_loss"]) + 1)
-        ax.plot(steps, train["step_loss"], color=f"C{i}", alpha=0.5, lw=0.8,
+        ax.plot(steps, train["step_loss"], color=LOSS_COLORS[i % 2], alpha=0.5, lw=0.8,
                 label=f"{name} train")
         n_epochs = len(train["val_loss"])
         ends = np.minimum(np.cumsum(np.full(n_epochs, -(-train["n_train"] //
                                                        train["config"]["batch_size"]))),
                           train["steps"])
-        ax.plot(ends, train["val_loss"], "o-", color=f"C{i}", label=f"{name} validation")
+        ax.plot(ends, train["val_loss"], "o-", color=LOSS_COLORS[i % 2],
+                label=f"{name} validation")
         drawn = True
     if not drawn:
         _off(ax, "loss: no training")
@@ -92,30 +92,55 @@ def sweep_panel(ax: Any, sweep: dict[str, Any] | None) -> None:
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7)
 
 
-def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
-    """The relational Pearson of every set measured on the same pairs."""
-    values: dict[str, float] = {}
+def relational_sets(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every relational evaluation set of the run, by name: §8's Static / Original /
+    Procrustes, §9's Trained, §12's Field (each its block: pearson, pearson_ci, lifts ...)."""
+    out: dict[str, dict[str, Any]] = {}
     s8 = payload.get("section8")
     if s8:
         sets = s8["evaluation"]["relational"]["sets"]
-        values.update({name: sets[name]["pearson"] for name in ("Static", "Original", "Procrustes")
-                       if name in sets})
+        out.update({n: sets[n] for n in ("Static", "Original", "Procrustes") if n in sets})
     if payload.get("section9"):
-        values["Trained"] = payload["section9"]["evaluation"]["relational"]["sets"]["Trained"][
-            "pearson"]
+        out["Trained"] = payload["section9"]["evaluation"]["relational"]["sets"]["Trained"]
     s12 = payload.get("section12")
     if s12 and "relational" in s12:
-        values["Field"] = s12["relational"]["sets"]["Field"]["pearson"]
-    if not values:
+        out["Field"] = s12["relational"]["sets"]["Field"]
+    return out
+
+
+def _ci(block: dict[str, Any], key: str) -> Any:
+    ci = block.get(key)
+    return ci if ci is not None and len(ci) == 2 and None not in ci else None
+
+
+def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
+    """The relational Pearson of every set measured on the same pairs, with its bootstrap
+    interval (`pearson_ci`) and the relative lift's (`relative_lift_pearson_ci`) when stored."""
+    sets = relational_sets(payload)
+    if not sets:
         _off(ax, "no relational evaluation")
         return
-    names = list(values)
-    heights = [v if v is not None else np.nan for v in values.values()]
-    ax.bar(names, heights, color=[f"C{i}" for i in range(len(names))])
-    for i, h in enumerate(heights):
-        ax.text(i, h, f"{h:.3f}", ha="center", va="bottom", fontsize=7)
+    names = list(sets)
+    heights = [np.nan if b.get("pearson") is None else float(b["pearson"]) for b in sets.values()]
+    err = style.yerr(heights, [_ci(b, "pearson_ci") for b in sets.values()])
+    ax.bar(names, heights, yerr=err, capsize=5,
+           color=[style.SET_COLORS.get(n, style.NULL) for n in names])
+    for i, (h, b) in enumerate(zip(heights, sets.values(), strict=True)):
+        text = f"{h:.3f}"
+        lift, lift_ci = b.get("relative_lift_pearson"), _ci(b, "relative_lift_pearson_ci")
+        if lift is not None and lift_ci:
+            text += f"\nlift {100 * lift:+.1f}%\n[{100 * lift_ci[0]:+.1f}, {100 * lift_ci[1]:+.1f}]"
+        top = h + (err[1][i] if err is not None else 0)
+        ax.text(i, top if np.isfinite(top) else 0, text, ha="center", va="bottom", fontsize=6)
+    level = next((b.get("level") for b in sets.values() if b.get("level")), 0.95)
+    n_boot = next((b.get("n_boot") for b in sets.values() if b.get("n_boot")), None)
     ax.set_ylabel("Pearson r with WordNet similarity")
-    ax.set_title("original vs modulated relational Pearson")
+    subject = ("machinery check (random weights): relational Pearson"
+               if style.random_weights(payload.get("model")) else
+               "original vs modulated relational Pearson")
+    resamples = f", {n_boot} resamples" if n_boot else ""
+    ax.set_title(subject + (f"\n(bootstrap {100 * level:.0f}% CI{resamples})"
+                            if err is not None else ""), fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
 
 
@@ -133,7 +158,8 @@ def bands_panel(ax: Any, payload: dict[str, Any]) -> None:
         b9 = {(b["lo"], b["hi"]): b.get("Trained") for b in s9["evaluation"]["relational"]["bands"]}
         series["Trained"] = [b9.get((b["lo"], b["hi"])) for b in bands]
     for i, (name, ys) in enumerate(series.items()):
-        ax.plot(x, [y if y is not None else np.nan for y in ys], "o-", color=f"C{i}", label=name)
+        ax.plot(x, [y if y is not None else np.nan for y in ys], "o-",
+                color=style.SET_COLORS.get(name, f"C{i}"), label=name)
     ax.set_xticks(x, [f"[{b['lo']:g}, {b['hi']:g})" for b in bands], fontsize=7)
     ax.set_xlabel("path-similarity band")
     ax.set_ylabel("mean cosine")

@@ -24,9 +24,11 @@ from lib.modulator.hooks import LayerIndexError, encoder_blocks, hidden_size
 from lib.modulator.pipeline import (
     ModulatorData,
     alpha_sweep,
+    anchor_effect,
     evaluate_modulator,
     evaluation_pairs,
     field_modulator_step,
+    pairing_effect,
     prepare_data,
     procrustes_modulator,
     train_step,
@@ -39,6 +41,7 @@ from lib.terrain.wordnet import MatchedLemma, match_single_token_lemmas, pos_mix
 
 TIMING_KEYS = ("seconds", "seconds_per_step")
 CLAIM_GROUP = "modulator."
+CORRECTED_GROUP = "modulator.corrected."  # the claims of the corrected paper run
 
 
 class NotAnEncoderError(ValueError):
@@ -170,17 +173,19 @@ def pairs_for(data: ModulatorData, params: dict[str, Any], anchors: Any) -> dict
 def section8(data: ModulatorData, loaded: Any, params: dict[str, Any], init_seed: int,
              progress: bool = True) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any]]:
     """§8: build the Procrustes modulator and measure it at its initial alpha (the seed's
-    α=0.01 row). Returns (block, modulator, arrays, pairs)."""
+    α=0.01 row). Returns (block, modulator, arrays, pairs); `arrays["procrustes_reps"]` holds
+    the modulated reps `effects` reuses."""
     p, ev = params["pipeline"], params["evaluation"]
     built, modulator, arrays = procrustes_modulator(
         data, loaded.model, n_anchor=p["n_anchor"], n_geo=p["n_geo"], seed=p["seed"],
         k_neighbors=p["k_neighbors"], temperature=p["temperature"],
         scale_factor=p["scale_factor"], initial_alpha=p["initial_alpha"], init_seed=init_seed)
     pairs = pairs_for(data, params, arrays["anchor_idx"])
-    evaluation, _ = evaluate_modulator(
+    evaluation, reps = evaluate_modulator(
         data, loaded.model, loaded.tokenizer, modulator, name="Procrustes", pairs=pairs,
         seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
-        layers=params["layers"], progress=progress)
+        layers=params["layers"], n_boot=ev["n_boot"], progress=progress)
+    arrays["procrustes_reps"] = reps  # for `effects` (B8 on the same reps, no re-encoding)
     return {"pipeline": built, "evaluation": evaluation}, modulator, arrays, pairs
 
 
@@ -202,7 +207,7 @@ def section9(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator
     evaluation, _ = evaluate_modulator(
         data, loaded.model, loaded.tokenizer, trained, name="Trained", pairs=pairs,
         seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
-        layers=params["layers"], progress=progress)
+        layers=params["layers"], n_boot=ev["n_boot"], progress=progress)
     return {"train": train, "evaluation": evaluation}, trained, run
 
 
@@ -216,7 +221,7 @@ def section10(data: ModulatorData, loaded: Any, params: dict[str, Any], modulato
                         seed=ev["seed"], n_rel=ev["n_rel"], n_pairs=ev["n_pairs"],
                         similarity=ev["similarity"], n_simplices=ev["n_simplices"],
                         batch_size=params["data"]["batch_size"], layers=params["layers"],
-                        progress=progress)
+                        n_boot=ev["n_boot"], progress=progress)
     block["by_alpha"] = {f"{row['alpha']:g}": row for row in block["rows"]}
     block["modulator"] = "the §8 Procrustes modulator, untrained (SPEC §10: the §8 state)"
     return block
@@ -254,9 +259,52 @@ def section12(data: ModulatorData, loaded: Any, params: dict[str, Any], pairs: d
         data, loaded.model, loaded.tokenizer, config=field_config(section, loaded.model),
         train_config=train_config(section["training"], params, progress), seed=section["seed"],
         n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"], pairs=pairs,
-        save_path=str(staged(save_path)) if save_path else None, progress=progress)
+        save_path=str(staged(save_path)) if save_path else None, n_boot=ev["n_boot"],
+        progress=progress)
     _saved_to(block, save_path)
     return block, field
+
+
+def effects(data: ModulatorData, params: dict[str, Any], payload: dict[str, Any],
+            arrays: dict[str, Any]) -> dict[str, Any]:
+    """The results' top-level `effects`: what B8 and B11 do to the §8 numbers, both ways in this
+    run (`anchor_effect` on §8's modulated reps, `pairing_effect` on §8's pentachora); `taken`
+    says which way this run's own numbers go."""
+    ev = params["evaluation"]
+    taken = "corrected" if params["eval_disjoint_from_anchors"] else "as_executed"
+    b8 = anchor_effect(data, arrays["procrustes_reps"], arrays["anchor_idx"], taken=taken,
+                       seed=ev["seed"], n_rel=ev["n_rel"], n_pairs=ev["n_pairs"],
+                       similarity=ev["similarity"], n_boot=ev["n_boot"])
+    b11 = pairing_effect(payload["section8"]["evaluation"]["pentachora"])
+    return {"B8": b8, "B11": b11}
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:+.4f}"
+
+
+def effects_table(effects: dict[str, Any]) -> pd.DataFrame:
+    """What B8 and B11 do to the §8 numbers, both ways in this run (`effects` of the results)."""
+    def ci(arm: dict[str, Any], key: str) -> str:
+        lo_hi = arm.get(key)
+        return "" if not lo_hi or None in lo_hi else f" [{lo_hi[0]:+.4f}, {lo_hi[1]:+.4f}]"
+
+    rows = []
+    b8 = effects.get("B8") or {}
+    for key, label in (("pearson", "Pearson"), ("relative_lift_pearson", "relative lift")):
+        if "as_executed" in b8:
+            a, c = b8["as_executed"], b8["corrected"]
+            rows.append(("B8", f"{label}: on the anchors (seed) vs held out",
+                         _fmt(a.get(key)) + ci(a, key + "_ci"),
+                         _fmt(c.get(key)) + ci(c, key + "_ci"), _fmt(b8["difference"].get(key))))
+    b11 = effects.get("B11") or {}
+    if "as_executed" in b11:
+        rows.append(("B11", "modulated pentachoron CV: unpaired (seed) vs paired",
+                     _fmt(b11["as_executed"]["cv_modulated"]),
+                     _fmt(b11["corrected"]["cv_modulated"]),
+                     _fmt(b11["difference"]["cv_modulated"])))
+    return pd.DataFrame(rows, columns=["defect", "number", "as executed", "corrected",
+                                       "difference"]).set_index("defect")
 
 
 # ------------------------------------------------------------------------ defects and claims
@@ -285,11 +333,15 @@ def defects(params: dict[str, Any], init: dict[str, Any]) -> pd.DataFrame:
 
 
 def claims_table(payload: dict[str, Any], published: Callable[[str], Any]) -> pd.DataFrame:
-    """Each modulator claim: the published value (`published(id)`) next to this run's number at
-    the claim's field (n/a where the run has no such section)."""
+    """Each modulator claim of this run's kind (the `modulator.corrected.*` rows for a corrected
+    run, the as-executed rows for a seed-faithful one): the published value (`published(id)`)
+    next to this run's number at the claim's field (n/a where the run has no such section)."""
+    corrected = not (payload.get("settings") or {}).get("seed_faithful", False)
     rows = []
     for claim in CLAIMS:
         if not claim.id.startswith(CLAIM_GROUP) or claim.field is None:
+            continue
+        if claim.id.startswith(CORRECTED_GROUP) != corrected:
             continue
         try:
             value = _round(lookup(payload, claim.field), 5)
@@ -310,21 +362,33 @@ def headline(payload: dict[str, Any]) -> dict[str, Any]:
         out.update(static_pearson=sets["Static"]["pearson"],
                    original_pearson=sets["Original"]["pearson"],
                    procrustes_pearson=sets["Procrustes"]["pearson"],
+                   procrustes_pearson_ci=sets["Procrustes"].get("pearson_ci"),
                    procrustes_preservation=s8["evaluation"]["preservation"]["mean"],
                    leakage_fraction=s8["evaluation"]["relational"]["pairs"]["leakage_fraction"])
     s9 = payload.get("section9")
     if s9:
         trained = s9["evaluation"]["relational"]["sets"]["Trained"]
         out.update(trained_pearson=trained["pearson"],
+                   trained_pearson_ci=trained.get("pearson_ci"),
                    trained_lift_pearson=trained["relative_lift_pearson"],
+                   trained_lift_pearson_ci=trained.get("relative_lift_pearson_ci"),
                    trained_lift_spearman=trained["relative_lift_spearman"],
                    trained_alpha_mean=s9["train"]["final_alpha_mean"],
+                   alpha_test=(s9["train"].get("alpha_test") or {}).get("verdict"),
                    alpha_monotonic=s9["train"]["alpha_monotonic_increasing_with_depth"])
     s12 = payload.get("section12")
     if s12 and "relational" in s12:
         out.update(field_pearson=s12["relational"]["sets"]["Field"]["pearson"],
                    field_lift_pearson=s12["relational"]["sets"]["Field"]["relative_lift_pearson"],
+                   field_lift_pearson_ci=s12["relational"]["sets"]["Field"].get(
+                       "relative_lift_pearson_ci"),
+                   field_parameters=s12["params"],
                    field_preservation=s12["preservation"]["mean"])
+    b8 = (payload.get("effects") or {}).get("B8")
+    if b8:
+        out.update(b8_pearson_as_executed=b8["as_executed"]["pearson"],
+                   b8_pearson_corrected=b8["corrected"]["pearson"],
+                   b8_pearson_difference=b8["difference"]["pearson"])
     return out
 
 
@@ -335,6 +399,13 @@ def _round(value: Any, digits: int) -> Any:
     if isinstance(value, (float, np.floating)):
         return round(float(value), digits) if np.isfinite(value) else None
     return value
+
+
+def _interval(ci: Any, digits: int = 4) -> str:
+    """An interval cell: "[lo, hi]", or "undefined" where there is none."""
+    if not ci or None in ci:
+        return UNDEFINED
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
 def _cell(value: Any, digits: int) -> Any:
@@ -348,9 +419,13 @@ def relational_table(evaluation: dict[str, Any]) -> pd.DataFrame:
     """Pearson, Spearman, gradient, their deltas and relative lifts against the Original."""
     cols = ("pearson", "spearman", "gradient", "delta_pearson", "delta_spearman",
             "relative_lift_pearson", "relative_lift_spearman")
+    cis = ("pearson_ci", "relative_lift_pearson_ci")
     sets = evaluation["relational"]["sets"]
-    return pd.DataFrame([[_cell(row[c], 4) for c in cols] for row in sets.values()],
-                        index=list(sets), columns=list(cols))
+    level = next((row["level"] for row in sets.values() if "level" in row), None)
+    names = [f"{c} {level:.0%} CI" if level else c for c in cis]
+    return pd.DataFrame([[_cell(row[c], 4) for c in cols] + [_interval(row.get(c)) for c in cis]
+                         for row in sets.values()],
+                        index=list(sets), columns=[*cols, *names])
 
 
 def bands_table(evaluation: dict[str, Any]) -> pd.DataFrame:
@@ -392,8 +467,11 @@ def distance_line(train: dict[str, Any]) -> str:
     """The final mean alpha against the seed's constants."""
     d = train["distance_to"]
     parts = ", ".join(f"|ᾱ − {k}| = {v:.4f}" for k, v in d.items())
+    test = train.get("alpha_test") or {}
+    depth = test.get("reason") or (f"increasing with depth: "
+                                   f"{train['alpha_monotonic_increasing_with_depth']}")
     return (f"mean alpha {train['final_alpha_mean']:.4f} ± {train['final_alpha_std']:.4f}; "
-            f"{parts}; increasing with depth: {train['alpha_monotonic_increasing_with_depth']}")
+            f"{parts}; {depth}")
 
 
 def generation_table(block: dict[str, Any], width: int = 60) -> pd.DataFrame:

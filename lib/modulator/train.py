@@ -326,3 +326,57 @@ def load_modulator(modulator: nn.Module, path: str | os.PathLike) -> nn.Module:
 
     modulator.load_state_dict(load_file(str(path)))
     return modulator
+
+
+# "alpha finds itself": can this run say whether alpha increases with depth?
+MIN_MOVE_LOGIT = 0.1  # mean |Δ logit| per layer from init: ~10% relative change at small alpha
+MIN_SPREAD_FRACTION = 0.1  # final across-layer spread (logit) / mean movement: not in lockstep
+
+
+def _layer_logits(alphas: Any) -> np.ndarray:
+    """Per-layer logit of the alphas ([n_layers] or [n_layers, n_experts]: mean over experts)."""
+    a = np.asarray(alphas, dtype=np.float64)
+    a = a.reshape(len(a), -1).mean(axis=1) if a.ndim > 1 else a.reshape(-1)
+    a = np.clip(a, 1e-12, 1 - 1e-12)
+    return np.log(a / (1 - a))
+
+
+def alpha_test(start: Any, final: Any, steps: int, *, min_move: float = MIN_MOVE_LOGIT,
+               min_spread_fraction: float = MIN_SPREAD_FRACTION) -> dict[str, Any]:
+    """Whether a training run can test "alpha increases monotonically with depth" (seed 004 §9).
+
+    The alphas start equal, so their order after training is made entirely by training. The
+    order is a finding only when (a) the alphas moved: the mean per-layer |Δ logit| from `start`
+    is at least `min_move`, and (b) the layers did not move in lockstep: the final across-layer
+    spread (max - min logit) is at least `min_spread_fraction` of that movement. Otherwise the
+    verdict is "not testable" with the reason, and `monotonic_increasing` is None. Per-layer
+    values are the mean over experts for the field modulator's [n_layers, n_experts] alphas.
+    """
+    first, last = _layer_logits(start), _layer_logits(final)
+    if first.shape != last.shape:
+        raise ValueError(f"start alphas {first.shape} and final alphas {last.shape} differ")
+    moved = float(np.abs(last - first).mean())
+    spread = float(last.max() - last.min())
+    out: dict[str, Any] = {
+        "steps": int(steps), "n_layers": int(len(last)), "movement_logit_mean": moved,
+        "spread_logit": spread, "min_move_logit": min_move,
+        "min_spread_fraction": min_spread_fraction,
+        "criterion": "testable when mean |Δ logit| from init >= min_move_logit and the final "
+                     "across-layer spread >= min_spread_fraction x that movement",
+    }
+    if len(last) < 2:
+        reason = "one alpha shared by all layers: no depth order to test"
+    elif steps < 1 or moved < min_move:
+        reason = (f"alphas moved {moved:.3g} (mean |Δ logit|) from init in {steps} steps, "
+                  f"< {min_move:g}")
+    elif spread < min_spread_fraction * moved:
+        reason = (f"alphas moved in lockstep: across-layer spread {spread:.3g} (logit) < "
+                  f"{min_spread_fraction:g} x their movement {moved:.3g} in {steps} steps")
+    else:
+        monotonic = bool(np.all(np.diff(last) > 0))
+        return out | {"verdict": "testable", "monotonic_increasing": monotonic,
+                      "reason": f"alphas moved {moved:.3g} (mean |Δ logit|) in {steps} steps "
+                                f"with across-layer spread {spread:.3g}: increasing with depth "
+                                f"{'yes' if monotonic else 'no'}"}
+    return out | {"verdict": "not testable", "monotonic_increasing": None,
+                  "reason": f"not testable: {reason}"}

@@ -8,10 +8,11 @@ data; `wordnet_alignment` runs them in the seed's rng order and returns one JSON
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
+from scipy import sparse
 
 from lib.terrain.correlation import correlation
 from lib.terrain.cosine import mean_intra_cosine, normalize_rows, row_cosine
@@ -55,10 +56,38 @@ def sample_pairs(
     return rel, pi[keep], pj[keep]
 
 
-def pair_cosines(X: np.ndarray, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
-    """Cosines of rows (pi[k], pj[k]) of X, rows normalized as x/(||x||+1e-8), via one Gram."""
+def pair_cosines(X: Any, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
+    """Cosines of rows (pi[k], pj[k]) of X, rows normalized as x/(||x||+1e-8), via one Gram.
+
+    X is a dense array (float32) or a scipy sparse matrix (float64, e.g. TF-IDF vectors)."""
+    if sparse.issparse(X):
+        X = sparse.csr_matrix(X, dtype=np.float64)
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        Xn = sparse.csr_matrix(sparse.diags(1.0 / (norms + 1e-8)) @ X)
+        return (Xn @ Xn.T).toarray()[pi, pj]
     Xn = normalize_rows(np.asarray(X, dtype=np.float32))
     return (Xn @ Xn.T)[pi, pj]
+
+
+class RelationalSample(NamedTuple):
+    """§2's pair sample: `rel` (matched indices), pairs (`pi`, `pj`) of rows of `rel`, and their
+    path similarities `s` (pairs with no similarity or s = 0 dropped, as the seed)."""
+
+    rel: np.ndarray
+    pi: np.ndarray
+    pj: np.ndarray
+    s: np.ndarray
+
+
+def relational_sample(matched: Sequence[Any], rng: np.random.Generator, n_rel: int,
+                      n_pairs: int) -> RelationalSample:
+    """The seed's pairs (D10) and their nltk path similarities: the first draws of `rng`, so
+    `default_rng(seed)` gives the pairs of `wordnet_alignment(..., seed=seed)` again."""
+    rel, pi, pj = sample_pairs(len(matched), min(n_rel, len(matched)), n_pairs, rng)
+    synsets = [matched[i][1] for i in rel]
+    s = similarity_from_distance(path_distance_matrix(synsets)[pi, pj])
+    ok = np.isfinite(s) & (s > 0)  # the seed's `sim is not None and sim > 0`
+    return RelationalSample(rel, pi[ok], pj[ok], s[ok])
 
 
 CORRELATIONS = ("pearson", "spearman")
@@ -177,32 +206,41 @@ def first_hypernym(parents: Sequence[Any]) -> Any:
 
 
 def hypernym_chains(
-    matched: Sequence[Any], max_steps: int = 10, min_len: int = 3
+    matched: Sequence[Any],
+    max_steps: int = 10,
+    min_len: int = 3,
+    first: Callable[[Sequence[Any]], Any] = first_hypernym,
+    stall: bool = False,
 ) -> list[list[int]]:
     """Chains of matched indices [root, 1st matched ancestor, 2nd, ...] (B3 adopted).
 
     Each synset's first index in `matched` is its root; the walk takes the first hypernym up to
     `max_steps` times (stopping where there is none), continuing through unmatched ancestors, and
-    appends each matched one. Chains shorter than `min_len` are dropped.
+    appends each matched one. Chains shorter than `min_len` are dropped. `stall`: B3's other
+    reading, `current = parent` inside the `if`, so the walk stops moving at an unmatched parent.
+    `first` picks the hypernym followed (B17; default `first_hypernym`).
 
     "First" is the seed's `hypernyms()[0]`, but nltk builds that list from a Python *set* of
     (pos, offset) pointers, so its order changes with PYTHONHASHSEED from one process to the next
     (dog.n.01: canine.n.02 or domestic_animal.n.01). The walk takes the hypernym with the smallest
     (pos, offset) instead, the same in every run (resolution B17 in the report).
     """
-    first: dict[Any, int] = {}
+    index: dict[Any, int] = {}
     for i, item in enumerate(matched):
-        first.setdefault(item[1], i)
+        index.setdefault(item[1], i)
     chains = []
-    for syn, idx in first.items():
+    for syn, idx in index.items():
         chain, current = [idx], syn
         for _ in range(max_steps):
             parents = current.hypernyms()
             if not parents:
                 break
-            current = first_hypernym(parents)
-            if current in first:
-                chain.append(first[current])
+            parent = first(parents)
+            if parent in index:
+                chain.append(index[parent])
+            elif stall:
+                break  # the walk would stay at `current` and meet the same parent again
+            current = parent
         if len(chain) >= min_len:
             chains.append(chain)
     return chains
@@ -271,11 +309,7 @@ def wordnet_alignment(
     static, encoder = np.asarray(static), np.asarray(encoder)
     n = len(matched)
     rng = np.random.default_rng(seed)
-    rel, pi, pj = sample_pairs(n, min(n_rel, n), n_pairs, rng)
-    synsets = [matched[i][1] for i in rel]
-    s = similarity_from_distance(path_distance_matrix(synsets)[pi, pj])
-    ok = np.isfinite(s) & (s > 0)  # the seed's `sim is not None and sim > 0`
-    s, pi, pj = s[ok], pi[ok], pj[ok]
+    rel, pi, pj, s = relational_sample(matched, rng, n_rel, n_pairs)
     cs, ce = pair_cosines(static[rel], pi, pj), pair_cosines(encoder[rel], pi, pj)
     corr_s, corr_e = relational_correlation(s, cs), relational_correlation(s, ce)
     simplices = sample_simplices(n, n_simplices, rng)
@@ -315,3 +349,133 @@ def wordnet_alignment(
 
 def _nan_to_none(v: np.ndarray) -> list[float | None]:
     return [float(x) if np.isfinite(x) else None for x in v]
+
+
+# --- baselines of the alignment (issue 16) and what each defect changes -----------------------
+
+BASELINES = ("tfidf", "random_encoder", "noun_only")
+BASELINE_WHAT = {
+    "tfidf": "cosine of the definitions' TF-IDF vectors (no model): what word overlap between "
+             "definitions alone gives",
+    "random_encoder": "the same architecture at random initialization encoding the same "
+                      "definitions, pooled as the encoder",
+    "noun_only": "the encoder on the pairs whose two lemmas are nouns (none through nltk's fake "
+                 "root)",
+}
+
+
+def _correlation_row(s: np.ndarray, cos: np.ndarray, what: str) -> dict[str, Any]:
+    if len(s) < 3:
+        nan = float("nan")
+        return {"pearson": nan, "spearman": nan, "n_pairs": len(s), "what": what,
+                "reason": f"undefined: {len(s)} pairs, fewer than 3"}
+    corr = relational_correlation(s, cos)
+    return {"pearson": corr["pearson"], "spearman": corr["spearman"], "n_pairs": len(s),
+            "what": what, "reason": corr["reason"]}
+
+
+def baseline_alignment(
+    sample: RelationalSample,
+    matched: Sequence[Any],
+    encoder: np.ndarray,
+    reps: Mapping[str, Any],
+    noun_only: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """The encoder's alignment statistic (Pearson and Spearman of path similarity vs cosine, on
+    `sample`'s pairs) for other representations of the matched lemmas and for noun pairs.
+
+    `reps`: name (`tfidf`, `random_encoder`) -> [N, d] rows in `matched` order (dense, or
+    sparse for TF-IDF). `noun_only`: the encoder restricted to noun-noun pairs.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name, X in reps.items():
+        if name not in BASELINE_WHAT or name == "noun_only":
+            raise ValueError(f"unknown baseline representation {name!r}; known: tfidf, "
+                             "random_encoder")
+        if X.shape[0] != len(matched):
+            raise ValueError(f"baseline {name}: {X.shape[0]} rows for {len(matched)} matched "
+                             "lemmas; give one row per matched lemma")
+        out[name] = _correlation_row(sample.s, pair_cosines(X[sample.rel], sample.pi, sample.pj),
+                                     BASELINE_WHAT[name])
+    if noun_only:
+        noun = np.array([matched[i][1].pos() == "n" for i in sample.rel], dtype=bool)
+        both = noun[sample.pi] & noun[sample.pj]
+        cos = pair_cosines(np.asarray(encoder)[sample.rel], sample.pi[both], sample.pj[both])
+        out["noun_only"] = _correlation_row(sample.s[both], cos, BASELINE_WHAT["noun_only"])
+    return out
+
+
+def effect(number: str, as_executed: float | None, taken: float | None, what: str,
+           **extra: Any) -> dict[str, Any]:
+    """One defect's effect: `difference` = as_executed - taken (None where either is
+    undefined, never a difference of NaN)."""
+    values = [None if v is None or not np.isfinite(v) else float(v) for v in (as_executed, taken)]
+    difference = values[0] - values[1] if None not in values else None
+    return {"number": number, "as_executed": values[0], "taken": values[1],
+            "difference": difference, "what": what, **extra}
+
+
+def last_hypernym(parents: Sequence[Any]) -> Any:
+    """The hypernym with the largest (pos, offset): another order nltk's hashed set can give."""
+    return max(parents, key=lambda s: (s.pos(), s.offset()))
+
+
+def _depth1(encoder_n: np.ndarray, chains: Sequence[Sequence[int]]) -> float | None:
+    return float(chain_cosines(encoder_n, chains, 1).mean()) if chains else None
+
+
+def defect_effects(
+    encoder: np.ndarray,
+    matched: Sequence[Any],
+    sample: RelationalSample,
+    pentachora: Mapping[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """B3, B10, B11, B16, B17 computed both ways in one run (SPEC-terrain's defect table).
+
+    `sample`: the §2 pairs; `pentachora`: the §2 block (`pentachoron_comparison`), whose paired
+    and truncated correlations are B11's two ways.
+    """
+    encoder_n = normalize_rows(np.asarray(encoder, dtype=np.float32))
+    depth1 = "mean encoder cosine of a chain's root and its 1st matched ancestor (§2 chains)"
+    taken = hypernym_chains(matched)
+    stalled = hypernym_chains(matched, stall=True)
+    other = hypernym_chains(matched, first=last_hypernym)
+    by_root = {c[0]: c for c in taken}
+    differ = sum(by_root.get(c[0]) != c for c in other) + len(set(by_root) - {c[0] for c in other})
+    synsets = [matched[i][1] for i in sample.rel]
+    with_root = path_distance_matrix(synsets)[sample.pi, sample.pj]
+    without = path_distance_matrix(synsets, simulate_root=False)[sample.pi, sample.pj]
+    real = with_root == without  # the fake root sets no pair's distance here
+    cos = pair_cosines(np.asarray(encoder)[sample.rel], sample.pi, sample.pj)
+    full = _correlation_row(sample.s, cos, "")
+    kept = _correlation_row(sample.s[real], cos[real], "")
+    count = {edges: int(sum(m.sum() for *_, m in band_masks(sample.s, exact_edges=edges)))
+             for edges in (False, True)}
+    return {
+        "B3": effect(depth1, _depth1(encoder_n, stalled), _depth1(encoder_n, taken),
+                     "as executed: the other reading of the lost indentation (`current = parent` "
+                     "inside the `if`: the walk stops at an unmatched parent); taken: the walk "
+                     "continues through unmatched ancestors",
+                     n_chains={"as_executed": len(stalled), "taken": len(taken)}),
+        "B10": effect("encoder Pearson r (§2 pairs)", full["pearson"], kept["pearson"],
+                      "as executed (and reported): every pair, nltk's fake root included; "
+                      "beside it: the pairs whose path distance the fake root does not set",
+                      fake_root_share=float(1.0 - real.mean()) if len(real) else None,
+                      n_pairs={"as_executed": len(cos), "taken": int(real.sum())}),
+        "B11": effect("Pearson r of static vs encoder pentachoron volumes",
+                      pentachora["truncated_corr"], pentachora["paired_corr"],
+                      "as executed: volumes paired by truncation of the separately filtered "
+                      "lists; taken: paired by simplex with both validity masks",
+                      n_both_valid=pentachora["n_both_valid"],
+                      pairing_broken=pentachora["pairing_broken"]),
+        "B16": effect("pairs counted in the distance bands", count[False], count[True],
+                      "as executed: s = 1.0 in no band, s = 0.05 in two; taken (exact_edges): "
+                      "half-open bands covering [0, 1] once",
+                      n_pairs=len(sample.s), n_s_one=int((sample.s == 1.0).sum()),
+                      n_s_005=int(np.isclose(sample.s, 0.05).sum())),
+        "B17": effect(depth1, _depth1(encoder_n, other), _depth1(encoder_n, taken),
+                      "as executed nltk follows hypernyms()[0], whose order changes with "
+                      "PYTHONHASHSEED; shown: the walk through the largest (pos, offset) "
+                      "hypernym, one order a process can give; taken: the smallest, every run",
+                      n_chains_differing=int(differ)),
+    }

@@ -12,7 +12,9 @@ the seed's protocols with its numpy rng stream **in its order**:
 Both return JSON-able dicts. Quantity names for the published Qwen claims (§1 L648-654):
 `cosine.mean` (0.195), `spectrum.pr_over_dim` (0.535), `pentachora.cv` (0.208),
 `pentachora.ratio_embed_random` (0.984), `digits.manifold.corr_abs_diff_cosine` (-0.862; B13: the
-seed never computed it for Qwen, §13a here uses §1's formula).
+seed never computed it for Qwen, §13a here uses §1's formula). `pentachora.reference_cv` is the CV
+of the Gaussian reference volumes the ratio already draws (the null beside `cv`), and
+`pentachora.cv_vs_reference` both CVs with bootstrap intervals (their own rng, `default_rng(seed)`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from lib.terrain.cosine import (
 )
 from lib.terrain.simplex import (
     cayley_menger_volumes,
+    cv_versus_reference,
     isotropic_gaussian,
     per_dimension_gaussian,
     sample_simplices,
@@ -250,6 +253,7 @@ def section1_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, n_cosine
         "random_mean": random["mean"], "random_cv": random["cv"],
         "ratio_embed_random": embed["mean"] / random["mean"],
         "reference": "isotropic Gaussian, sigma = global std of E (ddof 0)", "sigma": sigma,
+        "reference_cv": random["cv"], "cv_vs_reference": cv_versus_reference(vol_e, vol_r, seed),
     }
 
     out["distances"] = distance_stats(E, n_distances, rng) | {"n_sample": n_distances}
@@ -351,6 +355,7 @@ def section13a_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, lm_hea
         "random_mean": random["mean"], "random_cv": random["cv"],
         "ratio_embed_random": embed["mean"] / random["mean"],
         "reference": "per-dimension Gaussian, sigma_j = std of dimension j (ddof 1)",
+        "reference_cv": random["cv"], "cv_vs_reference": cv_versus_reference(vol_e, vol_r, seed),
     }
 
     groups = {}

@@ -27,6 +27,7 @@ from lib.params import (
     capped,
     register,
 )
+from lib.terrain.alignment import BASELINES
 from lib.terrain.weights.baseline import CONFIGS as INIT_CONFIGS
 from lib.terrain.weights.battery import Q_THRESHOLD, THRESHOLDS
 
@@ -43,6 +44,7 @@ PairwiseRows = capped(MAX_PAIRWISE_ROWS, "all n(n-1)/2 pairwise values of the sa
 SplitRows = capped(MAX_VOCAB_ROWS, "more rows than any model's vocabulary", minimum=2)
 SeedCount = capped(MAX_SEEDS, "one full alignment per seed; the seed ran 50", minimum=2)
 ChainCount = capped(WORDNET_SYNSETS, "the synsets of WordNet 3.0, one chain each at most")
+BootCount = capped(10_000, "each resample reweights every pair; 200-2,000 are usual", minimum=2)
 
 
 def _not_random(model: str) -> str:
@@ -97,6 +99,20 @@ class WordNetSection(StrictModel):
     n_simplices: SimplexCount = 1000
     exact_edges: bool = False  # False: the seed's band edges (B16), as executed
     stability: StabilitySection | None = None
+    # issue 16: the alignment beside its baselines (lib.terrain.alignment.BASELINES) on the same
+    # pairs, and, with `stability`, the percentile bootstrap over synsets of the correlations
+    baselines: list[str] = list(BASELINES)
+    n_boot: BootCount = 200
+    boot_seed: Seed = 0
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, baselines: list[str]) -> list[str]:
+        unknown = [b for b in baselines if b not in BASELINES]
+        if unknown or len(set(baselines)) != len(baselines):
+            raise ValueError(f"{', '.join(map(repr, unknown)) or 'a repeated entry'}: list "
+                             f"each of {', '.join(BASELINES)} at most once ([] for none)")
+        return baselines
 
 
 class WeightsSection(StrictModel):

@@ -6,7 +6,40 @@ from typing import Any
 
 import numpy as np
 
+from lib import style
+
 GROUPS_QKV = ("self_attn_q", "self_attn_k", "self_attn_v", "self_attn_qkv", "mlp_up", "mlp_down")
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def pentachora_panel(ax: Any, block: dict[str, Any], what: str) -> None:
+    """Volume CV of the matrix's pentachora (or native / projected) beside the Gaussian
+    reference CV (`reference_cv`, else the block's `random_cv`), drawn as a grey line."""
+    if "native" in block:  # §13b: native vs projected volume summaries
+        bars = {"native": (block["native"] or {}).get("cv"),
+                "projected": (block["projected"] or {}).get("cv")}
+        colors = [style.BASE, style.ALIGNED]
+    else:
+        bars, colors = {what: block.get("cv")}, [style.BASE]
+    values = [_num(v) for v in bars.values()]
+    if not np.isfinite(values).any():
+        style.note(ax, f"pentachoron volumes: no finite CV ({what})")
+        return
+    ax.bar(list(bars), values, color=colors, width=0.5)
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    reference = block.get("reference_cv", block.get("random_cv"))
+    if reference is not None and np.isfinite(reference):
+        ax.axhline(reference, color=style.NULL, ls="--", lw=1.2,
+                   label=f"Gaussian reference CV {reference:.3f}")
+        ax.legend(fontsize=7, loc="lower right")
+    ratio = block.get("ratio_embed_random", block.get("ratio_projected_native"))
+    label = "embed/random" if "ratio_embed_random" in block else "projected/native"
+    ax.set_ylabel("CV of Cayley-Menger volumes")
+    ax.set_title(f"pentachoron volume CV ({label} mean {_num(ratio):.3f})")
 
 
 def _embedding_panels(block: dict[str, Any]) -> list:
@@ -25,28 +58,20 @@ def _embedding_panels(block: dict[str, Any]) -> list:
         ax.legend(fontsize=7)
 
     def volumes(ax: Any) -> None:
-        p = block["pentachora"]
-        means = [p.get("mean"), p.get("random_mean")]
-        ax.bar(["embedding", "Gaussian reference"], [m if m is not None else np.nan for m in means],
-               color=["tab:blue", "tab:gray"])
-        ratio = p.get("ratio_embed_random")
-        ax.set_title(f"pentachoron volume: CV {p.get('cv', float('nan')):.3f}, "
-                     f"embed/random {ratio if ratio is not None else float('nan'):.3f}")
-        ax.set_ylabel("mean volume")
+        pentachora_panel(ax, block["pentachora"], "embedding")
 
     def categories(ax: Any) -> None:
         cats = block.get("categories") or {}
         names, matrix = cats.get("centroid_names"), cats.get("centroid_cosine")
-        if not names or matrix is None:
-            ax.set_axis_off()
-            return
         im = ax.imshow(np.asarray(matrix, dtype=float), vmin=-1, vmax=1, cmap="coolwarm")
         ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
         ax.set_yticks(range(len(names)), names, fontsize=7)
         ax.set_title("category centroids: cosine")
         ax.figure.colorbar(im, ax=ax, shrink=0.7)
 
-    return [cosines, volumes, categories]
+    cats = block.get("categories") or {}
+    has_cats = bool(cats.get("centroid_names")) and cats.get("centroid_cosine") is not None
+    return [cosines, volumes] + ([categories] if has_cats else [])
 
 
 def _layer_panels(block: dict[str, Any]) -> list:
@@ -66,45 +91,131 @@ def _layer_panels(block: dict[str, Any]) -> list:
     return [layers]
 
 
-def _wordnet_panels(block: dict[str, Any], arrays: dict[str, np.ndarray]) -> list:
+def _binned(s: np.ndarray, y: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, ...]:
+    """Centres, means and standard deviations of y in n_bins equal-width bins of s (>= 2 points)."""
+    edges = np.linspace(float(np.min(s)), float(np.max(s)), n_bins + 1)
+    idx = np.clip(np.digitize(s, edges) - 1, 0, n_bins - 1)
+    keep = [b for b in range(n_bins) if (idx == b).sum() >= 2]
+    centres = np.array([(edges[b] + edges[b + 1]) / 2 for b in keep])
+    return (centres, np.array([y[idx == b].mean() for b in keep]),
+            np.array([y[idx == b].std() for b in keep]))
+
+
+def _wordnet_panels(block: dict[str, Any], arrays: dict[str, np.ndarray],
+                    machinery: bool = False) -> list:
     a = block["alignment"]
+    what = "machinery check (random weights)" if machinery else "relational alignment"
 
     def scatter(ax: Any) -> None:
-        if not arrays:
-            ax.set_axis_off()
-            return
         s = arrays["s"]
-        for key, color in (("static", "tab:gray"), ("encoder", "tab:blue")):
-            ax.scatter(s, arrays[key], s=2, alpha=0.15, color=color,
-                       label=f"{key}: Pearson {a[key]['pearson']:.3f}")
+        hb = ax.hexbin(s, arrays["encoder"], gridsize=40, mincnt=1, bins="log", cmap="Blues")
+        ax.figure.colorbar(hb, ax=ax, shrink=0.8, label="pairs (encoder, log)")
+        for key, role in (("static", "static"), ("encoder", "encoder model")):
+            if key not in arrays:
+                continue
+            x, m, sd = _binned(s, np.asarray(arrays[key], dtype=float))
+            ax.errorbar(x, m, yerr=sd, fmt="o-", ms=3, capsize=2, color=style.color(role),
+                        label=f"{key}: binned mean ± sd (Pearson {_num(a[key]['pearson']):.3f})")
         ax.set_xlabel("WordNet path similarity")
         ax.set_ylabel("cosine")
-        ax.legend(fontsize=7, markerscale=5)
-        ax.set_title(f"relational alignment ({a['n_pairs']:,} pairs)")
+        ax.legend(fontsize=6, loc="upper left")
+        ax.set_title(f"{what} ({a['n_pairs']:,} pairs)")
 
     def decay(ax: Any) -> None:
         rows = a.get("depth_decay") or []
         d = [r["depth"] for r in rows]
-        for key, color in (("static", "tab:gray"), ("encoder", "tab:blue")):
-            ax.plot(d, [r[key] for r in rows], marker="o", color=color, label=key)
+        for key, role in (("static", "static"), ("encoder", "encoder model")):
+            ax.plot(d, [r[key] for r in rows], marker="o", color=style.color(role), label=key)
         ax.set_xlabel("hypernym depth (matched ancestors)")
         ax.set_ylabel("cosine to the root")
         ax.legend(fontsize=7)
-        ax.set_title("hypernym chain decay")
+        ax.set_title("hypernym chain decay" + (" (random weights)" if machinery else ""))
 
-    panels = [scatter, decay]
+    panels = ([scatter] if arrays and "s" in arrays else []) + (
+        [decay] if a.get("depth_decay") else [])
     stab = block.get("stability")
     if stab:
         def seeds(ax: Any) -> None:
             per = stab["per_seed"]
             keys = [k for k in ("static_pearson", "enc_pearson", "gradient_static",
                                 "gradient_enc") if k in per]
-            ax.boxplot([per[k] for k in keys], tick_labels=keys)
+            ax.boxplot([per[k] for k in keys], tick_labels=keys,
+                       boxprops={"color": style.NULL})
+            boot = stab.get("synset_bootstrap") or {}
+            pts = [(i + 1.3, boot[k]) for i, k in enumerate(keys)
+                   if isinstance(boot.get(k), dict) and boot[k].get("ci")
+                   and None not in boot[k]["ci"]]
+            if pts:
+                xs = [x for x, _ in pts]
+                ys = [_num(b.get("mean")) for _, b in pts]
+                ax.errorbar(xs, ys, yerr=style.yerr(ys, [b["ci"] for _, b in pts]), fmt="D",
+                            color=style.BASE, capsize=3,
+                            label=f"synset bootstrap {100 * boot.get('level', 0.95):.0f}% CI "
+                                  f"({boot.get('n_boot', '?')} resamples)")
+                ax.legend(fontsize=6)
             ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-            ax.set_title(f"stability over {stab['n_seeds']} seeds")
+            ax.set_title(f"stability: {stab['n_seeds']} resampling seeds (box)"
+                         + ("; synset bootstrap (◆)" if pts else ""), fontsize=9)
 
         panels.append(seeds)
     return panels
+
+
+def qk_layers(result: dict[str, Any], stack: str, convention: str) -> list[dict[str, Any]]:
+    """The per-layer QK rows of `stack` ("<location>/<attention>") that have `convention`."""
+    return [r for r in result["qk"]["layers"]
+            if f"{r['location']}/{r['attention']}" == stack and convention in r]
+
+
+def qk_panel(ax: Any, trained: dict[str, Any] | None, init: dict[str, Any] | None,
+             convention: str = "seed") -> None:
+    """Positive-eigenvalue fraction per layer of every stack (self and cross attention), the
+    trained weights in the stack's colour, the initialization in grey; 0.5 (random) marked."""
+    drawn = False
+    for label, res, dim in (("trained", trained, False), ("init", init, True)):
+        if not res or not res.get("qk"):
+            continue
+        for stack in sorted({f"{r['location']}/{r['attention']}" for r in res["qk"]["layers"]}):
+            rows = qk_layers(res, stack, convention)
+            if not rows:
+                continue
+            location, attention = stack.split("/")
+            role = "cross" if attention == "cross" else location
+            ax.plot([r["layer"] for r in rows], [r[convention]["pos_frac"] for r in rows],
+                    marker="s" if attention == "cross" else "o", ms=4,
+                    color=style.NULL if dim else style.color(role), ls=":" if dim else "-",
+                    label=f"{stack} ({label})")
+            drawn = True
+    if not drawn:
+        style.note(ax, "QK manifold: no attention layers measured")
+        return
+    style.qk_reference(ax)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("positive eigenvalue fraction")
+    ax.legend(fontsize=6)
+    ax.set_title(f"QK manifold ({'W_q W_kᵀ' if convention == 'seed' else 'W_qᵀ W_k'}; "
+                 "grey: initialization)", fontsize=9)
+
+
+def dead_panel(ax: Any, results: list[dict[str, Any]]) -> None:
+    """Dead (< 1%) and weak (< 10% of the layer mean) MLP neurons per model, in %; a note when
+    every share is zero or absent (nothing to draw)."""
+    names = [r["model"] for r in results]
+    totals = [(r.get("dead_neurons") or {}).get("total") or {} for r in results]
+    dead = [_num(t.get("dead_frac")) for t in totals]
+    weak = [_num(t.get("weak_frac")) for t in totals]
+    values = np.array(dead + weak, dtype=float)
+    if not np.any(np.nan_to_num(values) > 0):
+        measured = [n for n, d in zip(names, dead, strict=True) if np.isfinite(d)]
+        style.note(ax, "no dead neurons at the 1% / 10% thresholds in any layer\n"
+                   + (f"({', '.join(measured)})" if measured else "(no MLP measured)"))
+        return
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, 100 * np.nan_to_num(dead), 0.4, color=style.BASE, label="dead (< 1%)")
+    ax.bar(x + 0.2, 100 * np.nan_to_num(weak), 0.4, color=style.ALIGNED, label="weak (< 10%)")
+    ax.set(title="MLP neurons with c below 1% / 10% of the layer mean", ylabel="%", xticks=x,
+           xticklabels=names)
+    ax.legend(fontsize=7)
 
 
 def _weight_panels(block: dict[str, Any]) -> list:
@@ -117,7 +228,7 @@ def _weight_panels(block: dict[str, Any]) -> list:
             if res is None:
                 continue
             ax.bar(x + 0.4 * offset, [res["sparsity"][g]["<0.1"] for g in groups], width=0.4,
-                   label=label)
+                   label=label, color=style.color(label))
         ax.set_xticks(x + 0.2, groups, rotation=30, fontsize=7)
         ax.set_ylabel("share of |w| < 0.1")
         ax.set_ylim(0, 1.05)
@@ -125,21 +236,14 @@ def _weight_panels(block: dict[str, Any]) -> list:
         ax.set_title("weight sparsity by role")
 
     def qk(ax: Any) -> None:
-        res = trained or init
-        for convention, marker in (("seed", "o"), ("bilinear", "s")):
-            rows = [r for r in res["qk"]["layers"] if r.get("attention") == "self"
-                    and convention in r]
-            for location in sorted({r["location"] for r in rows}):
-                mine = [r for r in rows if r["location"] == location]
-                ax.plot([r["layer"] for r in mine], [r[convention]["pos_frac"] for r in mine],
-                        marker=marker, label=f"{location} {convention}")
-        ax.axhline(0.5, color="k", lw=0.5)
-        ax.set_xlabel("layer")
-        ax.set_ylabel("positive eigenvalue fraction")
-        ax.legend(fontsize=6)
-        ax.set_title("QK manifold (self-attention)")
+        qk_panel(ax, trained, init)
 
-    return [sparsity, qk]
+    panels = [sparsity, qk]
+    res = trained or init
+    if res and res.get("dead_neurons"):
+        panels.append(lambda ax: dead_panel(ax, [{"model": "trained" if trained else "init",
+                                                  **res}]))
+    return panels
 
 
 def _projection_panels(block: dict[str, Any]) -> list:
@@ -151,7 +255,10 @@ def _projection_panels(block: dict[str, Any]) -> list:
         ax.set_ylabel("cosine (held-out tokens)")
         ax.set_title(f"{block['source']} -> {block['target']}: projected vs native")
 
-    return [cosines]
+    panels = [cosines]
+    if block.get("pentachora"):
+        panels.append(lambda ax: pentachora_panel(ax, block["pentachora"], "projection"))
+    return panels
 
 
 def terrain_figure(title: str, payload: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
@@ -164,7 +271,8 @@ def terrain_figure(title: str, payload: dict[str, Any], arrays: dict[str, np.nda
     if payload.get("layers"):
         panels += _layer_panels(payload["layers"])
     if payload.get("wordnet"):
-        panels += _wordnet_panels(payload["wordnet"], arrays)
+        panels += _wordnet_panels(payload["wordnet"], arrays,
+                                  style.random_weights(payload.get("model")))
     if payload.get("weights"):
         panels += _weight_panels(payload["weights"])
     if payload.get("projection"):
@@ -174,7 +282,68 @@ def terrain_figure(title: str, payload: dict[str, Any], arrays: dict[str, np.nda
     for ax, draw in zip(axes.flat, panels, strict=False):
         draw(ax)
     for ax in list(axes.flat)[len(panels):]:
-        ax.set_axis_off()
+        fig.delaxes(ax)  # no blank axis where the grid has more cells than panels
+    if not panels:
+        style.note(axes[0, 0], "no section of this run has a figure")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def cross_architecture_figure(results: list[dict[str, Any]], convention: str = "seed") -> Any:
+    """§5 across runs (battery dicts with `model`): Q/K/V/QKV sparsity (initialization hatched
+    grey), stable rank, QK positive fraction by depth (0.5 = random; the initialization's range
+    as a grey band where the run has it), dead and weak MLP neurons (a note when all zero)."""
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("no battery results given; pass run_battery(...) dicts")
+    from lib.terrain.weights.summary import QKV_GROUPS, SR_GROUPS, primary_stack
+
+    names = [r["model"] for r in results]
+    x = np.arange(len(results))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    ax = axes[0, 0]
+    groups = [k for k, g in QKV_GROUPS.items() if any(g in r["q_sparsity"] for r in results)]
+    width = 0.8 / max(len(groups), 1)
+    for i, key in enumerate(groups):
+        g = QKV_GROUPS[key]
+        ax.bar(x + i * width, [100 * _num(r["q_sparsity"].get(g)) for r in results], width,
+               label=key, color=f"C{i}")
+        init = [100 * _num(((r.get("init") or {}).get("q_sparsity") or {}).get(g))
+                for r in results]
+        if np.isfinite(init).any():
+            ax.bar(x + i * width, np.nan_to_num(init), width, fill=False, hatch="//",
+                   edgecolor=style.NULL, label="initialization" if i == 0 else None)
+    ax.set(title="share of |w| < 0.1 (grey hatched: initialization)", ylabel="%",
+           xticks=x + 0.4 - width / 2, xticklabels=names, ylim=(0, 105))
+    ax.legend(fontsize=8)
+    ax = axes[0, 1]
+    width = 0.8 / len(SR_GROUPS)
+    for i, (key, g) in enumerate(SR_GROUPS.items()):
+        ax.bar(x + i * width, [_num((r["sv"]["mean"].get(g) or {}).get("stable_rank"))
+                               for r in results], width, label=key, color=f"C{i}")
+    ax.set(title="mean stable rank ΣS²/S₀²", xticks=x + 0.4 - width / 2, xticklabels=names)
+    ax.legend(fontsize=8)
+    ax = axes[1, 0]
+    for i, r in enumerate(results):
+        stack = primary_stack(r)
+        layers = qk_layers(r, stack, convention) if stack else []
+        if not layers:
+            continue
+        ax.plot(np.linspace(0, 1, len(layers)), [q[convention]["pos_frac"] for q in layers],
+                marker="o", color=f"C{i}", label=f"{r['model']} ({stack})")
+        init = (((r.get("init") or {}).get("qk_summary") or {}).get(stack) or {}).get(convention)
+        if init and init.get("min_pos_frac") is not None:
+            ax.axhspan(init["min_pos_frac"], init["max_pos_frac"], color=style.NULL, alpha=0.25,
+                       label="initialization (min-max over layers)" if i == 0 else None)
+    style.qk_reference(ax)
+    ax.set(title="QK positive-eigenvalue fraction "
+                 f"({'W_q W_kᵀ' if convention == 'seed' else 'W_qᵀ W_k'})",
+           xlabel="relative depth")
+    ax.legend(fontsize=7)
+    dead_panel(axes[1, 1], results)
+    for a in axes.flat:
+        a.tick_params(axis="x", labelrotation=20, labelsize=7)
     fig.tight_layout()
     return fig

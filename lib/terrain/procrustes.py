@@ -5,7 +5,8 @@ PCA of the larger to the smaller width, Procrustes on anchor tokens, metrics on 
 The seed (§13b) had one vocabulary for both models; here the two may differ: rows are paired over
 the token *strings* both tokenizers share (`shared_token_index`). With `default_rng(seed)`:
 PCA sample `choice(V, n_pca)` -> `permutation(V)` (first `n_anchor` anchors, next `n_test` test)
--> pentachora `choice(V, 5)` x n, V being the number of shared tokens.
+-> pentachora `choice(V, 5)` x n, V being the number of shared tokens -> (new, after the seed's
+draws) n isotropic Gaussian pentachora, σ = global std of the native rows: `reference_cv`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import torch
 
 from lib.terrain.correlation import pearson
 from lib.terrain.cosine import normalize_rows, row_cosine, upper_tri_cosines, value_stats
-from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_summary
+from lib.terrain.simplex import (
+    cayley_menger_volumes,
+    cv_versus_reference,
+    isotropic_gaussian,
+    sample_simplices,
+    volume_summary,
+)
 from lib.terrain.spectra import participation_ratio_of
 
 TOKEN_COS_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
@@ -226,13 +233,15 @@ def cross_scale_projection(E_large: Any, E_small: Any, shared: SharedTokens | No
                            seed: int = 42, n_pca: int = 50000, n_anchor: int = 10000,
                            n_test: int = 5000, n_rel: int = 1000, n_simplices: int = 1000,
                            digit_rows: Sequence[int] | None = None,
-                           n_extremes: int = 20) -> dict[str, Any]:
+                           n_extremes: int = 20, n_raw: int = 500) -> dict[str, Any]:
     """§13b: PCA E_large to E_small's width, Procrustes on anchors, held-out metrics (JSON-able).
 
     Rows are paired by `shared` (ids into each matrix, e.g. from `shared_token_index(large_tok,
     small_tok)`), else E_large and E_small must have the same rows (one vocabulary, as the seed).
     Counts are capped by the number V of shared tokens: anchors `perm[:n_anchor]`, test the next
     `n_test`. `digit_rows` (10 row numbers into the shared set) adds §13b's digit comparison.
+    `raw_relational` is the cross-check the seed states but never computes ("was 0.920 on 500
+    tokens"): each model's own pair cosines over the first `n_raw` test tokens, no projection.
     """
     if shared is not None:
         if len(shared) == 0:
@@ -283,6 +292,11 @@ def cross_scale_projection(E_large: Any, E_small: Any, shared: SharedTokens | No
     res_eig = torch.linalg.eigvalsh(torch.from_numpy(residual.T @ residual / test.size)) \
         .flip(0).numpy()
     ids = sample_simplices(V, n_simplices, rng)
+    native_vol = cayley_menger_volumes(S[ids.ravel()].reshape(n_simplices, 5, k))
+    sigma = float(S.std())
+    # drawn after every earlier draw of the stream, so the seed's numbers do not move
+    reference_vol = cayley_menger_volumes(isotropic_gaussian(rng, n_simplices, k, sigma))
+    reference = volume_summary(reference_vol)
     out: dict[str, Any] = {
         "section": "13b", "seed": seed, "shared_tokens": V, "dim_large": int(L.shape[1]),
         "dim_small": k, "n_pca": int(min(n_pca, V)), "n_anchor": int(n_anchor_used),
@@ -292,14 +306,20 @@ def cross_scale_projection(E_large: Any, E_small: Any, shared: SharedTokens | No
         | {"argmin_row": int(test[token_cos.argmin()])},
         "token_l2": value_stats(token_l2, ()),
         "relational": _relational(S[rel], aligned[rel]),
+        "raw_relational": _relational(S[test[:n_raw]], L[test[:n_raw]])
+        | {"what": "the large model's own pair cosines vs the small model's over the first "
+                   "n_raw test tokens, before any projection (§13b's stated raw cross-check)"},
         "all_tokens": {"mean": float(all_cos.mean()), "median": float(np.median(all_cos)),
                        "fraction_above": {str(t): float((all_cos > t).mean())
                                           for t in ALIGN_THRESHOLDS},
                        "worst": [_row(r) for r in order[:n_extremes]],
                        "best": [_row(r) for r in order[::-1][:n_extremes]]},
         "pentachora": _paired_volumes(
-            cayley_menger_volumes(S[ids.ravel()].reshape(n_simplices, 5, k)),
-            cayley_menger_volumes(aligned[ids.ravel()].reshape(n_simplices, 5, k))),
+            native_vol, cayley_menger_volumes(aligned[ids.ravel()].reshape(n_simplices, 5, k)))
+        | {"reference_cv": reference["cv"], "reference_valid": reference["valid"],
+           "reference": "isotropic Gaussian, sigma = global std of the native shared rows "
+                        "(ddof 0), drawn after the simplex ids",
+           "cv_vs_reference": cv_versus_reference(native_vol, reference_vol, seed)},
         "residual_eigenspectrum": {"eigenvalues": res_eig.tolist(),
                                    "total": float(res_eig.sum()),
                                    "participation_ratio": participation_ratio_of(res_eig),

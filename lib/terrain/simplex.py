@@ -212,6 +212,49 @@ def volume_cv(volumes: Any) -> float:
     return summary["cv"]
 
 
+CV_N_BOOT = 1000  # resamples of the volume-CV intervals
+CV_LEVEL = 0.95
+
+
+def _boot_cv(valid: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    draws = valid[rng.integers(0, valid.size, size=(n_boot, valid.size))]
+    return draws.std(axis=1) / draws.mean(axis=1)
+
+
+def cv_versus_reference(volumes: Any, reference: Any, seed: int, n_boot: int = CV_N_BOOT,
+                        level: float = CV_LEVEL) -> dict[str, Any]:
+    """The volume CV beside its Gaussian reference's, with percentile bootstrap intervals.
+
+    Each list's finite volumes are resampled with replacement (`default_rng(seed)`, its own
+    stream: the sampling rng is untouched), `n_boot` times; `difference` = cv − reference_cv and
+    its interval come from the same resamples. `distinguishable` is True when the difference's
+    interval excludes 0, None (undefined) when either list has fewer than 2 valid volumes.
+    """
+    if n_boot < 1 or not 0 < level < 1:
+        raise ValueError(f"need n_boot >= 1 and 0 < level < 1; got {n_boot}, {level}")
+    a = np.asarray(volumes, dtype=np.float64).ravel()
+    b = np.asarray(reference, dtype=np.float64).ravel()
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    out: dict[str, Any] = {"n_boot": int(n_boot), "level": float(level),
+                           "interval": "percentile bootstrap over the simplices"}
+    if a.size < 2 or b.size < 2:
+        return out | {"cv": None, "reference_cv": None, "difference": None, "cv_ci": None,
+                      "reference_cv_ci": None, "difference_ci": None, "distinguishable": None,
+                      "reason": f"{a.size} and {b.size} valid volumes: a CV needs at least 2"}
+    rng = np.random.default_rng(seed)
+    boot_a, boot_b = _boot_cv(a, rng, n_boot), _boot_cv(b, rng, n_boot)
+    q = [50 * (1 - level), 50 * (1 + level)]
+
+    def ci(x: np.ndarray) -> list[float]:
+        return [float(v) for v in np.percentile(x, q)]
+
+    cv_a, cv_b = float(a.std() / a.mean()), float(b.std() / b.mean())
+    diff_ci = ci(boot_a - boot_b)
+    return out | {"cv": cv_a, "reference_cv": cv_b, "difference": cv_a - cv_b,
+                  "cv_ci": ci(boot_a), "reference_cv_ci": ci(boot_b), "difference_ci": diff_ci,
+                  "distinguishable": bool(diff_ci[0] > 0 or diff_ci[1] < 0), "reason": ""}
+
+
 def sample_simplices(n: int, count: int, rng: np.random.Generator, k: int = 4,
                      replace: bool = False) -> np.ndarray:
     """[count, k+1] row ids: one `rng.choice(n, k+1, replace)` per simplex (the seed's order)."""

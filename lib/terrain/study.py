@@ -120,9 +120,15 @@ def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any,
 
     Returns the results block and the arrays the figure needs (pair similarities and cosines).
     """
-    from lib.terrain.alignment import hypernym_chains, wordnet_alignment
+    from lib.terrain.alignment import (
+        defect_effects,
+        hypernym_chains,
+        pair_cosines,
+        relational_sample,
+        wordnet_alignment,
+    )
     from lib.terrain.embeddings import embedding_matrices
-    from lib.terrain.stability import stability
+    from lib.terrain.stability import stability, synset_bootstrap
     from lib.terrain.wordnet import (
         definition_template,
         encode_definitions,
@@ -152,14 +158,47 @@ def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any,
     block: dict[str, Any] = {"matched": len(matched), "template": template,
                              "pos_mix": pos_mix(matched), "alignment": alignment,
                              "encode_seconds": encode_s}
+    sample = relational_sample(matched, np.random.default_rng(cfg["seed"]), cfg["n_rel"],
+                               cfg["n_pairs"])  # the alignment's pairs, drawn again
+    block["baselines"] = _wordnet_baselines(model, cfg, matched, encoder, template, sample)
+    block["effects"] = defect_effects(encoder, matched, sample, alignment["pentachora"])
     if cfg["stability"]:
         s = cfg["stability"]
         chains = hypernym_chains(matched)
         block["stability"] = stability(static, encoder, matched, chains, n_seeds=s["n_seeds"],
                                        n_rel=s["n_rel"], n_pairs=s["n_pairs"],
                                        n_simplices=s["n_simplices"], n_chains=s["n_chains"])
+        cosines = {name: pair_cosines(X[sample.rel], sample.pi, sample.pj)
+                   for name, X in (("enc", encoder), ("static", static))}
+        block["stability"]["synset_bootstrap"] = synset_bootstrap(
+            sample.s, cosines, sample.pi, sample.pj, len(sample.rel), n_boot=cfg["n_boot"],
+            seed=cfg["boot_seed"])
     arrays = {k: np.asarray(v) for k, v in (scatter or {}).items()}
     return _measured(block, start, "wordnet", measured), arrays
+
+
+def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], encoder: np.ndarray,
+                       template: str, sample: Any) -> dict[str, Any]:
+    """`cfg['baselines']` on the alignment's pairs: TF-IDF of the definitions, the architecture
+    at random initialization (`random/<model>`, seeded by its name) encoding them, noun pairs."""
+    from lib.models import load_model
+    from lib.terrain.alignment import baseline_alignment
+    from lib.terrain.wordnet import encode_definitions, tfidf_definitions
+
+    wanted = cfg["baselines"]
+    definitions = [m.definition for m in matched]
+    reps: dict[str, Any] = {}
+    if "tfidf" in wanted:
+        reps["tfidf"] = tfidf_definitions(definitions)
+    if "random_encoder" in wanted:
+        rand = load_model(f"random/{model}", dtype="float32")
+        reps["random_encoder"] = encode_definitions(
+            rand.model, rand.tokenizer, definitions, template=template,
+            batch_size=cfg["batch_size"], max_length=cfg["max_length"])
+    out = baseline_alignment(sample, matched, encoder, reps, noun_only="noun_only" in wanted)
+    if "random_encoder" in out:
+        out["random_encoder"].update(model=f"random/{model}", reduction=rand.reduction)
+    return out
 
 
 def weights_section(model: str, cfg: dict[str, Any],
@@ -209,6 +248,26 @@ def model_record(model: str, init_seed: int = 0) -> dict[str, Any]:
     return {"name": model, "source": source, "revision": checkpoint_revision(model)}
 
 
+def _weights_headline(w: dict[str, Any]) -> dict[str, Any]:
+    """Q sparsity, the mean QK positive fraction (seed convention; decoder/cross when there is
+    one) and the worst adjacent-layer cosine mean of the weights measured (trained, else the
+    initialization alone), and the same of the initialization (init_*) whenever it ran."""
+    from lib.terrain.weights.summary import headline_qk
+
+    res = w["trained"] or w["init"]
+    stack, pos = headline_qk(res["qk"]["summary"])
+    out: dict[str, Any] = {
+        "weights_measured": "trained" if w["trained"] else "initialization",
+        "q_sparsity": res.get("q_sparsity", {}), "qk_stack": stack, "qk_pos_frac": pos,
+        "cross_layer_max_abs_mean": res["cross_layer_summary"]["max_abs_mean"]}
+    if w["init"]:
+        init = w["init"]
+        out.update(init_q_sparsity=init["q_sparsity"],
+                   init_qk_pos_frac=headline_qk(init["qk"]["summary"])[1],
+                   init_cross_layer_max_abs_mean=init["cross_layer_summary"]["max_abs_mean"])
+    return out
+
+
 def headline(payload: dict[str, Any]) -> dict[str, Any]:
     """The few numbers a reader compares across runs (and the report's embedded table)."""
     out: dict[str, Any] = {}
@@ -216,6 +275,7 @@ def headline(payload: dict[str, Any]) -> dict[str, Any]:
     if emb:
         out.update(mean_cosine=emb["cosine"]["mean"], pr_over_dim=emb["spectrum"]["pr_over_dim"],
                    volume_cv=emb["pentachora"]["cv"],
+                   volume_cv_reference=emb["pentachora"]["reference_cv"],
                    volume_ratio=emb["pentachora"]["ratio_embed_random"],
                    digit_corr=emb["digits"]["manifold"]["corr_abs_diff_cosine"])
     wn = payload.get("wordnet")
@@ -233,13 +293,17 @@ def headline(payload: dict[str, Any]) -> dict[str, Any]:
             out["stability_ci"] = {k: stab["summary"][k].get("ci") for k in (
                 "enc_pearson", "static_pearson", "enc_spearman", "static_spearman",
                 "gradient_enc", "gradient_static") if k in stab["summary"]}
+            boot = stab.get("synset_bootstrap")
+            if boot:
+                out["stability_bootstrap_ci"] = boot["enc_pearson"]["ci"]
+        base = wn.get("baselines") or {}
+        for key, name in (("baseline_tfidf_pearson", "tfidf"),
+                          ("baseline_random_pearson", "random_encoder")):
+            if name in base:
+                out[key] = base[name]["pearson"]
     w = payload.get("weights")
     if w:
-        res = w["trained"] or w["init"]
-        q = res["q_sparsity"] if "q_sparsity" in res else {}
-        out["q_sparsity"] = q
-        if w["trained"] and w["init"]:
-            out["init_q_sparsity"] = w["init"]["q_sparsity"]
+        out.update(_weights_headline(w))
     proj = payload.get("projection")
     if proj:
         out["projection_token_cosine"] = proj["token_cosine"]["mean"]

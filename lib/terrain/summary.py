@@ -21,13 +21,18 @@ NAME = "terrain_summary"
 
 
 def batteries(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The weight-battery block of each run that has one (trained weights, else the init)."""
+    """The weight-battery block of each run that has one (trained weights, else the init), with
+    the run's embedding volume CV and its Gaussian reference CV when it measured them."""
     out = []
     for p in payloads:
         w = p.get("weights")
         if w:
             block = dict(w["trained"] or w["init"])
             block["model"] = p["model"]["name"]
+            pentachora = (p.get("embedding") or {}).get("pentachora")
+            if pentachora and "reference_cv" in pentachora:
+                block |= {"volume_cv": pentachora["cv"],
+                          "volume_cv_reference": pentachora["reference_cv"]}
             out.append(block)
     return out
 
@@ -57,7 +62,8 @@ def headline_rows(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_summary(profile: str, files: Sequence[str | Path]) -> dict[str, Any]:
     """Write the summary files of `profile` from the terrain results `files`."""
-    from lib.terrain.weights.summary import cross_architecture_figure, cross_architecture_table
+    from lib.terrain.plots import cross_architecture_figure
+    from lib.terrain.weights.summary import cross_architecture_table
 
     payloads = [read_json(Path(f)) for f in files]
     payloads = [p for p in payloads if p.get("experiment") == "terrain"]

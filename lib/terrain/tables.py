@@ -154,3 +154,53 @@ def projection_table(block: dict[str, Any]) -> pd.DataFrame:
     rows.append(("PCA variance retained", _num(block["pca_retained_variance"])))
     rows.append(("relational Pearson (1,000 test tokens)", _corr(block["relational"]["pearson"])))
     return pd.DataFrame(rows, columns=["quantity", "value"]).set_index("quantity")
+
+
+BASELINE_ROWS = (("tfidf", "TF-IDF of the definitions"),
+                 ("random_encoder", "random-init encoder"),
+                 ("noun_only", "encoder, noun pairs only"))
+
+
+def baselines_table(block: dict[str, Any]) -> pd.DataFrame:
+    """The encoder's alignment beside the static embedding and the baselines on the same pairs
+    (a wordnet block: `alignment` and `baselines`)."""
+    a, base = block["alignment"], block.get("baselines") or {}
+    rows = [(label, _corr(r["pearson"]), _corr(r["spearman"]), f"{n:,}")
+            for label, r, n in (("encoder", a["encoder"], a["n_pairs"]),
+                                ("static embedding", a["static"], a["n_pairs"]),
+                                *((label, base[k], base[k]["n_pairs"])
+                                  for k, label in BASELINE_ROWS if k in base))]
+    return pd.DataFrame(rows, columns=["representation", "Pearson", "Spearman",
+                                       "n pairs"]).set_index("representation")
+
+
+def effects_table(block: dict[str, Any]) -> pd.DataFrame:
+    """Each defect's number as executed and as taken (a wordnet block's `effects`)."""
+    def shown(value: Any, signed: bool = False) -> str:  # counts as counts, others to 4 places
+        spec = ("+," if signed else ",") if isinstance(value, int) else ("+.4f" if signed
+                                                                          else ".4f")
+        return _num(value, spec) if not isinstance(value, int) else format(value, spec)
+
+    rows = [(defect, e["number"], shown(e["as_executed"]), shown(e["taken"]),
+             shown(e["difference"], True)) for defect, e in (block.get("effects") or {}).items()]
+    return pd.DataFrame(rows, columns=["defect", "number", "as executed", "taken",
+                                       "difference"]).set_index("defect")
+
+
+def intervals_table(stab: dict[str, Any]) -> pd.DataFrame:
+    """Both intervals of the correlations, labelled: the t-interval over the resampling seeds
+    (precision of the mean) and the percentile bootstrap over synsets (uncertainty of the
+    correlation), where the block has them."""
+    boot = stab.get("synset_bootstrap") or {}
+    rows = []
+    for key in ("enc_pearson", "static_pearson", "enc_spearman", "static_spearman"):
+        s, b = stab["summary"].get(key), boot.get(key)
+        seeds = [None, None] if s is None else s.get("ci") or [None, None]
+        synsets = (b or {}).get("ci") or [None, None]
+        rows.append((key, f"[{_num(seeds[0])}, {_num(seeds[1])}]",
+                     f"[{_num(synsets[0])}, {_num(synsets[1])}]" if b else "n/a"))
+    level = boot.get("level", 0.95)
+    return pd.DataFrame(rows, columns=[
+        "correlation", f"{stab['n_seeds']} seeds: precision of the mean (t, 95%)",
+        f"synsets: uncertainty of the correlation ({boot.get('n_boot', 0)} resamples, "
+        f"{level:.0%})"]).set_index("correlation")

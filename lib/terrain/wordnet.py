@@ -332,3 +332,34 @@ def encode_definitions(
         out[rows] = ((hidden * mask).sum(dim=1) / mask.sum(dim=1)).cpu().numpy()
     return out
 
+
+
+TFIDF_TOKEN = r"(?u)\b\w\w+\b"  # words of two or more characters, as scikit-learn's default
+
+
+def tfidf_definitions(definitions: Sequence[str]) -> Any:
+    """TF-IDF vectors of the definitions: scipy CSR [N, V], rows L2-normalized.
+
+    Lower-cased words of >= 2 characters; raw term counts times the smoothed idf
+    `ln((1 + N) / (1 + df)) + 1` (scikit-learn's `TfidfVectorizer` defaults); a definition with
+    no word is a zero row. The vocabulary is sorted, so the columns do not depend on the order.
+    """
+    import re
+
+    from scipy import sparse
+
+    if len(definitions) == 0:
+        raise ValueError("tfidf_definitions needs at least one definition (got none)")
+    pattern = re.compile(TFIDF_TOKEN)
+    docs = [pattern.findall(d.lower()) for d in definitions]
+    vocab = {w: k for k, w in enumerate(sorted({w for doc in docs for w in doc}))}
+    rows = np.repeat(np.arange(len(docs)), [len(doc) for doc in docs])
+    cols = np.fromiter((vocab[w] for doc in docs for w in doc), dtype=np.int64, count=len(rows))
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                               shape=(len(docs), max(len(vocab), 1)))
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1.0 + len(docs)) / (1.0 + df)) + 1.0
+    X = counts @ sparse.diags(idf)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    return sparse.csr_matrix(sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from lib.claims import published
 from lib.modulator.field import (
     CMValidator,
     FieldModulatorConfig,
@@ -30,14 +31,15 @@ def test_default_config_is_the_seeds() -> None:
         0.1, 0.21, 0.05, 0.05)
 
 
-def test_parameter_count_is_38552_with_the_spec_breakdown() -> None:
+def test_parameter_count_is_the_published_one_with_the_spec_breakdown() -> None:
     mod = GeometricFieldModulator(FieldModulatorConfig())
     n = {name: sum(p.numel() for p in m.parameters()) for name, m in mod.experts.items()}
     assert n == {"k1": 6167, "k2": 9253, "k4": 15434}
     assert sum(p.numel() for p in mod.gate_projs.parameters()) == 7680
     assert mod.alpha_logits.numel() == 18
-    assert sum(p.numel() for p in mod.parameters()) == 38_552
-    assert mod.health_report()["total_params"] == 38_552
+    total = published("modulator.field_parameters")
+    assert sum(p.numel() for p in mod.parameters()) == total
+    assert mod.health_report()["total_params"] == total
 
 
 def test_template_volumes_are_the_seeds_not_a_regular_simplex() -> None:

@@ -79,7 +79,7 @@ def test_defaults_are_the_seeds_from_the_owning_modules(tmp_path: Path) -> None:
                 "initial_alpha"):
         assert params["pipeline"][key] == build[key].default, key
     evaluate = inspect.signature(pipeline.evaluate_modulator).parameters
-    for key in ("seed", "n_rel", "n_pairs", "similarity", "n_simplices"):
+    for key in ("seed", "n_rel", "n_pairs", "similarity", "n_simplices", "n_boot"):
         assert params["evaluation"][key] == evaluate[key].default, key
     assert params["layers"] is None and params["eval_disjoint_from_anchors"] is True
 
@@ -100,6 +100,7 @@ def test_sections_switch_off_with_null(tmp_path: Path) -> None:
     ({"max_items": 100}, r"pipeline.n_anchor \(3000\) exceeds max_items \(100\)"),
     ({"evaluation": {"similarity": "lch"}}, r"evaluation\.similarity: 'lch' is not one of"),
     ({"dtype": "float33"}, r"dtype: .*float33"),
+    ({"evaluation": {"n_boot": 0}}, r"evaluation\.n_boot: 0 is below the minimum 1"),
     ({"model": "tiny/t6"}, r"model: unknown model 'tiny/t6'"),
 ])
 def test_bad_keys_give_one_line(tmp_path: Path, keys: dict, expected: str) -> None:
@@ -119,13 +120,15 @@ def test_claims_name_fields_the_notebook_writes() -> None:
                            for name in ("Procrustes", "Trained")}}
     payload = {
         "section8": {"evaluation": {"relational": relational, "preservation": {"mean": 0.9}}},
-        "section9": {"evaluation": {"relational": relational}},
+        "section9": {"evaluation": {"relational": relational},
+                     "train": {"alpha_monotonic_increasing_with_depth": True}},
+        "section12": {"params": 38},
         "section10": {"by_alpha": {"0.5": {"pearson": 0.1, "gradient": 0.2,
                                            "preservation": 0.3}},
                       "phase_boundary": PHASE_BOUNDARY},
     }
     for claim in mod:
-        assert isinstance(lookup(payload, claim.field), float), claim.id
+        assert isinstance(lookup(payload, claim.field), float | int | bool), claim.id
     defects = {r.get("defect") for r in RESOLUTIONS}
     assert {"B7", "B8", "B9", "B11", "B12"} <= defects
     lift = next(r for r in RESOLUTIONS if "152" in r["topic"])

@@ -155,6 +155,51 @@ def test_a_constant_similarity_leaves_correlations_and_lifts_undefined() -> None
     assert m["lift_reason"].startswith("Original: undefined: no variance in the pair cosines")
 
 
+def test_b8_effect_scores_the_same_reps_on_the_anchors_and_held_out(setup) -> None:
+    from lib.modulator.pipeline import anchor_effect
+
+    bert, data, _, mod, arrays = setup
+    _, reps = evaluate_modulator(data, bert.model, bert.tokenizer, mod, alpha=0.5,
+                                 anchors=arrays["anchor_idx"], n_rel=24, n_pairs=400,
+                                 n_simplices=30, n_boot=20, progress=False)
+    out = anchor_effect(data, reps, arrays["anchor_idx"], n_rel=24, n_pairs=400, n_boot=20)
+    a, c = out["as_executed"], out["corrected"]
+    assert a["leakage_fraction"] == 1.0 and c["leakage_fraction"] == 0.0
+    assert a["pearson"] != c["pearson"]
+    for key in ("pearson", "relative_lift_pearson", "spearman"):
+        assert out["difference"][key] == pytest.approx(a[key] - c[key])
+    leaky = evaluation_pairs(data, anchors=arrays["anchor_idx"], n_rel=24, n_pairs=400)
+    assert a["n_pairs"] == leaky["n_pairs"]  # the same draw as evaluation_pairs
+    assert a["n_boot"] == 20 and len(a["pearson_ci"]) == 2
+    json.dumps(out)
+    # the notebook's glue: both effects at the top level, `taken` from the run's B8 switch
+    from lib.modulator import study
+    from lib.params import load_parameters
+
+    params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator")
+    params["evaluation"].update(n_rel=24, n_pairs=400, n_boot=20)
+    params["eval_disjoint_from_anchors"] = False
+    payload = {"section8": {"evaluation": {"pentachora": pentachora(data.encoder, reps,
+                                                                    n_simplices=30)}}}
+    glued = study.effects(data, params, payload, arrays | {"procrustes_reps": reps})
+    assert glued["B8"]["taken"] == "as_executed" and glued["B8"]["difference"] == out["difference"]
+    assert set(glued) == {"B8", "B11"}
+
+
+def test_b11_effect_is_unpaired_minus_paired() -> None:
+    from lib.modulator.pipeline import pairing_effect
+
+    X = np.random.default_rng(0).normal(size=(50, 8))
+    pent = pentachora(X, 2 * X, n_simplices=30)
+    out = pairing_effect(pent)
+    a, c = out["as_executed"], out["corrected"]
+    assert c["cv_change"] == pytest.approx(0.0, abs=1e-9)  # same simplices, scaled reps
+    assert a["cv_modulated"] == pent["unpaired_as_executed"]["modulated"]["cv"]
+    assert out["difference"]["cv_modulated"] == pytest.approx(a["cv_modulated"]
+                                                              - c["cv_modulated"]) != 0
+    json.dumps(out)
+
+
 def test_pentachora_paired_and_unpaired() -> None:
     X = np.random.default_rng(0).normal(size=(50, 8))
     out = pentachora(X, 2 * X, n_simplices=30)
@@ -187,13 +232,28 @@ def test_train_and_field_steps(setup, tmp_path) -> None:
     assert run.encoder_unchanged and (tmp_path / "m.safetensors").exists()
     assert result["objective"] == "encoder-token" and len(result["final_alpha"]) == 6
     assert result["final_alpha_mean"] == pytest.approx(np.mean(result["final_alpha"]))
+    test = result["alpha_test"]
+    assert test["steps"] == result["steps"] and test["verdict"] in ("testable", "not testable")
+    assert result["alpha_monotonic_increasing_with_depth"] == test["monotonic_increasing"]
     json.dumps(result)
     field, fm = field_modulator_step(data, bert.model, bert.tokenizer, train_config=cfg,
                                      n_simplices=30, progress=False)
     assert field["params"] == sum(p.numel() for p in fm.parameters())
-    assert field["train"]["encoder_unchanged"]
+    assert field["train"]["encoder_unchanged"] and field["train"]["alpha_test"]["n_layers"] == 6
     assert {d["id"] for d in field["b12_decisions"]} >= {"B12a", "B12c", "B12f"}
     json.dumps(field)
+
+
+def test_alphas_that_barely_move_give_no_depth_verdict(setup) -> None:
+    import copy
+
+    bert, data, _, mod, _ = setup
+    cfg = TrainConfig(epochs=1, batch_size=16, max_input_len=48, lr=1e-9, max_steps=2,
+                      progress=False)
+    result, _ = train_step(data, bert.model, bert.tokenizer, copy.deepcopy(mod), cfg)
+    assert result["alpha_test"]["verdict"] == "not testable"
+    assert result["alpha_monotonic_increasing_with_depth"] is None
+    assert "2 steps" in result["alpha_test"]["reason"]
 
 
 def test_a_trained_modulator_is_published_only_with_its_results(setup, tmp_path) -> None:

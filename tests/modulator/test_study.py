@@ -49,7 +49,7 @@ def test_pop_timings_removes_every_wall_time() -> None:
 
 def test_claims_table_reads_published_values_and_the_claims_fields() -> None:
     claim = CLAIMS_BY_ID["modulator.a001_preservation"]
-    payload: dict = {}
+    payload: dict = {"settings": {"seed_faithful": True}}  # as executed: the seed's own rows
     node = payload
     for step in claim.field[:-1]:
         node = node.setdefault(step, {})
@@ -58,6 +58,12 @@ def test_claims_table_reads_published_values_and_the_claims_fields() -> None:
     assert table.loc[claim.id, "published"] == claim.value
     assert table.loc[claim.id, "this run"] == 0.12346
     assert table.loc["modulator.a050_pearson", "this run"] == "n/a"  # no §10 in this payload
+    assert not any(i.startswith("modulator.corrected.") for i in table.index)
+    # a corrected run is compared with the corrected rows only
+    payload["settings"]["seed_faithful"] = False
+    corrected = study.claims_table(payload, published)
+    assert "modulator.corrected.a001_preservation" in corrected.index
+    assert "modulator.a001_preservation" not in corrected.index
 
 
 def test_field_config_takes_the_models_width_and_depth(bert) -> None:
@@ -81,3 +87,42 @@ def test_figure_draws_with_sections_missing() -> None:
     assert len(fig.axes) >= 6
     titles = [ax.get_title() for ax in fig.axes]
     assert any("alpha per layer" in t for t in titles)
+
+
+def test_headline_and_tables_carry_intervals_the_b8_effect_and_the_alpha_test() -> None:
+    row = {"pearson": 0.2, "spearman": 0.1, "gradient": 0.01, "delta_pearson": 0.0,
+           "delta_spearman": 0.0, "relative_lift_pearson": 0.5, "relative_lift_spearman": 0.1,
+           "pearson_ci": [0.15, 0.25], "relative_lift_pearson_ci": None, "level": 0.95}
+    evaluation = {"relational": {"sets": {"Trained": row}}}
+    table = study.relational_table(evaluation)
+    assert table.loc["Trained", "pearson_ci 95% CI"] == "[0.1500, 0.2500]"
+    assert table.loc["Trained", "relative_lift_pearson_ci 95% CI"] == "undefined"
+    test = {"verdict": "not testable", "monotonic_increasing": None,
+            "reason": "not testable: alphas moved 0 (mean |Δ logit|) from init in 3 steps, < 0.1"}
+    train = {"final_alpha_mean": 0.01, "final_alpha_std": 0.0, "distance_to": {"0.5": 0.49},
+             "alpha_monotonic_increasing_with_depth": None, "alpha_test": test}
+    assert study.distance_line(train).endswith(test["reason"])
+    b8 = {"as_executed": {"pearson": 0.3}, "corrected": {"pearson": 0.1},
+          "difference": {"pearson": 0.2}}
+    out = study.headline({"section9": {"train": train, "evaluation": evaluation},
+                          "effects": {"B8": b8}})
+    assert out["alpha_test"] == "not testable" and out["alpha_monotonic"] is None
+    assert out["trained_pearson_ci"] == [0.15, 0.25]
+    assert out["b8_pearson_difference"] == 0.2 and out["b8_pearson_corrected"] == 0.1
+
+
+def test_effects_table_shows_b8_and_b11_both_ways() -> None:
+    arm = {"pearson": 0.24, "pearson_ci": [0.2, 0.28], "relative_lift_pearson": -0.003,
+           "relative_lift_pearson_ci": [-0.007, None]}
+    effects = {"B8": {"as_executed": arm, "corrected": arm | {"pearson": 0.22},
+                      "difference": {"pearson": 0.02, "relative_lift_pearson": 0.0}},
+               "B11": {"as_executed": {"cv_modulated": 0.34}, "corrected": {"cv_modulated": 0.31},
+                       "difference": {"cv_modulated": 0.03}}}
+    table = study.effects_table(effects)
+    assert list(table.index) == ["B8", "B8", "B11"]
+    assert table.iloc[0]["as executed"] == "+0.2400 [+0.2000, +0.2800]"
+    assert table.iloc[0]["corrected"].startswith("+0.2200") and table.iloc[0]["difference"] == \
+        "+0.0200"
+    assert table.iloc[1]["as executed"] == "-0.0030"  # an interval with an undefined end: left out
+    assert table.iloc[2]["difference"] == "+0.0300"
+    assert study.effects_table({}).empty

@@ -104,3 +104,19 @@ def test_embedded_gemma_to_smollm2() -> None:
                                             n_test=1000, n_rel=300, n_simplices=200)
     assert (out["dim_large"], out["dim_small"]) == (640, 576)
     assert out["token_cosine"]["mean"] > 0.3  # real shared structure, far above chance (~0)
+
+
+def test_raw_relational_compares_each_models_own_cosines_without_projection() -> None:
+    """§13b's stated raw cross-check: a model whose rows are a rotation of the other's (padded
+    with zero dimensions) has the same pair cosines: raw Pearson 1; unrelated rows: near 0."""
+    rng = np.random.default_rng(3)
+    S = rng.standard_normal((400, 8))
+    L = np.hstack([S @ ortho_group.rvs(8, random_state=4), np.zeros((400, 4))])
+    out = procrustes.cross_scale_projection(L, S, seed=1, n_pca=400, n_anchor=100, n_test=300,
+                                            n_rel=50, n_simplices=20, n_raw=120)
+    raw = out["raw_relational"]
+    assert raw["n_tokens"] == 120 and raw["pearson"] == pytest.approx(1.0, abs=1e-9)
+    noise = procrustes.cross_scale_projection(rng.standard_normal((400, 12)), S, seed=1,
+                                              n_pca=400, n_anchor=100, n_test=300, n_rel=50,
+                                              n_simplices=20, n_raw=120)
+    assert abs(noise["raw_relational"]["pearson"]) < 0.1

@@ -145,10 +145,12 @@ def compare_with_init(trained: dict[str, Any], init: dict[str, Any]) -> list[dic
 
 
 def attach_init(trained: dict[str, Any], init: dict[str, Any]) -> dict[str, Any]:
-    """`trained` with `init` (its q_sparsity, sv means, seed) and the comparison added."""
+    """`trained` with `init` (its q_sparsity, sv means, QK summary, cross-layer summary, seed)
+    and the comparison added."""
     return trained | {
         "init": {"model": init["model"], "seed": init.get("init_seed"),
                  "q_sparsity": init["q_sparsity"], "sv_mean": init["sv"]["mean"],
-                 "sparsity": init["sparsity"]},
+                 "sparsity": init["sparsity"], "qk_summary": init["qk"]["summary"],
+                 "cross_layer_summary": init["cross_layer_summary"]},
         "init_comparison": compare_with_init(trained, init),
     }

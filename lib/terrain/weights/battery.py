@@ -32,6 +32,8 @@ from lib.terrain.weights.catalog import (
 THRESHOLDS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)  # §4; §5/§6 use the last four
 SECTION5_THRESHOLDS = (1e-4, 1e-3, 1e-2, 1e-1)
 Q_THRESHOLD = 0.1  # "Q sparsity" is the < 0.1 column
+# groups reported under q_sparsity when the model has them (cross_attn_q: T5's decoder EncDec q)
+Q_SPARSITY_GROUPS = ("self_attn_q", "self_attn_k", "self_attn_v", "self_attn_qkv", "cross_attn_q")
 SV_SKIP = frozenset({"embedding", "norm", "position_bias", "other", "projection"})
 MLP_ROLES = ("mlp_up", "mlp_gate", "mlp_down")
 CONVENTIONS = ("seed", "bilinear")
@@ -274,6 +276,25 @@ def adjacent_stats(values: list[float]) -> dict[str, Any]:
             "max": max(values), "values": list(values)}
 
 
+def cross_layer_summary(cross_layer: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """D7 over every matrix type at once, from `cross_layer` ({type: adjacent_stats}).
+
+    max_abs_mean = max over types of |mean adjacent cosine| (worst_type is that type), mean_abs =
+    the mean over types of |mean|, max_abs_pair = max |cosine| over every adjacent pair of every
+    type; types without a pair (one layer) are left out. None everywhere when no type has a pair.
+    """
+    means = {t: s["mean"] for t, s in sorted(cross_layer.items()) if s["n_pairs"]}
+    if not means:
+        return {"max_abs_mean": None, "mean_abs": None, "max_abs_pair": None, "n_types": 0,
+                "n_pairs": 0, "worst_type": None}
+    worst = max(means, key=lambda t: abs(means[t]))
+    pairs = [abs(v) for t in means for v in cross_layer[t]["values"]]
+    return {"max_abs_mean": abs(means[worst]),
+            "mean_abs": float(np.mean([abs(m) for m in means.values()])),
+            "max_abs_pair": max(pairs), "n_types": len(means), "n_pairs": len(pairs),
+            "worst_type": worst}
+
+
 def cross_layer_cosine(matrices: Iterable[Any]) -> dict[str, Any]:
     """D7 over adjacent pairs only (never the n×n matrix), holding two matrices at a time."""
     values, previous = [], None
@@ -453,6 +474,7 @@ def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float
         by_group[row["group"]].append(row)
     fields = ("stable_rank", "pr", "active_frac", "rank_90", "condition")
     n_ff = sum(r["d_ff"] for r in dead_rows)
+    cross_layer = {chain: adjacent_stats(v) for chain, v in sorted(chains.items())}
     return {
         "sparsity": {g: c.table() for g, c in sorted(groups.items())},
         "sparsity_by_location": {loc: {g: c.table() for (lc, g), c in sorted(by_location.items())
@@ -467,7 +489,8 @@ def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float
                       "weak": sum(r["weak"] for r in dead_rows),
                       "dead_frac": sum(r["dead"] for r in dead_rows) / n_ff if n_ff else None,
                       "weak_frac": sum(r["weak"] for r in dead_rows) / n_ff if n_ff else None}},
-        "cross_layer": {chain: adjacent_stats(v) for chain, v in sorted(chains.items())},
+        "cross_layer": cross_layer,
+        "cross_layer_summary": cross_layer_summary(cross_layer),
         "norms": {"offset": catalog.norm_offset, "tensors": norm_rows,
                   "pooled": {loc: acc.stats() for loc, acc in sorted(norm_pooled.items())}},
         "position_bias": pos_bias,
@@ -511,7 +534,11 @@ def _qk_pass(source: TensorSource, catalog: Catalog, device: torch.device,
                 "last_pos_frac": layers[-1][c]["pos_frac"],
                 "trend": layers[-1][c]["pos_frac"] - layers[0][c]["pos_frac"],
                 "mean_pos_frac": float(np.mean([r[c]["pos_frac"] for r in layers])),
+                "min_pos_frac": min(r[c]["pos_frac"] for r in layers),
+                "max_pos_frac": max(r[c]["pos_frac"] for r in layers),
                 "mean_neg_frac": float(np.mean([r[c]["neg_frac"] for r in layers])),
+                "min_neg_frac": min(r[c]["neg_frac"] for r in layers),
+                "max_neg_frac": max(r[c]["neg_frac"] for r in layers),
                 "mean_stable_rank": float(np.mean([r[c]["stable_rank"] for r in layers]))}
             for c in CONVENTIONS}
     return {"layers": rows, "summary": summary,
@@ -535,10 +562,12 @@ def run_battery(name_or_checkpoint: str | TensorSource, *, thresholds: Iterable[
 
     Keys: model, family, counts (tensors per group), sparsity (per group, 2-D weights, the seed's
     `<t` columns), sparsity_by_location, sparsity_full_2d, sparsity_full (every tensor), q_sparsity
-    (the < 0.1 share of self_attn_q/k/v/qkv), sv (D3 means per group and per matrix), qk (per
-    layer, both conventions, and first/last/trend per stack), dead_neurons, cross_layer (adjacent
-    D7 per location/group), norms, position_bias, timings_s, memory (peak RSS above the start vs
-    the largest tensor, and every tensor read). The wall times and peak memory vary from run to
+    (the < 0.1 share of self_attn_q/k/v/qkv and, encoder-decoder only, cross_attn_q), sv (D3
+    means per group and per matrix), qk (per layer, both conventions, and per stack first/last/
+    trend, mean/min/max of the positive and negative fractions), dead_neurons, cross_layer
+    (adjacent D7 per location/group), cross_layer_summary (over all types), norms,
+    position_bias, timings_s, memory (peak RSS above the start vs the largest tensor, and every
+    tensor read). The wall times and peak memory vary from run to
     run: `lib.results.pop_measurements` takes them out before a results file is written.
     `locations` keeps only those (e.g. ['vision'] for
     the seed's CLIP `.visual`). `threads` sets torch's CPU threads for the run (restored after;
@@ -591,8 +620,7 @@ def _measure(source: TensorSource, catalog: Catalog, thresholds: tuple[float, ..
         "n_params_2d": sum(e.numel for e in catalog.entries if len(e.shape) == 2),
         "tied": catalog.tied, "buffers": catalog.buffers, "unmatched": catalog.unmatched,
         "sparsity": sparsity_table,
-        "q_sparsity": {g: sparsity_table[g][f"<{Q_THRESHOLD}"] for g in
-                       ("self_attn_q", "self_attn_k", "self_attn_v", "self_attn_qkv")
+        "q_sparsity": {g: sparsity_table[g][f"<{Q_THRESHOLD}"] for g in Q_SPARSITY_GROUPS
                        if g in sparsity_table},
         **tensors,
         "qk": qk,

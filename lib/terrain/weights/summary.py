@@ -24,13 +24,25 @@ def primary_stack(result: dict[str, Any]) -> str | None:
     return next((f"{loc}/self" for loc in STACK_ORDER if f"{loc}/self" in stacks), None)
 
 
+def headline_qk(qk_summary: dict[str, Any], convention: str = "seed"
+                ) -> tuple[str | None, float | None]:
+    """(stack, mean QK positive fraction) for the headline: `decoder/cross` (T5's cross-QK) when
+    the model has it, else the primary self-attention stack; (None, None) without attention."""
+    stack = "decoder/cross" if "decoder/cross" in qk_summary else \
+        primary_stack({"qk": {"summary": qk_summary}})
+    return stack, None if stack is None else qk_summary[stack][convention]["mean_pos_frac"]
+
+
 def _sv(result: dict[str, Any], group: str) -> float | None:
     row = result["sv"]["mean"].get(group)
     return None if row is None else row["stable_rank"]
 
 
 def table_rows(results: list[dict[str, Any]], convention: str = "seed") -> list[dict[str, Any]]:
-    """One numeric row per run: sparsity, stable rank, QK positive fraction, dead, init."""
+    """One numeric row per run: sparsity, stable rank, QK positive fraction, worst adjacent-layer
+    cosine mean, dead neurons; the initialization's beside them (`init ...`) when the run has
+    one, and the embedding's volume CV beside its Gaussian reference when the block carries
+    `volume_cv` and `volume_cv_reference`."""
     if not results:
         raise ValueError("no battery results given; pass run_battery(...) dicts")
     rows = []
@@ -43,12 +55,19 @@ def table_rows(results: list[dict[str, Any]], convention: str = "seed") -> list[
         row |= {f"SR {k}": _sv(r, g) for k, g in SR_GROUPS.items()}
         row |= {"QK stack": stack, "QK+ first": qk.get("first_pos_frac"),
                 "QK+ last": qk.get("last_pos_frac"), "QK+ trend": qk.get("trend"),
+                "QK+ mean": qk.get("mean_pos_frac"),
+                "cross-layer max|mean|": r["cross_layer_summary"]["max_abs_mean"],
                 "dead <1%": dead["dead_frac"]}
         init = r.get("init")
         if init:
             row |= {f"init {k} sparsity": init["q_sparsity"].get(g) for k, g in QKV_GROUPS.items()}
             row |= {f"init SR {k}": (init["sv_mean"].get(g) or {}).get("stable_rank")
                     for k, g in SR_GROUPS.items()}
+            init_qk = init["qk_summary"].get(stack, {}).get(convention, {})
+            row |= {"init QK+ mean": init_qk.get("mean_pos_frac"),
+                    "init cross-layer max|mean|": init["cross_layer_summary"]["max_abs_mean"]}
+        if "volume_cv" in r:  # the run's embedding section, when it has one (lib.terrain.summary)
+            row |= {"volume CV": r["volume_cv"], "volume CV Gaussian": r["volume_cv_reference"]}
         rows.append(row)
     return rows
 
@@ -65,53 +84,3 @@ def cross_architecture_table(results: list[dict[str, Any]], convention: str = "s
         frame["dead <1%"] = frame["dead <1%"].map(
             lambda v: "-" if v is None or v != v else f"{100 * v:.2f}%")
     return frame
-
-
-def cross_architecture_figure(results: list[dict[str, Any]], convention: str = "seed") -> Any:
-    """2×2 figure: Q/K/V/QKV sparsity (init hatched), stable rank, QK+ fraction by depth, dead."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = table_rows(results, convention)
-    names = [r["model"] for r in rows]
-    x = np.arange(len(rows))
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    ax = axes[0, 0]
-    width = 0.8 / len(QKV_GROUPS)
-    for i, key in enumerate(QKV_GROUPS):
-        trained = [100 * (r[f"{key} sparsity"] or 0) for r in rows]
-        ax.bar(x + i * width, trained, width, label=key)
-        init = [100 * (r.get(f"init {key} sparsity") or 0) for r in rows]
-        if any(init):
-            ax.bar(x + i * width, init, width, fill=False, hatch="//", edgecolor="k",
-                   label="init" if i == 0 else None)
-    ax.set(title="share of |w| < 0.1 (hatched: initialization)", ylabel="%",
-           xticks=x + 0.3, xticklabels=names)
-    ax.legend(fontsize=8)
-    ax = axes[0, 1]
-    width = 0.8 / len(SR_GROUPS)
-    for i, key in enumerate(SR_GROUPS):
-        ax.bar(x + i * width, [r[f"SR {key}"] or 0 for r in rows], width, label=key)
-    ax.set(title="mean stable rank ΣS²/S₀²", xticks=x + 0.3, xticklabels=names)
-    ax.legend(fontsize=8)
-    ax = axes[1, 0]
-    for r, row in zip(results, rows, strict=True):
-        stack = row["QK stack"]
-        layers = [q for q in r["qk"]["layers"] if f"{q['location']}/{q['attention']}" == stack]
-        if layers:
-            depth = np.linspace(0, 1, len(layers))
-            ax.plot(depth, [q[convention]["pos_frac"] for q in layers], marker="o",
-                    label=f"{row['model']} ({stack})")
-    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    label = "W_q W_kᵀ" if convention == "seed" else "W_qᵀ W_k"
-    ax.set(title=f"QK positive-eigenvalue fraction ({label})", xlabel="relative depth",
-           ylim=(0, 1))
-    ax.legend(fontsize=7)
-    ax = axes[1, 1]
-    ax.bar(x, [100 * (r["dead <1%"] or 0) for r in rows])
-    ax.set(title="dead MLP neurons (c < 1% of the layer mean)", ylabel="%", xticks=x,
-           xticklabels=names)
-    for a in axes.flat:
-        a.tick_params(axis="x", labelrotation=20, labelsize=7)
-    fig.tight_layout()
-    return fig
