@@ -65,7 +65,9 @@ def check_claim(claim: Claim, results: Mapping[str, dict[str, Any]] | None = Non
         row.update(_ordered(claim, rows or {}))
         return row
     payload = _payload(claim.result, results) if claim.result is not None else None
-    if payload is None:
+    if payload is None and not claim.testable:  # no run can test it: say so, not "not yet run"
+        row.update(status=NOT_TESTABLE, needs="nothing to run: its field echoes an input")
+    elif payload is None:
         needs = claim.parameters or "a notebook not yet in the repository"
         row.update(status=NOT_RUN, needs=f"{needs} on a {claim.hardware}")
     else:

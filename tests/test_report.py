@@ -190,6 +190,9 @@ def test_an_untestable_claim_is_shown_never_reproduced() -> None:
     phase = claims.CLAIMS_BY_ID["modulator.phase_boundary"]
     real = report.check_claim(phase, {phase.result: claim_payload(phase, phase.value)})
     assert real["status"] == report.NOT_TESTABLE
+    # before its run too: nothing the run could show would test it
+    unrun = report.check_claim(phase, {})
+    assert unrun["status"] == report.NOT_TESTABLE and "echoes an input" in unrun["needs"]
 
 
 def test_a_bool_claim_matches_exactly() -> None:

@@ -132,6 +132,10 @@ def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
             text += f"\nlift {100 * lift:+.1f}%\n[{100 * lift_ci[0]:+.1f}, {100 * lift_ci[1]:+.1f}]"
         top = h + (err[1][i] if err is not None else 0)
         ax.text(i, top if np.isfinite(top) else 0, text, ha="center", va="bottom", fontsize=6)
+    tops = [h + (err[1][i] if err is not None else 0) for i, h in enumerate(heights)]
+    finite = [t for t in tops if np.isfinite(t)]
+    if finite:  # headroom for the three-line labels above the tallest bar
+        ax.set_ylim(top=max(max(finite), 0) * 1.35 + 0.02)
     level = next((b.get("level") for b in sets.values() if b.get("level")), 0.95)
     n_boot = next((b.get("n_boot") for b in sets.values() if b.get("n_boot")), None)
     ax.set_ylabel("Pearson r with WordNet similarity")
