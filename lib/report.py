@@ -186,8 +186,12 @@ def _fmt(value: Any, signed: bool = False) -> str:
         return "-"
     if isinstance(value, float) and not is_finite(value):
         return NOT_AVAILABLE
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:  # a count
+        value = int(value)
     if isinstance(value, float):
         return f"{value:+.4g}" if signed else f"{value:.5g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:+,}" if signed else f"{value:,}"
     return str(value)
 
 
@@ -228,7 +232,8 @@ def effect_text(effect: dict[str, Any] | None,
 
     def show(v: Any, signed: bool = False) -> str:
         if isinstance(v, dict):
-            key = next((k for k in ("pearson", "number", "value") if k in v), None)
+            key = next((k for k in ("pearson", "cv_modulated", "number", "value") if k in v),
+                       None)
             return (_fmt(v[key], signed) + (f" ({key})" if key != "number" else "")
                     if key else "-")
         return NOT_AVAILABLE if v is None else _fmt(v, signed)
