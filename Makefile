@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 WITH_ENV := $(PY) -m lib.workflow exec
 
-.PHONY: setup test test-notebooks preflight reproduce paper-dry-run notebooks lab bench lint site clean-cache
+.PHONY: setup test test-notebooks preflight reproduce paper-dry-run notebooks lab bench lint site cluster-check clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -83,6 +83,16 @@ lab: setup
 # provenance) in .cache/site/<profile>/; a second run rebuilds only what changed.
 site: setup
 	$(PY) -m lib.site build --profile $(or $(PROFILE),embedded)
+
+# The cluster path on a real single-node SLURM: start slurmctld + slurmd + munged under
+# .cache/slurm/, run three embedded notebook jobs, the summary and the report through
+# `--executor slurm`, run the same graph locally, require identical results, stop the cluster
+# (also on failure or Ctrl-C). Needs slurm-wlm and munge (installed here when missing, as root).
+cluster-check: setup
+	@command -v slurmctld >/dev/null && command -v munged >/dev/null || \
+	  { test "$$(id -u)" = 0 && apt-get update -q && apt-get install -y -q slurm-wlm munge; } || \
+	  { echo "error: make cluster-check needs slurm-wlm and munge: apt-get install -y slurm-wlm munge" >&2; exit 1; }
+	$(PY) -m lib.cluster check
 
 clean-cache:
 	rm -rf $(BSD_CACHE_DIR)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from browser import fresh_environment, running_lab
 
 from lib.paths import ROOT
 
@@ -74,15 +69,6 @@ def test_colab_requirements_are_a_subset_of_base() -> None:
 # --------------------------------------------------------------------------- nothing in HOME
 
 
-def _fresh_environment(home: Path) -> dict[str, str]:
-    """This environment under an empty HOME, without any variable lib.env would set."""
-    from lib import env
-
-    environ = {k: v for k, v in os.environ.items() if k not in env.locations()}
-    environ["HOME"] = str(home)
-    return environ
-
-
 def test_configure_sets_only_what_is_missing() -> None:
     from lib import env
     from lib.paths import CACHE
@@ -112,7 +98,7 @@ for p in (matplotlib.get_configdir(), matplotlib.get_cachedir(), get_ipython_dir
 """
     home = tmp_path / "home"
     home.mkdir()
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_fresh_environment(home),
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=fresh_environment(home),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     from lib.paths import CACHE
@@ -125,48 +111,14 @@ for p in (matplotlib.get_configdir(), matplotlib.get_cachedir(), get_ipython_dir
 @pytest.mark.slow
 def test_make_lab_starts_for_root_and_writes_nothing_in_home(tmp_path: Path) -> None:
     """`make lab` serves (as root too: containers run as root) and leaves an empty HOME empty."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     home = tmp_path / "home"
     home.mkdir()
-    environ = _fresh_environment(home) | {"JUPYTER_PORT": str(port), "BROWSER": "true"}
-    lab = subprocess.Popen(["make", "-o", "setup", "lab"], cwd=ROOT, env=environ,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    log: list[str] = []
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and lab.poll() is None:
-            line = lab.stdout.readline()
-            log.append(line)
-            if f":{port}/lab" in line:
-                break
-        assert lab.poll() is None, "".join(log)[-3000:]
-        answer = None
-        while answer is None and time.monotonic() < deadline:  # it prints before it listens
-            try:
-                with urllib.request.urlopen(f"http://localhost:{port}/api", timeout=10) as r:
-                    answer = json.loads(r.read())
-            except OSError:
-                time.sleep(0.5)
-        assert answer and "version" in answer
-        token = re.search(r"token=([0-9a-f]+)", "".join(log))
-        auth = {"Authorization": f"token {token.group(1)}"} if token else {}
-
-        def get(path: str) -> dict:
-            request = urllib.request.Request(f"http://localhost:{port}{path}", headers=auth)
-            with urllib.request.urlopen(request, timeout=30) as r:
-                return json.loads(r.read())
-
+    with running_lab(home) as lab:
         # rooted at the repository: results/, figures/, parameters/ are browsable
-        top = {item["name"] for item in get("/api/contents/")["content"]}
+        top = {item["name"] for item in lab.get("/api/contents/")["content"]}
         assert {"notebooks", "parameters", "lib"} <= top, top
         # a double-click opens a .py notebook as a notebook (the tracked labconfig)
-        viewers = get("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+        viewers = lab.get("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
         default = viewers["schema"]["properties"]["defaultViewers"]["default"]
         assert default.get("python") == "Jupytext Notebook", default
-    finally:
-        os.killpg(lab.pid, signal.SIGTERM)  # the process group started above: make and jupyter
-        lab.wait(timeout=60)
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

@@ -6,17 +6,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
 import struct
 import threading
 import zlib
-from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
 import pytest
+from browser import headless_chromium
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from lib.site import SiteError, build, external_references
@@ -136,36 +135,6 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
-
-
-@contextmanager
-def headless_chromium(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """A Selenium-driven headless Chromium; without one the test fails saying what to install."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail("selenium is not installed: .venv/bin/pip install -r requirements/dev.txt",
-                    pytrace=False)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        pytest.fail("headless Chromium not found: apt-get install -y chromium chromium-driver",
-                    pytrace=False)
-    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium never downloads a browser or driver
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--window-size=1200,900",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.binary_location = chromium
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def crawl(driver, base: str, seen: list[tuple[str, int]]) -> list[str]:  # type: ignore[no-untyped-def]

@@ -1,0 +1,130 @@
+"""What the browser tests share: a headless Chromium driven by Selenium, and `make lab` running
+on a free port (as a new user starts it: an empty HOME, none of lib.env's variables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lib.paths import ROOT
+
+
+@contextmanager
+def headless_chromium(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A Selenium-driven headless Chromium; without one the test fails saying what to install."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is not installed: .venv/bin/pip install -r requirements/dev.txt",
+                    pytrace=False)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.fail("headless Chromium not found: apt-get install -y chromium chromium-driver",
+                    pytrace=False)
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium never downloads a browser or driver
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--window-size=1200,900",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    options.binary_location = chromium
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def fresh_environment(home: Path) -> dict[str, str]:
+    """This environment under an empty HOME, without any variable lib.env would set."""
+    from lib import env
+
+    environ = {k: v for k, v in os.environ.items() if k not in env.locations()}
+    environ["HOME"] = str(home)
+    return environ
+
+
+@dataclass
+class Lab:
+    """A running `make lab`: where it listens, its token and what it printed."""
+
+    port: int
+    token: str | None
+    log: list[str]
+
+    def url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}" + (f"{sep}token={self.token}"
+                                                        if self.token else "")
+
+    def printed_url(self) -> str:
+        """The address the Lab prints for its user to open (127.0.0.1 for localhost)."""
+        found = re.search(rf"http://(?:localhost|127\.0\.0\.1):{self.port}/\S+", "".join(self.log))
+        assert found, "".join(self.log)[-3000:]
+        return found.group(0).replace("localhost", "127.0.0.1", 1)
+
+    def get(self, path: str) -> dict:
+        """A JSON answer of the server's REST API."""
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        request = urllib.request.Request(f"http://localhost:{self.port}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.loads(r.read())
+
+
+@contextmanager
+def running_lab(home: Path, timeout: float = 120) -> Iterator[Lab]:
+    """`make lab` under the empty HOME `home` until it answers; stopped (with its kernels)
+    afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = fresh_environment(home) | {"JUPYTER_PORT": str(port), "BROWSER": "true"}
+    # a fresh user: no workspace (open tabs) or settings left by an earlier Lab in .cache/
+    for key in ("JUPYTERLAB_WORKSPACES_DIR", "JUPYTERLAB_SETTINGS_DIR"):
+        environ[key] = str(home.parent / f"lab-{key.lower()}")
+    lab = subprocess.Popen(["make", "-o", "setup", "lab"], cwd=ROOT, env=environ,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log: list[str] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and lab.poll() is None:
+            line = lab.stdout.readline()
+            log.append(line)
+            if f":{port}/lab" in line:
+                break
+        assert lab.poll() is None, "".join(log)[-3000:]
+        answer = None
+        while answer is None and time.monotonic() < deadline:  # it prints before it listens
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/api", timeout=10) as r:
+                    answer = json.loads(r.read())
+            except OSError:
+                time.sleep(0.5)
+        assert answer and "version" in answer, "".join(log)[-3000:]
+        token = re.search(r"token=([0-9a-f]+)", "".join(log))
+        yield Lab(port, token.group(1) if token else None, log)
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)  # the process group started above: make and jupyter
+        try:
+            lab.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a kernel still shutting down
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.wait(timeout=30)
