@@ -302,6 +302,8 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     def q(h: dict[str, Any]) -> str:
         trained = (h.get("q_sparsity") or {}).get("self_attn_q")
         init = (h.get("init_q_sparsity") or {}).get("self_attn_q")
+        if h.get("weights_measured") == "initialization":
+            init = None  # the run measured the initialization itself: nothing to set beside it
         if trained is None:
             return "-"
         return f"{trained:.1%}" + (f" (init {init:.1%})" if init is not None else "")

@@ -137,9 +137,15 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+LOAD_WAIT_S = 60  # how long a page may take to finish loading before it counts as broken
+
+
 def crawl(driver, base: str, seen: list[tuple[str, int]]) -> list[str]:  # type: ignore[no-untyped-def]
     """Open the index and every page reachable from it; what did not load, and any request
     that left the local server."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     problems: list[str] = []
     queue, visited = [base + "index.html"], set()
     while queue:
@@ -148,7 +154,10 @@ def crawl(driver, base: str, seen: list[tuple[str, int]]) -> list[str]:  # type:
             continue
         visited.add(url)
         driver.get(url)
-        if driver.execute_script("return document.readyState") != "complete":
+        try:  # a busy machine may still be laying out a long notebook page
+            WebDriverWait(driver, LOAD_WAIT_S).until(
+                lambda d: d.execute_script("return document.readyState") == "complete")
+        except TimeoutException:
             problems.append(f"{url}: did not finish loading")
         images = driver.execute_script(
             "return [...document.images].map(i => [i.src, i.complete ? i.naturalWidth : 0])")
