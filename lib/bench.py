@@ -45,11 +45,12 @@ def row(area: str, what: str, ours: float, reference: float, unit: str, goal: st
             "note": note}
 
 
-def attention_rows(quick: bool) -> list[dict[str, Any]]:
-    """Kernel (masked, padded), forward overhead and memory rows from `lib.attention.bench`."""
+def attention_rows(quick: bool, result: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Kernel (masked, padded), forward overhead and memory rows from `lib.attention.bench`
+    (run here unless its `result` is given)."""
     from lib.attention import bench
 
-    result = bench.run(quick)
+    result = bench.run(quick) if result is None else result
     k, f, m = result["kernel"], result["forward"], result["memory"]
     shape = "x".join(str(x) for x in k["shape"])
     rows = [

@@ -63,9 +63,12 @@ def test_pentachoron_row_checks_values_and_goal() -> None:
 
 @pytest.mark.slow
 def test_quick_run_of_every_area(capsys: pytest.CaptureFixture[str]) -> None:
-    result = bench.main(["--quick"])
+    """Every area but attention, whose quick run tests/attention/test_bench.py makes once and
+    turns into these rows (`attention_rows`)."""
+    others = [a for a in bench.AREAS if a != "attention"]
+    result = bench.main(["--quick", *[x for a in others for x in ("--area", a)]])
     out = capsys.readouterr().out
-    assert list(result["areas"]) == list(bench.AREAS)
+    assert list(result["areas"]) == others and "attention" in bench.AREAS
     for area, rows in result["areas"].items():
         assert rows and f"== {area}" in out
         for r in rows:
@@ -74,8 +77,6 @@ def test_quick_run_of_every_area(capsys: pytest.CaptureFixture[str]) -> None:
             assert r["goal"] and isinstance(r["met"], bool), r
             assert r["what"][:58] in out
     rows = result["areas"]
-    for r in rows["attention"][:2]:  # kernel rows: vectorized vs the seeds' scipy loop
-        assert r["max_diff"] <= bench.ATTENTION_DIFF
     assert all(r["max_diff"] <= 1e-12 for r in rows["terrain WordNet"])  # identical to NLTK
     weights = rows["weight battery"]
     assert len(weights) == 2 and weights[0]["max_diff"] <= bench.WEIGHTS_REL_DIFF
