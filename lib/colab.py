@@ -39,9 +39,8 @@ def keep_results_lines() -> list[str]:
     return [
         f"results: {ROOT}/results/scratch/<profile>/ and figures/scratch/<profile>/ "
         "(a notebook run from Colab is a scratch run)",
-        "they are lost when the runtime is recycled: to keep them, mount Drive and copy them,",
-        "  from google.colab import drive; drive.mount('/content/drive')",
-        f"  !cp -r {ROOT}/results {ROOT}/figures /content/drive/MyDrive/",
+        "they are lost when the runtime is recycled: to keep them, mount Google Drive (Files "
+        "pane, 'Mount Drive') and copy results/ and figures/ into it,",
         "or download an archive: !zip -qr results.zip results figures, then the Files pane",
     ]
 

@@ -27,8 +27,8 @@ def test_every_notebook_has_the_same_setup_cell() -> None:
 
 def test_the_setup_cell_clones_once_and_survives_a_restart(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run the cell as Colab would (cwd /content), twice: the second run is a restarted runtime,
-    back in /content with the clone already there."""
+    """Run the cell as Colab would (in its working directory), twice: the second run is a
+    restarted runtime, back in that directory with the clone already there."""
     content = tmp_path / "content"
     content.mkdir()
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
@@ -67,7 +67,7 @@ def test_colab_installs_once_per_requirements(tmp_path: Path,
     assert prepared == [["--allow-cuda"]] * 2
     out = capsys.readouterr().out
     assert "already installed" in out and "results/scratch/<profile>/" in out
-    assert "drive.mount" in out
+    assert "Mount Drive" in out and "results.zip" in out
 
 
 def test_prepare_refuses_cuda_packages_unless_told_it_is_a_gpu_environment(

@@ -26,8 +26,8 @@ from lib.terrain.alignment import (
     relational_correlation,
     sample_pairs,
 )
-from lib.terrain.correlation import NEAR_CONSTANT_ULPS
 from lib.terrain.cosine import normalize_rows
+from lib.terrain.resample import item_weights, resampled_correlations
 from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
 from lib.terrain.simplex import cayley_menger_volumes, sample_simplices
 
@@ -172,47 +172,6 @@ def stability(
 N_BOOT = 200
 SUMMARY_WHAT = "precision of the mean over resamples (not an uncertainty of the correlation)"
 BOOTSTRAP_WHAT = "uncertainty of the correlation over synsets"
-# a spread within this share of the largest |value| is rounding (lib.terrain.correlation)
-ROUNDING = NEAR_CONSTANT_ULPS * float(np.finfo(np.float32).eps)
-
-
-def _midranks(codes: np.ndarray, n_unique: int, w: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based, ties averaged) of the values coded `codes` (indices into their
-    sorted unique values) in the multiset where item k appears `w[k]` times."""
-    total = np.bincount(codes, weights=w, minlength=n_unique)
-    below = np.cumsum(total) - total
-    return (below + (total + 1.0) / 2.0)[codes]
-
-
-def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-    """Pearson r of the multiset where (x[k], y[k]) appears w[k] times; NaN where either side
-    is constant up to rounding (`lib.terrain.correlation`'s rule) or fewer than 2 items."""
-    return _Moments(x, y).pearson(w)
-
-
-class _Moments:
-    """x, y centered on their plain means with their products, so a weighted Pearson r is six
-    dot products with the weights."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        self.scale = (ROUNDING * float(np.abs(x).max(initial=0.0)),
-                      ROUNDING * float(np.abs(y).max(initial=0.0)))
-        self.x, self.y = x - x.mean(), y - y.mean()
-        self.xx, self.yy, self.xy = self.x * self.x, self.y * self.y, self.x * self.y
-
-    def pearson(self, w: np.ndarray) -> float:
-        sw = float(w.sum())
-        if sw < 2:
-            return float("nan")
-        mx, my = (w @ self.x) / sw, (w @ self.y) / sw
-        vx, vy = (w @ self.xx) / sw - mx * mx, (w @ self.yy) / sw - my * my
-        if np.sqrt(max(vx, 0.0)) <= self.scale[0] or np.sqrt(max(vy, 0.0)) <= self.scale[1]:
-            return float("nan")
-        return float(((w @ self.xy) / sw - mx * my) / np.sqrt(vx * vy))
-
-
 def synset_bootstrap(
     s: np.ndarray,
     cosines: dict[str, np.ndarray],
@@ -227,8 +186,8 @@ def synset_bootstrap(
 
     Each resample draws the `n_items` lemmas of the pair sample with replacement
     (`default_rng(seed).multinomial`); a pair (i, j) then appears count_i x count_j times, the
-    pairs among the resampled lemmas, and the correlations are those of that multiset (weighted
-    Pearson; Spearman as the weighted Pearson of its average ranks), equal to recomputing them on
+    pairs among the resampled lemmas, and the correlations are those of that multiset
+    (`lib.terrain.resample`, shared with the modulator's intervals), equal to recomputing them on
     the expanded pair list. `cosines`: name (`enc`, `static`) -> the pairs' cosines; with both,
     `lift_<corr>` = enc - static per resample. Returns `<name>_<corr>`: {estimate (all pairs
     once), mean, ci: [lo, hi] (None where fewer than half the resamples are defined),
@@ -241,35 +200,14 @@ def synset_bootstrap(
         raise ValueError(f"n_boot must be >= 2; got {n_boot}")
     if len(s) != len(pi) or len(pi) != len(pj) or any(len(c) != len(s) for c in cosines.values()):
         raise ValueError("s, pi, pj and every cosine array need one entry per pair")
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot)
-    _, s_code = np.unique(s, return_inverse=True)
-    n_s = int(s_code.max()) + 1
-    ones = np.ones(len(s))
-    estimate: dict[str, float] = {}
-    per: dict[str, list[float]] = {}
-    for name, cos in cosines.items():
-        # each representation in its own cosine order: ranks are then a cumulative sum
-        order = np.argsort(np.asarray(cos, dtype=np.float64), kind="stable")
-        v, sv, ci, cj, code = (np.asarray(cos, dtype=np.float64)[order], s[order], pi[order],
-                               pj[order], s_code[order])
-        starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
-        sizes = np.diff(np.r_[starts, len(v)])
-
-        def ranks(w: np.ndarray, starts=starts, sizes=sizes) -> np.ndarray:
-            total = np.add.reduceat(w, starts)
-            below = np.cumsum(total) - total
-            return np.repeat(below + (total + 1.0) / 2.0, sizes)
-
-        raw = _Moments(sv, v)
-        estimate[f"{name}_pearson"] = raw.pearson(ones)
-        estimate[f"{name}_spearman"] = _weighted_pearson(_midranks(code, n_s, ones), ranks(ones),
-                                                         ones)
-        pear, spear = per.setdefault(f"{name}_pearson", []), per.setdefault(f"{name}_spearman", [])
-        for c in counts.astype(np.float64):
-            w = c[ci] * c[cj]
-            pear.append(raw.pearson(w))
-            spear.append(_weighted_pearson(_midranks(code, n_s, w), ranks(w), w))
+    # the point estimate: every pair once; then each resample of the items
+    ones = np.ones((1, len(s)))
+    once = resampled_correlations(s, cosines, np.arange(len(s)), np.arange(len(s)), ones)
+    boot = resampled_correlations(s, cosines, pi, pj, item_weights(n_items, n_boot, seed))
+    estimate = {f"{name}_{corr}": float(once[name][corr][0])
+                for name in cosines for corr in ("pearson", "spearman")}
+    per = {f"{name}_{corr}": boot[name][corr] for name in cosines
+           for corr in ("pearson", "spearman")}
     arrays = {k: np.asarray(v) for k, v in per.items()}
     if {"enc", "static"} <= set(cosines):
         for corr in ("pearson", "spearman"):

@@ -10,12 +10,10 @@ from scipy.stats import pearsonr, spearmanr
 from lib.modulator.bootstrap import (
     check_bootstrap,
     correlation_intervals,
-    lemma_weights,
-    weighted_pearson,
-    weighted_ranks,
 )
 from lib.modulator.pipeline import relational_evaluation
 from lib.modulator.train import alpha_test
+from lib.terrain.resample import item_weights, weighted_pearson, weighted_ranks
 
 
 def _pairs(n_lemmas: int, n_pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +30,7 @@ def test_weighted_correlations_are_those_of_the_expanded_resample() -> None:
     pi, pj = _pairs(40, 600)
     s = np.round(rng.random(len(pi)), 1)
     c = s + rng.normal(size=len(pi))
-    w_lemma = lemma_weights(40, 4, seed=5)
+    w_lemma = item_weights(40, 4, seed=5)
     assert (w_lemma.sum(axis=1) == 40).all() and (w_lemma == 0).any()  # with replacement
     w = w_lemma[:, pi] * w_lemma[:, pj]
     r = weighted_pearson(s, c, w)

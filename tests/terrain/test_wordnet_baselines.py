@@ -14,6 +14,7 @@ from scipy.stats import spearmanr
 from lib.params import ParameterError, load_parameters
 from lib.results import to_jsonable
 from lib.terrain import alignment as al
+from lib.terrain import resample as rs_
 from lib.terrain import stability as st
 from lib.terrain import study, tables, wordnet
 from lib.terrain.wordnet import MatchedLemma
@@ -94,15 +95,13 @@ def test_weighted_statistics_equal_the_expanded_multiset() -> None:
     c = np.round(s + rng.normal(scale=0.2, size=60), 2)  # ties in both
     w = rng.integers(0, 4, size=60).astype(float)
     expand = np.repeat(np.arange(60), w.astype(int))
-    _, inv_s = np.unique(s, return_inverse=True)
-    _, inv_c = np.unique(c, return_inverse=True)
-    rs = st._midranks(inv_s, inv_s.max() + 1, w)
-    rc = st._midranks(inv_c, inv_c.max() + 1, w)
-    assert st._weighted_pearson(s, c, w) == pytest.approx(
+    w = w[None, :]  # one resample
+    rs, rc = rs_.weighted_ranks(s, w), rs_.weighted_ranks(c, w)
+    assert rs_.weighted_pearson(s, c, w)[0] == pytest.approx(
         np.corrcoef(s[expand], c[expand])[0, 1])
-    assert st._weighted_pearson(rs, rc, w) == pytest.approx(spearmanr(s[expand],
-                                                                      c[expand])[0])
-    assert np.isnan(st._weighted_pearson(np.ones(60), c, w))  # no variance: undefined
+    assert rs_.weighted_pearson(rs, rc, w)[0] == pytest.approx(spearmanr(s[expand],
+                                                                        c[expand])[0])
+    assert np.isnan(rs_.weighted_pearson(np.ones(60), c, w)[0])  # no variance: undefined
 
 
 def _toy_pairs(n_items: int = 150, n_pairs: int = 6000, seed: int = 1):
