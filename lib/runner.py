@@ -47,8 +47,8 @@ class NotebookFailed(RuntimeError):
     """A notebook cell raised while running a parameter file."""
 
 
-def default_overrides(nb: Any) -> dict[str, Any]:
-    """The `OVERRIDES` literal of a notebook's `parameters` cell (`{}` when it has none)."""
+def _overrides_source(nb: Any) -> tuple[str, ast.expr] | None:
+    """The source and value of the `OVERRIDES = ...` of a notebook's `parameters` cell."""
     for cell in nb.cells:
         if cell.cell_type != "code" or "parameters" not in cell.metadata.get("tags", []):
             continue
@@ -56,12 +56,24 @@ def default_overrides(nb: Any) -> dict[str, Any]:
             target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
                       else node.target if isinstance(node, ast.AnnAssign) else None)
             if isinstance(target, ast.Name) and target.id == "OVERRIDES" and node.value:
-                value = ast.literal_eval(node.value)
-                if not isinstance(value, dict):
-                    raise ValueError(f"OVERRIDES in the parameters cell must be a dict, got "
-                                     f"{value!r}")
-                return value
-    return {}
+                return ast.get_source_segment(cell.source, node.value) or "", node.value
+    return None
+
+
+def default_overrides(nb: Any) -> dict[str, Any]:
+    """The `OVERRIDES` literal of a notebook's `parameters` cell (`{}` when it has none)."""
+    found = _overrides_source(nb)
+    if found is None:
+        return {}
+    text, node = found
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(f"OVERRIDES in the parameters cell must be a literal dict such as "
+                         f'{{"seeds": [42]}}, got {text}')
+    return value
 
 
 @contextlib.contextmanager
@@ -122,10 +134,13 @@ def run_folder(root: Path = RUN_FOLDERS) -> Iterator[Path]:
 
 def kernel_config(folder: Path) -> Any:
     """The traitlets config that puts the kernel's connection file in `folder` (jupyter_client
-    otherwise writes it with `tempfile.mkstemp`, i.e. to /tmp, where a killed run leaves it)."""
+    otherwise writes it with `tempfile.mkstemp`, i.e. to /tmp, where a killed run leaves it) and
+    gives the kernel CurveZMQ keys (ipykernel otherwise warns in every log that it talks over
+    unencrypted TCP); `jupyter/jupyter_server_config.json` does the same for the Lab's kernels."""
     from traitlets.config import Config
 
-    return Config({"KernelManager": {"connection_file": str(folder / "kernel.json")}})
+    return Config({"KernelManager": {"connection_file": str(folder / "kernel.json"),
+                                     "transport_encryption": "auto"}})
 
 
 def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Path,
@@ -150,9 +165,9 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
         if overrides:
             raise ValueError("a workflow run takes no --overrides: leave out --workflow for a "
                              "scratch run")
-        left = default_overrides(nb)
-        if left:
-            print(f"note: {shown(notebook)} sets OVERRIDES = {left!r} in its parameters cell; "
+        left = _overrides_source(nb)
+        if left and left[0].strip() not in ("{}", "dict()"):
+            print(f"note: {shown(notebook)} sets OVERRIDES = {left[0]} in its parameters cell; "
                   "a workflow run ignores it (set it back to {} to silence this)", file=sys.stderr)
         overrides = {}
     overrides = dict(default_overrides(nb) if overrides is None else overrides)

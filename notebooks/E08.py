@@ -75,6 +75,7 @@ from lib.findings import findings_for
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
+from lib.show import show_table
 
 params = load_parameters(PARAMETERS, "E08", OVERRIDES)
 NAME = result_name(params)
@@ -112,7 +113,7 @@ for entry in params["models"]:
 # NBVAL_CHECK_OUTPUT
 rows = [study.ladder_row(entry, runs[entry["name"]]) for entry in params["models"]]
 references = study.ladder_references(PROFILE, params["references"])
-print(tables.ladder_table(rows + references).to_string(index=False))
+show_table(tables.ladder_table(rows + references), index=False)
 heritage = study.ladder_verdict(rows + references, params["si_target"], params["si_tolerance"])
 trend = study.ladder_trend(rows + references)
 if heritage.reason:
@@ -174,12 +175,12 @@ for row in rows:
     print(f"null model of {row['display']}: {tables.describe_null(nulls[row['name']])}")
     columns[row["display"]] = runs[row["name"]].controls
     columns[f"{row['display']}, null"] = nulls[row["name"]]
-print(tables.controls_table(columns, signed=()).to_string())
+show_table(tables.controls_table(columns, signed=()))
 for row in rows:
     print(f"sink share per layer, {row['display']}: "
           f"{tables.sink_layers(runs[row['name']].controls)}")
 print("\nAgainst the head-permutation null:")
-print(tables.permutation_table(columns, signed=()).to_string())
+show_table(tables.permutation_table(columns, signed=()))
 
 # %% [markdown]
 # ## Figures

@@ -74,6 +74,7 @@ from lib.findings import findings_for
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
+from lib.show import show_table
 
 params = load_parameters(PARAMETERS, "E11-T", OVERRIDES)
 NAME = result_name(params)
@@ -109,7 +110,7 @@ for run in (base, instruct):
 delta = study.compare_pair(params, base, instruct)
 verdict = study.collapse_verdict(base, instruct, delta)
 print(tables.pair_heading(base, instruct))
-print(tables.pair_table(base, instruct, delta).to_string())
+show_table(tables.pair_table(base, instruct, delta))
 print("\nVERDICT " + tables.describe_collapse(verdict))
 print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
       f"{tables.number(delta['si_ci'][1], '+.4f')}] "
@@ -165,7 +166,7 @@ print(tables.pair_controls_report(base, instruct, delta["controls"], null, delta
 kv_heads = base.record["architecture"]["num_kv_heads"]
 groups = {"base": gqa_group_metrics(base.profile, kv_heads),
           "instruct": gqa_group_metrics(instruct.profile, kv_heads)}
-print(tables.group_table(groups).to_string())
+show_table(tables.group_table(groups))
 
 # %% [markdown]
 # ## GQA vs MHA
@@ -182,7 +183,7 @@ if MHA_REFERENCE:
     print(f"MHA reference {mha['run']} ({mha['entropy_mode']} entropy): {mha['source']}")
     if mismatch:
         print(tables.mode_warning(mismatch))
-    print(tables.comparison_table(mha, verdict, delta).to_string())
+    show_table(tables.comparison_table(mha, verdict, delta))
     print("\n" + (f"{invariance.code}: {invariance.reason}" if invariance.reason else
                   f"{invariance.code}: same dSI direction "
                   f"{invariance.criteria['same_direction_specialization']}, same d correlation "

@@ -82,6 +82,7 @@ from lib.findings import findings_for
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
+from lib.show import show_table
 
 params = load_parameters(PARAMETERS, "E11", OVERRIDES)
 NAME = result_name(params)
@@ -121,7 +122,7 @@ for run in (base, instruct):
 delta = study.compare_pair(params, base, instruct)
 verdict = study.collapse_verdict(base, instruct, delta)
 print(tables.pair_heading(base, instruct))
-print(tables.pair_table(base, instruct, delta).to_string())
+show_table(tables.pair_table(base, instruct, delta))
 print("\nVERDICT " + tables.describe_collapse(verdict))
 print(f"dSI = {tables.number(delta['specialization_index'], '+.4f')} (relative to the base SI "
       f"{tables.number(delta['specialization_index_relative'], '+.2%')}), 95% bootstrap CI "

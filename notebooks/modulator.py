@@ -101,6 +101,7 @@ from lib.modulator import plots, study
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
+from lib.show import show_table
 from lib.terrain.tables import pos_mix_line
 
 params = load_parameters(PARAMETERS, "modulator", OVERRIDES)
@@ -136,7 +137,7 @@ m = payload["model"]
 print(f"{m['name']}: {m['family']}, {m['encoder_blocks']} encoder blocks, width "
       f"{m['hidden_size']}, {m['parameters']:,} parameters; modulated layers {m['layers']}; "
       f"training objective {m['objective']}; {THREADS} CPU thread(s)")
-print(study.defects(params, init).to_string())
+show_table(study.defects(params, init))
 
 # %% [markdown]
 # ## The data: single-token WordNet lemmas and their definitions
@@ -181,10 +182,10 @@ pr = e8["relational"]["pairs"]
 print(f"evaluation: {pr['n_rel']:,} tokens, {pr['n_pairs']:,} pairs ({pr['similarity']} "
       f"similarity); share of evaluation tokens that are anchors: {pr['leakage_fraction']:.3f}")
 print(f"preservation {e8['preservation']['mean']:.4f}")
-print(study.relational_table(e8).to_string())
-print(study.bands_table(e8).to_string(index=False))
+show_table(study.relational_table(e8))
+show_table(study.bands_table(e8), index=False)
 print(study.pentachora_line(e8["pentachora"]))
-print(study.effects_table(payload["effects"]).to_string())
+show_table(study.effects_table(payload["effects"]))
 
 # %% [markdown]
 # ## §9 Training: does alpha find itself?
@@ -216,10 +217,10 @@ if payload["section9"]:
           f"{t9['steps']} steps; {t9['trainable_params']:,} trainable vs "
           f"{t9['frozen_params']:,} frozen; encoder unchanged: {t9['encoder_unchanged']}")
     print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in t9["val_loss"]))
-    print(study.alpha_table(t9).T.to_string())
+    show_table(study.alpha_table(t9).T)
     print(study.distance_line(t9))
     print(f"preservation {e9['preservation']['mean']:.4f}")
-    print(study.relational_table(e9).to_string())
+    show_table(study.relational_table(e9))
     print(study.pentachora_line(e9["pentachora"]))
 else:
     print("training off")
@@ -239,7 +240,7 @@ payload["section10"] = (study.section10(data, loaded, params, modulator, arrays[
 # NBVAL_CHECK_OUTPUT
 # NBVAL_TOLERANCE abs=0.05 trained here: CPU generations round differently, training amplifies it
 if payload["section10"]:
-    print(study.sweep_table(payload["section10"]).to_string())
+    show_table(study.sweep_table(payload["section10"]))
 else:
     print("sweep off")
 
@@ -259,7 +260,7 @@ payload["section11"] = (study.section11(loaded, params, trained, progress=tqdm)
 if payload["section11"]:
     g = payload["section11"]
     if g["applicable"]:
-        print(study.generation_table(g).to_string(index=False))
+        show_table(study.generation_table(g), index=False)
         print(f"{g['identical']} of {len(g['comparisons'])} generations identical")
         for row in (g["alpha_sweep"] or {}).get("rows", []):
             print(f"alpha {row['alpha']:.2f}: {row['modulated'][:80]!r} "
@@ -299,7 +300,7 @@ if payload["section12"]:
     for line in study.field_lines(s12):
         print(line)
     print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in s12["train"]["val_loss"]))
-    print(study.relational_table({"relational": s12["relational"]}).to_string())
+    show_table(study.relational_table({"relational": s12["relational"]}))
     print(study.pentachora_line(s12["pentachora"]))
 else:
     print("field modulator off")
@@ -314,7 +315,7 @@ else:
 # NBVAL_CHECK_OUTPUT
 # NBVAL_TOLERANCE abs=0.05 trained here: CPU generations round differently, training amplifies it
 payload["headline"] = study.headline(payload)
-print(study.claims_table(payload, published).to_string())
+show_table(study.claims_table(payload, published))
 
 # %% [markdown]
 # ## Figure

@@ -79,6 +79,7 @@ from lib.findings import findings_for
 from lib.params import load_parameters, result_name
 from lib.paths import shown
 from lib.results import provenance, results_path, save_figure, write_json
+from lib.show import show_table
 from lib.terrain import plots, study, tables
 
 params = load_parameters(PARAMETERS, "terrain", OVERRIDES)
@@ -105,9 +106,9 @@ arrays: dict = {}
 # NBVAL_CHECK_OUTPUT
 if params["embedding"]:
     payload["embedding"] = study.embedding_section(MODEL, params["embedding"])
-    print(tables.embedding_table(payload["embedding"]).to_string())
+    show_table(tables.embedding_table(payload["embedding"]))
     print()
-    print(tables.published_embedding_table(payload["embedding"], published).to_string())
+    show_table(tables.published_embedding_table(payload["embedding"], published))
 else:
     print("embedding section off")
 
@@ -124,7 +125,7 @@ if params["layers"] or params["wordnet"]:
     loaded = study.load_for_forward(MODEL)
 if params["layers"]:
     payload["layers"] = study.layers_section(MODEL, params["layers"], loaded)
-    print(tables.layers_table(payload["layers"]).to_string())
+    show_table(tables.layers_table(payload["layers"]))
     if payload["layers"]["encoder_decoder"]:
         print(f"\nencoder vs decoder: {payload['layers']['encoder_decoder']['label']}")
     for stack, stats in (payload["layers"]["position_bias"] or {}).items():
@@ -156,16 +157,16 @@ if params["wordnet"]:
     wn_block = payload["wordnet"]
     print(f"{wn_block['matched']:,} single-token lemmas; template {wn_block['template']!r}")
     print(tables.pos_mix_line(wn_block["pos_mix"]))
-    print(tables.alignment_table(wn_block["alignment"]).to_string())
+    show_table(tables.alignment_table(wn_block["alignment"]))
     print()
-    print(tables.baselines_table(wn_block).to_string())
+    show_table(tables.baselines_table(wn_block))
     print()
-    print(tables.effects_table(wn_block).to_string())
+    show_table(tables.effects_table(wn_block))
     if wn_block.get("stability"):
         print()
-        print(tables.stability_table(wn_block["stability"]).to_string())
+        show_table(tables.stability_table(wn_block["stability"]))
         print()
-        print(tables.intervals_table(wn_block["stability"]).to_string())
+        show_table(tables.intervals_table(wn_block["stability"]))
 else:
     print("wordnet section off")
 
@@ -181,7 +182,7 @@ else:
 # NBVAL_CHECK_OUTPUT
 if params["weights"]:
     payload["weights"] = study.weights_section(MODEL, params["weights"])
-    print(tables.weights_table(payload["weights"]).to_string())
+    show_table(tables.weights_table(payload["weights"]))
 else:
     print("weights section off")
 
@@ -195,7 +196,7 @@ else:
 # NBVAL_CHECK_OUTPUT
 if params["projection"]:
     payload["projection"] = study.projection_section(MODEL, params["projection"])
-    print(tables.projection_table(payload["projection"]).to_string())
+    show_table(tables.projection_table(payload["projection"]))
 else:
     print("projection section off")
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -88,10 +89,28 @@ class Lab:
             return json.loads(r.read())
 
 
+def repository_copy(folder: Path) -> Path:
+    """This working tree (tracked and untracked files, not the ignored ones) copied to `folder`
+    and committed there, with `.venv` and `.cache` linked: a checkout a test may edit."""
+    listed = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, folder / name)
+    for linked in (".venv", ".cache"):
+        (folder / linked).symlink_to(ROOT / linked)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
+        subprocess.run(git + command, cwd=folder, check=True, capture_output=True)
+    return folder
+
+
 @contextmanager
-def running_lab(home: Path, timeout: float = 120) -> Iterator[Lab]:
-    """`make lab` under the empty HOME `home` until it answers; stopped (with its kernels)
-    afterwards."""
+def running_lab(home: Path, timeout: float = 120, root: Path = ROOT) -> Iterator[Lab]:
+    """`make lab` in the checkout `root` under the empty HOME `home` until it answers; stopped
+    (with its kernels) afterwards."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -99,17 +118,22 @@ def running_lab(home: Path, timeout: float = 120) -> Iterator[Lab]:
     # a fresh user: no workspace (open tabs) or settings left by an earlier Lab in .cache/
     for key in ("JUPYTERLAB_WORKSPACES_DIR", "JUPYTERLAB_SETTINGS_DIR"):
         environ[key] = str(home.parent / f"lab-{key.lower()}")
-    lab = subprocess.Popen(["make", "-o", "setup", "lab"], cwd=ROOT, env=environ,
+    lab = subprocess.Popen(["make", "-o", "setup", "lab"], cwd=root, env=environ,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    log: list[str] = []
+    log: list[str] = []  # all it prints, read as it comes (a full pipe would stall the Lab)
+
+    def read() -> None:
+        for line in lab.stdout:
+            log.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and lab.poll() is None:
-            line = lab.stdout.readline()
-            log.append(line)
-            if f":{port}/lab" in line:
-                break
+        while (time.monotonic() < deadline and lab.poll() is None
+               and f":{port}/lab" not in "".join(log)):
+            time.sleep(0.2)
         assert lab.poll() is None, "".join(log)[-3000:]
         answer = None
         while answer is None and time.monotonic() < deadline:  # it prints before it listens
@@ -128,3 +152,4 @@ def running_lab(home: Path, timeout: float = 120) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:  # a kernel still shutting down
             os.killpg(lab.pid, signal.SIGKILL)
             lab.wait(timeout=30)
+        reader.join(timeout=10)

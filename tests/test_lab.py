@@ -1,13 +1,20 @@
 """JupyterLab as a user meets it, in a real headless Chromium on `make lab`: it opens at
-`notebooks/` with the repository as its root, and a double-click on a `.py` notebook opens it as
-a notebook (not as text)."""
+`notebooks/` with the repository as its root, a double-click on a `.py` notebook opens it as a
+notebook (not as text), tables render as HTML, kernels start without warnings, and a parameters
+cell edited and saved there changes no workflow result."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from browser import headless_chromium, running_lab
+from browser import headless_chromium, repository_copy, running_lab
+
+from lib.params import load_parameters
 
 WAIT_S = 90  # the Lab's first load in a headless browser on a busy 2-core machine
 
@@ -59,3 +66,73 @@ def test_the_lab_opens_a_py_notebook_as_a_notebook_on_double_click(
                    .click() or True)
         wait.until(lambda _: "parameters" in names())
         assert {"notebooks", "parameters", "lib"} <= names(), names()
+
+
+@pytest.mark.slow
+def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edit E11's OVERRIDES in the Lab, run the cell and save (jupytext writes the tracked `.py`
+    and `.ipynb`); Snakemake still makes E11's result from its parameter file alone, and
+    `git restore notebooks/` (as the README says) leaves the checkout clean."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    repo = repository_copy(tmp_path / "repo")
+    home = tmp_path / "home"
+    home.mkdir()
+    edited = "OVERRIDES = dict(max_length=64)"
+    with running_lab(home, root=repo) as lab, headless_chromium(monkeypatch) as browser:
+        wait = WebDriverWait(browser, WAIT_S)
+        browser.get(lab.url("/lab/tree/notebooks/E11.py"))
+
+        def cell_with(text: str):  # noqa: ANN202
+            return next((c for c in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell")
+                         if text in c.find_element(By.CSS_SELECTOR, ".cm-content")
+                         .get_attribute("textContent")), None)
+
+        parameters = wait.until(lambda _: cell_with("OVERRIDES: dict = {}"))
+        # the stored outputs of the twin: the pair table renders as an HTML table
+        wait.until(lambda _: browser.find_elements(
+            By.CSS_SELECTOR, ".jp-OutputArea-output.jp-RenderedHTMLCommon table"))
+        table = browser.find_element(By.CSS_SELECTOR, ".jp-RenderedHTMLCommon table")
+        assert table.find_elements(By.CSS_SELECTOR, "th") and table.find_elements(By.TAG_NAME, "td")
+        # edit the parameters cell as a user types, run it, save
+        wait.until(lambda _: browser.find_element(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator"
+                                                  "[data-status='idle']"))
+        editor = parameters.find_element(By.CSS_SELECTOR, ".cm-content")
+        ActionChains(browser).click(editor).key_down(Keys.CONTROL).send_keys("a") \
+            .key_up(Keys.CONTROL).send_keys(edited).key_down(Keys.SHIFT).send_keys(Keys.ENTER) \
+            .key_up(Keys.SHIFT).perform()
+        wait.until(lambda _: "[1]" in cell_with(edited).find_element(
+            By.CSS_SELECTOR, ".jp-InputPrompt").text)  # the kernel ran it
+        ActionChains(browser).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+        saved = repo / "notebooks" / "E11.py"
+        deadline = time.monotonic() + WAIT_S
+        while edited not in saved.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert edited in saved.read_text()
+        log = "".join(lab.log)
+        assert "Kernel started" in log
+        assert "WARNING" not in log and "without encryption" not in log, log[-3000:]
+
+    git = ["git", "status", "--porcelain", "notebooks"]
+    assert "notebooks/E11.py" in subprocess.run(git, cwd=repo, capture_output=True, text=True,
+                                                check=True).stdout
+    # `make reproduce` makes E11's result from its parameter file, not from the edited cell
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("BSD_RESULTS_DIR", "BSD_FIGURES_DIR", "BSD_WORKFLOW_RUN")}
+    target = "results/embedded/E11_tiny-mha.json"
+    made = subprocess.run([".venv/bin/snakemake", "--profile", "profiles/embedded", target],
+                          cwd=repo, env=environ, capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr[-3000:]
+    result = json.loads((repo / target).read_text())
+    given = load_parameters(repo / "parameters/embedded/E11_tiny-mha.yaml", "E11")
+    assert result["methodology"]["max_length"] == given["max_length"] != 64
+    assert result["provenance"]["scratch"] is False and result["provenance"]["overrides"] == {}
+    assert "ignores it" in (repo / "results/embedded/logs/E11_tiny-mha.log").read_text()
+    assert not (repo / "results/scratch").exists()
+    subprocess.run(["git", "restore", "notebooks/"], cwd=repo, check=True)
+    assert subprocess.run(git, cwd=repo, capture_output=True, text=True,
+                          check=True).stdout == ""

@@ -58,3 +58,27 @@ def test_reconcile_gives_agreeing_outputs_the_reference_text_only() -> None:
     reconcile(test, ref, DEFAULT_TOLERANCE)
     assert test[0]["text"] == "SI 0.4700\n"  # agreed: nbval then sees equal texts
     assert test[1]["data"]["text/plain"] == "0.90"  # disagreed: nbval reports the difference
+
+
+def _table_output(si: float, label: str = "SI") -> dict:
+    import pandas as pd
+    from IPython.core.formatters import DisplayFormatter
+
+    from lib.show import Table
+
+    data, _ = DisplayFormatter().format(Table(pd.DataFrame({label: [si], "n": [10]})))
+    return nbformat.v4.new_output("display_data", data=data)
+
+
+def test_a_table_is_compared_through_its_text_and_the_layout_of_its_html() -> None:
+    ref = _table_output(0.4700)
+    agreeing = _table_output(0.4701)
+    assert agreeing["data"]["text/html"] != ref["data"]["text/html"]
+    reconcile([agreeing], [ref], DEFAULT_TOLERANCE)
+    assert agreeing["data"] == ref["data"]  # nbval then sees equal outputs
+    differing = _table_output(0.4900)  # 4%: the text disagrees, so the HTML is kept
+    reconcile([differing], [ref], DEFAULT_TOLERANCE)
+    assert "0.49" in differing["data"]["text/html"]
+    relabelled = _table_output(0.4700, label="Sl")  # same numbers, another layout
+    reconcile([relabelled], [ref], DEFAULT_TOLERANCE)
+    assert relabelled["data"]["text/html"] != ref["data"]["text/html"]

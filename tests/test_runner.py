@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -108,6 +109,14 @@ def test_default_overrides_are_read_from_the_parameters_cell(tmp_path: Path) -> 
     assert default_overrides(nb) == {"seeds": [42], "max_length": 64}
     real = jupytext.read(paths.NOTEBOOKS / "E11.py")
     assert default_overrides(real) == {}  # the committed notebooks leave OVERRIDES empty
+
+
+def test_overrides_that_are_not_a_literal_dict_are_refused_in_one_line(tmp_path: Path) -> None:
+    for given in ("dict(max_length=64)", "[42]"):
+        nb = jupytext.read(_notebook(tmp_path, given))
+        with pytest.raises(ValueError, match=r"must be a literal dict such as \{\"seeds\": \[42\]\}"
+                           rf", got {re.escape(given)}$"):
+            default_overrides(nb)
 
 
 @pytest.mark.slow

@@ -35,10 +35,18 @@ def _png(width: int = 5, height: int = 3) -> bytes:
 
 
 def _notebook(title: str, extra: list | None = None) -> str:
+    import pandas as pd
+    from IPython.core.formatters import DisplayFormatter
+
+    from lib.show import Table
+
     image = new_output("display_data", data={"image/png": base64.b64encode(_png()).decode(),
                                              "text/plain": "<Figure>"})
     stream = new_output("stream", name="stdout", text="SI base 0.41, instruct 0.37\n")
-    cell = new_code_cell("print('SI')", execution_count=1, outputs=[stream, image, *(extra or [])])
+    table = new_output("display_data", data=DisplayFormatter().format(
+        Table(pd.DataFrame({"SI": [0.41, 0.37]}, index=["base", "instruct"])))[0])
+    cell = new_code_cell("print('SI')", execution_count=1,
+                         outputs=[stream, table, image, *(extra or [])])
     return nbformat.writes(new_notebook(cells=[new_markdown_cell(f"# {title}"), cell]))
 
 
@@ -202,6 +210,10 @@ def _check_in_browser(browser, site: Path) -> None:  # type: ignore[no-untyped-d
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         assert crawl(browser, base, server.seen) == []  # type: ignore[attr-defined]
         assert ("/provenance/E11_tiny.html", 200) in server.seen  # type: ignore[attr-defined]
+        browser.get(base + "notebooks/E11_tiny.html")  # a table output renders as a table
+        cells = browser.execute_script("return [...document.querySelectorAll("
+                                       "'.jp-OutputArea-output table td')].map(c => c.innerText)")
+        assert cells == ["0.41", "0.37"], cells
         # the check can fail: a figure missing from the site is reported, as image and as 404,
         # and so is a page that fetches from another host
         (site / "figures" / "E11_tiny.png").unlink()
