@@ -47,11 +47,22 @@ class NotebookFailed(RuntimeError):
     """A notebook cell raised while running a parameter file."""
 
 
+# what a workflow job runs in place of the parameters cell (papermill injects the values after it)
+WORKFLOW_PARAMETERS_CELL = ("# A workflow job (lib.runner --workflow) runs none of this cell's own "
+                            "code:\n# PARAMETERS and OVERRIDES are injected below from the "
+                            "parameter file.")
+
+
+def _parameters_cell(nb: Any) -> Any | None:
+    """A notebook's cell tagged `parameters`, if it has one."""
+    return next((cell for cell in nb.cells if cell.cell_type == "code"
+                 and "parameters" in cell.metadata.get("tags", [])), None)
+
+
 def _overrides_source(nb: Any) -> tuple[str, ast.expr] | None:
     """The source and value of the `OVERRIDES = ...` of a notebook's `parameters` cell."""
-    for cell in nb.cells:
-        if cell.cell_type != "code" or "parameters" not in cell.metadata.get("tags", []):
-            continue
+    cell = _parameters_cell(nb)
+    if cell is not None:
         for node in ast.walk(ast.parse(cell.source)):
             target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
                       else node.target if isinstance(node, ast.AnnAssign) else None)
@@ -62,7 +73,11 @@ def _overrides_source(nb: Any) -> tuple[str, ast.expr] | None:
 
 def default_overrides(nb: Any) -> dict[str, Any]:
     """The `OVERRIDES` literal of a notebook's `parameters` cell (`{}` when it has none)."""
-    found = _overrides_source(nb)
+    try:
+        found = _overrides_source(nb)
+    except SyntaxError as exc:
+        raise ValueError(f"the parameters cell does not parse ({exc.msg}, line {exc.lineno}): "
+                         "fix it, or leave it as the notebook has it") from None
     if found is None:
         return {}
     text, node = found
@@ -150,8 +165,8 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
 
     Without overrides (here or in the notebook's parameters cell) the kernel runs with
     `BSD_WORKFLOW_RUN=1` and writes the workflow's results; with them it is a scratch run.
-    `workflow=True` (the Snakefile's jobs) injects empty overrides whatever the parameters cell
-    says, so an edited cell never changes what `make reproduce` produces.
+    `workflow=True` (the Snakefile's jobs) runs none of the parameters cell's own code and injects
+    empty overrides, so an edited cell never changes what `make reproduce` produces.
     """
     import jupytext
     import nbformat
@@ -165,10 +180,17 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
         if overrides:
             raise ValueError("a workflow run takes no --overrides: leave out --workflow for a "
                              "scratch run")
-        left = _overrides_source(nb)
-        if left and left[0].strip() not in ("{}", "dict()"):
-            print(f"note: {shown(notebook)} sets OVERRIDES = {left[0]} in its parameters cell; "
-                  "a workflow run ignores it (set it back to {} to silence this)", file=sys.stderr)
+        try:
+            left = _overrides_source(nb)
+            edit = f"sets OVERRIDES = {left[0]}" if left and left[0].strip() != "{}" else ""
+        except SyntaxError as exc:
+            edit = f"has a parameters cell that does not parse ({exc.msg}, line {exc.lineno})"
+        if edit:
+            print(f"note: {shown(notebook)} {edit}; a workflow run ignores it (set it back to "
+                  "OVERRIDES: dict = {} to silence this)", file=sys.stderr)
+        cell = _parameters_cell(nb)
+        if cell is not None:  # an edited cell never runs in a workflow job
+            cell.source = WORKFLOW_PARAMETERS_CELL
         overrides = {}
     overrides = dict(default_overrides(nb) if overrides is None else overrides)
     params = load_parameters(parameters, experiment, overrides)  # fail before any kernel starts

@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 
 from lib import env, paths, results
 from lib.params import ParameterError, load_parameters
-from lib.runner import default_overrides, main, run_notebook
+from lib.runner import WORKFLOW_PARAMETERS_CELL, default_overrides, main, run_notebook
 
 TINY = "parameters/embedded/E11_tiny-mqa.yaml"  # tiny embedded parameter file (E11)
 
@@ -117,6 +118,8 @@ def test_overrides_that_are_not_a_literal_dict_are_refused_in_one_line(tmp_path:
         with pytest.raises(ValueError, match=r"must be a literal dict such as \{\"seeds\": \[42\]\}"
                            rf", got {re.escape(given)}$"):
             default_overrides(nb)
+    with pytest.raises(ValueError, match=r"^the parameters cell does not parse \("):
+        default_overrides(jupytext.read(_notebook(tmp_path, '{"seeds": [4')))
 
 
 @pytest.mark.slow
@@ -138,17 +141,21 @@ def test_runner_with_overrides_writes_scratch_and_keeps_the_workflow_result(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("edited", ['{"max_length": 64}', '{"max_length": 64'],
+                         ids=["overrides", "half-typed"])
 def test_a_workflow_job_ignores_overrides_left_in_the_parameters_cell(
-        outputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """JupyterLab's autosave writes an edited OVERRIDES into the tracked `.py`: the workflow's job
-    (`--workflow`) still writes the workflow's result from the parameter file alone."""
-    run_notebook(_notebook(outputs, '{"max_length": 64}'), TINY, outputs / "out.ipynb",
-                 workflow=True)
+        outputs: Path, capsys: pytest.CaptureFixture[str], edited: str) -> None:
+    """JupyterLab's autosave writes an edited OVERRIDES (or a half-typed cell) into the tracked
+    `.py`: the workflow's job (`--workflow`) runs none of that cell and still writes the
+    workflow's result from the parameter file alone."""
+    run_notebook(_notebook(outputs, edited), TINY, outputs / "out.ipynb", workflow=True)
     result = json.loads((outputs / "results/embedded/E11_tiny-mqa.json").read_text())
     assert result["max_length"] == load_parameters(TINY, "E11")["max_length"] != 64
     assert result["provenance"]["scratch"] is False
     assert not (outputs / "results/scratch").exists()
     assert "ignores it" in capsys.readouterr().err
+    executed = nbformat.read(outputs / "out.ipynb", as_version=4)
+    assert executed.cells[0].source == WORKFLOW_PARAMETERS_CELL
 
 
 def test_a_workflow_job_refuses_explicit_overrides(tmp_path: Path) -> None:
