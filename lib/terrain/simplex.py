@@ -57,7 +57,7 @@ def _sqdist_kernel() -> Any:
     `points[i] - points[j]`), their squares summed in float64 (`fastmath` lets the sum run in
     SIMD lanes: the order of the float64 additions is the compiler's). One pass over the points,
     each simplex's rows read from cache: numpy's Gram form needs 15 separate dot products per
-    pentachoron and is bound by reading each row six times.
+    pentachoron and is bound by reading each row six times (pentachora use `_edge_gram_kernel`).
     """
     import numba
 
@@ -78,24 +78,66 @@ def _sqdist_kernel() -> Any:
     return sqdist
 
 
+def _contiguous(points: np.ndarray) -> np.ndarray:
+    """C-ordered float32 or float64 points, as the compiled kernels take them."""
+    points = np.ascontiguousarray(points)
+    return points if points.dtype in (np.float32, np.float64) else points.astype(np.float64)
+
+
 def _sqdist(points: np.ndarray) -> np.ndarray:
     """Squared distances [pairs, n] (float64, `triu_indices(m, 1)` order) of [n, m, d] points."""
-    points = np.ascontiguousarray(points)
-    if points.dtype not in (np.float32, np.float64):
-        points = points.astype(np.float64)
+    points = _contiguous(points)
     n, m, _ = points.shape
     out = np.empty((m * (m - 1) // 2, n))
     _sqdist_kernel()(points, out)
     return out
 
 
+@functools.cache
+def _edge_gram_kernel() -> Any:
+    """The compiled pentachoron kernel: per simplex, the 10 entries of the 4x4 Gram of its edges
+    p_a - p_0 (differences in the points' dtype, as the seed's `points[i] - points[j]`; products
+    summed in float64), all in one pass over the coordinates: five reads per coordinate and ten
+    accumulators in registers, where pairwise distances read each row four times."""
+    import numba
+
+    @numba.njit(cache=True, fastmath=True, nogil=True)
+    def edge_gram(points: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover (compiled)
+        n, _, d = points.shape
+        for s in range(n):
+            g00 = g01 = g02 = g03 = g11 = g12 = g13 = g22 = g23 = g33 = 0.0
+            for k in range(d):
+                p0 = points[s, 0, k]
+                e0 = np.float64(points[s, 1, k] - p0)
+                e1 = np.float64(points[s, 2, k] - p0)
+                e2 = np.float64(points[s, 3, k] - p0)
+                e3 = np.float64(points[s, 4, k] - p0)
+                g00 += e0 * e0
+                g01 += e0 * e1
+                g02 += e0 * e2
+                g03 += e0 * e3
+                g11 += e1 * e1
+                g12 += e1 * e2
+                g13 += e1 * e3
+                g22 += e2 * e2
+                g23 += e2 * e3
+                g33 += e3 * e3
+            out[0, s], out[1, s], out[2, s], out[3, s] = g00, g01, g02, g03
+            out[4, s], out[5, s], out[6, s] = g11, g12, g13
+            out[7, s], out[8, s], out[9, s] = g22, g23, g33
+
+    return edge_gram
+
+
 def _vol2_numpy(points: np.ndarray) -> np.ndarray:
-    """Squared volumes (D1) of [n, m, d] points on the CPU: a closed-form determinant for
-    pentachora, LAPACK's batched one otherwise."""
+    """Squared volumes (D1) of [n, m, d] points on the CPU: the edge Gram's closed-form
+    determinant for pentachora, LAPACK's batched Cayley-Menger determinant otherwise."""
     n, m, _ = points.shape
-    d2 = _sqdist(points)
     if m == 5:
-        return _pentachoron_vol2(d2)
+        gram = np.empty((10, n))
+        _edge_gram_kernel()(_contiguous(points), gram)
+        return _gram4_det(gram) / math.factorial(4) ** 2
+    d2 = _sqdist(points)
     sign, denom = cm_denominator(m - 1)
     i, j = np.triu_indices(m, 1)
     cm = np.ones((n, m + 1, m + 1))
@@ -104,20 +146,16 @@ def _vol2_numpy(points: np.ndarray) -> np.ndarray:
     return sign * np.linalg.det(cm) / denom
 
 
-def _pentachoron_vol2(d2: np.ndarray) -> np.ndarray:
-    """vol² = det(G) / (4!)² with G the 4x4 Gram of the edges p_a − p_0, G_ab = (d²_0a + d²_0b −
-    d²_ab) / 2 (equal to the Cayley-Menger form), from squared distances [10, n] in
-    `triu_indices(5, 1)` order; the symmetric determinant by cofactor expansion."""
-    d01, d02, d03, d04, d12, d13, d14, d23, d24, d34 = d2
-    a, f, l_, q = d01, d02, d03, d04
-    b, c, d = (d01 + d02 - d12) / 2, (d01 + d03 - d13) / 2, (d01 + d04 - d14) / 2
-    k, i, m = (d02 + d03 - d23) / 2, (d02 + d04 - d24) / 2, (d03 + d04 - d34) / 2
+def _gram4_det(gram: np.ndarray) -> np.ndarray:
+    """det G of symmetric 4x4 matrices from their upper triangles [10, n] (row-major order), by
+    cofactor expansion; vol² = det G / (4!)² for G the Gram of a pentachoron's edges (equal to
+    the Cayley-Menger form)."""
+    a, b, c, d, f, k, i, l_, m, q = gram
     # G = [[a, b, c, d], [b, f, k, i], [c, k, l, m], [d, i, m, q]]
     lq_mm, kq_mi, km_li = l_ * q - m * m, k * q - m * i, k * m - l_ * i
     cq_md, cm_ld, ci_kd = c * q - m * d, c * m - l_ * d, c * i - k * d
-    det = (a * (f * lq_mm - k * kq_mi + i * km_li) - b * (b * lq_mm - k * cq_md + i * cm_ld)
-           + c * (b * kq_mi - f * cq_md + i * ci_kd) - d * (b * km_li - f * cm_ld + k * ci_kd))
-    return det / math.factorial(4) ** 2
+    return (a * (f * lq_mm - k * kq_mi + i * km_li) - b * (b * lq_mm - k * cq_md + i * cm_ld)
+            + c * (b * kq_mi - f * cq_md + i * ci_kd) - d * (b * km_li - f * cm_ld + k * ci_kd))
 
 
 def _sqdist_torch(points: torch.Tensor) -> torch.Tensor:
