@@ -151,11 +151,15 @@ def kernel_config(folder: Path) -> Any:
     """The traitlets config that puts the kernel's connection file in `folder` (jupyter_client
     otherwise writes it with `tempfile.mkstemp`, i.e. to /tmp, where a killed run leaves it) and
     gives the kernel CurveZMQ keys (ipykernel otherwise warns in every log that it talks over
-    unencrypted TCP); `jupyter/jupyter_server_config.json` does the same for the Lab's kernels."""
+    unencrypted TCP) where pyzmq supports them; `jupyter/jupyter_server_config.py` does the same
+    for the Lab's kernels."""
+    import zmq
     from traitlets.config import Config
 
-    return Config({"KernelManager": {"connection_file": str(folder / "kernel.json"),
-                                     "transport_encryption": "auto"}})
+    manager: dict[str, Any] = {"connection_file": str(folder / "kernel.json")}
+    if zmq.has("curve"):
+        manager["transport_encryption"] = "auto"
+    return Config({"KernelManager": manager})
 
 
 def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Path,
