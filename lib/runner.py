@@ -71,13 +71,17 @@ def _overrides_source(nb: Any) -> tuple[str, ast.expr] | None:
     return None
 
 
+def _unparsable(exc: SyntaxError) -> str:
+    return f"does not parse ({exc.msg}, line {exc.lineno})"
+
+
 def default_overrides(nb: Any) -> dict[str, Any]:
     """The `OVERRIDES` literal of a notebook's `parameters` cell (`{}` when it has none)."""
     try:
         found = _overrides_source(nb)
     except SyntaxError as exc:
-        raise ValueError(f"the parameters cell does not parse ({exc.msg}, line {exc.lineno}): "
-                         "fix it, or leave it as the notebook has it") from None
+        raise ValueError(f"the parameters cell {_unparsable(exc)}: fix it, or leave it as the "
+                         "notebook has it") from None
     if found is None:
         return {}
     text, node = found
@@ -188,7 +192,7 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
             left = _overrides_source(nb)
             edit = f"sets OVERRIDES = {left[0]}" if left and left[0].strip() != "{}" else ""
         except SyntaxError as exc:
-            edit = f"has a parameters cell that does not parse ({exc.msg}, line {exc.lineno})"
+            edit = f"has a parameters cell that {_unparsable(exc)}"
         if edit:
             print(f"note: {shown(notebook)} {edit}; a workflow run ignores it (set it back to "
                   "OVERRIDES: dict = {} to silence this)", file=sys.stderr)

@@ -26,4 +26,3 @@ def show_table(frame: pd.DataFrame | pd.Series, index: bool = True) -> None:
     from IPython.display import display
 
     display(Table(frame, index))
-

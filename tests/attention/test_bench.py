@@ -49,6 +49,11 @@ def test_quick_bench(capsys):
     assert (falcon40b["layers"], falcon40b["heads"], falcon40b["kv_heads"]) == (60, 128, 8)
     for row, mode in ((falcon7b, "masked"), (falcon40b, "padded")):  # the paper files' modes
         assert row["mode"] == mode and row["reduction"].startswith("vocab_size 65024 -> 260")
+        assert row["shape"] == [QUICK["rehearsal_prompts"], row["layers"], row["heads"]]
+        assert row["measure_s"] > 0 and row["peak_mb"] >= 0
+        one_layer = row["prompts"] * row["heads"] * row["tokens"] ** 2 * 2 / 2**20
+        assert row["one_layer_bf16_mb"] == one_layer
+        assert row["stack_bf16_mb"] == one_layer * row["layers"]
     # the same run as `make bench`'s attention rows: ratios measured, kernels checked
     rows = lib_bench.attention_rows(True, result)
     assert len(rows) == 4 + len(result["rehearsal"])
@@ -57,8 +62,3 @@ def test_quick_bench(capsys):
         assert r["ratio"] == r["reference"] / r["ours"], r
     for r in rows[:2]:  # kernel rows: vectorized vs the seeds' scipy loop
         assert r["max_diff"] <= lib_bench.ATTENTION_DIFF
-        assert row["shape"] == [QUICK["rehearsal_prompts"], row["layers"], row["heads"]]
-        assert row["measure_s"] > 0 and row["peak_mb"] >= 0
-        one_layer = row["prompts"] * row["heads"] * row["tokens"] ** 2 * 2 / 2**20
-        assert row["one_layer_bf16_mb"] == one_layer
-        assert row["stack_bf16_mb"] == one_layer * row["layers"]
