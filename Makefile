@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 WITH_ENV := $(PY) -m lib.workflow exec
 
-.PHONY: setup test test-notebooks preflight reproduce paper-dry-run notebooks lab bench lint site cluster-check clean-cache
+.PHONY: setup test test-unit test-integration test-portability browser preflight reproduce paper-dry-run notebooks lab bench lint site cluster-check clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -28,16 +28,51 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
-# The preflight of the paper runs comes first, then the unit tests over every core (pytest-xdist;
-# a test file's tests share one worker, so its module fixtures load once). conftest.py points the
-# results at an empty per-session folder, so what an earlier `make reproduce` left in results/
-# never changes a test. `make test-notebooks` re-executes the five notebooks with nbval (in
-# NOTEBOOK_ORDER, one kernel at a time); CI runs both. Plain `pytest` runs both in one process.
-test: preflight
-	$(PY) -m pytest tests -n auto --dist loadfile
+# `make test` is everything a newcomer needs to trust the checkout: the preflight of the paper
+# runs, then in one pytest run on both cores the unit tests, the browser tests and the five
+# notebooks against their stored twins (nbval). The notebooks run in order on one worker
+# (conftest.py groups them, references first) while the other worker takes the test files one by
+# one. conftest.py points the results at an empty per-session folder, so what an earlier `make
+# reproduce` left in results/ never changes a test. `make test-unit` is the quick loop for
+# development: the unit tests alone (no subprocess, browser or notebook), on every core.
+PYTEST_WORKERS ?= 2
+test: setup browser
+	$(PY) -m lib.preflight
+	$(PY) -m pytest tests notebooks -n $(PYTEST_WORKERS)
 
-test-notebooks: setup
-	$(PY) -m pytest notebooks
+test-unit: setup
+	$(PY) -m pytest tests -n auto -m "not integration"
+
+# the slow half alone: subprocess runs, the browser and the notebooks
+test-integration: setup browser
+	$(PY) -m pytest tests notebooks -n $(PYTEST_WORKERS) -m integration
+
+# The notebook check under other CPU kernels and thread counts, one setting at a time: the twins
+# made on one x86 CPU must hold on any other. torch picks its kernels by ATEN_CPU_CAPABILITY,
+# MKL its matrix products by MKL_CBWR, numpy's OpenBLAS by OPENBLAS_CORETYPE (this machine:
+# SkylakeX; Haswell is an AVX2 CPU, Sandybridge an AVX one); each changes floats in their last
+# digits. About 4 minutes a setting on 2 cores.
+PORTABILITY ?= ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE \
+               MKL_CBWR=AVX2 OPENBLAS_CORETYPE=Haswell OPENBLAS_CORETYPE=Sandybridge \
+               OMP_NUM_THREADS=1 OMP_NUM_THREADS=2
+test-portability: setup
+	@for setting in $(PORTABILITY); do echo "== $$setting"; \
+	  env $$setting $(PY) -m pytest notebooks -q -p no:cacheprovider || exit 1; done
+
+# Debian packages a target needs, installed when missing (as root), else one line saying how:
+# $(call debian,COMMANDS,PACKAGES,WHAT NEEDS THEM)
+define debian
+	@missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) || exit 1; \
+	  else echo "error: $(3) needs $(2): sudo apt-get install -y $(2)" >&2; exit 1; fi; \
+	fi
+endef
+
+# the browser tests drive Debian's chromium through Selenium (tests/browser.py)
+browser:
+	$(call debian,chromium chromedriver,chromium chromium-driver,make test (browser tests))
 
 # Every paper run checked offline in seconds: each model built from its architecture preset on
 # the meta device (heads, hooks, quantization path, estimated GPU memory vs the file's resources).
@@ -59,13 +94,18 @@ notebooks: setup
 # A run killed hard (SIGKILL, power loss) leaves Snakemake's lock behind: release it when no
 # Snakemake is working in this folder (other folders' runs do not matter), then carry on where
 # the killed run stopped.
+# Snakemake's own temporary folders go to .cache/tmp/ (TMPDIR), where the next run removes
+# those of a killed one, not to /tmp.
+SNAKEMAKE := TMPDIR=$(BSD_CACHE_DIR)/tmp $(VENV)/bin/snakemake
 reproduce: setup
-	@$(PY) -m lib.workflow idle && \
-	  $(VENV)/bin/snakemake --profile profiles/embedded --unlock >/dev/null 2>&1 || true
-	$(VENV)/bin/snakemake --profile profiles/embedded
+	@mkdir -p $(BSD_CACHE_DIR)/tmp
+	@$(PY) -m lib.workflow idle && { $(PY) -m lib.workflow clean-tmp; \
+	  $(SNAKEMAKE) --profile profiles/embedded --unlock >/dev/null 2>&1; } || true
+	$(SNAKEMAKE) --profile profiles/embedded
 
 paper-dry-run: setup
-	$(VENV)/bin/snakemake --profile profiles/paper --dry-run
+	@mkdir -p $(BSD_CACHE_DIR)/tmp
+	$(SNAKEMAKE) --profile profiles/paper --dry-run
 
 lint: setup
 	$(VENV)/bin/ruff check lib tests conftest.py notebooks/*.py
@@ -89,10 +129,20 @@ site: setup
 # `--executor slurm`, run the same graph locally, require identical results, stop the cluster
 # (also on failure or Ctrl-C). Needs slurm-wlm and munge (installed here when missing, as root).
 cluster-check: setup
-	@command -v slurmctld >/dev/null && command -v munged >/dev/null || \
-	  { test "$$(id -u)" = 0 && apt-get update -q && apt-get install -y -q slurm-wlm munge; } || \
-	  { echo "error: make cluster-check needs slurm-wlm and munge: apt-get install -y slurm-wlm munge" >&2; exit 1; }
+	$(call debian,slurmctld munged,slurm-wlm munge,make cluster-check)
 	$(PY) -m lib.cluster check
 
+# Removes the cache folder only when it lies inside this repository, holds no tracked file and
+# has no space in its path (BSD_CACHE_DIR=$$HOME or "a b" is refused, never removed).
 clean-cache:
-	rm -rf $(BSD_CACHE_DIR)
+	@cache="$$BSD_CACHE_DIR"; \
+	case "$$cache" in *[[:space:]]*) \
+	  echo "error: BSD_CACHE_DIR '$$cache' has a space: give a folder path without spaces" >&2; \
+	  exit 1;; esac; \
+	cache="$$(realpath -m -- "$$cache")"; \
+	case "$$cache/" in "$$PWD/"?*) ;; *) \
+	  echo "error: refusing to remove $$cache: BSD_CACHE_DIR must be a folder inside $$PWD" >&2; \
+	  exit 1;; esac; \
+	if [ -n "$$(git ls-files -- "$$cache" | head -n 1)" ]; then \
+	  echo "error: refusing to remove $$cache: it holds files tracked by git" >&2; exit 1; fi; \
+	rm -rf -- "$$cache"

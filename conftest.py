@@ -7,7 +7,14 @@ first) write there and read each other's results from there; their kernels inher
 variables. The home-directory locations come from `import lib` (lib/env.py).
 
 nbval compares the numbers of the cells marked `# NBVAL_CHECK_OUTPUT` at the precision
-`lib.nbcompare` states.
+`lib.nbcompare` states. It waits for a cell's messages as long as for the cell itself
+(`--nbval-cell-timeout`, an hour: a guard against a hung kernel that no slow or busy machine
+reaches), not nbval's fixed 5 s.
+
+Under pytest-xdist (`-n 2`, `make test`) every test file is one unit of work and the notebooks
+are one, run first and in order on one worker while the other workers take the test files
+(`pytest_xdist_make_scheduler`); the notebooks and the subprocess, browser and cluster tests are
+marked `integration`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import pytest
 
 _CACHE = Path(os.environ.get("BSD_CACHE_DIR", Path(__file__).resolve().parent / ".cache"))
 (_CACHE / "tmp").mkdir(parents=True, exist_ok=True)
@@ -51,12 +60,38 @@ def pytest_unconfigure(config: object) -> None:
     shutil.rmtree(_OUTPUTS, ignore_errors=True)
 
 
-def pytest_collection_modifyitems(config: object, items: list) -> None:
-    """nbval's notebooks in NOTEBOOK_ORDER (a reference run before its reader), cells in order."""
+NOTEBOOKS = "notebooks"  # the xdist scope of every notebook cell
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under `-n N`: the notebooks as one unit on one worker, in collection order; every test
+    file one unit (its module fixtures load once), taken by whichever worker is free."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebooksTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return NOTEBOOKS if path.endswith(".ipynb") else path
+
+    config.option.loadscopereorder = False  # the notebooks first: they take longest
+    return NotebooksTogether(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """nbval's notebooks first, in NOTEBOOK_ORDER (a reference run before its reader), cells in
+    order; then the test files."""
     from lib.workflow import notebook_rank
 
-    def key(item: object) -> tuple[int, int]:
-        path = str(getattr(item, "path", ""))
-        return (notebook_rank(path), 0) if path.endswith(".ipynb") else (-1, 0)
+    def is_notebook(item: object) -> bool:
+        return str(getattr(item, "path", "")).endswith(".ipynb")
 
-    items.sort(key=key)  # stable: the cells of one notebook keep their order
+    def key(item: object) -> tuple[int, int]:
+        return (0, notebook_rank(str(item.path))) if is_notebook(item) else (1, 0)
+
+    items.sort(key=key)  # stable: the cells of one notebook, and the tests of a file, keep order
+    cell_timeout = float(config.getoption("nbval_cell_timeout", 3600) or 3600)
+    for item in items:
+        if is_notebook(item):
+            item.add_marker(pytest.mark.integration)
+            item.output_timeout = cell_timeout  # nbval's fixed 5 s fails a busy machine

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lib import yamlfile
 from lib.results import find_result
 
 REGISTRY: Path = Path(__file__).with_name("claims.yaml")
@@ -33,9 +33,13 @@ BASELINE_KINDS = ("initialization", "permutation", "reference")
 class Baseline(BaseModel):
     """The value the same quantity takes without the effect claimed: the model at
     initialization, a head-permutation null, a Gaussian reference (`kind`), read from `field` of
-    `result`. A number is indistinguishable within `tolerance` (else the claim's); a block with
-    `low`/`high` (a null interval) when the value lies inside it; a block with `distinguishable`
-    (an interval of the difference, computed with the result) as that flag says."""
+    `result`. Whether the claim's value is indistinguishable from it is decided by the
+    baseline's own sampling distribution (`lib.report.check_baseline`), never by a tolerance: a
+    block with `low`/`high` (the spread over initialization seeds or an analytic interval,
+    `lib.terrain.nulls`; a null interval) when the value lies inside it; a block with
+    `distinguishable` (an interval of the difference, computed with the result) as that flag
+    says; a bare number has no spread and decides nothing. The label says what the baseline is
+    and, where it is not the claim's own architecture, why it is valid for it."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -43,7 +47,6 @@ class Baseline(BaseModel):
     field: tuple[str, ...] = Field(strict=False, min_length=1)
     label: str
     kind: Literal[BASELINE_KINDS]  # type: ignore[valid-type]
-    tolerance: float | None = Field(default=None, ge=0)
 
 
 class Claim(BaseModel):
@@ -124,6 +127,7 @@ class _Registry(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     defaults: dict[str, Any] = {}
+    hardware: dict[str, str] = {}  # a name a claim's `hardware` may give, and its description
     claims: list[dict[str, Any]]
     resolutions: list[dict[str, Any]]
 
@@ -132,13 +136,17 @@ def load_registry(path: str | Path = REGISTRY) -> tuple[tuple[Claim, ...], tuple
     """Read and validate a claims file; ClaimsError names the entry and key that are wrong."""
     path = Path(path)
     try:
-        raw = _Registry.model_validate(yaml.safe_load(path.read_text()))
-    except (yaml.YAMLError, ValidationError) as exc:
+        raw = _Registry.model_validate(yamlfile.load(path, path.name))
+    except yamlfile.YamlError as exc:
+        raise ClaimsError(str(exc)) from None
+    except ValidationError as exc:
         raise ClaimsError(f"{path.name}: {' '.join(str(exc).split())}") from None
     defaults = raw.defaults
     claims = []
     for i, entry in enumerate(raw.claims):
         given = {**{k: v for k, v in defaults.items() if k != "tolerance"}, **entry}
+        if isinstance(given.get("hardware"), str):
+            given["hardware"] = raw.hardware.get(given["hardware"], given["hardware"])
         exact = isinstance(entry.get("value"), (str, bool)) or "ordered" in entry
         if "tolerance" not in entry and not exact:
             given["tolerance"] = defaults.get("tolerance")
@@ -168,7 +176,7 @@ def _validated(model: type[BaseModel], data: dict[str, Any], where: str) -> Any:
 
 def dump_registry(claims: tuple[Claim, ...], resolutions: tuple[Resolution, ...]) -> str:
     """The registry as YAML (every key explicit): `load_registry` reads it back unchanged."""
-    return yaml.safe_dump({
+    return yamlfile.dump({
         "claims": [c.model_dump(mode="json", exclude_none=True) for c in claims],
         "resolutions": [r.model_dump(mode="json", exclude_none=True) for r in resolutions],
     }, sort_keys=False, allow_unicode=True)

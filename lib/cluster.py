@@ -11,7 +11,9 @@ Everything the cluster writes (configuration, munge key and socket, state, spool
 files) lives under `.cache/slurm/` (`$BSD_CACHE_DIR/slurm`). The configuration is rendered from
 `cluster/slurm.conf.in` with this host's name, CPUs and memory (`slurmd -C`); there is no
 accounting, so the Snakemake executor reads job states from `squeue` (`MinJobAge` keeps finished
-jobs visible). Clients find the cluster through `SLURM_CONF` (`environment()`).
+jobs visible). Clients find the cluster through `SLURM_CONF` (`environment()`). The daemons listen
+on 127.0.0.1 only, on two ports the OS finds free at each start, so several checkouts' clusters
+run side by side; the munge key is readable by its owner only from its creation.
 
 Each run of the check happens in its own folder (`.cache/slurm/runs/{slurm,local}/`) holding
 links to `lib/`, `notebooks/` and the SUBSET's parameter files, so the Snakefile's graph there
@@ -27,6 +29,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,7 +44,7 @@ from lib.paths import CACHE, ROOT
 BASE: Path = CACHE / "slurm"
 TEMPLATE: Path = ROOT / "cluster" / "slurm.conf.in"
 PARTITION = "local"
-PORTS = (16817, 16818)  # slurmctld, slurmd: off the defaults, beside any real local cluster
+ADDRESS = "127.0.0.1"  # the controller's and the node's address: nothing listens beyond it
 MIN_JOB_AGE = 3600
 # cheap embedded runs; E11-T_tiny-gqa reads E11_tiny-mha, so the graph has an edge
 SUBSET: tuple[str, ...] = ("E11_tiny-mha", "E11_tiny-mqa", "E11-T_tiny-gqa")
@@ -66,13 +69,26 @@ def node_line(slurmd_c: str) -> str:
     raise ClusterError(f"`slurmd -C` printed no NodeName= line: {slurmd_c.strip()!r}")
 
 
-def config_values(base: Path, node: str, user: str) -> dict[str, str]:
-    """The template's fields for a cluster under `base` on the node `node` (a `slurmd -C` line)."""
+def config_values(base: Path, node: str, user: str, ports: tuple[int, int]) -> dict[str, str]:
+    """The template's fields for a cluster under `base` on the node `node` (a `slurmd -C` line)
+    whose slurmctld and slurmd listen on `ports`."""
     name = node.split()[0].split("=", 1)[1]
-    return {"base": str(base), "host": name, "node": name, "address": "127.0.0.1",
+    return {"base": str(base), "host": name, "node": name, "address": ADDRESS,
             "node_line": node, "user": user, "partition": PARTITION,
-            "ctld_port": str(PORTS[0]), "slurmd_port": str(PORTS[1]),
+            "ctld_port": str(ports[0]), "slurmd_port": str(ports[1]),
             "munge_socket": str(munge_paths(base)["socket"]), "min_job_age": str(MIN_JOB_AGE)}
+
+
+def free_ports(count: int = 2) -> tuple[int, ...]:
+    """`count` distinct TCP ports on ADDRESS that the OS reports free now."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((ADDRESS, 0))
+        return tuple(sock.getsockname()[1] for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
@@ -126,15 +142,21 @@ def write_srun(base: Path = BASE) -> Path:
     return path
 
 
-def write_config(base: Path = BASE) -> Path:
-    """Render `cluster/slurm.conf.in` for this host into `<base>/slurm.conf`."""
+def write_config(base: Path = BASE, ports: tuple[int, int] | None = None) -> Path:
+    """Render `cluster/slurm.conf.in` for this host into `<base>/slurm.conf`, with `ports`
+    (slurmctld, slurmd) or two free ones."""
     out = _run(["slurmd", "-C"], what="slurmd -C (is slurm-wlm installed?)")
+    # The daemons run as the user who starts them (SlurmUser = SlurmdUser), so as root only when
+    # that user is root (a container's only user). slurmd starts each job as its submitter, which
+    # a slurmd running as any other user cannot do, and the check submits as this user; what
+    # limits root's exposure is that every daemon listens on ADDRESS only.
     user = getpass.getuser()
-    socket = munge_paths(base)["socket"]
-    if len(str(socket)) > 100:  # sun_path holds 108 bytes
-        raise ClusterError(f"munge socket path {socket} is too long for a unix socket; set "
+    munge_socket = munge_paths(base)["socket"]
+    if len(str(munge_socket)) > 100:  # sun_path holds 108 bytes
+        raise ClusterError(f"munge socket path {munge_socket} is too long for a unix socket; set "
                            "BSD_CACHE_DIR to a shorter folder")
-    text = render(TEMPLATE.read_text(), config_values(base, node_line(out), user))
+    ports = ports or free_ports(2)
+    text = render(TEMPLATE.read_text(), config_values(base, node_line(out), user, ports))
     path = config_file(base)
     path.write_text(text)
     return path
@@ -173,13 +195,31 @@ def running_pid(pid_file: Path, program: str) -> int | None:
     return pid if comm == program else None
 
 
+def is_running(base: Path = BASE) -> bool:
+    """Whether any daemon of the cluster under `base` is alive."""
+    return any(running_pid(f, p) for p, f in pid_files(base).items())
+
+
+def write_munge_key(path: Path) -> Path:
+    """A new random munge key at `path`, created with mode 0400 (never readable by others, not
+    even while it is written) and renamed into place whole."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(os.urandom(1024))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
 def _start_munge(base: Path) -> None:
     paths = munge_paths(base)
     paths["folder"].mkdir(parents=True, exist_ok=True)
     paths["folder"].chmod(0o755)  # munged: the socket folder must be searchable by all
-    if not paths["key"].is_file():
-        paths["key"].write_bytes(os.urandom(1024))
-    paths["key"].chmod(0o400)
+    write_munge_key(paths["key"])  # a fresh key each start: no cluster outlives its stop
     _run(["munged", f"--socket={paths['socket']}", f"--key-file={paths['key']}",
           f"--log-file={paths['log']}", f"--pid-file={paths['pid']}",
           f"--seed-file={paths['seed']}"], what=f"munged (log: {paths['log']})")
@@ -191,15 +231,28 @@ def _node_state(base: Path) -> str:
     return out.strip() or "(no node)"
 
 
+def port_taken(base: Path, ports: tuple[int, int]) -> str | None:
+    """The one-line error when slurmctld or slurmd (their logs under `base` say) could not bind
+    its port of `ports`, else None."""
+    for program, port in zip(("slurmctld", "slurmd"), ports, strict=True):
+        log = base / "log" / f"{program}.log"
+        if log.is_file() and "Address already in use" in log.read_text(errors="replace"):
+            return (f"port {port} on {ADDRESS} ({program}) is taken by another program; run "
+                    "`python -m lib.cluster start` again to pick other free ports")
+    return None
+
+
 def start(base: Path = BASE, timeout: float = 60) -> None:
-    """Start munged, slurmctld and slurmd under `base` on a fresh state; wait for an idle node."""
-    if any(running_pid(f, p) for p, f in pid_files(base).items()):
+    """Start munged, slurmctld and slurmd under `base` on a fresh state and two free ports; wait
+    for an idle node."""
+    if is_running(base):
         raise ClusterError(f"a local cluster is already running under {base}: "
                            "`python -m lib.cluster stop` first")
     for folder in ("state", "spool", "run", "log", "bin"):
         shutil.rmtree(base / folder, ignore_errors=True)
         (base / folder).mkdir(parents=True)
-    conf = write_config(base)
+    ports = free_ports(2)
+    conf = write_config(base, ports)
     write_srun(base)
     env = environment(base)
     try:  # a daemon that fails to start leaves none of the others running
@@ -211,7 +264,7 @@ def start(base: Path = BASE, timeout: float = 60) -> None:
         raise
     deadline = time.monotonic() + timeout
     state = ""
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not port_taken(base, ports):
         try:
             state = _node_state(base)
         except ClusterError as exc:
@@ -222,7 +275,8 @@ def start(base: Path = BASE, timeout: float = 60) -> None:
             break
         time.sleep(1)
     stop(base)
-    raise ClusterError(f"the local SLURM node is not idle after {timeout:.0f} s (state: "
+    raise ClusterError(port_taken(base, ports) or
+                       f"the local SLURM node is not idle after {timeout:.0f} s (state: "
                        f"{state}); see {base / 'log'}/slurmctld.log and slurmd.log")
 
 
@@ -299,8 +353,9 @@ def prepare_run_folder(folder: Path, names: Sequence[str] = SUBSET,
 def snakemake(folder: Path, profile: str, env: Mapping[str, str], log: Path) -> None:
     """Run the Snakefile's whole graph in `folder` with `profiles/<profile>`; its output to
     `log`. Results and figures go to `<folder>/results` and `<folder>/figures`."""
+    (CACHE / "tmp").mkdir(parents=True, exist_ok=True)  # Snakemake's temporary folders: not /tmp
     env = {**env, "BSD_RESULTS_DIR": str(folder / "results"),
-           "BSD_FIGURES_DIR": str(folder / "figures")}
+           "BSD_FIGURES_DIR": str(folder / "figures"), "TMPDIR": str(CACHE / "tmp")}
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(folder), "--profile", str(ROOT / "profiles" / profile)]
     with log.open("w") as out:
@@ -388,8 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     BASE.mkdir(parents=True, exist_ok=True)
     try:
-        if args.command == "config":
-            print(write_config(BASE).read_text(), end="")
+        if args.command == "config":  # a running cluster's, else a new one's
+            path = config_file(BASE) if is_running(BASE) else write_config(BASE)
+            print(path.read_text(), end="")
         elif args.command == "env":
             env = environment(BASE)
             for key in ("SLURM_CONF", "BSD_SLURM_CONF", "PATH"):

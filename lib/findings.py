@@ -1,7 +1,8 @@
 """What the embedded runs show, computed from their results (never typed), and what they cannot.
 
-`findings(results)` reads the results payloads ({"<profile>/<name>": payload}): the SI of the
-real models against random-initialized ones, the modulator's held-out gain with its interval,
+`findings(results)` reads the results payloads ({"<profile>/<name>": payload}): the SI of each
+model against its head-permutation null and its own architecture at initialization, the
+modulator's held-out gain with its interval,
 whether the short training can test the alpha claim, the band checks, and the claims whose value
 is indistinguishable from random weights or from its null. `findings_lines` renders them for the
 report, `findings_for(payload, experiment)` for one result (the notebooks print it), and
@@ -13,10 +14,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lib.attention import readings
 from lib.attention.study import is_stand_in
 from lib.attention.verdicts import is_finite
 from lib.models.embedded import EMBEDDED
-from lib.report import IN_BAND, INDISTINGUISHABLE, NOT_RUN, OUTSIDE, check_claims
+from lib.modulator.bootstrap import AT_THE_EDGE, ROUNDING_MARGIN
+from lib.modulator.bootstrap import gain_verdict as modulator_gain_verdict
+from lib.report import (
+    GIVEN_BY_BASELINE,
+    IN_BAND,
+    INDISTINGUISHABLE,
+    NOT_RUN,
+    OUTSIDE,
+    check_claims,
+)
 
 PAIR = ("E11", "E11-T")
 
@@ -25,54 +36,13 @@ def _si(value: Any) -> float | None:
     return float(value) if is_finite(value) else None
 
 
-def _range(entries: list[tuple[str, float]]) -> dict[str, Any] | None:
-    if not entries:
-        return None
-    values = [v for _, v in entries]
-    return {"min": min(values), "max": max(values), "n": len(values),
-            "models": [{"model": m, "si": v} for m, v in entries]}
-
-
-def _null_point(block: dict[str, Any] | None) -> float | None:
-    """The SI of a null model block (the architecture at random initialization)."""
-    return _si((((block or {}).get("specialization") or {}).get("si") or {}).get("point"))
-
-
-def _models(payload: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
-    """(label, model block, its null model block) of an E08, E11 or E11-T payload."""
-    if payload.get("experiment") == "E08":
-        return [(m.get("display") or m["model"]["name"], m, m.get("null_model"))
-                for m in payload.get("models", {}).values()]
-    if payload.get("experiment") in PAIR:
-        return [(f"{payload.get('run', '?')} {side}", payload[side],
-                 payload.get("null_model") if side == "base" else None)
-                for side in ("base", "instruct") if side in payload]
-    return []
-
-
-def si_findings(results: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    """SI of the real (trained) models vs random-initialized ones (stand-ins and each real
-    model's null model), and the real models whose SI lies inside its head-permutation null."""
-    trained, random, typical = [], [], []
-    for _, payload in sorted(results.items()):
-        for label, m, null in _models(payload):
-            si = _si(m.get("specialization_index"))
-            if si is None:
-                continue
-            if is_stand_in(m.get("model")):
-                random.append((label, si))
-                continue
-            trained.append((label, si))
-            if (init := _null_point(null)) is not None:
-                random.append((f"{label} at initialization", init))
-            hp = ((m.get("controls") or {}).get("head_permutation") or {}).get("si") or {}
-            if is_finite(hp.get("low")) and is_finite(hp.get("high")) and \
-                    float(hp["low"]) <= si <= float(hp["high"]):
-                typical.append({"model": label, "si": si, "low": float(hp["low"]),
-                                "high": float(hp["high"]), "p": _si(hp.get("p"))})
-    t, r = _range(trained), _range(random)
-    overlap = None if not (t and r) else bool(t["min"] <= r["max"] and r["min"] <= t["max"])
-    return {"trained": t, "random_init": r, "ranges_overlap": overlap, "inside_null": typical}
+def si_findings(results: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The attention results in words (`lib.attention.readings`): the head-permutation tests of
+    real models that survive Holm (first), every model's SI against its permutation null, and
+    each real model's SI against its own architecture's init seeds, model by model."""
+    return {"beyond_null": readings.beyond_null_lines(results),
+            "against_null": readings.null_lines(results),
+            "against_init": readings.init_lines(results)}
 
 
 def _interval(block: dict[str, Any], key: str) -> list[float] | None:
@@ -81,14 +51,10 @@ def _interval(block: dict[str, Any], key: str) -> list[float] | None:
 
 
 def gain_verdict(ci: list[float] | None) -> str:
-    """'gains' (interval above 0), 'loses' (below), 'gains nothing' (contains 0), 'undefined'."""
-    if ci is None:
-        return "undefined"
-    if ci[0] > 0:
-        return "gains"
-    if ci[1] < 0:
-        return "loses"
-    return "gains nothing"
+    """'gains' (interval above 0), 'loses' (below), 'gains nothing' (contains 0), 'undefined',
+    or "at the edge" when a bound is within the processors' rounding of 0
+    (`lib.modulator.bootstrap.gain_verdict`, which states the margin)."""
+    return modulator_gain_verdict(ci)
 
 
 # (label, section, set) of each modulator a payload measures, in the notebook's order
@@ -126,7 +92,8 @@ def modulator_findings(payload: dict[str, Any]) -> dict[str, Any]:
         if block:
             modulators.append(_lift(block, label))
     b8 = (payload.get("effects") or {}).get("B8") or {}
-    effect = ({side: _lift(b8[side], side) for side in ("as_executed", "corrected")}
+    effect = ({side: _lift(b8[side], side) | {k: _si(b8[side].get(k)) for k in (
+        "pearson", "original_pearson")} for side in ("as_executed", "corrected")}
               if "as_executed" in b8 and "corrected" in b8 else None)
     return {"lift_pearson": _si(trained.get("relative_lift_pearson")), "lift_ci": ci,
             "n_boot": n_boot, "level": level, "verdict": gain_verdict(ci),
@@ -150,15 +117,25 @@ def findings(results: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         return bool(where) and where.startswith("results/embedded/")
 
     bands = [{"id": r["id"], "statement": r["statement"], "value": r["regenerated"],
-              "band": r["published"], "status": r["status"]}
-             for r in rows if r["status"] in (IN_BAND, OUTSIDE) and local(r["result"])]
+              "band": r["published"], "status": r.get("check", r["status"])}
+             for r in rows if r.get("check", r["status"]) in (IN_BAND, OUTSIDE)
+             and local(r["result"])]
+    # issue 24: claims the check passes whose baseline passes it too (no evidence)
+    given = [{"id": r["id"], "statement": r["statement"], "status": r["status"],
+              "value": r["regenerated"], "baseline": r["baseline"]["label"],
+              "shown": r["baseline"]["shown"]}
+             for r in rows if r["status"] in GIVEN_BY_BASELINE.values() and local(r["result"])]
     same = [{"id": r["id"], "statement": r["statement"], "baseline": r["baseline"]["label"],
              "status": r["baseline"]["status"], "compared": r["baseline"]["compared"]}
             for r in rows
             if (r.get("baseline") or {}).get("status") in INDISTINGUISHABLE.values()
             and (local(r["result"]) or local(r["baseline"]["result"]))]
     return {"si": si_findings(embedded), "modulator": modulator, "bands": bands,
-            "indistinguishable": same}
+            "given_by_baseline": given, "indistinguishable": same}
+
+
+def _fmt4(value: Any) -> str:
+    return f"{float(value):.4g}" if is_finite(value) else "n/a"
 
 
 def _name(payload: dict[str, Any]) -> str:
@@ -166,32 +143,26 @@ def _name(payload: dict[str, Any]) -> str:
     return model.get("name", "") if isinstance(model, dict) else str(model or "")
 
 
-def _si_lines(si: dict[str, Any]) -> list[str]:
-    lines = []
-    t, r = si["trained"], si["random_init"]
-    if t:
-        lines.append(f"- SI of the {t['n']} real (trained) models: {t['min']:.3f} to "
-                     f"{t['max']:.3f}" + (f"; of {r['n']} random-initialized ones (stand-ins and "
-                                          f"each real model's architecture at initialization): "
-                                          f"{r['min']:.3f} to {r['max']:.3f}"
-                                          + ("; the ranges overlap" if si["ranges_overlap"]
-                                             else "; the ranges do not overlap")
-                                          if r else "") + ".")
-    elif r:
-        lines.append(f"- Only random-initialized models measured: SI {r['min']:.3f} to "
-                     f"{r['max']:.3f} (tests the pipeline, no claim).")
-    for x in si["inside_null"]:
-        p = f", p = {x['p']:.3f}" if x["p"] is not None else ""
-        lines.append(f"- {x['model']}: SI {x['si']:.3f} lies inside its head-permutation null "
-                     f"[{x['low']:.3f}, {x['high']:.3f}]{p}: a typical draw, nothing beyond "
-                     "chance.")
-    return lines
+def _si_lines(si: dict[str, list[str]]) -> list[str]:
+    return [*si["beyond_null"], *si["against_null"], *si["against_init"]]
 
 
 def _lift_text(m: dict[str, Any]) -> str:
     ci = (f" [{m['lift_ci'][0]:+.1%}, {m['lift_ci'][1]:+.1%}]" if m["lift_ci"] else
           " (no interval)")
     return f"{m['lift_pearson']:+.1%}{ci}: {m['verdict']}"
+
+
+def _b8_parts(a: dict[str, Any], c: dict[str, Any]) -> str:
+    """B8's Pearson effect split: the token sets' own (the unmodulated encoder's Pearson on each)
+    plus the modulator's lift (r_mod - r_orig on each); empty without the four Pearsons."""
+    r = [x.get(k) for x in (a, c) for k in ("pearson", "original_pearson")]
+    if any(v is None for v in r):
+        return ""
+    sets, lift = r[1] - r[3], (r[0] - r[1]) - (r[2] - r[3])
+    return (f"Pearson {r[0]:.4f} vs {r[2]:.4f} ({r[0] - r[2]:+.4f}) = the token sets "
+            f"{sets:+.4f} (the unmodulated encoder's {r[1]:.4f} vs {r[3]:.4f}) + the "
+            f"modulator's lift {lift:+.4f}; relative ")
 
 
 def _modulator_line(run: str, m: dict[str, Any]) -> list[str]:
@@ -208,15 +179,21 @@ def _modulator_line(run: str, m: dict[str, Any]) -> list[str]:
     elif m["lift_pearson"] is not None:
         lines.append(f"- {run}: the trained modulator's relative Pearson lift on {where}: "
                      f"{_lift_text(m | {'lift_pearson': m['lift_pearson']})}.")
+    if any(AT_THE_EDGE in x["verdict"] for x in [*measured, m, *(m.get("b8") or {}).values()]):
+        lines.append(f"- {run}: \"at the edge\": an interval bound within {ROUNDING_MARGIN:g} "
+                     "of 0, where processors' rounding could put it on either side: that lift's "
+                     "verdict is not robust.")
     if m.get("b8"):
         a, c = m["b8"]["as_executed"], m["b8"]["corrected"]
         if a["lift_pearson"] is not None and c["lift_pearson"] is not None:
             lines.append(f"- {run}: B8, the §8 modulator scored on its own anchors as the seed did "
-                         f"vs on held-out lemmas: lift {_lift_text(a)} vs {_lift_text(c)}.")
+                         f"vs on held-out lemmas: {_b8_parts(a, c)}lift {_lift_text(a)} vs "
+                         f"{_lift_text(c)}.")
     if m["alpha_test"]:
         steps = f" in {m['alpha_steps']} steps" if m["alpha_steps"] is not None else ""
         lines.append(f"- {run}: alpha with depth is {m['alpha_test']}{steps}"
-                     + (f" ({m['alpha_reason']})." if m["alpha_reason"] else "."))
+                     + (f" ({m['alpha_reason'].removeprefix('not testable: ')})."
+                        if m["alpha_reason"] else "."))
     return lines
 
 
@@ -232,6 +209,11 @@ def findings_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
                      "embedded models in band: " + "; ".join(
                          f"`{b['id']}` {b['value']:.3f} ({b['status']} "
                          f"{b['band'][0]}-{b['band'][1]})" for b in f["bands"]) + ".")
+    if f["given_by_baseline"]:
+        lines.append("- Passed, but no evidence (the baseline passes the claim's check too): "
+                     + "; ".join(f"`{x['id']}` {_fmt4(x['value'])} ({x['status']}: "
+                                 f"{x['baseline']}, {x['shown']})"
+                                 for x in f["given_by_baseline"]) + ".")
     if f["indistinguishable"]:
         lines.append("- Indistinguishable from their baseline: " + "; ".join(
             f"`{x['id']}` ({x['status']}, {x['baseline']}; {x['compared']} value)"
@@ -253,10 +235,15 @@ def findings_for(payload: dict[str, Any], experiment: str) -> list[str]:
         claim = next(c for c in CLAIMS if c.id == row["id"])
         if claim.result != key or row["status"] == NOT_RUN:
             continue
-        if row["status"] in (IN_BAND, OUTSIDE):
-            lines.append(f"- {row['statement']}: {row['regenerated']:.4g} ({row['status']} "
+        check = row.get("check", row["status"])
+        if check in (IN_BAND, OUTSIDE):
+            lines.append(f"- {row['statement']}: {row['regenerated']:.4g} ({check} "
                          f"{row['published'][0]}-{row['published'][1]})")
         base = row.get("baseline") or {}
+        if row["status"] in GIVEN_BY_BASELINE.values():
+            lines.append(f"- {row['statement']}: {row['regenerated']:.4g} passes the claim's "
+                         f"check, but {row['status']} ({base['label']}: {base['shown']}): no "
+                         "evidence")
         if base.get("status") in INDISTINGUISHABLE.values():
             lines.append(f"- {row['statement']}: {base['status']} ({base['label']}: "
                          f"{base['shown']})")

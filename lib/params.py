@@ -8,12 +8,16 @@ and every `lib/<line>/parameters.py` is imported on first use, so a new experime
 and one `register` call in its line's `parameters.py`.
 
 Keys a file omits take the model's defaults. Everything is checked before any model loads, and a
-bad file gives one line naming the file and the key: a missing or unknown key at any depth, a
+bad file gives one line naming the file and the key: a file that is not UTF-8 or not YAML as
+`lib.yamlfile` reads it (no anchors or aliases, no key given twice; `1e-3` is a number), a missing
+or unknown key at any depth, a
 wrong type (`seeds: 42`, `max_length: '128'`; no coercion), a non-finite number (`.inf`, `.nan`)
-for any float key, a value out of range, a `tiny/` or
+for any float key, a value out of range, a value listed twice where items must differ (`seeds`),
+a `tiny/` or
 `embedded/` name the model registry does not know, a claim id the claims registry does not hold,
-a reference run that no file of the same folder defines, and a `run`, `experiment` or `profile`
-that disagrees with the file's name and folder.
+a reference run that no file of the same folder defines, a `run`, `experiment` or `profile`
+that disagrees with the file's name and folder, and a `run` longer than `MAX_RUN_NAME` (100)
+characters (its file names must fit the file system's 255 bytes).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -36,12 +39,16 @@ from pydantic import (
     model_serializer,
 )
 
+from lib import yamlfile
 from lib.paths import PARAMETERS, ROOT, shown
 
 PROFILES: tuple[str, ...] = ("embedded", "paper")
 REGISTRY_PREFIXES: tuple[str, ...] = ("embedded/", "tiny/")  # names lib.models resolves offline
 RANDOM_PREFIX = "random/"  # random/<registry name or preset hub id>: lib.models.random_init
 RUN_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# a run names files `<experiment>_<run>` plus suffixes and temporary names (`.<name>.json.<random>
+# .tmp`, `.<name>.partial.ipynb`, about 30 characters): 100 leaves room under the 255-byte limit
+MAX_RUN_NAME = 100
 
 
 class ParameterError(ValueError):
@@ -110,6 +117,10 @@ def _claim_group(group: str) -> str:
 def _run_name(run: str) -> str:
     if not run or not set(run) <= RUN_CHARACTERS:
         raise ValueError(f"{run!r} must be letters, digits, '-', '_' or '.'")
+    if len(run) > MAX_RUN_NAME:
+        raise ValueError(f"{len(run)} characters, above the maximum {MAX_RUN_NAME} (the run names "
+                         "result, figure and temporary files, `.<experiment>_<run>.json.<random>"
+                         ".tmp`, and a file name has at most 255 bytes): shorten it")
     return run
 
 
@@ -122,6 +133,17 @@ def _reference_run(run: str, info: ValidationInfo) -> str:
     return run
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{value!r} is listed twice ({values!r}): give each value once")
+        seen.append(value)
+    return values
+
+
+Distinct = AfterValidator(_distinct)
+"""A list key whose items must differ, e.g. `Annotated[list[int], Distinct]` (seeds)."""
 ModelName = Annotated[str, AfterValidator(_registry_name)]
 """A hub id, a registry name (`tiny/...`, `embedded/...`) that `lib.models` knows, or `random/`
 and one of those names or a hub id with an architecture preset."""
@@ -192,6 +214,9 @@ class RunParameters(StrictModel):
     profile: Literal[PROFILES]  # type: ignore[valid-type]
     description: str = ""
     resources: Resources = Resources()
+    # CPU threads of torch and the BLAS libraries (lib.threads): fixed, so a file gives the same
+    # numbers from Snakemake, lib.runner, nbval and the Lab
+    threads: PositiveInt = 1
 
 
 # --------------------------------------------------------------------------------- registry
@@ -253,12 +278,11 @@ def load_parameters(
     """
     file = resolve_path(path)
     where = shown(file)
-    raw_text = file.read_text()
     try:
-        given = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        problem = " ".join(str(exc).split())
-        raise ParameterError(f"{where}: not valid YAML: {problem}") from None
+        raw_text = yamlfile.read_text(file, where)
+        given = yamlfile.parse(raw_text, where)
+    except yamlfile.YamlError as exc:
+        raise ParameterError(str(exc)) from None
     if given is None:
         given = {}
     if not isinstance(given, dict):

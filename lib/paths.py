@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 
 ROOT: Path = Path(__file__).resolve().parent.parent
-CACHE: Path = Path(os.environ.get("BSD_CACHE_DIR", ROOT / ".cache")).resolve()
-RESULTS: Path = Path(os.environ.get("BSD_RESULTS_DIR", ROOT / "results")).resolve()
-FIGURES: Path = Path(os.environ.get("BSD_FIGURES_DIR", ROOT / "figures")).resolve()
+# absolute, symbolic links kept: a results folder linked elsewhere is still named results/
+CACHE: Path = Path(os.path.abspath(os.environ.get("BSD_CACHE_DIR", ROOT / ".cache")))
+RESULTS: Path = Path(os.path.abspath(os.environ.get("BSD_RESULTS_DIR", ROOT / "results")))
+FIGURES: Path = Path(os.path.abspath(os.environ.get("BSD_FIGURES_DIR", ROOT / "figures")))
 PARAMETERS: Path = ROOT / "parameters"
 NOTEBOOKS: Path = ROOT / "notebooks"
 MODEL_CACHE: Path = CACHE / "models"
@@ -27,8 +28,11 @@ def shown(path: str | Path) -> str:
     Outputs under a redirected results or figures folder print as `$BSD_RESULTS_DIR/...` or
     `$BSD_FIGURES_DIR/...`, so what a notebook prints does not depend on where the folder is.
     """
-    resolved = Path(path).resolve()
+    given = Path(os.path.abspath(path))  # as named (a linked folder keeps its name)
     for folder, variable in ((RESULTS, "BSD_RESULTS_DIR"), (FIGURES, "BSD_FIGURES_DIR")):
-        if variable in os.environ and resolved.is_relative_to(folder):
-            return f"${variable}/{resolved.relative_to(folder)}"
-    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
+        if variable in os.environ and given.is_relative_to(folder):
+            return f"${variable}/{given.relative_to(folder)}"
+    for candidate in (given, Path(path).resolve()):
+        if candidate.is_relative_to(ROOT):
+            return str(candidate.relative_to(ROOT))
+    return str(given)

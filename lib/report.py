@@ -12,7 +12,11 @@ and a status: `reproduced` (within tolerance), `differs`, `in band` / `outside b
 not testable` (the field echoes an input), `undefined` (the run stored null: shown as n/a),
 `missing field` (naming it and the parameter file to rerun) or `not yet run` (naming the
 parameter file and hardware it needs); beside it the claim's baseline (initialization,
-head-permutation null, Gaussian reference) and whether the value is indistinguishable from it.
+head-permutation null, Gaussian reference) and whether the value is indistinguishable from it,
+decided by the baseline's own sampling distribution (several initialization seeds or an
+analytic interval, `lib.terrain.nulls`), never by the claim's tolerance. A claim whose check
+passes but whose baseline passes it too is `random weights give it too` (`its null ...`, `its
+reference ...`), counted apart from the reproduced ones.
 Claims restating one fact (`same_as`) are counted once. The resolutions carry their effect on
 the number, read from results. The embedded summary follows (each pair's verdict corrected and
 by the seed's rule as executed, how its intervals were made, its SIs against the
@@ -23,25 +27,37 @@ every E08 model's SI against the head-permutation null.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lib.attention import readings
+from lib.attention.calibration import report_lines as calibration_lines
 from lib.attention.verdicts import is_finite
 from lib.claims import CLAIMS, RESOLUTIONS, Claim, lookup
-from lib.paths import RESULTS
+from lib.integrity import refusal_line, split_checked
+from lib.paths import RESULTS, shown
 from lib.results import atomic_write_bytes, find_result, read_json, run_results, write_json
 
 REPRODUCED, DIFFERS, UNDEFINED, NOT_RUN = "reproduced", "differs", "undefined", "not yet run"
 MISSING = "missing field"
 IN_BAND, OUTSIDE = "in band", "outside band"
 NOT_TESTABLE = "asserted, not testable"
-STATUSES = (REPRODUCED, IN_BAND, DIFFERS, OUTSIDE, NOT_TESTABLE, UNDEFINED, MISSING, NOT_RUN)
+# issue 24: a claim the check passes but whose baseline passes it too (random weights, a null,
+# a Gaussian reference give the claimed value) is no evidence: its own status, counted apart
+GIVEN_BY_BASELINE = {"initialization": "random weights give it too",
+                     "permutation": "its null gives it too",
+                     "reference": "its reference gives it too"}
+STATUSES = (REPRODUCED, IN_BAND, *GIVEN_BY_BASELINE.values(), DIFFERS, OUTSIDE, NOT_TESTABLE,
+            UNDEFINED, MISSING, NOT_RUN)
 NOT_AVAILABLE = "n/a"
 INDISTINGUISHABLE = {"initialization": "indistinguishable from random weights",
                      "permutation": "indistinguishable from its null",
                      "reference": "indistinguishable from its reference"}
 DISTINGUISHABLE = "distinguishable"
+NO_SPREAD = "one value, no spread: cannot say"
 
 
 def _payload(result: str, results: Mapping[str, dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -74,6 +90,10 @@ def check_claim(claim: Claim, results: Mapping[str, dict[str, Any]] | None = Non
         row.update(_measured(claim, payload))
     if claim.baseline is not None:
         row["baseline"] = check_baseline(claim, row, results)
+        if row["status"] in (REPRODUCED, IN_BAND) and row["baseline"].get("gives_claim"):
+            # the check passes, but random weights (the null, the reference) pass it too
+            row["check"] = row["status"]
+            row["status"] = GIVEN_BY_BASELINE[claim.baseline.kind]
     return row
 
 
@@ -120,13 +140,20 @@ def _ordered(claim: Claim, rows: Mapping[str, dict[str, Any]]) -> dict[str, Any]
 
 def check_baseline(claim: Claim, row: dict[str, Any],
                    results: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The claim's baseline: {label, kind, result, value (shown), status, compared}. The value
-    compared is the regenerated one, else the published one (`compared` says which); status is
-    INDISTINGUISHABLE[kind], DISTINGUISHABLE, NOT_RUN, MISSING or UNDEFINED."""
+    """The claim's baseline: {label, kind, result, value, shown, status, compared, gives_claim}.
+
+    status: whether the value compared (the regenerated one, else the published one: `compared`
+    says which) is a typical value of the baseline's sampling distribution, decided by that
+    distribution alone (`lib.terrain.nulls`: the interval of several initialization seeds or an
+    analytic one, a null's interval, a reference's interval of the difference), never by the
+    claim's tolerance: INDISTINGUISHABLE[kind] or DISTINGUISHABLE; UNDEFINED where the baseline
+    is one value without a spread (`reason`); NOT_RUN / MISSING without its run or field.
+    gives_claim: whether the baseline itself passes the claim's check (what random weights give
+    overlaps published ± tolerance, or the band): then reproducing the claim is no evidence."""
     b = claim.baseline
     assert b is not None
     out: dict[str, Any] = {"label": b.label, "kind": b.kind, "result": f"results/{b.result}.json",
-                           "value": None}
+                           "value": None, "gives_claim": None}
     if is_finite(row.get("regenerated")) and row["status"] not in (MISSING, NOT_RUN):
         x, out["compared"] = float(row["regenerated"]), "regenerated"
     elif isinstance(claim.value, (int, float)) and not isinstance(claim.value, bool):
@@ -140,37 +167,65 @@ def check_baseline(claim: Claim, row: dict[str, Any],
         value = lookup(payload, b.field)
     except KeyError as exc:
         return out | {"status": MISSING, "shown": f"{MISSING}: {exc.args[0]}"}
-    shown, inside = _baseline_view(value, x, b.tolerance if b.tolerance is not None
-                                   else (claim.tolerance or 0.0))
-    out.update(value=value, shown=shown)
+    shown, inside, gives = _baseline_view(value, x)
+    accepted = _accepted(claim)
+    out.update(value=value, shown=shown, gives_claim=None if gives is None or accepted is None
+               else bool(gives[0] <= accepted[1] and accepted[0] <= gives[1]))
     if inside is None:
         out["status"] = UNDEFINED
+        if is_finite(value):
+            out["reason"] = NO_SPREAD
     else:
         out["status"] = INDISTINGUISHABLE[b.kind] if inside else DISTINGUISHABLE
     return out
 
 
-def _baseline_view(value: Any, x: float | None, tol: float) -> tuple[str, bool | None]:
-    """How a baseline value reads and whether `x` is indistinguishable from it (None: cannot
-    say). A number: within `tol`; a null block {null_mean, low, high, p}: inside [low, high];
-    a reference block {reference_cv, difference_ci, distinguishable}: as its flag says."""
+def _accepted(claim: Claim) -> tuple[float, float] | None:
+    """The values the claim's own check accepts: published ± tolerance, or the band widened by
+    its tolerance (None for a string, bool or ordered claim)."""
+    tol = claim.tolerance or 0.0
+    if claim.band is not None:
+        return claim.band[0] - tol, claim.band[1] + tol
+    if isinstance(claim.value, (int, float)) and not isinstance(claim.value, bool):
+        return float(claim.value) - tol, float(claim.value) + tol
+    return None
+
+
+def _baseline_view(value: Any, x: float | None
+                   ) -> tuple[str, bool | None, tuple[float, float] | None]:
+    """How a baseline reads, whether `x` is indistinguishable from it (None: cannot say) and
+    the range of values it gives (None: unknown).
+
+    A spread {source, low, high, ...} (initialization seeds or analytic, `lib.terrain.nulls`)
+    or a null block {null_mean, low, high, p}: x inside [low, high], which is what it gives; a
+    reference block {reference_cv, difference_ci, distinguishable}: as its flag says, giving
+    its reference_cv; a bare number: one value without a spread, so no decision (never the
+    claim's tolerance), giving that value."""
     if isinstance(value, dict) and "distinguishable" in value:
         ref, ci = value.get("reference_cv"), value.get("difference_ci")
         shown = (f"{_fmt(ref)}; difference [{_fmt(ci[0], True)}, {_fmt(ci[1], True)}] "
                  f"({value.get('n_boot', '-')} resamples, {value.get('level', 0):.0%})"
                  if ci else f"{_fmt(ref)}")
         flag = value["distinguishable"]
-        return shown, None if flag is None else not flag
+        gives = (float(ref), float(ref)) if is_finite(ref) else None
+        return shown, None if flag is None else not flag, gives
     if isinstance(value, dict) and "low" in value:
         low, high, p = value.get("low"), value.get("high"), value.get("p")
         if not (is_finite(low) and is_finite(high)):
-            return f"{NOT_AVAILABLE} ({value.get('reason') or 'undefined'})", None
-        shown = f"[{float(low):.4f}, {float(high):.4f}]" + (
-            f", p = {float(p):.3f}" if is_finite(p) else "")
-        return shown, None if x is None else bool(float(low) <= x <= float(high))
+            return f"{NOT_AVAILABLE} ({value.get('reason') or 'undefined'})", None, None
+        low, high = float(low), float(high)
+        interval = f"[{_fmt(low)}, {_fmt(high)}]"
+        if value.get("source") == "initialization seeds":
+            shown = (f"{_fmt(value['mean'])} ± {_fmt(value['sd'])} over {value['k']} seeds; "
+                     f"{value['level']:.0%} interval {interval}")
+        elif value.get("source") == "analytic":
+            shown = f"analytic {value['level']:.0%} interval {interval}"
+        else:
+            shown = f"[{low:.4f}, {high:.4f}]" + (f", p = {float(p):.3f}" if is_finite(p) else "")
+        return shown, None if x is None else bool(low <= x <= high), (low, high)
     if not is_finite(value):
-        return NOT_AVAILABLE, None
-    return _fmt(float(value)), None if x is None else bool(abs(x - float(value)) <= tol)
+        return NOT_AVAILABLE, None, None
+    return f"{_fmt(float(value))} ({NO_SPREAD})", None, (float(value), float(value))
 
 
 def check_claims(results: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -308,6 +363,38 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
             return "-"
         return f"{trained:.1%}" + (f" (init {init:.1%})" if init is not None else "")
 
+    def confound(p: dict[str, Any]) -> str:
+        """§2's part-of-speech confound: the encoder on noun pairs alone, and the share of the
+        pairs whose path similarity nltk's fake root sets (B10, measured on the run's pairs)."""
+        wn = p.get("wordnet") or {}
+        noun = (wn.get("baselines") or {}).get("noun_only") or {}
+        share = ((wn.get("effects") or {}).get("B10") or {}).get("fake_root_share")
+        if not noun and share is None:
+            return "- | -"
+        nouns = (f"{_fmt(noun['pearson'])} ({noun['n_pairs']:,} pairs)"
+                 if is_finite(noun.get("pearson")) else NOT_AVAILABLE)
+        return f"{nouns} | {f'{share:.0%}' if is_finite(share) else NOT_AVAILABLE}"
+
+    def volume(p: dict[str, Any]) -> str:
+        """The volume CV beside the Gaussian reference this run drew, named (B13)."""
+        penta = (p.get("embedding") or {}).get("pentachora") or {}
+        if "cv" not in penta:
+            return "-"
+        kind = str(penta.get("reference", ""))
+        name = ("isotropic" if kind.startswith("isotropic") else "per-dimension"
+                if kind.startswith("per-dimension") else kind or "Gaussian")
+        return f"{_fmt(penta['cv'])} ({name} reference {_fmt(penta.get('reference_cv'))})"
+
+    def pr(p: dict[str, Any]) -> str:
+        emb = p.get("embedding") or {}
+        if "spectrum" not in emb:
+            return "-"
+        init = (((emb.get("init_spread") or {}).get("quantities") or {})
+                .get("spectrum/pr_over_dim") or {})
+        return _fmt(emb["spectrum"]["pr_over_dim"]) + (
+            f" (init {_fmt(init['mean'])}, {init['k']} seeds)" if init.get("mean") is not None
+            else "")
+
     lines = ["", "## Terrain: embedded runs (this machine, offline)", "",
              "MiniLM, SmolLM2 and Gemma-3 carry real weights; `tiny/...` and `init/...` runs test "
              "the machinery (random weights) and claim nothing. WordNet columns: static token "
@@ -315,12 +402,19 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
              "Pearson: the 95% t-interval over the 50-seed stability test is the precision of "
              "the mean over resamples (an addition: the seed computed none), not an uncertainty "
              "of the correlation; the percentile bootstrap over synsets is the uncertainty of the "
-             "correlation over synsets. Volume CV: beside the CV of an isotropic Gaussian "
-             "reference (matched dim and count).", "",
+             "correlation over synsets. The part-of-speech confound (B10): nltk's path "
+             "similarity routes every pair with a non-noun side through a fake root (adjective "
+             "and adverb pairs always score 1/3); the encoder's Pearson on noun pairs alone and "
+             "the share of the run's pairs the fake root sets stand beside the headline. Volume "
+             "CV: beside the CV of the Gaussian reference the run drew, named (matched dim and "
+             "count): isotropic with the matrix's global σ (§1's protocol) or per-dimension σ "
+             "(§13a's, B13). PR/dim and Q sparsity: beside the architecture at initialization "
+             "(the mean over its seeds).", "",
              "| run | model | lemmas | Pearson static → encoder (lift) | Spearman static → encoder "
              "(lift) | gradient static → encoder | encoder Pearson: precision of the mean (50 "
-             "seeds) | encoder Pearson: synset bootstrap CI | PR/dim | volume CV (Gaussian "
-             "reference) | Q sparsity |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "seeds) | encoder Pearson: synset bootstrap CI | encoder Pearson, noun pairs only | "
+             "pairs through the fake root | PR/dim | volume CV (Gaussian reference) | Q sparsity |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in runs:
         h = p.get("headline", {})
         grad = (f"{_fmt(h['gradient_static'])} → {_fmt(h['gradient_encoder'])}"
@@ -329,9 +423,7 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
             f"| {p['run']} | {p['model']['name']} | {h.get('matched', '-')} | "
             f"{pair(h, 'static_pearson', 'encoder_pearson', 'lift_pearson')} | "
             f"{pair(h, 'static_spearman', 'encoder_spearman', 'lift_spearman')} | {grad} | "
-            f"{ci(h)} | {synsets(p)} | {_fmt(h.get('pr_over_dim'))} | {_fmt(h.get('volume_cv'))}"
-            + (f" ({_fmt(h['volume_cv_reference'])})" if "volume_cv_reference" in h else "")
-            + f" | {q(h)} |")
+            f"{ci(h)} | {synsets(p)} | {confound(p)} | {pr(p)} | {volume(p)} | {q(h)} |")
     return lines
 
 
@@ -424,7 +516,10 @@ def _baseline_cell(row: dict[str, Any]) -> str:
         return f"{b['label']}: {b['shown']}"
     status = "" if b["status"] == UNDEFINED else f" — **{b['status']}**" + (
         " (published value)" if b["compared"] == "published" else "")
-    return f"{b['label']}: {b['shown']}{status}"
+    gives = {"initialization": "random weights pass", "permutation": "its null passes",
+             "reference": "its reference passes"}[b["kind"]]
+    passes = f"; {gives} the claim's check too" if b.get("gives_claim") else ""
+    return f"{b['label']}: {b['shown']}{status}{passes}"
 
 
 def counts_line(rows: list[dict[str, Any]]) -> str:
@@ -433,6 +528,10 @@ def counts_line(rows: list[dict[str, Any]]) -> str:
     counted = [r for r in rows if not r.get("same_as")]
     counts = {s: sum(r["status"] == s for r in counted) for s in STATUSES}
     parts = [f"{counts[REPRODUCED]} reproduced", f"{counts[DIFFERS]} differ"]
+    given = sum(counts[s] for s in GIVEN_BY_BASELINE.values())
+    if given:
+        parts.append(f"{given} that random weights (or their null, or their reference) give "
+                     "too, not counted as reproduced")
     parts += [f"{counts[s]} {label}" for s, label in (
         (IN_BAND, "in band"), (OUTSIDE, "outside their band"),
         (NOT_TESTABLE, "asserted, not testable"), (UNDEFINED, "undefined (n/a)"),
@@ -441,6 +540,31 @@ def counts_line(rows: list[dict[str, Any]]) -> str:
     same = len(rows) - len(counted)
     return (", ".join(parts) + "." + (f" {same} claims restate another's fact (SI = 1 - mean "
                                       "head correlation) and are counted once." if same else ""))
+
+
+def baseline_rule_line(results: Mapping[str, dict[str, Any]]) -> str:
+    """How 'indistinguishable' is decided, with the rule's false-positive rate measured on the
+    initialization seeds of the runs given (leave one seed out, pooled)."""
+    from lib.terrain.nulls import LEVEL
+
+    trials = outside = 0
+    for payload in results.values():
+        for block in ((payload.get("weights") or {}).get("init_spread"),
+                      (payload.get("embedding") or {}).get("init_spread")):
+            fp = (block or {}).get("false_positive") or {}
+            trials += fp.get("trials") or 0
+            outside += fp.get("outside") or 0
+    measured = (f" Its false-positive rate, each initialization seed judged against the "
+                f"interval of the others (leave one seed out) over every spread of these runs: "
+                f"{outside} of {trials} ({outside / trials:.1%})." if trials else "")
+    return (f"A baseline decides 'indistinguishable' by its own sampling distribution, never by "
+            f"the claim's tolerance: inside the {LEVEL:.0%} prediction interval of one more "
+            "initialization (mean ± t·sd·√(1 + 1/K) over K seeds, at least one step of the "
+            "quantity's grid), an analytic interval where the initializer makes it known, a "
+            "null's interval, or a reference's interval of the difference; one value without a "
+            "spread decides nothing." + measured + " A claim whose check its baseline passes "
+            "too (the baseline's interval meets published ± tolerance) is 'random weights give "
+            "it too' (or its null, its reference), never 'reproduced'.")
 
 
 def indistinguishable_line(rows: list[dict[str, Any]]) -> str:
@@ -487,10 +611,26 @@ def ladder_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
             "interval, p | bootstrap |", "|---|---|---|---|---|---|", *lines]
 
 
+def attention_lines(results: Mapping[str, dict[str, Any]],
+                    calibration: Mapping[str, Any] | None) -> list[str]:
+    """What the E08 ladders can decide, how the attention tests' families are corrected, why SI
+    can exceed 1, and the calibration of the collapse rules on null pairs."""
+    lines = [line for _, payload in sorted(results.items())
+             if payload.get("experiment") == "E08" for line in readings.ladder_lines(payload)]
+    lines += readings.multiplicity_lines(results)
+    out = ["", "## What the attention tests can decide", "", *lines, f"- {readings.SI_RANGE}"]
+    if calibration:
+        profile = calibration.get("profile", "embedded")
+        out += calibration_lines(calibration)
+        out += ["", f"![calibration](../figures/{profile}/calibration.png)"]
+    return out
+
+
 def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
-           results: Mapping[str, dict[str, Any]] | None = None) -> str:
-    """REPORT.md: what the embedded runs show and cannot show, the E08 ladder, claims, the
-    seeds' contradictions and what was taken, the embedded runs."""
+           results: Mapping[str, dict[str, Any]] | None = None,
+           refused: Sequence[str] = (), calibration: Mapping[str, Any] | None = None) -> str:
+    """REPORT.md: the results left out, what the embedded runs show and cannot show, the E08
+    ladder, claims, the seeds' contradictions and what was taken, the embedded runs."""
     from lib.findings import cannot_show_lines, findings_lines
 
     lines = [
@@ -498,6 +638,12 @@ def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
         "",
         "Generated by `python -m lib.report` from the files under `results/`; do not edit.",
         "",
+    ]
+    if refused:
+        lines += ["## Results left out", "",
+                  "Not made by the workflow's parameter file and today's code (`lib.integrity`):",
+                  "", *(f"- {line}" for line in refused), ""]
+    lines += [
         "## What the embedded runs show",
         "",
         *findings_lines(results or {}),
@@ -506,12 +652,14 @@ def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
         "",
         *cannot_show_lines(),
         *ladder_lines(results or {}),
+        *attention_lines(results or {}, calibration),
         "",
         "## Claims",
         "",
         counts_line(rows),
         "",
     ]
+    lines += [baseline_rule_line(results or {}), ""]
     if (same := indistinguishable_line(rows)):
         lines += [same, ""]
     lines += [
@@ -571,30 +719,63 @@ def render(rows: list[dict[str, Any]], embedded: dict[str, Any] | None,
     return "\n".join(lines) + "\n"
 
 
+DERIVED = ("summary", "calibration")  # embedded outputs made from the runs' results
+
+
 def report_inputs() -> list[Path]:
-    """The default inputs: every parameter file's results and the embedded summary, if made."""
-    summary = RESULTS / "embedded" / "summary.json"
+    """The default inputs: every parameter file's results, and the embedded summary and
+    calibration where made."""
     files = [*run_results("embedded"), *run_results("paper")]
-    return [*files, summary] if summary.is_file() else files
+    return files + [path for name in DERIVED
+                    if (path := RESULTS / "embedded" / f"{name}.json").is_file()]
 
 
 def write_report(files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
-    """Write results/REPORT.md and results/report.json from `files` (else `report_inputs()`)."""
-    paths = [Path(f).resolve() for f in (report_inputs() if files is None else files)]
+    """Write results/REPORT.md and results/report.json from `files` (else `report_inputs()`).
+
+    A results file that fails `lib.integrity.check_result` (swapped, edited, made from a file
+    edited since, or by other code) is left out and listed in one line. Both files are made in
+    full before either is written, so a failure leaves the previous pair as it was.
+    """
+    # abspath, not resolve: a symlinked results folder is named as given, not by its target
+    paths = [Path(os.path.abspath(f)) for f in (report_inputs() if files is None else files)]
     summaries = [p for p in paths if p.stem == "summary"]
-    if any(p.parent.name != "embedded" for p in summaries):
-        raise ValueError(f"only results/embedded/summary.json goes into the report, got "
-                         f"{[str(p) for p in summaries]}")
-    results = {f"{p.parent.name}/{p.stem}": read_json(p) for p in paths if p.stem != "summary"}
+    calibrations = [p for p in paths if p.stem == "calibration"]
+    if any(p.parent.name != "embedded" for p in summaries + calibrations):
+        raise ValueError(f"only results/embedded/summary.json and calibration.json go into the "
+                         f"report, got {[str(p) for p in summaries + calibrations]}")
+    accepted, checks = split_checked(p for p in paths if p.stem not in DERIVED)
+    refused = [refusal_line(c) for c in checks]
+    results = {f"{p.parent.name}/{p.stem}": read_json(p) for p in accepted}
     rows = check_claims(results)
     embedded = read_json(summaries[0]) if summaries else None
     from lib.findings import findings
 
-    write_json(RESULTS / "report.json", {"claims": rows, "resolutions": list(RESOLUTIONS),
-                                         "findings": findings(results),
-                                         "mode_mismatches": mode_lines(embedded)})
-    atomic_write_bytes(RESULTS / "REPORT.md", render(rows, embedded, results).encode())
+    calibration = read_json(calibrations[0]) if calibrations else None
+    machine = {"claims": rows, "resolutions": list(RESOLUTIONS), "findings": findings(results),
+               "mode_mismatches": mode_lines(embedded), "refused": refused,
+               "calibration": calibration and calibration["rules"]}
+    text = render(rows, embedded, results, refused, calibration)
+    write_json(RESULTS / "report.json", machine)
+    atomic_write_bytes(RESULTS / "REPORT.md", text.encode())
     return rows
+
+
+UNREADABLE = (KeyError, IndexError, AttributeError, TypeError, ValueError)
+
+
+def unreadable_input(files: Sequence[str | Path]) -> str | None:
+    """The first input the report cannot read alone (named as given), if one is."""
+    for path in files:
+        path = Path(os.path.abspath(path))
+        if path.stem in DERIVED:
+            continue
+        try:
+            payload = {f"{path.parent.name}/{path.stem}": read_json(path)}
+            render(check_claims(payload), None, payload)
+        except UNREADABLE:
+            return shown(path)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -602,7 +783,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="results files and embedded/summary.json "
                         "(default: report_inputs())")
     args = parser.parse_args(argv)
-    rows = write_report(args.files or None)
+    try:
+        rows = write_report(args.files or None)
+    except UNREADABLE as exc:  # a results file whose layout the report cannot read
+        culprit = unreadable_input(args.files or report_inputs())
+        print(f"error: {culprit or 'the report inputs'}: {type(exc).__name__}: {exc}; nothing "
+              "was written (REPORT.md and report.json are as they were): rerun make reproduce",
+              file=sys.stderr)
+        return 1
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     print(f"results/REPORT.md: {counts}")
     return 0

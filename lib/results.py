@@ -33,7 +33,15 @@ from typing import Any
 
 import numpy as np
 
+from lib.integrity import (
+    CONTENT_KEY,
+    canonical_sha256,
+    check_result,
+    code_identity,
+    refusal_line,
+)
 from lib.paths import FIGURES, PARAMETERS, RESULTS, ROOT
+from lib.threads import threads_in_force
 
 PACKAGES = (
     "torch", "transformers", "accelerate", "bitsandbytes", "numpy", "scipy", "tokenizers",
@@ -181,9 +189,12 @@ def publish_companions(results_file: Path) -> list[Path]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Atomically write `payload` as indented, key-sorted JSON, publishing its staged
-    companions (`publish_companions`) just before."""
-    text = json.dumps(to_jsonable(payload), indent=2, sort_keys=True, allow_nan=False)
+    """Atomically write `payload` as indented, key-sorted JSON with its `content_sha256` (the
+    hash of everything else, `lib.integrity`), publishing its staged companions
+    (`publish_companions`) just before."""
+    body = to_jsonable(payload)
+    body[CONTENT_KEY] = canonical_sha256(body)
+    text = json.dumps(body, indent=2, sort_keys=True, allow_nan=False)
     publish_companions(path)
     return atomic_write_bytes(path, (text + "\n").encode())
 
@@ -248,11 +259,15 @@ def overrides_sha256(overrides: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Where a result came from: models and revisions, packages, commit, parameters, device.
+def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]],
+               entry: str | None = None) -> dict[str, Any]:
+    """Where a result came from: models and revisions, packages, commit, the notebook and lib
+    files that ran (with their sha256, checked by `lib.integrity`), parameters, device, threads.
 
-    Records the overrides applied on top of the parameter file (`params["parameter_overrides"]`,
-    added by `lib.params.load_parameters`), their sha256, and whether this is a `scratch` run.
+    `entry`: the module that made it when not the experiment's notebook (a seed null:
+    `lib/attention/calibration.py`). Records the overrides applied on top of the parameter file
+    (`params["parameter_overrides"]`, added by `lib.params.load_parameters`), their sha256, and
+    whether this is a `scratch` run.
     """
     overrides = dict(params.get("parameter_overrides") or {})
     if overrides and workflow_run():
@@ -265,12 +280,14 @@ def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]]) -> dic
         "packages": package_versions(),
         "python": platform.python_version(),
         "git": git_commit(),
+        "code": code_identity(params["experiment"], entry),
         "parameter_file": params["parameter_file"],
         "parameter_sha256": params["parameter_sha256"],
         "overrides": overrides,
         "overrides_sha256": overrides_sha256(overrides),
         "scratch": not workflow_run(),
         "device": device_description(),
+        "threads": threads_in_force(),
     }
 
 
@@ -280,10 +297,20 @@ def run_results(profile: str) -> list[Path]:
     return [path for name in names if (path := RESULTS / profile / f"{name}.json").is_file()]
 
 
+class ResultRefused(ValueError):
+    """A results file that is there but is not what the workflow's file and code make."""
+
+
 def find_result(profile: str, name: str) -> dict[str, Any] | None:
-    """The workflow's results of run `name` in `profile`, or None when it has not been made.
+    """The workflow's results of run `name` in `profile`, or None when it has not been made;
+    `ResultRefused` (one line) when it fails `lib.integrity.check_result`.
 
     Always `results/<profile>/`, in scratch runs too: scratch results are never read back.
     """
     path = RESULTS / profile / f"{name}.json"
-    return read_json(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    check = check_result(path)
+    if not check.ok:
+        raise ResultRefused(refusal_line(check))
+    return read_json(path)

@@ -6,8 +6,10 @@
 The jupytext `.py` is the source: it is converted in memory (papermill cannot read it), the
 parameter file is injected as `PARAMETERS` (and the overrides as `OVERRIDES`), and the executed
 notebook is written atomically. The run is a workflow run (`BSD_WORKFLOW_RUN=1` in the kernel:
-results go to `results/<profile>/`) unless it has overrides, given with `--overrides` or left in
-the notebook's parameters cell: then it is a scratch run (`results/scratch/<profile>/`).
+results go to `results/<profile>/`) when it runs the workflow's own file for its name,
+`parameters/<profile>/<experiment>_<run>.yaml`, without overrides; a file from elsewhere, or
+overrides given with `--overrides` or left in the notebook's parameters cell, make a scratch run
+(`results/scratch/<profile>/`).
 The workflow's jobs pass `--workflow`: the parameter file alone decides, an `OVERRIDES` left in the
 parameters cell (e.g. by JupyterLab's autosave into the tracked `.py`) is ignored with a note, and
 `--overrides` is refused.
@@ -33,9 +35,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lib.params import ParameterError, load_parameters
+from lib import yamlfile
+from lib.integrity import workflow_file
+from lib.params import ParameterError, load_parameters, result_name
 from lib.paths import CACHE, ROOT, shown
 from lib.results import WORKFLOW_RUN
 
@@ -47,10 +49,13 @@ class NotebookFailed(RuntimeError):
     """A notebook cell raised while running a parameter file."""
 
 
-# what a workflow job runs in place of the parameters cell (papermill injects the values after it)
-WORKFLOW_PARAMETERS_CELL = ("# A workflow job (lib.runner --workflow) runs none of this cell's own "
-                            "code:\n# PARAMETERS and OVERRIDES are injected below from the "
-                            "parameter file.")
+# what a workflow job runs in place of the parameters cell (papermill injects the values after
+# it); the fixed placeholders name the injected parameters, so papermill does not warn "Passed
+# unknown parameter"
+WORKFLOW_PARAMETERS_CELL = ("# A workflow job (lib.runner --workflow) runs none of the notebook's "
+                            "parameters cell:\n# PARAMETERS and OVERRIDES are injected below from "
+                            "the parameter file\n# (these placeholders only name them).\n"
+                            "PARAMETERS = None\nOVERRIDES: dict = {}")
 
 
 def _parameters_cell(nb: Any) -> Any | None:
@@ -171,8 +176,9 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
                  workflow: bool = False) -> Path:
     """Execute `notebook` with `parameters` (and `overrides`) injected; write it to `output`.
 
-    Without overrides (here or in the notebook's parameters cell) the kernel runs with
-    `BSD_WORKFLOW_RUN=1` and writes the workflow's results; with them it is a scratch run.
+    The workflow's own file (`parameters/<profile>/<name>.yaml`) without overrides (here or in
+    the notebook's parameters cell) runs with `BSD_WORKFLOW_RUN=1` and writes the workflow's
+    results; overrides or any other file make a scratch run (`results/scratch/<profile>/`).
     `workflow=True` (the Snakefile's jobs) runs none of the parameters cell's own code and injects
     empty overrides, so an edited cell never changes what `make reproduce` produces.
     """
@@ -202,6 +208,16 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
         overrides = {}
     overrides = dict(default_overrides(nb) if overrides is None else overrides)
     params = load_parameters(parameters, experiment, overrides)  # fail before any kernel starts
+    # only the workflow's own file, as it is, makes the workflow's result; anything else is a
+    # scratch run (results/scratch/<profile>/), and a workflow job refuses it
+    own = workflow_file(params["profile"], result_name(params))
+    scratch = bool(overrides) or params["parameter_file"] != own
+    if scratch and workflow:
+        raise ValueError(f"{params['parameter_file']} is not {own}: a workflow job runs the "
+                         "repository's parameter file for its result")
+    if scratch and not overrides:
+        print(f"note: {params['parameter_file']} is not {own}: a scratch run, written under "
+              f"results/scratch/{params['profile']}/", file=sys.stderr)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +228,7 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
         source = tmp / f"{experiment}.ipynb"
         nbformat.write(nb, source)
         # progress bars stay readable in logs; the kernel inherits lib.env's locations
-        with environment(TQDM_MININTERVAL="5", **{WORKFLOW_RUN: None if overrides else "1"}):
+        with environment(TQDM_MININTERVAL="5", **{WORKFLOW_RUN: None if scratch else "1"}):
             try:
                 papermill.execute_notebook(
                     str(source), str(partial),
@@ -236,7 +252,10 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
 
 
 def _overrides(text: str) -> dict[str, Any]:
-    value = yaml.safe_load(text)
+    try:
+        value = yamlfile.parse(text, "--overrides")
+    except yamlfile.YamlError as exc:  # argparse shows an ArgumentTypeError's message only
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--overrides: ")) from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a YAML mapping such as '{{seeds: [42]}}', "
                                          f"got {text!r}")

@@ -28,8 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lib import yamlfile
+from lib.integrity import RERUN, check_result
 from lib.paths import CACHE, FIGURES, NOTEBOOKS, RESULTS, ROOT
 from lib.results import atomic_write_bytes
 
@@ -154,10 +154,14 @@ class _Notebooks:
             exclude_anchor_links=False,
             extra_loaders=[DictLoader({"site.html.j2": _OFFLINE_TEMPLATE})])
 
-    def render(self, source: Path, nav: str) -> bytes:
+    def render(self, source: Path, nav: str, remake: str) -> bytes:
         import nbformat
 
-        notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
+        try:
+            notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
+        except (ValueError, UnicodeDecodeError) as exc:  # truncated or not a notebook
+            raise SiteError(f"{source.name} is not a readable notebook "
+                            f"({type(exc).__name__}): remake it with {remake}") from None
         body, _ = self.exporter.from_notebook_node(
             notebook, resources={"metadata": {"name": source.stem}, "site_nav": nav})
         return body.encode()
@@ -170,11 +174,15 @@ def _notebook_nav(stem: str, provenance: bool) -> str:
     return f'<nav style="padding:.5rem 1rem">{" · ".join(links)}</nav>'
 
 
-def _provenance_page(stem: str, result: bytes, root: Path, links: list[str]) -> bytes:
+def _provenance_page(stem: str, result: bytes, root: Path, links: list[str],
+                     problem: str | None) -> bytes:
     data = json.loads(result)
     prov = data.get("provenance") or {}
     name = prov.get("parameter_file")
+    verdict = ("checked: made by the workflow's parameter file as it is and today's code"
+               if problem is None else f"refused: {problem}; {RERUN}")
     body = [f"<h1>{html.escape(stem)}: provenance</h1>", f"<p>{' · '.join(links)}</p>",
+            f"<p><strong>{html.escape(verdict)}</strong> (<code>lib.integrity</code>)</p>",
             f"<p>results file sha256 <code>{sha256(result)}</code></p>",
             "<h2>provenance</h2>", _table(flatten(prov))]
     if name:
@@ -185,7 +193,10 @@ def _provenance_page(stem: str, result: bytes, root: Path, links: list[str]) -> 
             same = sha256(raw) == prov.get("parameter_sha256")
             body.append(f"<p>sha256 {'matches' if same else 'differs from'} the one recorded "
                         f"by the run{'' if same else ': the file changed since'}.</p>")
-            body.append(_table(flatten(yaml.safe_load(raw) or {})))
+            try:
+                body.append(_table(flatten(yamlfile.parse(raw.decode("utf-8"), name) or {})))
+            except (yamlfile.YamlError, UnicodeDecodeError) as exc:
+                body.append(f"<p>not readable: {html.escape(str(exc))}</p>")
         else:
             body.append("<p>not in this checkout.</p>")
     return _document(f"{stem} provenance", "\n".join(body), up="../")
@@ -201,11 +212,11 @@ def plan(profile: str, results: Path = RESULTS, figures: Path = FIGURES,
     folder = results / profile
     exporter: list[_Notebooks] = []  # made on first use: an up-to-date build never needs it
 
-    def notebook_page(source: Path, nav: str) -> Callable[[], bytes]:
+    def notebook_page(source: Path, nav: str, remake: str) -> Callable[[], bytes]:
         def render() -> bytes:
             if not exporter:
                 exporter.append(_Notebooks())
-            return exporter[0].render(source, nav)
+            return exporter[0].render(source, nav, remake)
         return render
 
     pages: list[Page] = []
@@ -234,7 +245,13 @@ def plan(profile: str, results: Path = RESULTS, figures: Path = FIGURES,
         stem = source.stem
         add("", f"data/{stem}.json", "", [raw], lambda r=raw: r)
         executed = folder / "executed" / f"{stem}.ipynb"
-        has_provenance = "provenance" in json.loads(raw)
+        problem = check_result(source).problem
+        try:
+            has_provenance = "provenance" in json.loads(raw)
+        except ValueError:  # truncated or not JSON: listed, nothing more
+            sections.setdefault("Results and provenance", []).append(
+                f"<li>{html.escape(source.name)} (refused: {html.escape(str(problem))})</li>")
+            continue
         links = [f'<a href="../data/{stem}.json">results JSON</a>']
         if executed.is_file():
             links.append(f'<a href="../notebooks/{stem}.html">executed notebook</a>')
@@ -245,9 +262,10 @@ def plan(profile: str, results: Path = RESULTS, figures: Path = FIGURES,
             param = prov.get("parameter_file") or ""
             param_path = Path(param) if Path(param).is_absolute() else root / param
             param_bytes = param_path.read_bytes() if param and param_path.is_file() else b""
-            add("Results and provenance", f"provenance/{stem}.html", f"{stem}",
-                [raw, param, param_bytes, *links],
-                lambda s=stem, r=raw, ln=links: _provenance_page(s, r, root, ln))
+            label = stem if problem is None else f"{stem} (refused: {problem})"
+            add("Results and provenance", f"provenance/{stem}.html", label,
+                [raw, param, param_bytes, str(problem), *links],
+                lambda s=stem, r=raw, ln=links, p=problem: _provenance_page(s, r, root, ln, p))
         else:
             sections.setdefault("Results and provenance", []).append(
                 f'<li><a href="data/{stem}.json">{html.escape(source.name)}</a> '
@@ -257,12 +275,12 @@ def plan(profile: str, results: Path = RESULTS, figures: Path = FIGURES,
     for source in sorted((folder / "executed").glob("*.ipynb")):
         nav = _notebook_nav(source.stem, source.stem in stems)
         add("Executed notebooks", f"notebooks/{source.stem}.html", source.stem,
-            [source.read_bytes(), nav], notebook_page(source, nav))
+            [source.read_bytes(), nav], notebook_page(source, nav, "make reproduce"))
     for source in sorted(notebooks.glob("*.ipynb")):
         nav = _notebook_nav(source.stem, False)
         add("Notebook twins (executed on their default parameters)",
             f"twins/{source.stem}.html", source.name, [source.read_bytes(), nav],
-            notebook_page(source, nav))
+            notebook_page(source, nav, "make notebooks"))
 
     gallery = []
     for source in figure_files:

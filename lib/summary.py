@@ -13,6 +13,7 @@ results/scratch/ outside the workflow, see `lib.results`).
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from lib.attention.nulls import NULL_FIGURES
 from lib.attention.stats import CONTROL_FIGURES
 from lib.attention.study import STAND_IN_PAIR, is_stand_in
 from lib.attention.verdicts import COLLAPSE_RULES, is_finite
+from lib.integrity import refusal_line, split_checked
 from lib.paths import RESULTS
 from lib.results import (
     atomic_write_bytes,
@@ -93,10 +95,16 @@ def bootstrap_of(payload: dict[str, Any]) -> dict[str, Any] | None:
             "ci": boot["ci"]}
 
 
-def summary_rows(profile: str, files: Sequence[str | Path] | None = None) -> list[dict[str, Any]]:
-    """One row per E11/E11-T results file: `files`, else `lib.results.run_results(profile)`."""
+def summary_rows(profile: str, files: Sequence[str | Path] | None = None,
+                 refused: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per E11/E11-T results file: `files`, else `lib.results.run_results(profile)`.
+    A file that fails `lib.integrity.check_result` gives no row: its line goes to `refused`."""
     rows = []
-    for path in [Path(f).resolve() for f in (run_results(profile) if files is None else files)]:
+    paths = [Path(os.path.abspath(f)) for f in (run_results(profile) if files is None else files)]
+    accepted, checks = split_checked(paths)  # abspath: a symlinked results folder stays named
+    if refused is not None:
+        refused.extend(refusal_line(c) for c in checks)
+    for path in accepted:
         payload = read_json(path)
         if payload.get("experiment") not in PAIR_EXPERIMENTS:
             continue
@@ -112,7 +120,10 @@ def summary_rows(profile: str, files: Sequence[str | Path] | None = None) -> lis
             "delta_si": delta["specialization_index"], "delta_ci": delta["si_ci"],
             "delta_ci_excludes_zero": delta["si_ci_excludes_zero"],
             "delta_si_relative": delta.get("specialization_index_relative"),
+            "seed_null_ci": (((delta.get("seed_null") or {}).get("specialization_index") or {})
+                              .get("interval")),
             "verdict": verdict["code"],
+            "verdict_bootstrap_only": (verdict.get("values") or {}).get("bootstrap_only"),
             "verdict_seed_rule": (verdict.get("as_executed") or {}).get("code"),
             "verdict_signs": (verdict.get("values") or {}).get("sign_status"),
             "verdict_reason": verdict.get("reason", ""),
@@ -140,12 +151,19 @@ def _bootstrap_cell(boot: dict[str, Any] | None) -> str:
     return "-" if not boot else f"{boot['n_prompts']} prompts, {boot['n_boot']} resamples"
 
 
+def _seed_null(row: dict[str, Any]) -> str:
+    ci = row.get("seed_null_ci")
+    return (f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci and all(is_finite(v) for v in ci)
+            else NOT_AVAILABLE)
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The summary rows as a Markdown table: the verdict corrected and by the seed's rule as
     executed, how the intervals were made, what a stand-in pair is."""
     head = ("| run | kind | base SI [95% CI] | instruct SI [95% CI] | dSI [95% CI] | "
-            "CI excludes 0 | verdict (corrected) | seed rule as executed | bootstrap | notes |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+            "CI excludes 0 | dSI seed null 95% | verdict (corrected) | bootstrap alone | "
+            "seed rule as executed | bootstrap | notes |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 
     def notes(r: dict[str, Any]) -> str:
         signs = r.get("verdict_signs") or {}
@@ -158,7 +176,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         f"| {r['label']} | {r['kind']} | {interval_text(r['base_si'], r['base_ci'])} | "
         f"{interval_text(r['instruct_si'], r['instruct_ci'])} | "
         f"{interval_text(r['delta_si'], r['delta_ci'], '+')} | "
-        f"{'yes' if r['delta_ci_excludes_zero'] else 'no'} | {r['verdict']} | "
+        f"{'yes' if r['delta_ci_excludes_zero'] else 'no'} | {_seed_null(r)} | "
+        f"{r['verdict']} | {r.get('verdict_bootstrap_only') or '-'} | "
         f"{r.get('verdict_seed_rule') or '-'} | {_bootstrap_cell(r.get('bootstrap'))} | "
         f"{notes(r)} |\n"
         for r in rows)
@@ -258,11 +277,15 @@ def write_summary(profile: str, files: Sequence[str | Path] | None = None) -> di
     """Write results/<profile>/summary.json and .md and figures/<profile>/summary.png."""
     from lib.attention.plots import summary_figure
 
-    rows = summary_rows(profile, files)
-    payload = {"profile": profile, "rows": rows}
+    refused: list[str] = []
+    rows = summary_rows(profile, files, refused)
+    payload = {"profile": profile, "rows": rows, "refused": refused}
     path = write_json(results_path(profile, "summary"), payload)
-    text = (f"# Attention-specialization summary ({profile})\n\n" + markdown_table(rows)
-            + f"\n{bootstrap_text(rows)}\n\n{COLLAPSE_RULES}\n")
+    text = f"# Attention-specialization summary ({profile})\n\n"
+    if refused:
+        text += ("Left out, not made by the workflow's file and today's code:\n\n"
+                 + "".join(f"- {line}\n" for line in refused) + "\n")
+    text += (markdown_table(rows) + f"\n{bootstrap_text(rows)}\n\n{COLLAPSE_RULES}\n")
     nulls = permutation_markdown(rows)
     methods = [(r.get("controls") or {}).get("permutation_method") for r in rows]
     if nulls:

@@ -27,12 +27,18 @@
 #
 # **Verdicts.** Territorial collapse as in E11: corrected (two independent signs, SI down /
 # correlation up and head variance down, each counted only when its paired 95% bootstrap interval
-# over prompts excludes 0, else *not resolved*: `A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED` /
-# `NOT_RESOLVED`) with the seed rule as executed beside it (three point signs, dSI and d correlation
-# counted as two: `A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED`, the rule of the published verdicts);
-# a random-initialized (stand-in) pair tests the pipeline and says nothing about alignment;
-# *architecture-invariant* when dSI and d correlation have the same signs for GQA as for MHA; a
-# metric that is not finite makes a verdict `UNDEFINED`, with the reason. The MHA side is read
+# over prompts excludes 0 and the delta lies outside its seed null, the architecture at random
+# initialization from several seeds, Holm over the two signs; else *not resolved*: `A_CONFIRMED` /
+# `B_PARTIAL` / `C_REFUTED` / `NOT_RESOLVED`) with the seed rule as executed beside it (three point
+# signs, dSI and d correlation counted as two: `A_CONFIRMED` / `B_PARTIAL` / `C_REFUTED`, the rule
+# of the published verdicts); a random-initialized (stand-in) pair tests the pipeline and says
+# nothing about alignment. *Architecture-invariant*: the seeds compared the point signs of dSI
+# and of d correlation (one fact counted twice; kept as the seed rule as executed); corrected, the
+# direction of dSI counts once, and only where both pairs resolve it (interval and seed null):
+# the same direction `ARCHITECTURE_INVARIANT`, opposite `ARCHITECTURE_DEPENDENT`, either not
+# resolved `NOT_RESOLVED`. A metric that is not finite makes a verdict `UNDEFINED`, with the
+# reason. SI ranges over [0, 2] (1 − the mean of correlations in [−1, 1]): above 1 the heads'
+# layer profiles are anti-correlated on average. The MHA side is read
 # from the MHA run's results file: in the embedded profile that run must have been made first;
 # only the paper profile falls back to the published claims (labelled "published"). An MHA run
 # measured with another entropy mode is flagged and recorded as `mode_mismatch`; a parameter
@@ -67,18 +73,17 @@ ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init
 sys.path.insert(0, str(ROOT))
 
 # %%
-from lib.attention import plots, study, tables, verdicts
+from lib.attention import calibration, plots, study, tables, verdicts
 from lib.attention.prompts import load_prompts, prompt_md5
 from lib.attention.specialization import gqa_group_metrics
 from lib.findings import findings_for
-from lib.params import load_parameters, result_name
+from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, results_path, save_figure, write_json
+from lib.results import provenance, save_figure, write_json
 from lib.show import show_table
 
-params = load_parameters(PARAMETERS, "E11-T", OVERRIDES)
-NAME = result_name(params)
-PROFILE = params["profile"]
+RUN = start(PARAMETERS, "E11-T", OVERRIDES)  # parameters, output folder, CPU threads
+params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
 print(f"{params['parameter_file']}: {params['description']}")
 MHA_REFERENCE = params.get("mha_reference")
 # checked before anything is measured; an interactive run makes a missing reference first
@@ -104,10 +109,17 @@ for run in (base, instruct):
 
 # %% [markdown]
 # ## Territorial collapse on the GQA pair
+# The seed null: the base model's architecture at random initialization from the file's
+# `seed_null.n` seeds (the workflow's `results/<profile>/seed_null/<run>.json`, or measured here).
+
+# %%
+seed_null = calibration.seed_null_for_run(params, prompts)
+print(f"{seed_null['n_models']} init seeds of {seed_null['architecture']} "
+      f"(reduced: {seed_null['reduction']}): {seed_null['source']}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-delta = study.compare_pair(params, base, instruct)
+delta = study.compare_pair(params, base, instruct, seed_null)
 verdict = study.collapse_verdict(base, instruct, delta)
 print(tables.pair_heading(base, instruct))
 show_table(tables.pair_table(base, instruct, delta))
@@ -116,6 +128,26 @@ print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
       f"{tables.number(delta['si_ci'][1], '+.4f')}] "
       f"{'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
 print(tables.bootstrap_note(delta["bootstrap"]))
+print(tables.seed_null_note(delta["seed_null"]))
+trained = study.trained_seed_reference(PROFILE, params["trained_seed_reference"],
+                                       delta["specialization_index"], params["entropy_mode"])
+if trained:
+    print(tables.trained_seed_line(trained))
+
+# %% [markdown]
+# ## Entropy modes and calibration
+# Masked and padded entropies come from the same padded pass; the verdict uses the protocol's
+# mode (the file's `entropy_mode`), and where the other mode reads differently both are shown.
+# Then the collapse rules on this architecture's null pairs (two init seeds, no alignment) and on
+# planted twins (each head's entropy moved toward its layer mean by the planted fraction, away
+# when negative): false-positive rate and detection rate, as in E11.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+show_table(tables.modes_table(delta))
+print(tables.modes_note(delta, params["entropy_mode"]))
+show_table(tables.calibration_table({NAME: seed_null["calibration"]}))
+print(tables.planted_note(seed_null["calibration"]))
 
 # %% [markdown]
 # ## Architecture controls
@@ -147,14 +179,28 @@ print(tables.bootstrap_note(delta["bootstrap"]))
 #   persists across layers. Shuffling the heads within each layer independently (the file's
 #   `permutation_null`: 1,000 permutations by default, seeded; base and instruct shuffled
 #   independently for a delta) gives the value the figure takes by chance. The second table reads
-#   SI, group SI, within-group correlation and the within/between KV-group variance ratio (where
-#   defined), and their deltas, against that null: its 95% interval and the two-sided p =
-#   (1 + #draws at least as far from the null mean) / (1 + n). A large p: a typical draw.
+#   SI, group SI, within-group correlation (where defined), and their deltas, against that null:
+#   its 95% interval, the value minus the null mean with the null's sd, and the two-sided p =
+#   (1 + #draws at least as far from the null mean) / (1 + n); every test of the run is one
+#   family, Holm-adjusted. A large p: a typical draw, set by how entropy changes with depth and
+#   how widely heads spread within a layer, not by which head does what. Heads that share a KV
+#   head have similar entropies by construction, so the group figures are tested only with
+#   shuffles that keep KV sharing: heads shuffled within their KV group, or whole groups shuffled
+#   across group slots (group sizes kept). The within/between variance ratio compares heads within
+#   one layer, which every such shuffle leaves unchanged: it is read against the initialization.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-null = study.null_model(params, params["base"], prompts)
+null = study.null_model(params, params["base"], prompts, base.metrics["specialization_index"],
+                        seed_null)
 print(tables.pair_controls_report(base, instruct, delta["controls"], null, delta["bootstrap"]))
+for run in (base, instruct):
+    print(tables.null_words(run.controls, run.name) or f"{run.name}: no head-permutation null")
+print(tables.init_line(f"{params['base']} (base)", null.get("init_seeds")))
+beyond = tables.beyond_null({"base": base.controls, "instruct": instruct.controls,
+                             "delta": delta["controls"]})
+print("beyond the null after Holm (" + delta["multiplicity"]["what"] + f", "
+      f"{delta['multiplicity']['size']} tests): " + ("; ".join(beyond) if beyond else "none"))
 
 # %% [markdown]
 # ## Within- and between-group structure
@@ -179,15 +225,13 @@ if MHA_REFERENCE:
     mismatch = study.mode_mismatch(params["entropy_mode"], mha)
     invariance = verdicts.architecture_invariance(
         mha["delta_si"], mha["delta_corr"], delta["specialization_index"],
-        delta["mean_head_correlation"])
+        delta["mean_head_correlation"], mha["si_sign"],
+        verdict.values.get("sign_status", {}).get("SI down / correlation up"))
     print(f"MHA reference {mha['run']} ({mha['entropy_mode']} entropy): {mha['source']}")
     if mismatch:
         print(tables.mode_warning(mismatch))
     show_table(tables.comparison_table(mha, verdict, delta))
-    print("\n" + (f"{invariance.code}: {invariance.reason}" if invariance.reason else
-                  f"{invariance.code}: same dSI direction "
-                  f"{invariance.criteria['same_direction_specialization']}, same d correlation "
-                  f"direction {invariance.criteria['same_direction_correlation']}"))
+    print("\n" + tables.describe_rule(invariance))
 else:
     print("no mha_reference in this parameter file: the GQA-vs-MHA comparison is skipped")
 
@@ -199,10 +243,10 @@ fig = plots.gqa_figure(
     f"E11-T {params['run']}: {study.pair_subject(base, instruct, 'GQA vs MHA')}, "
     f"GQA ({base.record['architecture']['num_heads']} query / "
     f"{kv_heads} kv heads) vs MHA ({mha['run'] if mha else 'none'})",
-    {"base_si": mha["base_si"], "instruct_si": mha["instruct_si"],
-     "label": (f"published ({MHA_REFERENCE['claim']})" if mha["published"] else mha["run"])
-     + (f"\n{mha['entropy_mode']} entropy" if mismatch else "")} if mha else None,
-    base.block(), instruct.block(), groups, groups["base"]["group_size"])
+    {**mha, "label": (f"published ({MHA_REFERENCE['claim']})" if mha["published"]
+                      else mha["run"]) + (f"\n{mha['entropy_mode']} entropy" if mismatch else "")}
+    if mha else None,
+    base.block(), instruct.block(), groups, groups["base"]["group_size"], delta)
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %% [markdown]
@@ -216,11 +260,12 @@ payload = {
     "base": {**base.block(), "gqa": groups["base"]},
     "instruct": {**instruct.block(), "gqa": groups["instruct"]},
     "delta": delta, "null_model": null, "verdict": verdict.as_dict(),
+    "calibration": seed_null.get("calibration"), "trained_seed_null": trained,
     "mha_comparison": ({"reference": mha, "mode_mismatch": mismatch, **invariance.as_dict()}
                        if mha else None),
     "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
 }
-print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))
+print("saved", shown(write_json(RUN.results_file, payload)))
 
 # %% [markdown]
 # ## What this run shows

@@ -76,15 +76,14 @@ sys.path.insert(0, str(ROOT))
 # %%
 from lib.claims import published
 from lib.findings import findings_for
-from lib.params import load_parameters, result_name
+from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, results_path, save_figure, write_json
+from lib.results import provenance, save_figure, write_json
 from lib.show import show_table
 from lib.terrain import plots, study, tables
 
-params = load_parameters(PARAMETERS, "terrain", OVERRIDES)
-NAME = result_name(params)
-PROFILE = params["profile"]
+RUN = start(PARAMETERS, "terrain", OVERRIDES)  # parameters, output folder, CPU threads
+params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
 MODEL = params["model"]
 SECTIONS = [s for s in study.SECTIONS if params[s]]
 print(f"{params['parameter_file']}: {params['description']}")
@@ -100,7 +99,10 @@ arrays: dict = {}
 # compares pentachoron volumes with an isotropic Gaussian of the matrix's global σ and uses the
 # covariance over all rows; §13a's uses a per-dimension σ and a 10k-row sample (B13). The cosine
 # checks use the seed's constants as labelled: 0.29514 ("phil_constant", the cosine constant; the
-# phase-boundary α 0.29154 is the modulator's, B2) and 0.19471 ("qwen_mean").
+# phase-boundary α 0.29154 is the modulator's, B2) and 0.19471 ("qwen_mean"). With `init_seeds`,
+# the claimed quantities are measured on the architecture's input embedding at initialization
+# (transformers' initializer, the full vocabulary) for each seed: what random weights give, with
+# the 99% interval of one more initialization (`lib.terrain.nulls`) and this matrix beside it.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -109,6 +111,10 @@ if params["embedding"]:
     show_table(tables.embedding_table(payload["embedding"]))
     print()
     show_table(tables.published_embedding_table(payload["embedding"], published))
+    if payload["embedding"].get("init_spread"):
+        print()
+        show_table(tables.embedding_spread_table(payload["embedding"]))
+        print(tables.false_positive_line(payload["embedding"]["init_spread"]))
 else:
     print("embedding section off")
 
@@ -144,8 +150,10 @@ else:
 # says how many pairs that concerns). The seed's band edges are kept (s = 1.0 in no band, s = 0.05
 # counted twice, B16); volumes are paired by simplex (B11). Beside the encoder, three baselines
 # of the same statistic on the same pairs: TF-IDF vectors of the definitions, the architecture at
-# random initialization encoding them, and noun-noun pairs only. What each defect does to its
-# number (B3, B10, B11, B16, B17) is measured both ways in this run. The stability block repeats
+# random initialization encoding them, and noun-noun pairs only; beside each, the share of its pairs
+# whose similarity nltk's fake root sets (the part-of-speech confound: noun pairs never reach it).
+# What each defect does to its number (B3, B10, B11, B16, B17) is measured both ways in this
+# run. The stability block repeats
 # the measurement over 50 seeds and adds a 95% t-interval, which the seed never computed (B6):
 # that is the precision of the mean over resamples; the bootstrap over synsets is the
 # uncertainty of the correlation itself.
@@ -177,12 +185,22 @@ else:
 # matrices (encoder and decoder for T5). The QK manifold is reported in the seed's convention
 # (W_q W_kᵀ, head space) and as the bilinear form W_qᵀ W_k (B4). With `init_baseline`, the same
 # battery runs on the architecture freshly initialized by transformers: what training changed.
+# With `init_seeds`, more initializations give the spread of what random weights give: a value is
+# indistinguishable from random weights when it lies inside the 99% prediction interval of one
+# more initialization (mean ± t·sd·√(1 + 1/K), `lib.terrain.nulls`), never within a claim's
+# rounding; the rule's false-positive rate is measured on the seeds themselves (each against the
+# others). The analytic column is what the initializer makes known without building anything:
+# adjacent-layer cosines of independent zero-mean matrices, a T5 bias's mixed heads.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 if params["weights"]:
     payload["weights"] = study.weights_section(MODEL, params["weights"])
     show_table(tables.weights_table(payload["weights"]))
+    if payload["weights"]["init_spread"]:
+        print()
+        show_table(tables.weights_spread_table(payload["weights"]))
+        print(tables.false_positive_line(payload["weights"]["init_spread"]))
 else:
     print("weights section off")
 
@@ -213,7 +231,7 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 # %%
 payload["headline"] = study.headline(payload)
 payload["provenance"] = provenance(params, {"model": payload["model"]})
-print("saved", shown(write_json(results_path(PROFILE, NAME), payload)))
+print("saved", shown(write_json(RUN.results_file, payload)))
 
 # %% [markdown]
 # ## What this run shows

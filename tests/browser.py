@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hang import HANG_S
 
 from lib.paths import ROOT
 
@@ -47,6 +48,7 @@ def headless_chromium(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyp
     options.binary_location = chromium
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_page_load_timeout(HANG_S)
     try:
         yield driver
     finally:
@@ -108,9 +110,10 @@ def repository_copy(folder: Path) -> Path:
 
 
 @contextmanager
-def running_lab(home: Path, timeout: float = 120, root: Path = ROOT) -> Iterator[Lab]:
-    """`make lab` in the checkout `root` under the empty HOME `home` until it answers; stopped
-    (with its kernels) afterwards."""
+def running_lab(home: Path, root: Path = ROOT) -> Iterator[Lab]:
+    """`make lab` in the checkout `root` under the empty HOME `home` once it answers (waiting for
+    that event, however long a busy machine takes, or for the Lab to exit); stopped (with its
+    kernels) afterwards."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -122,26 +125,27 @@ def running_lab(home: Path, timeout: float = 120, root: Path = ROOT) -> Iterator
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     log: list[str] = []  # all it prints, read as it comes (a full pipe would stall the Lab)
+    started = threading.Event()  # it printed its URL, or its output ended (it exited)
 
     def read() -> None:
         for line in lab.stdout:
             log.append(line)
+            if f":{port}/lab" in line:
+                started.set()
+        started.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + timeout
-        while (time.monotonic() < deadline and lab.poll() is None
-               and f":{port}/lab" not in "".join(log)):
-            time.sleep(0.2)
-        assert lab.poll() is None, "".join(log)[-3000:]
+        started.wait()
         answer = None
-        while answer is None and time.monotonic() < deadline:  # it prints before it listens
+        while answer is None and lab.poll() is None:  # it prints before it listens
             try:
                 with urllib.request.urlopen(f"http://localhost:{port}/api", timeout=10) as r:
                     answer = json.loads(r.read())
             except OSError:
                 time.sleep(0.5)
+        assert lab.poll() is None, "".join(log)[-3000:]
         assert answer and "version" in answer, "".join(log)[-3000:]
         token = re.search(r"token=([0-9a-f]+)", "".join(log))
         yield Lab(port, token.group(1) if token else None, log)

@@ -1,7 +1,9 @@
 """Incomplete or corrupted checkpoints are refused before anything is measured.
 
 lib.models.checkpoint: a shard missing (by model.safetensors.index.json or its `-of-N` name), a
-tensor missing from its shard, an unreadable file, a layer the config declares without tensors.
+tensor missing from its shard, an unreadable file, a layer the config declares without tensors,
+without an index a layer lacking tensors the others hold, an index that is no mapping of tensor
+names to files inside the checkpoint folder.
 lib.models.embedded: every built (or pip-packaged) file checked against its sha256 once per
 process; lib.prepare repairs a corrupted conversion. All on copies in tmp folders.
 """
@@ -25,6 +27,7 @@ from lib.models.checkpoint import (
     checkpoint,
     checkpoint_folder,
     missing_layers,
+    missing_tensors,
 )
 from lib.terrain.weights.battery import run_battery
 
@@ -141,6 +144,138 @@ def test_clip_layers_are_checked_against_their_own_sub_config(tmp_path: Path) ->
 def test_complete_checkpoints_pass(name: str) -> None:
     ckpt = checkpoint(name)
     assert missing_layers(ckpt.keys(), ckpt.config()) == []
+    assert missing_tensors(ckpt.keys()) == []
+
+
+def _unindexed(folder: Path, gone: str, name: str = "tiny/t5") -> Path:
+    """`name` as two shards not named `-of-N` and no index, the second (holding `gone`) lost."""
+    state, config = _state(name)
+    folder = _single(folder, {k: v for k, v in state.items() if k != gone}, config)
+    (folder / "model.safetensors").rename(folder / "weights-a.safetensors")
+    save_file({gone: state[gone]}, str(folder / "weights-b.safetensors"))
+    assert checkpoint(str(folder)).keys()  # both shards: complete
+    (folder / "weights-b.safetensors").unlink()
+    return folder
+
+
+@pytest.mark.parametrize("gone", ["encoder.block.3.layer.0.SelfAttention.v.weight",
+                                  "decoder.block.5.layer.2.DenseReluDense.wo.weight",
+                                  "encoder.block.5.layer.1.layer_norm.weight"])
+def test_layer_lacking_a_tensor_without_index_is_refused(tmp_path: Path, gone: str) -> None:
+    """The audit's case: no index, shards not named `-of-N`, the shard holding one self_attn_v
+    lost; 11 of 12 were measured."""
+    folder = _unindexed(tmp_path / "t5", gone)
+    stack, layer = gone.split(".")[0] + ".block", gone.split(".")[2]
+    message = _refusal(str(folder))
+    assert message.startswith(f"{folder}: incomplete checkpoint: layer(s) {layer} of {stack} "
+                              f"lack 1 tensor(s) the other layers hold (")
+    assert f"({gone.split('.', 3)[3]}); 1 safetensors file(s) and no {INDEX}: a shard may be " \
+           f"missing; copy or re-save the complete checkpoint (every shard and {INDEX}) into " \
+           f"{folder}" in message
+    with pytest.raises(IncompleteCheckpointError, match="lack 1 tensor"):
+        run_battery(str(folder), device="cpu")
+
+
+def test_unindexed_shards_need_a_declared_layer_count(tmp_path: Path) -> None:
+    state, config = _state("tiny/llama-gqa")
+    keys = sorted(state)
+    folder = tmp_path / "llama"
+    folder.mkdir()
+    for part, keep in (("a", keys[::2]), ("b", keys[1::2])):
+        save_file({k: state[k] for k in keep}, str(folder / f"weights-{part}.safetensors"))
+    (folder / "config.json").write_text(json.dumps(config))
+    assert len(checkpoint(str(folder)).keys()) == len(state)
+    del config["num_hidden_layers"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert (f"{folder}: incomplete checkpoint: config.json declares no layer count for "
+            "model.layers, so its last layers cannot be checked; 2 safetensors file(s) and no "
+            f"{INDEX}") in _refusal(str(folder))
+    for file in folder.glob("weights-b*"):  # one file is a whole checkpoint: no count needed
+        file.unlink()
+    (folder / "weights-a.safetensors").rename(folder / "model.safetensors")
+    save_file(state, str(folder / "model.safetensors"))
+    assert len(checkpoint(str(folder)).keys()) == len(state)
+
+
+def test_missing_tensors_rules() -> None:
+    def layer(i: int, *names: str) -> list[str]:
+        return [f"model.layers.{i}.{n}.weight" for n in names]
+
+    attn = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")
+    moe = ("mlp.gate", "mlp.experts.0.up_proj", "mlp.experts.1.up_proj")
+    # a dense first layer before MoE layers, a position bias in block 0 only: no gap
+    dense_first = [*layer(0, *attn, "mlp.up_proj"), *(k for i in (1, 2, 3) for k in layer(
+        i, *attn, *moe))]
+    assert missing_tensors(dense_first) == []
+    assert missing_tensors([*layer(0, *attn, "rel_bias"), *layer(1, *attn), *layer(2, *attn)]) \
+        == []
+    assert missing_tensors([*layer(0, *attn), *layer(1, *attn[:2]), *layer(2, *attn[:2]),
+                            *layer(3, *attn), *layer(4, *attn)]) == [
+        "layer(s) 1, 2 of model.layers lack 1 tensor(s) the other layers hold "
+        "(self_attn.v_proj.weight)"]
+    # the tail of layer 1 and the head of layer 2 lost with one shard
+    assert missing_tensors([*layer(0, *attn), *layer(1, *attn[:1]), *layer(2, *attn[2:]),
+                            *layer(3, *attn)]) == [
+        "layer(s) 1 of model.layers lack 2 tensor(s) the other layers hold "
+        "(self_attn.k_proj.weight, self_attn.v_proj.weight)",
+        "layer(s) 2 of model.layers lack 2 tensor(s) the other layers hold "
+        "(self_attn.k_proj.weight, self_attn.q_proj.weight)"]
+
+
+def _index_refusal(folder: Path) -> str:
+    message = _refusal(str(folder))
+    assert message.startswith(f"{folder / INDEX}: ")
+    assert message.endswith(f"copy or re-save the complete checkpoint (every shard and {INDEX}) "
+                            f"into {folder}")
+    return message.removeprefix(f"{folder / INDEX}: ")
+
+
+def test_index_weight_map_must_map_tensor_names_to_file_names(tmp_path: Path) -> None:
+    folder, weight_map = _sharded(tmp_path / "t5")
+    index = folder / INDEX
+    index.write_text(json.dumps({"weight_map": [[k, f] for k, f in weight_map.items()]}))
+    assert _index_refusal(folder).startswith(
+        "weight_map is a list, not a mapping of tensor names to shard file names;")
+    index.write_text(json.dumps({"weight_map": {}}))
+    assert _index_refusal(folder).startswith("weight_map is empty, not a mapping")
+    first = next(iter(weight_map))
+    index.write_text(json.dumps({"weight_map": weight_map | {first: 1}}))
+    assert _index_refusal(folder).startswith(
+        f"weight_map maps 1 tensor(s) to no file name (e.g. {first}: 1);")
+    index.write_text("{not json")
+    assert _index_refusal(folder).startswith("unreadable or without a weight_map (JSONDecodeError")
+    index.write_text(json.dumps({"metadata": {}}))
+    assert _index_refusal(folder).startswith("unreadable or without a weight_map (KeyError")
+
+
+@pytest.mark.parametrize("where", ["parent", "absolute", "link"])
+def test_index_may_name_only_files_inside_the_checkpoint(tmp_path: Path, where: str) -> None:
+    folder, weight_map = _sharded(tmp_path / "t5")
+    outside = tmp_path / SHARDS[1]
+    (folder / SHARDS[1]).rename(outside)
+    named = {"parent": f"../{SHARDS[1]}", "absolute": str(outside), "link": SHARDS[1]}[where]
+    if where == "link":
+        (folder / SHARDS[1]).symlink_to(outside)
+    index = folder / INDEX
+    index.write_text(json.dumps({"weight_map": {k: named if f == SHARDS[1] else f
+                                                for k, f in weight_map.items()}}))
+    assert _index_refusal(folder).startswith(
+        f"weight_map names file(s) outside {folder}: {named}; shards must lie in the checkpoint "
+        "folder;")
+    with pytest.raises(IncompleteCheckpointError, match="outside"):
+        run_battery(str(folder), device="cpu")
+
+
+def test_hub_snapshot_files_may_link_into_their_blobs(monkeypatch, tmp_path: Path) -> None:
+    """The hub cache's layout: snapshots/<rev>/<file> -> ../../blobs/<hash>."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--google-t5--t5-small"
+    snapshot, weight_map = _sharded(repo / "snapshots" / "0123abc")
+    (repo / "blobs").mkdir()
+    for i, file in enumerate(sorted(snapshot.iterdir())):
+        (snapshot / file.name).rename(repo / "blobs" / f"blob{i}")
+        (snapshot / file.name).symlink_to(Path("../../blobs") / f"blob{i}")
+    assert set(checkpoint("google-t5/t5-small").keys()) == set(weight_map)
 
 
 def test_missing_layers_rules() -> None:

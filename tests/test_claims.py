@@ -3,6 +3,7 @@ published numbers are typed."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -33,11 +34,38 @@ def test_claim_ids_are_unique_and_grouped() -> None:
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     text = yaml.safe_load(claims.REGISTRY.read_text())
-    text["claims"].append(dict(text["claims"][0]))
+    text["claims"].append(copy.deepcopy(text["claims"][0]))  # shared objects dump as aliases
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump(text))
     with pytest.raises(ClaimsError, match=f"registered twice: {CLAIMS[0].id}$"):
         load_registry(path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("defaults: &d {hardware: h}\nclaims: []\nresolutions: []\n",
+     r"^claims\.yaml: line 1, column 11: anchors and aliases are refused \(&d\)"),
+    ("claims: []\nresolutions: []\nclaims: []\n",
+     r"^claims\.yaml: line 3, column 1: key 'claims' is given twice \(first on line 1\)"),
+])
+def test_anchors_and_repeated_keys_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text(text)
+    with pytest.raises(ClaimsError, match=message):
+        load_registry(path)
+
+
+def test_a_hardware_name_stands_for_its_description(tmp_path: Path) -> None:
+    """Hardware shared by many claims is written once, under `hardware` (no YAML anchors)."""
+    entry = {"id": "x.y", "statement": "s", "source": "s", "value": "v"}
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({
+        "defaults": {"hardware": "gpu"}, "hardware": {"gpu": "a GPU machine", "cpu": "a laptop"},
+        "claims": [entry, entry | {"id": "x.z", "hardware": "cpu"},
+                   entry | {"id": "x.w", "hardware": "an abacus"}],
+        "resolutions": []}))
+    found = {c.id: c.hardware for c in load_registry(path)[0]}
+    assert found == {"x.y": "a GPU machine", "x.z": "a laptop", "x.w": "an abacus"}
+    assert CLAIMS_BY_ID["t5small.sparsity_k"].hardware.startswith("machine with the Hugging Face")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -56,6 +84,9 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
      r"baseline.field: "),
     ({"baseline": {"result": "paper/x", "field": ["a"], "label": "l", "kind": "chance"}},
      r"baseline.kind: Input should be 'initialization', 'permutation' or 'reference'$"),
+    # issue 24: no baseline is judged within a tolerance, its own or the claim's
+    ({"baseline": {"result": "paper/x", "field": ["a"], "label": "l", "kind": "initialization",
+                   "tolerance": 0.01}}, r"baseline.tolerance: Extra inputs are not permitted"),
 ])
 def test_malformed_claims_name_the_entry_and_key(tmp_path: Path, change: dict,
                                                  message: str) -> None:
@@ -199,3 +230,32 @@ def test_the_scan_finds_a_typed_number(tmp_path: Path) -> None:
     assert pattern.search(f"x = f({literal}, 1)") and not pattern.search(f"x = {literal}5")
     assert not _distinctive("0.500") and not _distinctive("1.000")
     assert _distinctive("0.088") and _distinctive("1234.0")
+
+
+def test_initialization_baselines_are_distributions_beside_every_claim_that_has_one() -> None:
+    """Issue 24: an initialization baseline is a spread over seeds or an analytic interval,
+    never one value; the claims the issue lists carry one; a stand-in says why it is valid."""
+    for c in CLAIMS:
+        b = c.baseline
+        if b is None or b.kind != "initialization":
+            continue
+        assert "init_spread" in b.field or "analytic_null" in b.field, c.id
+        if "init_spread" in b.field:
+            assert b.field[b.field.index("init_spread") + 1] == "quantities", c.id
+        if b.result != c.result:  # the same architecture elsewhere, or a stand-in with its why
+            assert "published config at real size" in b.label or "standing in for" in b.label \
+                or "analytic" in b.label, c.id
+    wanted = ["t5xxl.sparsity_q", "t5xxl.sparsity_q_cross", "t5base.sparsity_k",
+              "t5base.sparsity_v", "cross_layer.clipvitb16", "cross_layer.clipvitbigg",
+              "cross_layer.t5v11xxl", "position_bias.mixed_heads", "bands.pr_dim_t5small",
+              "bands.pr_dim_qwen3508b", "bands.pr_dim_minilm", "bands.pr_dim_smollm2",
+              "bands.pr_dim_gemma3", "t5xxl.cross_qk_min", "t5xxl.cross_qk_max",
+              *(c.id for c in CLAIMS if c.id.startswith("qwen08.") and c.id not in (
+                  "qwen08.vocab", "qwen08.volume_cv"))]
+    for cid in wanted:
+        b = CLAIMS_BY_ID[cid].baseline
+        assert b is not None and b.kind == "initialization", cid
+    # XXL's stand-ins: T5-small's spread, with the reason in the label
+    for cid in ("t5xxl.sparsity_q", "t5xxl.cross_qk_min"):
+        b = CLAIMS_BY_ID[cid].baseline
+        assert b.result == "embedded/terrain_init-t5-small" and "T5-v1.1-XXL" in b.label

@@ -1,5 +1,6 @@
-"""The local SLURM cluster's pieces that need no cluster: the rendered configuration, the run
-folders of the check and the comparison of their outputs."""
+"""The local SLURM cluster's pieces that need no cluster: the rendered configuration (addresses,
+ports), the munge key, the run folders of the check and the comparison of their outputs. The
+daemons themselves: tests/test_cluster_daemons.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hang import HANG_S
 
 from lib import cluster
 from lib.params import load_parameters
@@ -18,10 +20,11 @@ from lib.paths import ROOT
 NODE = ("NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 "
         "RealMemory=24105")
 SLURMD_C = f"{NODE}\nUpTime=0-13:09:58\n"
+PORTS = (40123, 40124)
 
 
 def _rendered(tmp_path: Path, user: str = "root") -> dict[str, str]:
-    values = cluster.config_values(tmp_path, cluster.node_line(SLURMD_C), user)
+    values = cluster.config_values(tmp_path, cluster.node_line(SLURMD_C), user, PORTS)
     text = cluster.render(cluster.TEMPLATE.read_text(), values)
     assert "${" not in text
     lines = [x for x in text.splitlines() if x.strip() and not x.startswith("#")]
@@ -60,6 +63,56 @@ def test_config_describes_this_node_and_writes_only_under_its_folder(tmp_path: P
     assert len(paths) >= 6
     for path in paths:
         assert Path(path).is_relative_to(tmp_path), path
+
+
+def test_config_binds_every_daemon_to_localhost_on_the_given_ports(tmp_path: Path) -> None:
+    conf = _rendered(tmp_path)
+    assert conf["SlurmctldHost"] == "vm(127.0.0.1)"
+    assert "NodeAddr=127.0.0.1" in conf["NodeName"].split()
+    # without these slurmctld, slurmd, srun and slurmstepd listen on 0.0.0.0
+    assert set(conf["CommunicationParameters"].split(",")) >= {"NoInAddrAny", "NoCtldInAddrAny"}
+    assert (int(conf["SlurmctldPort"]), int(conf["SlurmdPort"])) == PORTS
+
+
+def test_free_ports_are_distinct_and_bindable_on_localhost() -> None:
+    import socket
+
+    ports = cluster.free_ports(2)
+    assert len(set(ports)) == 2 and all(1024 <= p < 65536 for p in ports)
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind((cluster.ADDRESS, port))  # raises when the port is in use
+
+
+def test_a_taken_port_is_named_from_the_daemon_log(tmp_path: Path) -> None:
+    (tmp_path / "log").mkdir()
+    assert cluster.port_taken(tmp_path, PORTS) is None  # no logs yet
+    (tmp_path / "log" / "slurmctld.log").write_text("[t] Running as primary controller\n")
+    (tmp_path / "log" / "slurmd.log").write_text(
+        "[t] error: Error binding slurm stream socket: Address already in use\n"
+        f"[t] error: Unable to bind listen port ({PORTS[1]}): Address already in use\n")
+    assert cluster.port_taken(tmp_path, PORTS) == (
+        f"port {PORTS[1]} on 127.0.0.1 (slurmd) is taken by another program; run "
+        "`python -m lib.cluster start` again to pick other free ports")
+
+
+def test_munge_key_is_owner_read_only_from_its_creation(monkeypatch, tmp_path: Path) -> None:
+    """The key is never written with a wider mode than 0400, not even before a chmod: chmod is
+    disabled here and the umask lets everything through."""
+    monkeypatch.setattr(cluster, "_run", lambda *args, **kwargs: "")  # no munged
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: None)
+    key = cluster.munge_paths(tmp_path)["key"]
+    key.parent.mkdir(parents=True)
+    key.write_bytes(b"an old key left readable")
+    os.chmod(key, 0o644)
+    previous = os.umask(0)
+    try:
+        cluster._start_munge(tmp_path)
+    finally:
+        os.umask(previous)
+    assert key.stat().st_mode & 0o777 == 0o400
+    assert len(key.read_bytes()) == 1024  # a new key replaced the old one whole
+    assert sorted(p.name for p in key.parent.iterdir()) == ["munge.key"]  # no partial file
 
 
 def test_a_missing_template_field_is_named() -> None:
@@ -171,7 +224,7 @@ def test_slurm_local_dry_run_is_the_subset_with_summary_and_report(tmp_path: Pat
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
          "--directory", str(folder), "--profile", str(ROOT / "profiles" / "slurm-local"),
          "--dry-run", "--printshellcmds"],
-        cwd=folder, capture_output=True, text=True, timeout=300,
+        cwd=folder, capture_output=True, text=True, timeout=HANG_S,
         env={**os.environ, "BSD_RESULTS_DIR": str(folder / "results"),
              "BSD_FIGURES_DIR": str(folder / "figures")})
     assert out.returncode == 0, out.stderr[-2000:]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from hang import HANG_S
+
 from lib.paths import ROOT
 
 
 def run_fresh(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_S
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from browser import fresh_environment, running_lab
+from hang import HANG_S
 
 from lib.paths import ROOT
 
@@ -99,7 +100,7 @@ for p in (matplotlib.get_configdir(), matplotlib.get_cachedir(), get_ipython_dir
     home = tmp_path / "home"
     home.mkdir()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=fresh_environment(home),
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr[-2000:]
     from lib.paths import CACHE
 

@@ -9,46 +9,51 @@ from lib.models.embedded import EMBEDDED
 
 
 def _model(name: str, source: str, si: float, low: float = 0.4, high: float = 0.5,
-           init: float | None = None) -> dict:
+           init: float | None = None, p: float = 0.4) -> dict:
+    test = {"point": si, "null_mean": (low + high) / 2, "excess": si - (low + high) / 2,
+            "null_std": (high - low) / 4, "low": low, "high": high, "p": p}
     return {"display": name, "specialization_index": si, "si_ci": [si - 0.02, si + 0.02],
             "model": {"name": name, "source": source,
                       "architecture": {"attention_kind": "MHA"}},
-            "controls": {"head_permutation": {"si": {"null_mean": (low + high) / 2, "low": low,
-                                                     "high": high, "p": 0.4}}},
-            "null_model": ({"specialization": {"si": {"point": init}}} if init is not None
-                           else None)}
+            "controls": {"head_permutation": {"si": test, "depth_share": 0.6}},
+            "null_model": ({"init_seeds": {
+                "architecture": f"random/{name}", "reduction": "none",
+                "si_against_init": {"point": si, "n": 5, "init_mean": init, "init_sd": 0.02,
+                                    "low": init - 0.03, "high": init + 0.03,
+                                    "outside": True, "excess_sd": (si - init) / 0.02,
+                                    "reason": None}}} if init is not None else None)}
 
 
 def _ladder() -> dict:
     return {"experiment": "E08", "models": {
         "a": _model("MiniLM", "embedded", 0.47, init=0.91),
-        "b": _model("SmolLM2", "embedded", 0.30, low=0.6, high=0.7, init=0.95),
+        "b": _model("SmolLM2", "embedded", 0.30, low=0.6, high=0.7, init=0.95, p=0.001),
         "c": _model("tiny Phi", "tiny", 0.88)}}
 
 
-def test_trained_si_against_random_initialization() -> None:
+def test_each_si_against_its_null_and_its_own_initialization() -> None:
+    """Every model's SI against its head-permutation null, in words; each real model against
+    its own architecture's init seeds, model by model; stand-ins only against their null."""
     si = findings.si_findings({"embedded/E08_x": _ladder()})
-    assert (si["trained"]["min"], si["trained"]["max"], si["trained"]["n"]) == (0.30, 0.47, 2)
-    assert (si["random_init"]["min"], si["random_init"]["max"]) == (0.88, 0.95)
-    assert si["random_init"]["n"] == 3 and si["ranges_overlap"] is False
-    # MiniLM's SI lies inside its null interval, SmolLM2's does not
-    assert [x["model"] for x in si["inside_null"]] == ["MiniLM"]
+    against_null = si["against_null"]
+    assert len(against_null) == 3 and "tiny Phi (random-init stand-in)" in against_null[2]
+    assert against_null[0].startswith("- MiniLM: SI 0.470, null mean 0.450 (excess +0.020")
+    assert "a typical draw of its null" in against_null[0] and "not by which head" in \
+        against_null[0]
+    assert "outside its null" in against_null[1]  # SmolLM2, p = 0.001
+    assert [line.split(":")[0] for line in si["against_init"]] == ["- MiniLM", "- SmolLM2"]
+    assert "vs 5 init seeds of its own architecture (random/MiniLM" in si["against_init"][0]
     lines = findings.findings_for(_ladder(), "E08")
-    assert lines[0] == ("- SI of the 2 real (trained) models: 0.300 to 0.470; of 3 "
-                        "random-initialized ones (stand-ins and each real model's architecture "
-                        "at initialization): 0.880 to 0.950; the ranges do not overlap.")
-    assert lines[1].startswith("- MiniLM: SI 0.470 lies inside its head-permutation null "
-                               "[0.400, 0.500], p = 0.400")
+    assert lines == [*si["beyond_null"], *against_null, *si["against_init"]]
 
 
-def test_a_pair_result_counts_its_stand_ins_as_random() -> None:
+def test_a_model_measured_in_two_runs_is_counted_once() -> None:
     pair = {"experiment": "E11", "run": "tiny-mha",
             "base": _model("tiny base", "tiny", 0.9), "instruct": _model("tiny inst", "tiny", 0.8),
             "null_model": None}
-    si = findings.si_findings({"embedded/E11_tiny-mha": pair})
-    assert si["trained"] is None and si["random_init"]["n"] == 2
-    assert findings.findings_for(pair, "E11")[0].startswith(
-        "- Only random-initialized models measured: SI 0.800 to 0.900")
+    again = {**pair, "run": "tiny-mha-again"}
+    si = findings.si_findings({"embedded/E11_a": pair, "embedded/E11_b": again})
+    assert len(si["against_null"]) == 2 and si["against_init"] == []  # stand-ins: no init line
 
 
 def _modulator(ci: list[float] | None, verdict: str = "not testable") -> dict:
@@ -87,7 +92,7 @@ def test_findings_of_all_embedded_results() -> None:
     f = findings.findings(results)
     assert list(f["modulator"]) == ["embedded/modulator_minilm"]  # the stand-in claims nothing
     assert f["modulator"]["embedded/modulator_minilm"]["verdict"] == "gains nothing"
-    assert f["si"]["trained"]["n"] == 2  # the paper result is not an embedded run
+    assert len(f["si"]["against_init"]) == 2  # the paper result is not an embedded run
     assert f["bands"] == [] and f["indistinguishable"] == []
     lines = findings.findings_lines(results)
     assert any("gains nothing" in x for x in lines)

@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from browser import headless_chromium, repository_copy, running_lab
+from browser import HANG_S, headless_chromium, repository_copy, running_lab
 
 from lib.params import load_parameters
-
-WAIT_S = 90  # the Lab's first load in a headless browser on a busy 2-core machine
 
 
 @pytest.mark.slow
@@ -32,7 +29,7 @@ def test_the_lab_opens_a_py_notebook_as_a_notebook_on_double_click(
     home.mkdir()
     with running_lab(home) as lab, headless_chromium(monkeypatch) as browser:
         # the listing re-renders while the Lab loads: read it in one script, retry stale clicks
-        wait = WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
+        wait = WebDriverWait(browser, HANG_S, ignored_exceptions=(StaleElementReferenceException,))
         browser.get(lab.printed_url())  # what a user opens
 
         def names() -> set[str]:
@@ -84,7 +81,7 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
     home.mkdir()
     edited = "OVERRIDES = dict(max_length=64)"
     with running_lab(home, root=repo) as lab, headless_chromium(monkeypatch) as browser:
-        wait = WebDriverWait(browser, WAIT_S)
+        wait = WebDriverWait(browser, HANG_S)
         browser.get(lab.url("/lab/tree/notebooks/E11.py"))
 
         def cell_with(text: str):  # noqa: ANN202
@@ -109,10 +106,7 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
             By.CSS_SELECTOR, ".jp-InputPrompt").text)  # the kernel ran it
         ActionChains(browser).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
         saved = repo / "notebooks" / "E11.py"
-        deadline = time.monotonic() + WAIT_S
-        while edited not in saved.read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert edited in saved.read_text()
+        wait.until(lambda _: edited in saved.read_text())  # jupytext wrote the .py
         log = "".join(lab.log)
         assert "Kernel started" in log
         assert "WARNING" not in log and "without encryption" not in log, log[-3000:]
@@ -125,7 +119,7 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
                if k not in ("BSD_RESULTS_DIR", "BSD_FIGURES_DIR", "BSD_WORKFLOW_RUN")}
     target = "results/embedded/E11_tiny-mha.json"
     made = subprocess.run([".venv/bin/snakemake", "--profile", "profiles/embedded", target],
-                          cwd=repo, env=environ, capture_output=True, text=True, timeout=600)
+                          cwd=repo, env=environ, capture_output=True, text=True, timeout=HANG_S)
     assert made.returncode == 0, made.stderr[-3000:]
     result = json.loads((repo / target).read_text())
     given = load_parameters(repo / "parameters/embedded/E11_tiny-mha.yaml", "E11")

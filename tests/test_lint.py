@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang import HANG_S
 
 from lib.paths import ROOT
 
@@ -20,7 +21,7 @@ def test_ruff_check_is_clean() -> None:
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.py"))
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "lib", "tests", "conftest.py",
                           *notebooks],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stdout[-3000:]
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 import pytest
 import yaml
+from hang import HANG_S
 
 from lib import params as params_module
 from lib.attention.entropy import MODES
@@ -92,7 +93,7 @@ def test_validating_every_file_loads_no_transformers() -> None:
         "print(len(files), 'transformers' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, check=True)
+                         timeout=HANG_S, check=True)
     count, transformers = out.stdout.split()
     assert int(count) == len(available()) > 30
     assert transformers == "False"
@@ -150,7 +151,7 @@ def test_choices_are_the_owning_modules_constants(tmp_path: Path) -> None:
     ({**E11_MIN, "bootstrap": {"n": 100, "sed": 1}},
      "bootstrap.sed: unknown key (known: n, seed, ci)"),
     ({**E08_MIN, "models": [{"name": "tiny/phi", "size": 1}]},
-     "models[0].size: unknown key (known: name, display, size_b)"),
+     "models[0].size: unknown key (known: name, display, size_b, family)"),
 ])
 def test_missing_and_unknown_keys_at_any_depth(tmp_path: Path, keys: dict, expected: str) -> None:
     path = _write(tmp_path, keys)
@@ -179,6 +180,7 @@ def test_unknown_top_level_key_lists_the_experiments_keys(tmp_path: Path) -> Non
     ({"bootstrap": 100}, "bootstrap: expected a mapping, got 100 (int)"),
     ({"dtype": "bf16"},
      "dtype: unknown dtype 'bf16'; use e.g. 'bfloat16', 'float16', 'float32'"),
+    ({"seeds": [1, 1, 2]}, "seeds: 1 is listed twice ([1, 1, 2]): give each value once"),
 ])
 def test_wrong_types_and_out_of_range_values(tmp_path: Path, keys: dict, expected: str) -> None:
     path = _write(tmp_path, {**E11_MIN, **keys})
@@ -194,6 +196,61 @@ def test_several_problems_are_listed_on_one_line(tmp_path: Path) -> None:
 def test_bad_run_characters(tmp_path: Path) -> None:
     path = _write(tmp_path, {**E11_MIN, "run": "a b"})
     assert _error(path) == f"{shown(path)}: run: 'a b' must be letters, digits, '-', '_' or '.'"
+
+
+def test_a_run_name_that_would_overflow_a_file_name_is_refused(tmp_path: Path) -> None:
+    """`<experiment>_<run>.json` and its temporary `.<name>.<random>.tmp` must fit in the file
+    system's 255 bytes: a 235-character run once failed at figure save, after the computation."""
+    assert len(f".E11-T_{'r' * params_module.MAX_RUN_NAME}.json.abcdefgh.tmp") < 255
+    path = _write(tmp_path, {**E11_MIN, "run": "r" * 235})
+    assert _error(path) == (
+        f"{shown(path)}: run: 235 characters, above the maximum {params_module.MAX_RUN_NAME} (the "
+        "run names result, figure and temporary files, `.<experiment>_<run>.json.<random>.tmp`, "
+        "and a file name has at most 255 bytes): shorten it")
+    path = _write(tmp_path, {**E11_MIN, "run": "r" * params_module.MAX_RUN_NAME})
+    assert load_parameters(path)["run"] == "r" * params_module.MAX_RUN_NAME
+
+
+# ------------------------------------------------------------------------ the YAML itself
+
+
+def _write_text(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "parameters" / "embedded" / "E11_x.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(E11_MIN) + text)
+    return path
+
+
+def test_an_alias_bomb_is_refused_in_one_short_line(tmp_path: Path) -> None:
+    """400 bytes of nested aliases once expanded into a 226 MB error message."""
+    levels = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 8))
+    path = _write_text(tmp_path, "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+                       + levels + f"description: [{', '.join(['*l7'] * 9)}]\n")
+    line = len(yaml.safe_dump(E11_MIN).splitlines()) + 1
+    assert _error(path) == (f"{shown(path)}: line {line}, column 5: anchors and aliases are "
+                            "refused (&l0): write the value out in full")
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    path = _write_text(tmp_path, "base: tiny/phi\n")
+    assert _error(path).startswith(f"{shown(path)}: line 6, column 1: key 'base' is given twice "
+                                   "(first on line 1)")
+
+
+def test_exponents_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    """YAML 1.1 (PyYAML) read `1e30` as a string; the parameter files follow YAML 1.2."""
+    path = _write_text(tmp_path, "bootstrap: {ci: 1e-1}\n")
+    assert load_parameters(path)["bootstrap"]["ci"] == 0.1
+    path = _write_text(tmp_path, "bootstrap: {ci: 1e30}\n")
+    assert _error(path) == f"{shown(path)}: bootstrap.ci: 1e+30 must be less than 1"
+
+
+def test_a_file_that_is_not_utf8_is_refused_as_such(tmp_path: Path) -> None:
+    path = _write_text(tmp_path, "")
+    path.write_bytes(path.read_bytes() + "description: caf\xe9\n".encode("latin-1"))
+    offset = path.read_bytes().index(b"\xe9")
+    assert _error(path) == (f"{shown(path)}: not UTF-8 text (byte 0xe9 at position {offset}): "
+                            "save it as UTF-8")
 
 
 # ------------------------------------------------------------------------ registry names

@@ -49,6 +49,15 @@ def test_modulator_layers_beyond_the_model_fail_naming_the_key(
         "encoder blocks (0..5); fix `layers` in the parameter file")
 
 
+def test_a_missing_file_is_one_error_line_not_a_traceback(
+        capsys: pytest.CaptureFixture) -> None:
+    assert preflight.main(["parameters/paper/nope.yaml"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1, out.err
+    assert out.err.startswith("error: parameter file 'parameters/paper/nope.yaml' not found (")
+    assert "Available: " in out.err and "parameters/paper/E11_mistral-7b.yaml" in out.err
+
+
 def test_seed_faithful_on_a_bert_modulator_fails() -> None:
     row = preflight.Row("modulator_bert-large", BERT)
     preflight.modulator_checks(row, BERT, {"layers": None, "seed_faithful": True})

@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
+from sealed import write_sealed
 
 from lib import claims, report, results
-from lib.results import write_json
 
 STRING = next(c for c in claims.CLAIMS if c.result and isinstance(c.value, str))
 NUMERIC = next(c for c in claims.CLAIMS if c.result and not isinstance(c.value, str))
@@ -45,7 +45,7 @@ def _without(claim: claims.Claim, value: object = None, drop: bool = True) -> di
 @pytest.mark.parametrize("claim", [NUMERIC, STRING], ids=["number", "string"])
 def test_a_results_file_without_the_field_says_which_field(folder: Path,
                                                            claim: claims.Claim) -> None:
-    path = write_json(folder / f"{claim.result}.json", _without(claim))
+    path = write_sealed(folder / f"{claim.result}.json", _without(claim))
     rows = report.write_report([path])  # used to raise KeyError
     row = next(r for r in rows if r["id"] == claim.id)
     field = "/".join(claim.field)
@@ -73,3 +73,24 @@ def test_a_missing_section_names_the_first_missing_step(folder: Path) -> None:
 def test_a_null_field_stays_undefined_not_missing(folder: Path) -> None:
     row = report.check_claim(NUMERIC, {NUMERIC.result: _without(NUMERIC, math.nan, drop=False)})
     assert row["status"] == report.UNDEFINED and "needs" not in row
+
+
+@pytest.mark.parametrize("payload", [{"base": [1, 2]}, {"base": None, "verdict": 3},
+                                     {"headline": "x", "model": []}],
+                         ids=["list", "null", "strings"])
+def test_a_results_file_the_report_cannot_read_changes_neither_file(
+        folder: Path, capsys: pytest.CaptureFixture, payload: dict) -> None:
+    """A results file of the right name and provenance whose layout is not a result's: one
+    line naming it, and REPORT.md and report.json both left as they were (the audit found a new
+    report.json beside a stale REPORT.md)."""
+    good = write_sealed(folder / f"{NUMERIC.result}.json", _without(NUMERIC, NUMERIC.value,
+                                                                     drop=False))
+    assert report.main([str(good)]) == 0
+    before = {name: (folder / name).read_bytes() for name in ("REPORT.md", "report.json")}
+    bad = write_sealed(folder / "embedded" / "terrain_minilm.json", payload)
+    capsys.readouterr()
+    assert report.main([str(good), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: ") and "embedded/terrain_minilm.json: " in err
+    assert {name: (folder / name).read_bytes() for name in before} == before

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sealed import write_sealed
 
 from lib import claims, results
+from lib.integrity import canonical_sha256
 from lib.report import DIFFERS, NOT_RUN, REPRODUCED, check_claim
 
 
@@ -18,7 +20,9 @@ def test_write_json_is_sorted_and_json_safe(tmp_path: Path) -> None:
                               {"b": np.float32(0.5), "a": np.arange(3), "c": math.inf,
                                "d": np.bool_(True)})
     text = path.read_text()
-    assert json.loads(text) == {"a": [0, 1, 2], "b": 0.5, "c": None, "d": True}
+    written = json.loads(text)
+    assert written.pop("content_sha256") == canonical_sha256(written)  # lib.integrity
+    assert written == {"a": [0, 1, 2], "b": 0.5, "c": None, "d": True}
     assert text.index('"a"') < text.index('"b"')
     assert not list(path.parent.glob(".*tmp"))
 
@@ -32,7 +36,7 @@ def test_interrupted_write_leaves_the_old_file(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(results.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         results.write_json(path, {"v": 2})
-    assert json.loads(path.read_text()) == {"v": 1}
+    assert json.loads(path.read_text())["v"] == 1
     assert list(tmp_path.iterdir()) == [path]
 
 
@@ -48,8 +52,8 @@ def test_reference_prefers_the_run_and_labels_published(tmp_path, monkeypatch) -
                            "mistral7b.base_si")
     assert ref.published and ref.value == claims.CLAIMS_BY_ID["mistral7b.base_si"].value
     assert "published" in ref.source
-    results.write_json(tmp_path / "paper" / "E11_mistral-7b.json",
-                       {"base": {"specialization_index": 0.5}})
+    write_sealed(tmp_path / "paper" / "E11_mistral-7b.json",
+                 {"base": {"specialization_index": 0.5}})
     ref = claims.reference("paper", "E11_mistral-7b", ("base", "specialization_index"),
                            "mistral7b.base_si")
     assert (ref.value, ref.published) == (0.5, False)
@@ -67,9 +71,9 @@ def test_claim_status(tmp_path, monkeypatch) -> None:
     row = check_claim(claim)
     assert row["status"] == NOT_RUN and "E11_falcon-7b.yaml" in row["needs"]
     path = tmp_path / "paper" / "E11_falcon-7b.json"
-    results.write_json(path, {"base": {"specialization_index": claim.value + 0.001}})
+    write_sealed(path, {"base": {"specialization_index": claim.value + 0.001}})
     assert check_claim(claim)["status"] == REPRODUCED
-    results.write_json(path, {"base": {"specialization_index": claim.value + 0.05}})
+    write_sealed(path, {"base": {"specialization_index": claim.value + 0.05}})
     row = check_claim(claim)
     assert row["status"] == DIFFERS and row["difference"] == pytest.approx(0.05)
 

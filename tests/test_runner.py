@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from sealed import write_sealed
 
 from lib import env, paths, results
 from lib.params import ParameterError, load_parameters
@@ -80,10 +82,10 @@ def test_only_a_workflow_run_writes_the_workflow_folders(outputs: Path, monkeypa
 
 def test_scratch_results_are_never_read_back(outputs: Path, monkeypatch) -> None:
     monkeypatch.delenv(results.WORKFLOW_RUN, raising=False)
-    results.write_json(results.results_path("embedded", "E11_x"), {"v": "scratch"})
-    assert results.find_result("embedded", "E11_x") is None
-    results.write_json(outputs / "results/embedded/E11_x.json", {"v": "workflow"})
-    assert results.find_result("embedded", "E11_x") == {"v": "workflow"}
+    results.write_json(results.results_path("embedded", "E11_tiny-mqa"), {"v": "scratch"})
+    assert results.find_result("embedded", "E11_tiny-mqa") is None
+    write_sealed(outputs / "results/embedded/E11_tiny-mqa.json", {"v": "workflow"})
+    assert results.find_result("embedded", "E11_tiny-mqa")["v"] == "workflow"
 
 
 def test_provenance_records_overrides_and_their_hash(monkeypatch) -> None:
@@ -144,16 +146,22 @@ def test_runner_with_overrides_writes_scratch_and_keeps_the_workflow_result(
 @pytest.mark.parametrize("edited", ['{"max_length": 64}', '{"max_length": 64'],
                          ids=["overrides", "half-typed"])
 def test_a_workflow_job_ignores_overrides_left_in_the_parameters_cell(
-        outputs: Path, capsys: pytest.CaptureFixture[str], edited: str) -> None:
+        outputs: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+        edited: str) -> None:
     """JupyterLab's autosave writes an edited OVERRIDES (or a half-typed cell) into the tracked
     `.py`: the workflow's job (`--workflow`) runs none of that cell and still writes the
-    workflow's result from the parameter file alone."""
+    workflow's result from the parameter file alone. Papermill knows the names it injects (no
+    "Passed unknown parameter" warning opening every workflow log)."""
+    caplog.set_level(logging.INFO, logger="papermill")
     run_notebook(_notebook(outputs, edited), TINY, outputs / "out.ipynb", workflow=True)
+    err = capsys.readouterr().err
+    assert "ignores it" in err
+    assert "Input Notebook" in caplog.text  # papermill's log is captured: the next line can fail
+    assert "Passed unknown parameter" not in caplog.text + err
     result = json.loads((outputs / "results/embedded/E11_tiny-mqa.json").read_text())
     assert result["max_length"] == load_parameters(TINY, "E11")["max_length"] != 64
     assert result["provenance"]["scratch"] is False
     assert not (outputs / "results/scratch").exists()
-    assert "ignores it" in capsys.readouterr().err
     executed = nbformat.read(outputs / "out.ipynb", as_version=4)
     assert executed.cells[0].source == WORKFLOW_PARAMETERS_CELL
 
@@ -170,24 +178,6 @@ def test_the_snakefile_runs_notebooks_as_workflow_jobs() -> None:
 
 
 @pytest.mark.slow
-def test_runner_leaves_an_empty_home_empty(tmp_path: Path) -> None:
-    """The runner on a tiny embedded file, under an empty HOME and none of lib.env's variables."""
-    home = tmp_path / "home"
-    home.mkdir()
-    environ = {k: v for k, v in os.environ.items() if k not in env.locations()}
-    environ.update(HOME=str(home), BSD_RESULTS_DIR=str(tmp_path / "results"),
-                   BSD_FIGURES_DIR=str(tmp_path / "figures"))
-    environ.pop(results.WORKFLOW_RUN, None)
-    out = subprocess.run(
-        [sys.executable, "-m", "lib.runner", str(_notebook(tmp_path)), TINY,
-         "--output", str(tmp_path / "executed" / "E11_tiny-mqa.ipynb")],
-        cwd=paths.ROOT, env=environ, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    written = json.loads((tmp_path / "results/embedded/E11_tiny-mqa.json").read_text())
-    assert written["provenance"]["scratch"] is False  # the runner makes a workflow run
-    assert sorted(p.relative_to(home) for p in home.rglob("*")) == []
-
-
 def test_runner_prints_a_bad_parameter_file_in_one_line(tmp_path: Path, capsys) -> None:
     folder = tmp_path / "parameters" / "embedded"
     folder.mkdir(parents=True)
@@ -206,6 +196,21 @@ def test_runner_overrides_must_be_a_mapping(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["notebooks/E11.py", TINY, "--output", "x.ipynb", "--overrides", "[42]"])
     assert "expected a YAML mapping" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{max_length: 64, max_length: 32}",
+     "line 1, column 18: key 'max_length' is given twice (first on line 1): keep one"),
+    ("{seeds: &s [1], bootstrap: *s}", "line 1, column 9: anchors and aliases are "
+     "refused (&s): write the value out in full"),
+])
+def test_runner_overrides_are_read_by_the_one_yaml_loader(tmp_path: Path, capsys, text: str,
+                                                          message: str) -> None:
+    with pytest.raises(SystemExit):
+        main([str(_notebook(tmp_path)), TINY, "--output", str(tmp_path / "x.ipynb"),
+              "--overrides", text])
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].endswith(f"argument --overrides: {message}"), err
 
 
 def test_tests_run_against_an_empty_private_results_folder() -> None:

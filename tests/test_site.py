@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import headless_chromium
+from browser import HANG_S, headless_chromium
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from lib.site import SiteError, build, external_references
@@ -119,6 +119,30 @@ def test_second_build_rewrites_nothing_and_changes_rebuild_only_their_pages(
         site / "index.html").read_text()
 
 
+def test_each_result_shows_its_check_and_a_refused_one_says_why(sources: dict,
+                                                               tmp_path: Path) -> None:
+    """The provenance page says whether lib.integrity accepts the result: this one was written
+    by hand, without the content hash the workflow writes."""
+    site = tmp_path / "site"
+    build("embedded", site, **sources)
+    page = (site / "provenance" / "E11_tiny.html").read_text()
+    assert "refused: has no content_sha256 (written by other code, or by hand); rerun it" in page
+    assert "E11_tiny (refused: has no content_sha256" in (site / "index.html").read_text()
+
+
+@pytest.mark.parametrize("which", ["twin", "executed"])
+def test_a_truncated_notebook_is_refused_in_one_line(sources: dict, tmp_path: Path,
+                                                     which: str) -> None:
+    path = (sources["notebooks"] / "E11.ipynb" if which == "twin"
+            else sources["results"] / "embedded" / "executed" / "E11_tiny.ipynb")
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(SiteError) as raised:
+        build("embedded", tmp_path / "site", **sources)
+    remake = "make notebooks" if which == "twin" else "make reproduce"
+    assert str(raised.value) == f"{path.name} is not a readable notebook (NotJSONError): " \
+                                f"remake it with {remake}"
+
+
 def test_a_page_that_loads_from_another_host_is_refused(sources: dict, tmp_path: Path) -> None:
     assert external_references(
         '<script src="https://cdn.example/r.js"></script><img src="a.png">'
@@ -145,7 +169,6 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-LOAD_WAIT_S = 60  # how long a page may take to finish loading before it counts as broken
 
 
 def crawl(driver, base: str, seen: list[tuple[str, int]]) -> list[str]:  # type: ignore[no-untyped-def]
@@ -162,8 +185,8 @@ def crawl(driver, base: str, seen: list[tuple[str, int]]) -> list[str]:  # type:
             continue
         visited.add(url)
         driver.get(url)
-        try:  # a busy machine may still be laying out a long notebook page
-            WebDriverWait(driver, LOAD_WAIT_S).until(
+        try:  # a busy machine may still be laying out a long notebook page: wait for the event
+            WebDriverWait(driver, HANG_S).until(
                 lambda d: d.execute_script("return document.readyState") == "complete")
         except TimeoutException:
             problems.append(f"{url}: did not finish loading")

@@ -8,8 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sealed import write_sealed
 
 from lib import results, summary
+from lib.integrity import canonical_sha256
+
+# results files the workflow makes (their parameter files exist): a payload written there as the
+# workflow would (sealed) passes lib.integrity's check whatever run it names inside
+SLOTS = ("E11_tiny-mha", "E11_tiny-mqa")
+
+
+def slot(folders: Path, i: int) -> Path:
+    return folders / "results" / "embedded" / f"{SLOTS[i]}.json"
 
 
 def pair_payload(run: str, si: float | None, dsi: float | None, **extra) -> dict:
@@ -41,22 +51,24 @@ def test_non_finite_numbers_are_stored_as_null(tmp_path: Path) -> None:
     payload = {"a": math.nan, "b": [np.float32("inf"), -math.inf, 0.5], "c": np.float64("nan"),
                "d": {"e": np.array([1.0, np.nan])}}
     path = results.write_json(tmp_path / "r.json", payload)
-    assert json.loads(path.read_text()) == {"a": None, "b": [None, None, 0.5], "c": None,
-                                            "d": {"e": [1.0, None]}}
+    written = json.loads(path.read_text())
+    assert written.pop("content_sha256") == canonical_sha256(written)
+    assert written == {"a": None, "b": [None, None, 0.5], "c": None, "d": {"e": [1.0, None]}}
     assert "NaN" not in path.read_text() and '"nan"' not in path.read_text()
 
 
 def test_summary_prints_na_for_null_and_keeps_working(folders: Path) -> None:
     out = folders / "results" / "embedded"
-    files = [results.write_json(out / "E11_x.json", pair_payload("x", math.nan, math.nan)),
-             results.write_json(out / "E11_y.json", pair_payload("y", 0.5, 0.05))]
+    files = [write_sealed(out / "E11_tiny-mha.json", pair_payload("x", math.nan, math.nan)),
+             write_sealed(out / "E11_tiny-mqa.json", pair_payload("y", 0.5, 0.05))]
     assert json.loads(files[0].read_text())["base"]["specialization_index"] is None
     payload = summary.write_summary("embedded", files)
     rows = {r["label"]: r for r in payload["rows"]}
     assert rows["E11 x"]["base_si"] is None and rows["E11 x"]["verdict"] == "UNDEFINED"
     table = summary.markdown_table(payload["rows"])
-    assert "| E11 x | GQA | n/a [n/a, n/a] | n/a [n/a, n/a] | n/a [n/a, n/a] | no | UNDEFINED | " \
-           "- | - | not finite: specialization_index of base tiny/x is nan |" in table
+    assert ("| E11 x | GQA | n/a [n/a, n/a] | n/a [n/a, n/a] | n/a [n/a, n/a] | no | n/a | "
+            "UNDEFINED | - | - | - | not finite: specialization_index of base tiny/x is nan |"
+            ) in table
     assert "| E11 y | GQA | 0.5000 [0.4900, 0.5100] | 0.5500 [0.5400, 0.5600] | " \
            "+0.0500 [n/a, n/a] |" in table
     written = results.results_path("embedded", "summary").with_suffix(".md").read_text()
@@ -69,8 +81,7 @@ def test_legacy_nan_strings_read_as_na(folders: Path) -> None:
     legacy = pair_payload("old", 0.5, 0.05)
     legacy["base"]["specialization_index"] = "nan"
     legacy["delta"]["si_ci"] = ["nan", "inf"]
-    path = folders / "old.json"
-    path.write_text(json.dumps(legacy))
+    path = write_sealed(slot(folders, 0), legacy)
     rows = summary.summary_rows("embedded", [path])
     assert "| n/a [0.4900, 0.5100] |" in summary.markdown_table(rows)
 
@@ -82,13 +93,12 @@ def test_summary_rows_carry_the_mode_mismatch(folders: Path) -> None:
     gqa["mha_comparison"] = {"reference": {"run": "E11_tiny-mha"}, "mode_mismatch": mismatch,
                              "code": "ARCHITECTURE_INVARIANT"}
     same = pair_payload("same", 0.5, 0.05, cross_scale={"mode_mismatch": None})
-    files = [results.write_json(folders / "a.json", gqa),
-             results.write_json(folders / "b.json", same)]
+    files = [write_sealed(slot(folders, 0), gqa), write_sealed(slot(folders, 1), same)]
     rows = {r["label"]: r for r in summary.summary_rows("embedded", files)}
     assert rows["E11 gqa"]["mode_mismatch"] == [mismatch]
     assert rows["E11 same"]["mode_mismatch"] == []
     assert summary.markdown_table([rows["E11 gqa"]]).rstrip().endswith(
-        "| C_REFUTED | - | - | entropy modes differ: padded vs masked (E11_tiny-mha) |")
+        "| n/a | C_REFUTED | - | - | - | entropy modes differ: padded vs masked (E11_tiny-mha) |")
 
 
 def controls_block(group_si: float | None, within: float | None, sink: float,
@@ -113,8 +123,8 @@ def test_controls_beside_every_pair(folders: Path) -> None:
     with_controls["delta"]["controls"] = controls_block(None, -0.1, 0.05)
     with_controls["null_model"] = {"model": {"name": "random/tiny/mqa"},
                                    **controls_block(None, 0.95, 0.125, si=0.05)}
-    files = [results.write_json(folders / "a.json", with_controls),
-             results.write_json(folders / "b.json", pair_payload("old", 0.5, 0.05))]
+    files = [write_sealed(slot(folders, 0), with_controls),
+             write_sealed(slot(folders, 1), pair_payload("old", 0.5, 0.05))]
     payload = summary.write_summary("embedded", files)
     rows = {r["label"]: r for r in payload["rows"]}
     assert rows["E11 old"]["controls"] is None  # saved before the controls: no line
@@ -161,6 +171,8 @@ def test_verdicts_bootstrap_stand_ins_and_the_permutation_null(folders: Path) ->
                           "values": {"sign_status": {"SI down / correlation up": "not resolved",
                                                      "head variance down": "not resolved"}}}
     payload["delta"]["bootstrap"] = {"n_prompts": 10, "n_boot": 1000, "seed": 0, "ci": 0.95}
+    payload["delta"]["seed_null"] = {"specialization_index": {"interval": [-0.25, 0.125]}}
+    payload["verdict"]["values"]["bootstrap_only"] = "A_CONFIRMED"
     payload["base"]["model"]["source"] = "tiny"  # random init: the pair is a stand-in
     for side, si in (("base", 0.5), ("instruct", 0.55), ("delta", 0.05)):
         payload[side]["controls"] = {**controls_block(0.5, None, 0.25, si=si),
@@ -170,12 +182,14 @@ def test_verdicts_bootstrap_stand_ins_and_the_permutation_null(folders: Path) ->
     payload["null_model"] = {"model": {"name": "random/tiny/mha"},
                              **controls_block(0.5, None, 0.1, si=0.9),
                              "head_permutation": null_block(0.9, 0.7)}
-    written = summary.write_summary("embedded", [results.write_json(folders / "a.json", payload)])
+    written = summary.write_summary("embedded", [write_sealed(slot(folders, 0), payload)])
     row = written["rows"][0]
     assert (row["verdict"], row["verdict_seed_rule"], row["stand_in"]) == (
         "NOT_RESOLVED", "B_PARTIAL", True)
     line = summary.markdown_table([row]).splitlines()[2]
-    assert line.endswith("| no | NOT_RESOLVED | B_PARTIAL | 10 prompts, 1000 resamples | "
+    # the dSI's seed null and the corrected rule before it, beside the verdict
+    assert line.endswith("| no | [-0.2500, +0.1250] | NOT_RESOLVED | A_CONFIRMED | B_PARTIAL | "
+                         "10 prompts, 1000 resamples | "
                          "random-init stand-in pair (tests the pipeline); SI down / correlation "
                          "up: not resolved, head variance down: not resolved |")
     assert summary.bootstrap_text([row]).endswith("paired, the same prompts for base and "
@@ -199,5 +213,5 @@ def test_verdicts_bootstrap_stand_ins_and_the_permutation_null(folders: Path) ->
     old = pair_payload("old", 0.5, 0.05)  # saved before the null: no line, no failure
     old["base"]["controls"] = old["instruct"]["controls"] = old["delta"]["controls"] = (
         controls_block(0.5, None, 0.25))
-    rows = summary.summary_rows("embedded", [results.write_json(folders / "b.json", old)])
+    rows = summary.summary_rows("embedded", [write_sealed(slot(folders, 1), old)])
     assert rows[0]["controls"]["permutation"] == [] and summary.permutation_markdown(rows) == ""

@@ -5,17 +5,22 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hang import HANG_S
+from sealed import write_sealed
 
 from lib import claims, results
+from lib.dependencies import imported_names, lib_dependencies
 from lib.paths import ROOT
 from lib.runner import NotebookFailed, run_notebook
-from lib.workflow import imported_names, lib_dependencies, snakemake_pids
+from lib.workflow import clean_snakemake_tmp, snakemake_pids
 
 
 def test_failing_notebook_names_cell_and_parameter_file(tmp_path: Path) -> None:
@@ -44,7 +49,7 @@ def test_runner_refuses_a_parameter_file_for_another_notebook(tmp_path: Path) ->
 
 def _snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 @functools.cache
@@ -122,7 +127,7 @@ def test_dependencies_cover_what_the_notebook_imports_at_run_time() -> None:
                       "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
                       " if n.split('.')[0] == 'lib' and getattr(m, '__file__', None)))"])
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr[-2000:]
     loaded = {Path(f).resolve().relative_to(ROOT) for f in out.stdout.split()}
     deps = set(lib_dependencies("notebooks/E11.py"))
@@ -209,9 +214,9 @@ def test_summary_reads_every_pair_result_it_is_given(folders: Path) -> None:
     from lib import summary
 
     out = folders / "results" / "embedded"
-    results.write_json(out / "E11_a.json", _pair_payload("a", "MQA", 0.05))
-    results.write_json(out / "E11_b.json", _pair_payload("b", "MHA", -0.01))
-    results.write_json(out / "E08_c.json", {"experiment": "E08"})
+    write_sealed(out / "E11_tiny-mqa.json", _pair_payload("a", "MQA", 0.05))
+    write_sealed(out / "E11_tiny-mha.json", _pair_payload("b", "MHA", -0.01))
+    write_sealed(out / "E08_tiny-phi-references.json", {"experiment": "E08"})
     payload = summary.write_summary("embedded", sorted(out.glob("*.json")))
     assert [r["label"] for r in payload["rows"]] == ["E11 b", "E11 a"]  # MHA before MQA
     table = (out / "summary.md").read_text()
@@ -220,18 +225,22 @@ def test_summary_reads_every_pair_result_it_is_given(folders: Path) -> None:
     assert (folders / "figures" / "embedded" / "summary.png").stat().st_size > 10_000
 
 
-def test_a_deleted_parameter_file_leaves_no_stale_row(folders: Path) -> None:
+def test_a_deleted_parameter_file_leaves_no_stale_row(folders: Path, monkeypatch) -> None:
     from lib import summary
 
-    (folders / "parameters" / "embedded").mkdir(parents=True)
-    (folders / "parameters" / "embedded" / "E11_a.yaml").write_text("run: a\n")
+    monkeypatch.undo()  # the repository's parameter files: E11_gone has none
+    for module in (summary, results):
+        monkeypatch.setattr(module, "RESULTS", folders / "results")
+    monkeypatch.setattr(results, "FIGURES", folders / "figures")
     out = folders / "results" / "embedded"
-    results.write_json(out / "E11_a.json", _pair_payload("a", "MQA", 0.05))
-    results.write_json(out / "E11_gone.json", _pair_payload("gone", "MHA", -0.01))
-    assert results.run_results("embedded") == [out / "E11_a.json"]
+    write_sealed(out / "E11_tiny-mqa.json", _pair_payload("a", "MQA", 0.05))
+    write_sealed(out / "E11_gone.json", _pair_payload("gone", "MHA", -0.01))
+    assert results.run_results("embedded") == [out / "E11_tiny-mqa.json"]
     assert [r["label"] for r in summary.write_summary("embedded")["rows"]] == ["E11 a"]
-    assert [r["label"] for r in summary.write_summary("embedded", [out / "E11_gone.json"])
-            ["rows"]] == ["E11 gone"]
+    given = summary.write_summary("embedded", [out / "E11_gone.json"])  # named: still refused
+    assert given["rows"] == [] and given["refused"] == [
+        "embedded/E11_gone.json: parameters/embedded/E11_gone.yaml no longer exists; rerun it "
+        "with make reproduce"]
 
 
 def test_report_checks_claims_against_its_input_files_only(folders: Path) -> None:
@@ -244,7 +253,7 @@ def test_report_checks_claims_against_its_input_files_only(folders: Path) -> Non
         for key in other.field[:-1]:
             node = node.setdefault(key, {})
         node[other.field[-1]] = other.value
-    path = results.write_json(folders / "results" / f"{claim.result}.json", payload)
+    path = write_sealed(folders / "results" / f"{claim.result}.json", payload)
 
     def status(files: list[Path]) -> str:
         rows = report.write_report(files)
@@ -264,21 +273,49 @@ def test_lock_release_looks_only_at_this_folders_snakemake(tmp_path: Path) -> No
     fake = tmp_path / "bin" / "snakemake"
     fake.parent.mkdir()
     # A Python script, as the real Snakemake is: one process, no forked child that could
-    # briefly share the script's command line (a shell's `sleep` did, seen once in CI).
-    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    # briefly share the script's command line (a shell's `sleep` did, seen once in CI). It says
+    # when it runs, then waits for its standard input to close.
+    fake.write_text(f"#!{sys.executable}\nimport sys\nprint('running', flush=True)\n"
+                    "sys.stdin.read()\n")
     fake.chmod(0o755)
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir()
     elsewhere.mkdir()
     assert snakemake_pids(here) == []
-    process = subprocess.Popen([str(fake)], cwd=elsewhere)
+    process = subprocess.Popen([str(fake)], cwd=elsewhere, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(50):  # until the interpreter has started
-            if snakemake_pids(elsewhere):
-                break
-            subprocess.run(["sleep", "0.1"], check=True)
+        assert process.stdout.readline() == "running\n"  # the event: it has started
         assert snakemake_pids(elsewhere) == [process.pid]
         assert snakemake_pids(here) == []
     finally:
-        process.kill()
+        process.stdin.close()
         process.wait()
+
+
+def test_a_killed_snakemakes_temporary_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """Snakemake makes its temporary folder (`snakemake*`) in TMPDIR when it starts; killed
+    (SIGKILL) it leaves it. `make reproduce` points TMPDIR at .cache/tmp/ and, with no
+    Snakemake working here, removes what a killed one left."""
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    (work / "Snakefile").write_text(f'rule all:\n    shell: "echo up > {fifo}; sleep 600"\n')
+    process = subprocess.Popen([str(ROOT / ".venv/bin/snakemake"), "--cores", "1", "--quiet"],
+                               cwd=work, env=dict(os.environ, TMPDIR=str(tmp)),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        assert fifo.read_text() == "up\n"  # the event: its job runs
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    left = sorted(p for p in tmp.iterdir() if p.name.startswith("snakemake"))
+    assert left  # what the audit found in /tmp
+    (tmp / "not-snakemakes").mkdir()
+    assert clean_snakemake_tmp(tmp) == left
+    assert [p.name for p in tmp.iterdir()] == ["not-snakemakes"]
+    dry = subprocess.run(["make", "-n", "reproduce"], cwd=ROOT, capture_output=True, text=True)
+    assert "TMPDIR=" in dry.stdout and "/.cache/tmp" in dry.stdout

@@ -1,8 +1,11 @@
 """Paper 4, Behavioral Sink Dynamics: attention entropy, head specialization and its verdicts.
 
 `entropy` (kernel and streaming measurement), `specialization`, `verdicts`, `sanity`, `stats`,
-`nulls` (the head-permutation null), `prompts`, `study` (the protocol's steps), `tables` (their
-pandas presentation), `plots` and `bench`. The entropy API is re-exported here:
+`nulls` (the head-permutation null, KV-aware), `seednull` (the seed null: init seeds of an
+architecture), `calibration` (the collapse rules on null pairs and planted effects; the
+seed-null job), `multiplicity` (Holm, Benjamini-Hochberg), `readings` (the results in words),
+`prompts`, `study` (the protocol's steps), `tables` (their pandas presentation), `plots` and
+`bench`. The entropy API is re-exported here:
 `from lib.attention import entropy_profiles`, `measure_attention` (entropies and attention-sink
 shares in one pass).
 """

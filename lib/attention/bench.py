@@ -59,10 +59,13 @@ TINY_SHAPE = {
 }
 FULL = {"prompts": 2, "layers": 60, "heads": 128, "tokens": 128, "valid": (40, 90), "repeats": 6,
         "forward_prompts": 10, "rehearsal_prompts": 10, "rehearsal_tokens": MAX_LENGTH}
-QUICK = {"prompts": 1, "layers": 4, "heads": 32, "tokens": 128, "valid": (40,), "repeats": 3,
-         "forward_prompts": 4, "rehearsal_prompts": 2, "rehearsal_tokens": 32}
 # (random model, entropy mode of its paper file): parameters/paper/E11_falcon-7b.yaml, -40b.yaml
 REHEARSAL = (("random/tiiuae/falcon-7b", "masked"), ("random/tiiuae/falcon-40b", "padded"))
+# the quick run's rehearsal: the same two Falcon code paths (MQA, and grouped kv) at tiny size
+QUICK_REHEARSAL = (("tiny/falcon-mqa", "masked"), ("tiny/falcon-40b-style", "padded"))
+QUICK = {"prompts": 1, "layers": 4, "heads": 32, "tokens": 128, "valid": (40,), "repeats": 3,
+         "forward_prompts": 4, "rehearsal_prompts": 2, "rehearsal_tokens": 32,
+         "rehearsal": QUICK_REHEARSAL}
 MEMORY_VARIANTS = ("plain", "streaming", "stack")
 
 
@@ -320,13 +323,14 @@ def bench_memory(quick: bool, model, tokenizer, prompts: Sequence[str]) -> dict:
 # --------------------------------------------------------------------------- 4. rehearsal
 
 
-def bench_rehearsal(prompts: Sequence[str], tokens: int) -> list[dict]:
-    """Time and peak RSS of `measure_entropies` on each REHEARSAL model (bfloat16), after a
-    short warm-up pass; the attention sizes are for bfloat16 weights."""
+def bench_rehearsal(prompts: Sequence[str], tokens: int,
+                    models: Sequence[tuple[str, str]] = REHEARSAL) -> list[dict]:
+    """Time and peak RSS of `measure_entropies` on each (model, entropy mode) of `models`
+    (bfloat16), after a short warm-up pass; the attention sizes are for bfloat16 weights."""
     from lib.models import free_model, load_model
 
     rows = []
-    for name, mode in REHEARSAL:
+    for name, mode in models:
         start = time.perf_counter()
         loaded = load_model(name, dtype="bfloat16")
         load_s = time.perf_counter() - start
@@ -424,7 +428,7 @@ def run(quick: bool = False) -> dict:
     memory = bench_memory(quick, model, tokenizer, prompts)
     del model
     rehearsal = bench_rehearsal(load_prompts()[: size["rehearsal_prompts"]],
-                                size["rehearsal_tokens"])
+                                size["rehearsal_tokens"], size.get("rehearsal", REHEARSAL))
     return {
         "quick": quick,
         "kernel": kernel,

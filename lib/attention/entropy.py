@@ -30,7 +30,7 @@ import inspect
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -361,6 +361,8 @@ class _StreamingEntropy:
         self.modules = modules
         self.mask: torch.Tensor | None = None  # the entropy's mask (masked mode only)
         self.query_mask: torch.Tensor | None = None  # the real queries (every mode)
+        self.other_masks: dict[str, torch.Tensor | None] = {}  # other modes in the same pass
+        self.others: dict[str, list[torch.Tensor | None]] = {}
         self.first_prompt = 0
         self.results: list[torch.Tensor | None] = []
         self.sinks: list[torch.Tensor | None] = []
@@ -393,14 +395,21 @@ class _StreamingEntropy:
             for b in range(w.shape[0]):
                 check_finite(w[b : b + 1], self.first_prompt + b, layer_offset=layer)
         self.results[layer] = _entropy_inplace(w, mask).cpu()
+        for mode, other in self.other_masks.items():
+            other = None if other is None else other[:, None, :]
+            self.others[mode][layer] = _entropy_inplace(column_sums(weights.detach(), other),
+                                                         other).cpu()
         queries = None if self.query_mask is None else (
             self.query_mask.to(weights.device)[:, None, :])  # an offloaded layer's device
         self.sinks[layer] = sink_share(weights.detach(), queries).cpu()
 
     def start(self, mask: torch.Tensor | None, first_prompt: int,
-              query_mask: torch.Tensor | None = None) -> None:
+              query_mask: torch.Tensor | None = None,
+              other_masks: dict[str, torch.Tensor | None] | None = None) -> None:
         self.mask, self.first_prompt = mask, first_prompt
         self.query_mask = query_mask
+        self.other_masks = dict(other_masks or {})
+        self.others = {mode: [None] * len(self.modules) for mode in self.other_masks}
         self.results = [None] * len(self.modules)
         self.sinks = [None] * len(self.modules)
         self.calls = [0] * len(self.modules)
@@ -461,6 +470,12 @@ class AttentionMeasurement:
 
     entropies: np.ndarray  # normalized entropy (the entropy mode's tokens)
     sink_share: np.ndarray  # mean weight on key 0 over the real (unpadded) query positions
+    # the entropies in other modes of the same padded pass (`OTHER_MODES`), by mode
+    other_modes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+# the modes one padded pass can also give: masked and padded read the same attention
+OTHER_MODES = {"masked": ("padded",), "padded": ("masked",), "unpadded": ()}
 
 
 def measure_attention(
@@ -472,8 +487,12 @@ def measure_attention(
     max_length: int = MAX_LENGTH,
     batch_size: int | None = None,
     progress: bool = True,
+    other_modes: Sequence[str] = (),
 ) -> AttentionMeasurement:
     """Run `model` on `prompts`: normalized entropies and sink shares [prompts, layers, heads].
+
+    `other_modes` (each in `OTHER_MODES[mode]`) adds the entropies of another mode from the same
+    pass: masked and padded read the same padded attention, with or without the pad tokens.
 
     masked/padded: prompts tokenized with padding="max_length", truncation at `max_length`, right
     padding, in batches of `batch_size` (all at once by default). unpadded: one prompt at a time,
@@ -488,6 +507,9 @@ def measure_attention(
     check_mode(mode)
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty sequence of strings")
+    if bad := [m for m in other_modes if m not in OTHER_MODES[mode]]:
+        raise ValueError(f"the {mode} pass cannot also give {bad}: it gives "
+                         f"{list(OTHER_MODES[mode]) or 'no other mode'}")
     impl = _attn_implementation(model)
     if impl not in (None, "eager"):
         raise ValueError(
@@ -502,6 +524,7 @@ def measure_attention(
     padding = {"padding": False} if mode == "unpadded" else {"padding": "max_length"}
     rows: list[torch.Tensor] = []
     sinks: list[torch.Tensor] = []
+    others: dict[str, list[torch.Tensor]] = {m: [] for m in other_modes}
     fell_back = False
     with padding_state(tokenizer, "right"), eval_mode(model), torch.no_grad():
         stream = _StreamingEntropy(modules)
@@ -514,12 +537,15 @@ def measure_attention(
                 ).to(device)
                 queries = inputs["attention_mask"]
                 mask = queries if mode == "masked" else None
-                stream.start(mask, start, queries)
+                other_masks = {m: queries if m == "masked" else None for m in other_modes}
+                stream.start(mask, start, queries, other_masks)
                 if not fell_back and modules:
                     backbone(**inputs, **kwargs)
                     if all(c == 1 for c in stream.calls):
                         rows.append(torch.stack(stream.results, dim=1))
                         sinks.append(torch.stack(stream.sinks, dim=1))
+                        for m in other_modes:
+                            others[m].append(torch.stack(stream.others[m], dim=1))
                         continue
                     if any(stream.calls):
                         raise RuntimeError(
@@ -527,10 +553,12 @@ def measure_attention(
                             "cannot stream this model's attention"
                         )
                 fell_back = True
-                entropies, sink = _reduce_output_attentions(backbone, inputs, kwargs, mask,
-                                                            queries, start)
+                entropies, sink, extra = _reduce_output_attentions(
+                    backbone, inputs, kwargs, mask, queries, start, other_masks)
                 rows.append(entropies)
                 sinks.append(sink)
+                for m in other_modes:
+                    others[m].append(extra[m])
     if fell_back:
         warnings.warn(
             "no attention-module hook fired; fell back to output_attentions=True (all layers' "
@@ -538,7 +566,8 @@ def measure_attention(
             RuntimeWarning,
             stacklevel=2,
         )
-    return AttentionMeasurement(torch.cat(rows).numpy(), torch.cat(sinks).numpy())
+    return AttentionMeasurement(torch.cat(rows).numpy(), torch.cat(sinks).numpy(),
+                                {m: torch.cat(others[m]).numpy() for m in other_modes})
 
 
 def measure_entropies(
@@ -558,8 +587,8 @@ def measure_entropies(
 
 def _reduce_output_attentions(
     model: nn.Module, inputs, kwargs: dict, mask: torch.Tensor | None, queries: torch.Tensor,
-    start: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    start: int, other_masks: dict[str, torch.Tensor | None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     attentions = model(**inputs, **kwargs, output_attentions=True).attentions
     if not attentions or any(a is None for a in attentions):
         raise ValueError(f"the model returned no attention weights; {EAGER_HINT}")
@@ -568,4 +597,9 @@ def _reduce_output_attentions(
     w = column_sums(stack, mask)
     for b in range(w.shape[0]):
         check_finite(w[b], start + b)
-    return _entropy_inplace(w, mask).cpu(), sink_share(stack, queries[:, None, None, :]).cpu()
+    extra = {}
+    for mode, other in (other_masks or {}).items():
+        other = None if other is None else other[:, None, None, :]
+        extra[mode] = _entropy_inplace(column_sums(stack, other), other).cpu()
+    return (_entropy_inplace(w, mask).cpu(), sink_share(stack, queries[:, None, None, :]).cpu(),
+            extra)

@@ -3,7 +3,8 @@
 Defaults and choices come from the modules that own them: entropy modes from
 `lib.attention.entropy`, quantizations from `lib.models.base`, the prompt sets from
 `lib.attention.prompts`, seeds and bootstrap settings from `lib.attention.stats`, the
-head-permutation null's from `lib.attention.nulls`, the sanity
+head-permutation null's from `lib.attention.nulls`, the seed null's from
+`lib.attention.seednull` and `lib.attention.verdicts`, the sanity
 dtypes and threshold from `lib.attention.sanity`, the heritage band from
 `lib.attention.verdicts`.
 """
@@ -18,12 +19,19 @@ from lib.attention.entropy import MAX_LENGTH, MIN_PROMPT_TOKENS, MODES
 from lib.attention.nulls import NULL_CI, NULL_N, NULL_SEED
 from lib.attention.prompts import PROMPT_SET, PROMPT_SETS
 from lib.attention.sanity import DTYPE_LABELS, SI_THRESHOLD
+from lib.attention.seednull import SEED_NULL_N
 from lib.attention.stats import BOOTSTRAP_CI, BOOTSTRAP_N, BOOTSTRAP_SEED, SEEDS
-from lib.attention.verdicts import HERITAGE_TARGET, HERITAGE_TOLERANCE
+from lib.attention.verdicts import (
+    HERITAGE_TARGET,
+    HERITAGE_TOLERANCE,
+    SEED_NULL_ALPHA,
+    SEED_NULL_MIN,
+)
 from lib.models.base import QUANTIZATIONS, torch_dtype
 from lib.params import (
     ClaimGroup,
     ClaimId,
+    Distinct,
     ModelName,
     NonNegativeInt,
     PositiveInt,
@@ -58,6 +66,22 @@ class PermutationNull(StrictModel):
     ci: Fraction = NULL_CI
 
 
+class SeedNull(StrictModel):
+    """The seed null: the architecture at random initialization from `n` seeds (the collapse
+    verdict's null and the init baseline of a real model); `alpha`: the family-wise error of
+    the two collapse signs (Holm)."""
+
+    n: Annotated[int, Field(ge=SEED_NULL_MIN)] = SEED_NULL_N
+    alpha: Fraction = SEED_NULL_ALPHA
+
+
+class SeedReference(StrictModel):
+    """A run over trained checkpoints that differ only in training seed (an E08 run of one
+    architecture): how SI varies between trained seeds, shown beside the init seed null."""
+
+    run: ReferenceRun
+
+
 class MaxMemory(StrictModel):
     """accelerate's max_memory: GPU total minus `gpu_headroom_gib`, `cpu` of CPU offload."""
 
@@ -79,6 +103,7 @@ class PublishedModel(StrictModel):
     display: str
     size_b: Annotated[float, Field(gt=0)]
     kind: str  # the attention kind shown in the plot, e.g. MHA
+    family: str | None = None  # the family whose sizes E08 compares (default: its display)
 
 
 class LadderReferences(StrictModel):
@@ -94,6 +119,7 @@ class LadderModel(SparseModel):
     name: ModelName
     display: str | None = None
     size_b: Annotated[float, Field(gt=0)] | None = None
+    family: str | None = None  # the family whose sizes E08 compares (default: its model type)
 
 
 class AttentionParameters(RunParameters):
@@ -105,9 +131,10 @@ class AttentionParameters(RunParameters):
     quantization: Quantization = "none"
     trust_remote_code: bool = False
     use_chat_template: bool = False
-    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)] = list(SEEDS)
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1), Distinct] = list(SEEDS)
     bootstrap: Bootstrap = Bootstrap()
     permutation_null: PermutationNull = PermutationNull()
+    seed_null: SeedNull = SeedNull()
     free_hub_cache: bool = False
     max_memory: MaxMemory | None = None
     null_model: bool = True  # also measure each architecture at random init (random/<model>)
@@ -132,6 +159,7 @@ class E11Parameters(AttentionParameters):
     entropy_mode: EntropyMode = "masked"
     sanity_check: bool = False
     cross_scale: PairReference | None = None
+    trained_seed_reference: SeedReference | None = None
 
 
 @register
@@ -144,6 +172,7 @@ class E11TParameters(AttentionParameters):
     entropy_mode: EntropyMode = "padded"
     sanity_check: bool = False
     mha_reference: PairReference
+    trained_seed_reference: SeedReference | None = None
 
 
 @register

@@ -91,13 +91,101 @@ def _heatmap(ax, matrix, title: str, group_size: int | None = None) -> None:
     ax.set_ylabel("head")
 
 
-def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any],
-                labels: tuple[str, str] = ("base", "instruct")) -> plt.Figure:
-    """Seed 000's six panels: SI, correlation, layer variance, two heatmaps, summary.
+def _delta_rows(ax, rows: Sequence[Mapping[str, Any]], title: str) -> None:
+    """One row per delta: the point with its bootstrap interval, over its seed-null band and
+    its head-permutation band (each where given); 0 marked. Row keys: label, point, ci,
+    seed_null, permutation (intervals), color."""
+    labelled: set[str] = set()
+    if not rows:
+        ax.text(0.5, 0.5, "no delta measured", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title)
+        return
 
-    `base`/`instruct` are results blocks: specialization metrics plus `si_ci` (low, high).
+    def band(y, interval, color, alpha, label, height):
+        if interval and all(is_finite(v) for v in interval):
+            ax.fill_betweenx([y - height / 2, y + height / 2], interval[0], interval[1],
+                             color=color, alpha=alpha, lw=0, zorder=1,
+                             label=None if label in labelled else label)
+            labelled.add(label)
+
+    for y, r in enumerate(rows):
+        band(y, r.get("seed_null"), "tab:orange", 0.25, "seed null 95% (init seeds)", 0.7)
+        band(y, r.get("permutation"), style.NULL, 0.45, NULL_LABEL, 0.35)
+        point, ci = r.get("point"), r.get("ci")
+        if is_finite(point):
+            err = None
+            if ci and all(is_finite(v) for v in ci):
+                err = [[max(point - ci[0], 0)], [max(ci[1] - point, 0)]]
+            label = "bootstrap 95% CI (prompts)"
+            ax.errorbar(point, y, xerr=err, fmt="D", color=r.get("color", "black"), capsize=4,
+                        zorder=3, label=None if label in labelled else label)
+            labelled.add(label)
+            ax.annotate(f"{point:+.4f}", (point, y), xytext=(0, 9), textcoords="offset points",
+                        ha="center", fontsize=8)
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
+    ax.set_ylim(len(rows) - 0.4, -0.6)
+    ax.grid(axis="x", alpha=0.3)
+    if labelled:
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title)
+
+
+def delta_rows(delta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The dSI rows of a pair's delta block for `_delta_rows`: one per entropy mode (the
+    protocol's first), with the bootstrap interval, the seed null and (protocol mode) the
+    head-permutation null."""
+    rows = []
+    perm = (((delta.get("controls") or {}).get("head_permutation") or {}).get("si") or {})
+    for mode, m in (delta.get("entropy_modes") or {}).items():
+        rows.append({"label": f"dSI, {mode}" + (" (protocol)" if m["protocol"] else ""),
+                     "point": m["specialization_index"], "ci": m["si_ci"],
+                     "seed_null": m.get("seed_null_si_interval"),
+                     "permutation": ((perm.get("low"), perm.get("high")) if m["protocol"]
+                                     else None),
+                     "color": "black" if m["protocol"] else "tab:purple"})
+    return rows
+
+
+def calibration_panel(ax, calibration: Mapping[str, Any] | None, title: str) -> None:
+    """Detection rate against the planted fraction for each rule of one calibration block,
+    its false-positive rate on null pairs in the legend."""
+    if not calibration:
+        ax.text(0.5, 0.5, "no calibration (no seed null)", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    styles = {"seed_null": ("tab:green", "o-"), "bootstrap_only": ("tab:blue", "s--"),
+              "as_executed": ("tab:red", "^:")}
+    for rule, block in calibration["rules"].items():
+        fractions = sorted(block["power"], key=float)
+        color, fmt = styles.get(rule, ("grey", "o-"))
+        ax.plot([float(f) for f in fractions], [block["power"][f] for f in fractions], fmt,
+                color=color, alpha=0.8,
+                label=f"{rule}: false positives {block['false_positive_rate']:.1%} of "
+                      f"{block['n_null_pairs']} null pairs")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("planted fraction (toward the layer mean > 0: collapse; < 0: away)")
+    ax.set_ylabel("detection rate (reads the planted direction)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center right")
+    ax.set_title(title)
+
+
+def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any],
+                labels: tuple[str, str] = ("base", "instruct"),
+                delta: Mapping[str, Any] | None = None,
+                calibration: Mapping[str, Any] | None = None) -> plt.Figure:
+    """Six panels: SI with its interval and null; dSI against its nulls in each entropy mode;
+    layer variance; two heatmaps; the calibration of the collapse rules on this architecture.
+
+    `base`/`instruct` are results blocks: specialization metrics plus `si_ci` (low, high);
+    `delta` the pair's delta block (`compare_pair`), `calibration` the architecture's
+    (`lib.attention.calibration.calibrate`).
     """
-    fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
+    fig, axes = plt.subplots(2, 3, figsize=(18, 11))
     colors = [BASE_COLOR, INSTRUCT_COLOR]
     _bars_with_ci(axes[0, 0], labels, [base["specialization_index"],
                   instruct["specialization_index"]],
@@ -111,30 +199,57 @@ def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any]
     axes[0, 0].set_title("Specialization index (bootstrap 95% CI"
                          + ("; grey: null" if any(nulls) else "") + ")"
                          + ("\nmachinery check (random weights)" if machinery else ""))
-    _bars_with_ci(axes[0, 1], labels, [base["mean_head_correlation"],
-                  instruct["mean_head_correlation"]], None, colors)
-    axes[0, 1].set_title("Mean head correlation")
+    _delta_rows(axes[0, 1], delta_rows(delta or {}),
+                "dSI against its nulls (judge it against them, not 0)")
     _layer_variance(axes[0, 2], {labels[0]: base["layer_variances"],
                                  labels[1]: instruct["layer_variances"]}, colors)
     axes[0, 2].set_title("Layer-wise head variance")
     _heatmap(axes[1, 0], base["head_correlation_matrix"], f"{labels[0]}: head correlation")
     _heatmap(axes[1, 1], instruct["head_correlation_matrix"], f"{labels[1]}: head correlation")
-    names = ["SI", "effective ratio", "1 - correlation"]
-    b = [base["specialization_index"], base["effective_ratio"], 1 - base["mean_head_correlation"]]
-    i = [instruct["specialization_index"], instruct["effective_ratio"],
-         1 - instruct["mean_head_correlation"]]
-    x = np.arange(3)
-    axes[1, 2].bar(x - 0.18, b, 0.36, color=BASE_COLOR, label=labels[0])
-    axes[1, 2].bar(x + 0.18, i, 0.36, color=INSTRUCT_COLOR, label=labels[1])
-    for k in range(3):
-        d = i[k] - b[k]
-        axes[1, 2].annotate("±0.000" if abs(d) < 5e-4 else f"{d:+.3f}",
-                            (k, max(b[k], i[k]) + 0.03), ha="center",
-                            color="grey" if abs(d) < 5e-4 else ("green" if d > 0 else "red"))
-    axes[1, 2].set_xticks(x, names)
-    axes[1, 2].set_ylim(min(0.0, *b, *i) - 0.05, max(1.0, *b, *i) + 0.35)
-    axes[1, 2].legend(loc="upper right", fontsize=8)
-    axes[1, 2].set_title("Specialization summary")
+    calibration_panel(axes[1, 2], calibration,
+                      "Collapse rules on this architecture: null pairs and planted effects")
+    fig.suptitle(title, fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_figure(title: str, payload: Mapping[str, Any]) -> plt.Figure:
+    """calibration.json: left, each rule's false-positive rate on null pairs per run (the 5%
+    target marked); right, the corrected rule's detection rate against the planted fraction,
+    one line per run."""
+    runs = payload["runs"]
+    rules = list(next(iter(runs.values()))["rules"]) if runs else []
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 0.5 * max(len(runs), 4) + 3.5))
+    y = np.arange(len(runs))
+    height = 0.8 / max(len(rules), 1)
+    palette = {"seed_null": "tab:green", "bootstrap_only": "tab:blue", "as_executed": "tab:red"}
+    for k, rule in enumerate(rules):
+        rates = [runs[r]["rules"][rule]["false_positive_rate"] for r in runs]
+        ax1.barh(y + (k - (len(rules) - 1) / 2) * height, rates, height,
+                 color=palette.get(rule, "grey"), label=rule)
+    target = payload["target"]["max_false_positive_rate"]
+    ax1.axvline(target, color="black", ls="--", lw=1, label=f"target {target:.0%}")
+    ax1.set_yticks(y, [f"{r}\n{runs[r]['architecture']} ({runs[r]['n_models']} seeds)"
+                       for r in runs], fontsize=8)
+    ax1.invert_yaxis()
+    ax1.set_xlim(0, 1.02)
+    ax1.set_xlabel("share of null pairs read as anything but NOT_RESOLVED")
+    ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4)
+    ax1.grid(axis="x", alpha=0.3)
+    ax1.set_title("False positives on null pairs (two init seeds, no alignment)")
+    cmap = plt.get_cmap("tab10")
+    for k, (run, block) in enumerate(runs.items()):
+        power = block["rules"]["seed_null"]["power"]
+        fractions = sorted(power, key=float)
+        ax2.plot([float(f) for f in fractions], [power[f] for f in fractions], "o-",
+                 color=cmap(k % 10), label=run, alpha=0.85)
+    ax2.axvline(0, color="black", lw=0.8)
+    ax2.set_ylim(-0.05, 1.05)
+    ax2.set_xlabel("planted fraction (each head's entropy toward its layer mean > 0, away < 0)")
+    ax2.set_ylabel("detection rate of the corrected rule")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=7, loc="center right")
+    ax2.set_title("Power on planted effects (corrected rule)")
     fig.suptitle(title, fontsize=14, fontweight="bold")
     fig.tight_layout()
     return fig
@@ -142,32 +257,26 @@ def pair_figure(title: str, base: Mapping[str, Any], instruct: Mapping[str, Any]
 
 def gqa_figure(title: str, mha: Mapping[str, Any] | None, gqa_base: Mapping[str, Any],
                gqa_instruct: Mapping[str, Any], groups: Mapping[str, Mapping[str, float]],
-               group_size: int) -> plt.Figure:
-    """Seed 001's six panels: MHA vs GQA SI, GQA pair, group analysis, variance, heatmaps.
+               group_size: int, gqa_delta: Mapping[str, Any] | None = None) -> plt.Figure:
+    """Seed 001's six panels: MHA vs GQA dSI, GQA pair, group analysis, variance, heatmaps.
 
-    `mha` holds base_si/instruct_si/label (None: no MHA reference, GQA alone); `groups` maps
-    base/instruct to gqa_group_metrics. Values that are not finite are drawn as 0, marked n/a.
+    The MHA-vs-GQA panel shows each dSI with its bootstrap interval over its seed-null and
+    head-permutation bands: `mha` holds delta_si, delta_si_ci, delta_si_seed_null,
+    delta_si_permutation ({low, high}) and label (None: no MHA reference, GQA alone);
+    `gqa_delta` is this run's delta block. `groups` maps base/instruct to gqa_group_metrics.
     """
-    fig, axes = plt.subplots(2, 3, figsize=(17, 10.5))
-    sides = ([(mha["base_si"], mha["instruct_si"], f"MHA\n{mha['label']}")] if mha else []) + [
-        (gqa_base["specialization_index"], gqa_instruct["specialization_index"],
-         "GQA\n(this run)")]
-    x = np.arange(len(sides))
-    base_vals = [float(b) if is_finite(b) else 0.0 for b, _, _ in sides]
-    inst_vals = [float(i) if is_finite(i) else 0.0 for _, i, _ in sides]
-    ax = axes[0, 0]
-    ax.bar(x - 0.18, base_vals, 0.36, color=BASE_COLOR, label="base")
-    ax.bar(x + 0.18, inst_vals, 0.36, color=INSTRUCT_COLOR, label="instruct")
-    for k, (b, i, _) in enumerate(sides):
-        defined = is_finite(b) and is_finite(i)
-        d = float(i) - float(b) if defined else 0.0
-        ax.annotate(f"dSI={d:+.4f}" if defined else "dSI n/a",
-                    (k, max(base_vals[k], inst_vals[k]) + 0.03), ha="center",
-                    color="green" if d > 0 else "red", fontweight="bold")
-    ax.set_xticks(x, [label for _, _, label in sides])
-    ax.set_ylim(min(0.0, *base_vals, *inst_vals) - 0.05, max(1.0, *base_vals, *inst_vals) + 0.2)
-    ax.legend()
-    ax.set_title("MHA vs GQA: specialization index")
+    fig, axes = plt.subplots(2, 3, figsize=(18, 11))
+    rows = []
+    if mha:
+        perm = mha.get("delta_si_permutation") or {}
+        rows.append({"label": f"MHA\n{mha['label']}", "point": mha.get("delta_si"),
+                     "ci": mha.get("delta_si_ci"), "seed_null": mha.get("delta_si_seed_null"),
+                     "permutation": (perm.get("low"), perm.get("high")),
+                     "color": KIND_COLORS.get("MHA", "black")})
+    for r in delta_rows(gqa_delta or {}):
+        rows.append({**r, "label": "GQA (this run)\n" + r["label"],
+                     "color": KIND_COLORS.get("GQA", "black")})
+    _delta_rows(axes[0, 0], rows, "MHA vs GQA: dSI with its interval and nulls")
     _bars_with_ci(axes[0, 1], ["base", "instruct"],
                   [gqa_base["specialization_index"], gqa_instruct["specialization_index"]],
                   [gqa_base["si_ci"], gqa_instruct["si_ci"]] if gqa_base.get("si_ci") else None,
@@ -203,14 +312,31 @@ def gqa_figure(title: str, mha: Mapping[str, Any] | None, gqa_base: Mapping[str,
     return fig
 
 
+def spread_labels(ys: Sequence[float], gap: float) -> list[float]:
+    """Label heights for points at `ys`: each at least `gap` from the next, as close to its
+    point as that allows (in the points' order, pushed up, then the block re-centred)."""
+    order = np.argsort(ys, kind="stable")
+    placed = np.array([float(ys[k]) for k in order])
+    for k in range(1, placed.size):
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    if placed.size:
+        placed -= (placed - np.array([float(ys[k]) for k in order])).mean()
+        for k in range(1, placed.size):
+            placed[k] = max(placed[k], placed[k - 1] + gap)
+    out = np.empty(placed.size)
+    out[order] = placed
+    return out.tolist()
+
+
 def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
                   tolerance: float, trend: Mapping[str, Any] | None = None) -> plt.Figure:
     """Seed 003's two panels: SI per model (bars, references hatched) and size vs SI.
 
     Each row: display, size_b, si, si_ci (or None), kind, reference (bool), stand_in (bool).
     Random-init stand-ins are drawn apart (pale bars, hollow crosses) and labelled; `trend`
-    (`lib.attention.study.ladder_trend`: fitted to the real models only) is drawn over the
-    sizes it was fitted on.
+    (`lib.attention.study.ladder_trend`: within one family) is drawn over the sizes it was
+    fitted on with its slope's interval, and not at all without one. Labels are spread so
+    that they do not overlap (`spread_labels`).
     """
     rows = sorted(rows, key=lambda r: r["size_b"])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6))
@@ -230,8 +356,8 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
         elif r["reference"]:
             bar.set_hatch("//")
         ax1.annotate(f"{value:.3f}" if np.isfinite(value) else "n/a",
-                     (bar.get_x() + bar.get_width() / 2, (value if np.isfinite(value) else 0)
-                      + 0.03), ha="center", fontsize=9)
+                     (bar.get_x() + bar.get_width() * 0.55, value if np.isfinite(value) else 0),
+                     xytext=(4, 3), textcoords="offset points", ha="left", fontsize=9)
     _null_marks(ax1, [bar.get_x() + bar.get_width() / 2 for bar in bars],
                 [si_null(r) for r in rows], bars[0].get_width() if len(bars) else 0.8)
     ax1.axhline(target, color="green", ls="--", label=f"target SI {target}")
@@ -255,16 +381,24 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
                     edgecolors=[c for c, k in zip(colors, apart, strict=True) if k],
                     linewidths=1.5, zorder=3,
                     label="random-init stand-in (not in trend or verdict)")
-    for r, value, ok in zip(rows, values, finite, strict=True):
-        if ok:
-            ax2.annotate(r["display"], (r["size_b"], value), xytext=(6, 6),
-                         textcoords="offset points", fontsize=8,
-                         color="grey" if r.get("stand_in") else "black")
-    if trend:
+    shown = [k for k in range(len(rows)) if finite[k]]
+    for k, y_label in zip(shown, spread_labels([values[k] for k in shown], 0.06), strict=True):
+        r = rows[k]
+        ax2.annotate(r["display"], (r["size_b"], values[k]), xytext=(r["size_b"] * 1.15, y_label),
+                     textcoords="data", fontsize=8, va="center",
+                     color="grey" if r.get("stand_in") else "black",
+                     arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6})
+    if trend and trend.get("slope_ci"):
         xs = np.geomspace(min(trend["sizes_b"]), max(trend["sizes_b"]), 50)
-        ax2.plot(xs, trend["slope_per_decade"] * np.log10(xs) + trend["intercept"], "r--",
-                 alpha=0.6, label=f"trend of the real models ({trend['slope_per_decade']:+.4f} "
-                 "SI per tenfold size)")
+        x0 = np.log10(xs) - np.mean(np.log10(trend["sizes_b"]))
+        centre = trend["slope_per_decade"] * np.log10(xs) + trend["intercept"]
+        low, high = trend["slope_ci"]
+        ax2.plot(xs, centre, "r--", alpha=0.7,
+                 label=f"trend within {trend['family']} ({trend['slope_per_decade']:+.4f} SI per "
+                 f"tenfold size, {trend['ci']:.0%} CI [{low:+.4f}, {high:+.4f}])")
+        slopes = np.array([low, high])[:, None] - trend["slope_per_decade"]
+        ax2.fill_between(xs, (centre + slopes * x0).min(axis=0),
+                         (centre + slopes * x0).max(axis=0), color="red", alpha=0.12, lw=0)
     ax2.legend(fontsize=8)
     ax2.axhspan(target - tolerance, target + tolerance, color="green", alpha=0.1)
     ax2.set_xscale("log")
@@ -280,8 +414,9 @@ def ladder_figure(title: str, rows: Sequence[Mapping[str, Any]], target: float,
 def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
     """The headline figure: SI (base, instruct) and dSI with bootstrap CIs, grouped by kind.
 
-    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci and
-    `stand_in` (a random-init stand-in pair: labelled so, and the dSI panel is called an
+    Each row: label, kind, base_si, base_ci, instruct_si, instruct_ci, delta_si, delta_ci,
+    optionally `seed_null_ci` (the dSI's seed-null interval, drawn as a band) and `stand_in`
+    (a random-init stand-in pair: labelled so, and the dSI panel is called an
     alignment effect only when no row is one). A value that is not finite (None: JSON null) is
     left out and its row labelled "n/a".
     """
@@ -311,6 +446,13 @@ def summary_figure(title: str, rows: Sequence[Mapping[str, Any]]) -> plt.Figure:
                     width=0.25, horizontal=True)
         _null_marks(ax2, [k], [si_null({"si_null": perm.get("delta")})], width=0.5,
                     horizontal=True)
+        seed = r.get("seed_null_ci")
+        if seed and all(is_finite(v) for v in seed):
+            label = "seed null 95% (init seeds)"
+            ax2.fill_betweenx([k - 0.35, k + 0.35], seed[0], seed[1], color="tab:orange",
+                              alpha=0.2, lw=0, zorder=0,
+                              label=None if label in labelled else label)
+            labelled.add(label)
         point(ax1, r["base_si"], r.get("base_ci"), k - 0.15, "base", fmt="o", color=BASE_COLOR,
               capsize=3)
         point(ax1, r["instruct_si"], r.get("instruct_ci"), k + 0.15, "instruct", fmt="s",

@@ -11,11 +11,24 @@ pairs sharing a group, defined when a group holds at least two heads (not MHA; f
 the mean head correlation of the whole model); `within_between_ratio` seed 001's within/between
 KV-group variance ratio, batched, defined with at least two groups of at least two heads (GQA).
 `group_metric_reasons` says which is undefined. `mean_head_variance` is seed 000's, batched.
+`depth_share` is the share of the entropy variance the layer means explain.
+
+SI can exceed 1: it is 1 - the mean of correlations in [-1, 1], so it lies in [0, 2], and it is
+above 1 when the heads' layer profiles are anti-correlated on average (some heads' entropy rising
+with depth where others' falls).
+
+A head whose profile is constant over layers up to rounding (`lib.stats.correlation`'s rule, the
+one every correlation of the repository follows) has no correlation: its row and column are NaN,
+not the ~1e-16 rounding leaves. SI and the mean head correlation then average the defined pairs
+(`specialization_metrics` reports the undefined heads and pairs); with no defined pair they are
+NaN.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from lib.stats.correlation import near_constant
 
 ArrayLike = np.ndarray | list
 
@@ -32,16 +45,38 @@ def _as_matrix(E: ArrayLike) -> np.ndarray:
 def head_correlations(E: np.ndarray) -> np.ndarray:
     """Correlation matrices of the heads' per-layer profiles: [..., L, H] -> [..., H, H].
 
-    Same as np.corrcoef(E.T) (NaN where a head is constant over layers, values clipped to
-    [-1, 1]), for any number of leading dims.
+    Same as np.corrcoef(E.T) (values clipped to [-1, 1]), for any number of leading dims, and
+    NaN in the row and column of a head constant over layers up to rounding (module docstring).
     """
+    constant = near_constant(E, axis=-2)  # [..., H]
     E = np.asarray(E, dtype=np.float64)
     centered = E - E.mean(axis=-2, keepdims=True)
-    cov = np.einsum("...lh,...lk->...hk", centered, centered)
-    std = np.sqrt(np.einsum("...hh->...h", cov))
+    cov = np.matmul(np.swapaxes(centered, -1, -2), centered)  # batched BLAS, [..., H, H]
+    std = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / std[..., :, None] / std[..., None, :]
-    return np.clip(corr, -1.0, 1.0)
+    corr = np.clip(corr, -1.0, 1.0)
+    if constant.any():
+        corr[constant[..., :, None] | constant[..., None, :]] = np.nan
+    return corr
+
+
+def undefined_heads(E: np.ndarray) -> dict | None:
+    """For one E [layers, heads]: the heads constant over layers (module docstring), the head
+    pairs they leave undefined and why; None when every head has a profile."""
+    heads = np.flatnonzero(near_constant(E, axis=-2)).tolist()
+    if not heads:
+        return None
+    num_heads = np.shape(E)[-1]
+    pairs = num_heads * (num_heads - 1) // 2
+    defined = (num_heads - len(heads)) * (num_heads - len(heads) - 1) // 2
+    which = f"head {heads[0]} is" if len(heads) == 1 else f"heads {heads} are"
+    then = (f"SI and mean_head_correlation average the {defined} defined pairs" if defined
+            else "no pair of heads is defined: SI is undefined")
+    return {"heads": heads, "pairs": pairs - defined, "defined_pairs": defined,
+            "reason": f"{which} constant over layers up to rounding (lib.stats.correlation): "
+                      f"{'its' if len(heads) == 1 else 'their'} correlations are undefined; "
+                      f"{then}"}
 
 
 def _upper(corr: np.ndarray) -> np.ndarray:
@@ -69,7 +104,20 @@ def specialization_index(E: np.ndarray) -> np.ndarray | float:
     E = np.asarray(E, dtype=np.float64)
     if E.ndim < 2:
         raise ValueError(f"E must be [..., layers, heads], got shape {E.shape}")
-    si = 1.0 - _upper_nanmean(head_correlations(E))
+    # the mean of the strict upper triangle of the correlation matrix without forming it: with
+    # z_h the centred, unit-norm profile of head h (0 for a constant head), the sum of all
+    # correlations is |sum_h z_h|^2 and the diagonal holds one 1 per defined head
+    constant = near_constant(E, axis=-2)  # [..., H]
+    centered = E - E.mean(axis=-2, keepdims=True)
+    norm = np.sqrt((centered ** 2).sum(axis=-2, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(constant[..., None, :], 0.0, centered / norm)
+    defined = (~constant).sum(axis=-1)
+    pairs = defined * (defined - 1) / 2
+    total = (z.sum(axis=-1) ** 2).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        si = np.where(pairs > 0, 1.0 - (total - defined) / 2 / np.where(pairs > 0, pairs, 1),
+                      np.nan)
     return float(si) if si.ndim == 0 else si
 
 
@@ -83,7 +131,8 @@ def specialization_metrics(E: ArrayLike) -> dict:
 
     Scalars are python floats (NaN where undefined: constant heads, a third with no layers when
     layers < 3); `layer_variances` is a list [layers] and `head_correlation_matrix` a nested list
-    [heads][heads] (JSON-friendly); `num_layers`, `num_heads` are ints.
+    [heads][heads] (JSON-friendly); `num_layers`, `num_heads` are ints. With heads constant over
+    layers, `undefined_heads` (`undefined_heads(E)`) says which and how many pairs are left out.
     """
     E = _as_matrix(E)
     num_layers, num_heads = E.shape
@@ -99,6 +148,7 @@ def specialization_metrics(E: ArrayLike) -> dict:
     def region(values: np.ndarray) -> float:
         return float(values.mean()) if values.size else float("nan")
 
+    undefined = undefined_heads(E)
     return {
         "specialization_index": 1.0 - mean_corr,
         "mean_head_correlation": mean_corr,
@@ -110,9 +160,26 @@ def specialization_metrics(E: ArrayLike) -> dict:
         "middle_variance": region(layer_variances[third : 2 * third]),
         "late_variance": region(layer_variances[2 * third :]),
         "head_correlation_matrix": corr.tolist(),
+        "depth_share": depth_share(E),
         "num_layers": int(num_layers),
         "num_heads": int(num_heads),
+        **({"undefined_heads": undefined} if undefined else {}),
     }
+
+
+def depth_share(E: np.ndarray) -> np.ndarray | float:
+    """Share of the variance of E [..., layers, heads] that the layer means explain:
+    1 - sum((E - layer mean)^2) / sum((E - grand mean)^2) (NaN where E is constant).
+
+    What a head-permutation null keeps: shuffling heads within a layer leaves each layer's values,
+    so an SI that is a typical draw is set by this depth profile and the spread within layers.
+    """
+    E = np.asarray(E, dtype=np.float64)
+    within = ((E - E.mean(axis=-1, keepdims=True)) ** 2).sum(axis=(-2, -1))
+    total = ((E - E.mean(axis=(-2, -1), keepdims=True)) ** 2).sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, 1.0 - within / np.where(total > 0, total, 1.0), np.nan)
+    return float(share) if share.ndim == 0 else share
 
 
 def mean_head_variance(E: np.ndarray) -> np.ndarray | float:

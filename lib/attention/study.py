@@ -23,11 +23,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
-from lib.attention.entropy import measure_attention
+from lib.attention.entropy import OTHER_MODES, measure_attention
+from lib.attention.multiplicity import ALPHA as PERMUTATION_ALPHA
+from lib.attention.multiplicity import permutation_family
 from lib.attention.nulls import head_permutation_controls, head_permutation_delta, undefined_null
 from lib.attention.prompts import prompt_md5
 from lib.attention.sanity import first_passing_variant, sanity_check
+from lib.attention.seednull import (
+    init_architecture,
+    init_comparison,
+    seed_null_block,
+    seeds_for,
+    spreads,
+)
 from lib.attention.specialization import mean_head_variance, specialization_metrics
 from lib.attention.stats import (
     bootstrap_delta,
@@ -41,13 +51,22 @@ from lib.attention.stats import (
     sink_share_summary,
     undefined_estimate,
 )
-from lib.attention.verdicts import Verdict, heritage, is_finite, territorial_collapse
+from lib.attention.verdicts import (
+    SEED_NULL_ALPHA,
+    Verdict,
+    heritage,
+    heritage_family,
+    is_finite,
+    territorial_collapse,
+)
 from lib.claims import CLAIMS_BY_ID, reference
 from lib.models import LoadedModel, free_model, load_model
-from lib.models.base import check_quantization
+from lib.models.architecture import architecture_info
+from lib.models.base import check_quantization, default_device, set_pad_token, torch_dtype
+from lib.models.random_init import DEFAULT_MAX_PARAMETERS, random_models
 from lib.models.random_init import PREFIX as RANDOM_PREFIX
 from lib.paths import ROOT
-from lib.results import find_result, workflow_run
+from lib.results import ResultRefused, find_result, workflow_run
 
 PUBLISHED_FALLBACK_PROFILE = "paper"  # the one profile that may stand in published claims
 STAND_IN_SOURCES = ("tiny", "random")  # LoadedModel.source of random-initialized models
@@ -74,6 +93,8 @@ class ModelRun:
     sink_share: np.ndarray | None = None  # [prompts, layers, heads] weight on the first token
     # the architecture controls, one block each (`model_controls`); 4(a)'s "null_model" joins them
     controls: dict[str, Any] = field(default_factory=dict)
+    # entropies [prompts, layers, heads] in the other modes the same pass gives, by mode
+    other_modes: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def profile(self) -> np.ndarray:
@@ -182,13 +203,15 @@ def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequenc
     if sanity is not None and not sanity["ok"]:
         raise RuntimeError(f"sanity check failed for {loaded.name}: {sanity}")
 
-    def measure(_seed: int) -> np.ndarray:  # [2, prompts, layers, heads]: both seed-checked
+    others = OTHER_MODES[params["entropy_mode"]]
+
+    def measure(_seed: int) -> np.ndarray:  # [2 + others, prompts, layers, heads], seed-checked
         m = measure_attention(loaded.model, loaded.tokenizer, texts, mode=params["entropy_mode"],
-                              max_length=params["max_length"])
-        return np.stack([m.entropies, m.sink_share])
+                              max_length=params["max_length"], other_modes=others)
+        return np.stack([m.entropies, m.sink_share, *(m.other_modes[o] for o in others)])
 
     start = time.perf_counter()
-    (per_prompt, sink), outcome = seed_invariance(measure, seeds=params["seeds"])
+    (per_prompt, sink, *extra), outcome = seed_invariance(measure, seeds=params["seeds"])
     measured = time.perf_counter() - start
     si = bootstrap_si(per_prompt, **_bootstrap_args(params))
     record = model_record(loaded)
@@ -196,7 +219,8 @@ def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequenc
                     specialization_metrics(per_prompt.mean(axis=0)), outcome,
                     (si["low"], si["high"]), sanity, {"measure_s": measured}, sink,
                     model_controls(params, per_prompt, sink,
-                                   record["architecture"]["num_kv_heads"], si))
+                                   record["architecture"]["num_kv_heads"], si),
+                    dict(zip(others, extra, strict=True)))
 
 
 def measure_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> ModelRun:
@@ -239,14 +263,77 @@ def measure_with_sanity_variants(params: dict[str, Any], name: str, prompts: Seq
     return run
 
 
-def null_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> dict[str, Any]:
-    """The null model of `name`: its architecture at random initialization (`random/<name>`,
-    `lib.models.random_init`: real layers and heads, widths reduced only as far as the file's
-    `random_max_parameters` requires, saying so),
-    measured by the same protocol on the first seed, unquantized. Returns its controls
-    (`specialization`, `kv_groups`, `attention_sink`) and `model` (the record, `reduction`
-    included); every figure undefined, with the reason, when the file turns it off
-    (`null_model: false`) or `name` is itself a random initialization.
+@dataclass
+class InitSeeds:
+    """An architecture at random initialization, measured from several seeds (`seeds_for`)."""
+
+    architecture: str  # the random/ name
+    seeds: list[int]
+    per_prompt: dict[str, np.ndarray]  # mode -> [seeds, prompts, layers, heads] entropies
+    sink_share: np.ndarray  # [seeds, prompts, layers, heads]
+    record: dict[str, Any]  # `model_record` of the first seed's model
+    timings: dict[str, float] = field(default_factory=dict)  # seconds; printed, not saved
+
+
+def measure_init_seeds(params: dict[str, Any], name: str, prompts: Sequence[str],
+                       n: int | None = None) -> InitSeeds:
+    """`name`'s architecture at random initialization (`random/<name>`, or `name` itself if it
+    is one) from `n` seeds (default the file's `seed_null.n`; `seeds_for`), each measured by the
+    file's protocol in one pass per seed (the entropy mode and the other modes that pass gives,
+    sink shares), in the file's dtype, unquantized, with the model's own tokenizer and full
+    vocabulary where it has one (`keep_vocabulary`; widths shrink only to fit
+    `random_max_parameters`)."""
+    architecture = init_architecture(name)
+    seeds = seeds_for(architecture, n or params["seed_null"]["n"])
+    mode = params["entropy_mode"]
+    modes = (mode, *OTHER_MODES[mode])
+    per: dict[str, list[np.ndarray]] = {m: [] for m in modes}
+    sinks, record = [], None
+    start = time.perf_counter()
+    budget = params["random_max_parameters"] or DEFAULT_MAX_PARAMETERS
+    for built in random_models(architecture, seeds, budget, keep_vocabulary=True):
+        model = built.model.to(device=default_device(None), dtype=torch_dtype(params["dtype"]))
+        set_pad_token(built.tokenizer)
+        if record is None:
+            record = model_record(LoadedModel.ready(
+                architecture, model, built.tokenizer, architecture_info(model.config), "random",
+                "none", built.revision, built.reduction))
+        texts = format_prompts(built.tokenizer, prompts, params["use_chat_template"])
+        m = measure_attention(model, built.tokenizer, texts, mode=mode,
+                              max_length=params["max_length"], other_modes=modes[1:],
+                              progress=False)
+        per[mode].append(m.entropies)
+        for other in modes[1:]:
+            per[other].append(m.other_modes[other])
+        sinks.append(m.sink_share)
+        del model, built
+    return InitSeeds(architecture, seeds, {m: np.stack(v) for m, v in per.items()},
+                     np.stack(sinks), record or {},
+                     {"measure_s": time.perf_counter() - start})
+
+
+def init_block(init: InitSeeds, mode: str, ci: float = 0.95) -> dict[str, Any]:
+    """The seed null of `init` in `mode` (`seed_null_block`) with its architecture, seeds and the
+    reduction its models needed."""
+    return {"architecture": init.architecture, "seeds": init.seeds, "n_models": len(init.seeds),
+            "entropy_mode": mode, "reduction": init.record.get("reduction"),
+            **seed_null_block(init.per_prompt[mode], ci)}
+
+
+def null_model(params: dict[str, Any], name: str, prompts: Sequence[str],
+               point: float | None = None, seed_null: dict[str, Any] | None = None,
+               ) -> dict[str, Any]:
+    """The null model of `name`: its architecture at random initialization from the file's
+    `seed_null.n` seeds (`measure_init_seeds`: real layers and heads, own tokenizer and full
+    vocabulary, widths reduced only as far as `random_max_parameters` requires, saying so),
+    measured by the same protocol, unquantized. Returns the controls of the first seed
+    (`specialization`, `kv_groups`, `attention_sink`, `head_permutation`), `model` (its record,
+    `reduction` included) and `init_seeds`: the SI of every seed and, given the trained model's
+    SI `point`, that SI against them (`init_comparison`). A pair's `seed_null` (the same seeds
+    of the same architecture, `lib.attention.calibration.seed_null_for_run`) gives the seeds'
+    SIs without measuring them again: only the first seed is measured, for its controls. Every
+    figure undefined, with the reason, when the file turns it off (`null_model: false`) or
+    `name` is itself a random initialization.
     """
     reason = None
     if not params["null_model"]:
@@ -258,11 +345,27 @@ def null_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> dic
         return {"model": None, "specialization": {"si": nothing},
                 "kv_groups": {"group_si": nothing, "within_group_correlation": nothing},
                 "attention_sink": {"mean": nothing},
-                "head_permutation": {"si": undefined_null(reason)}}
-    null_params = {**params, "seeds": params["seeds"][:1], "quantization": "none",
-                   "free_hub_cache": False, "sanity_check": False}
-    run = measure_model(null_params, RANDOM_PREFIX + name, prompts)
-    return {"model": run.record, **run.controls}
+                "head_permutation": {"si": undefined_null(reason)},
+                "init_seeds": {"reason": reason}}
+    mode = params["entropy_mode"]
+    reuse = bool(seed_null) and seed_null.get("architecture") == init_architecture(name)
+    init = measure_init_seeds(params, name, prompts, 1 if reuse else None)
+    first = init.per_prompt[mode][0]
+    si = bootstrap_si(first, **_bootstrap_args(params))
+    controls = model_controls(params, first, init.sink_share[0],
+                              init.record["architecture"]["num_kv_heads"], si)
+    if reuse:
+        stored = seed_null["modes"][mode]
+        block = {"architecture": seed_null["architecture"], "seeds": seed_null["seeds"],
+                 "n_models": seed_null["n_models"], "entropy_mode": mode,
+                 "reduction": seed_null.get("reduction"),
+                 **{key: stored[key] for key in ("specialization_index", "mean_head_variance")}}
+    else:
+        block = init_block(init, mode)
+    values = block["specialization_index"].get("raw", block["specialization_index"]["values"])
+    return {"model": init.record, **controls,
+            "init_seeds": {**block, "si_against_init": (
+                init_comparison(point, values) if point is not None else None)}}
 
 
 def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
@@ -288,39 +391,124 @@ def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
                                                        **_null_args(params))}
 
 
-def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun) -> dict[str, Any]:
+def _mode_delta(params: dict[str, Any], base: np.ndarray, instruct: np.ndarray,
+                ) -> dict[str, Any]:
+    """dSI and d mean head variance of one entropy mode with their paired bootstraps."""
+    boot = _bootstrap_args(params)
+    dsi = bootstrap_delta_si(base, instruct, **boot)
+    dvar = bootstrap_delta(base, instruct, mean_head_variance, **boot)
+    return {"specialization_index": dsi["point"], "si_ci": [dsi["low"], dsi["high"]],
+            "si_ci_excludes_zero": bool(dsi["excludes_zero"]),
+            "mean_head_variance": dvar["point"], "variance_ci": [dvar["low"], dvar["high"]],
+            "variance_ci_excludes_zero": bool(dvar["excludes_zero"]), "_dsi": dsi}
+
+
+def seed_null_summary(seed_null: dict[str, Any] | None, mode: str,
+                      alpha: float = SEED_NULL_ALPHA) -> dict[str, Any]:
+    """The seed null a pair's verdict reads in `mode`: the architecture, seeds, per metric its
+    spread and 95% delta interval, where it came from, the verdict's `alpha`; `reason` when
+    there is none."""
+    if not seed_null:
+        return {"reason": "no seed null (the run has none)", "alpha": alpha}
+    block = (seed_null.get("modes") or {}).get(mode)
+    if not block:
+        return {"reason": f"the seed null has no {mode} entropies", "alpha": alpha}
+    return {"architecture": seed_null["architecture"], "n_models": seed_null["n_models"],
+            "seeds": seed_null["seeds"], "entropy_mode": mode,
+            "reduction": seed_null.get("reduction"), "source": seed_null.get("source"),
+            **{k: block[k] for k in ("specialization_index", "mean_head_variance")},
+            "alpha": alpha, "reason": None}
+
+
+def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
+                 seed_null: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deltas (instruct - base) of the specialization metrics and of the architecture controls
     (`controls`), with paired bootstrap intervals over prompts of dSI (`si_ci`; the correlation's
     is its mirror, `correlation_ci`: SI = 1 - correlation) and of the mean head variance
     (`variance_ci`); `specialization_index_relative` is dSI / base SI (seed 001's "+4.2%");
-    `bootstrap` says how the intervals were made."""
+    `bootstrap` says how the intervals were made; `seed_null` the seed null the verdict reads
+    (`lib.attention.calibration.seed_null_for_run`) and `entropy_modes` dSI and d variance in
+    every mode the pass measured (the protocol's first), each with its own collapse verdict."""
     keys = ("specialization_index", "mean_head_correlation", "mean_head_variance",
             "effective_ratio", "early_variance", "middle_variance", "late_variance")
-    boot = _bootstrap_args(params)
-    dsi = bootstrap_delta_si(base.per_prompt, instruct.per_prompt, **boot)
-    dvar = bootstrap_delta(base.per_prompt, instruct.per_prompt, mean_head_variance, **boot)
+    mode = params["entropy_mode"]
+    protocol = _mode_delta(params, base.per_prompt, instruct.per_prompt)
+    dsi = protocol.pop("_dsi")
     delta = {k: instruct.metrics[k] - base.metrics[k] for k in keys}
     base_si = base.metrics["specialization_index"]
     delta["specialization_index_relative"] = (
         delta["specialization_index"] / base_si if is_finite(base_si) and base_si else None)
-    delta["si_ci"] = [dsi["low"], dsi["high"]]
-    delta["si_ci_excludes_zero"] = bool(dsi["excludes_zero"])
+    delta["si_ci"] = protocol["si_ci"]
+    delta["si_ci_excludes_zero"] = protocol["si_ci_excludes_zero"]
     delta["correlation_ci"] = [-dsi["high"], -dsi["low"]]
-    delta["variance_ci"] = [dvar["low"], dvar["high"]]
-    delta["variance_ci_excludes_zero"] = bool(dvar["excludes_zero"])
+    delta["variance_ci"] = protocol["variance_ci"]
+    delta["variance_ci_excludes_zero"] = protocol["variance_ci_excludes_zero"]
     delta["bootstrap"] = bootstrap_settings(params, dsi["n_prompts"])
+    alpha = params["seed_null"]["alpha"]
+    delta["seed_null"] = seed_null_summary(seed_null, mode, alpha)
     delta["controls"] = pair_controls(params, base, instruct, dsi)
+    modes = {mode: protocol}
+    for other in base.other_modes.keys() & instruct.other_modes.keys():
+        modes[other] = _mode_delta(params, base.other_modes[other], instruct.other_modes[other])
+        modes[other].pop("_dsi")
+    for name, block in modes.items():
+        null = seed_null_summary(seed_null, name, alpha)
+        verdict = _collapse(base.name, instruct.name,
+                            _mode_metrics(base, name), _mode_metrics(instruct, name), block,
+                            null, alpha)
+        block.update({"protocol": name == mode, "seed_null_si_interval": (
+            null.get("specialization_index") or {}).get("interval"), "verdict": verdict.code,
+            "verdict_seed_rule": (verdict.as_executed or {}).get("code"),
+            "sign_status": verdict.values.get("sign_status")})
+    delta["entropy_modes"] = modes
+    delta["multiplicity"] = permutation_family(
+        {"base": base.controls["head_permutation"],
+         "instruct": instruct.controls["head_permutation"],
+         "delta": delta["controls"]["head_permutation"]},
+        "every head-permutation test of this pair (base, instruct, delta)")
     return delta
+
+
+def _mode_metrics(run: ModelRun, mode: str) -> dict[str, Any]:
+    """SI, correlation and head variance of `run` in `mode` (its protocol mode: its metrics)."""
+    if mode not in run.other_modes:
+        return run.metrics
+    return specialization_metrics(run.other_modes[mode].mean(axis=0))
+
+
+def _collapse(base: str, instruct: str, base_metrics: dict[str, Any],
+              instruct_metrics: dict[str, Any], delta: dict[str, Any],
+              seed_null: dict[str, Any], alpha: float) -> Verdict:
+    null = None if seed_null.get("reason") else spreads(seed_null)
+    return territorial_collapse(
+        base_metrics, instruct_metrics, (f"base {base}", f"instruct {instruct}"),
+        intervals={"specialization_index": delta["si_ci"],
+                   "mean_head_variance": delta["variance_ci"]},
+        seed_null=null, alpha=alpha)
 
 
 def collapse_verdict(base: ModelRun, instruct: ModelRun, delta: dict[str, Any]) -> Verdict:
     """The territorial-collapse verdict of a pair: corrected (two independent signs, each
-    counted only when its bootstrap interval excludes 0) with the seed rule as executed beside
-    it (`lib.attention.verdicts.territorial_collapse`)."""
-    return territorial_collapse(
-        base.metrics, instruct.metrics, (f"base {base.name}", f"instruct {instruct.name}"),
-        intervals={"specialization_index": delta["si_ci"],
-                   "mean_head_variance": delta["variance_ci"]})
+    counted only when its bootstrap interval excludes 0 and the delta lies outside its seed
+    null, `delta["seed_null"]`; Holm over the two) with the seed rule as executed beside it
+    (`lib.attention.verdicts.territorial_collapse`)."""
+    null = delta.get("seed_null") or {"reason": "no seed null"}
+    return _collapse(base.name, instruct.name, base.metrics, instruct.metrics, delta, null,
+                     null.get("alpha", SEED_NULL_ALPHA))
+
+
+def interval_side(interval: Sequence[Any] | None) -> str:
+    """'below 0', 'above 0' or 'includes 0' (also for a missing or non-finite interval)."""
+    if not interval or not all(is_finite(v) for v in interval):
+        return "includes 0"
+    return "below 0" if interval[1] < 0 else "above 0" if interval[0] > 0 else "includes 0"
+
+
+def modes_differ(delta: dict[str, Any]) -> bool:
+    """Whether the entropy modes a pair was measured in give different collapse verdicts or
+    dSI intervals on different sides of 0."""
+    modes = (delta.get("entropy_modes") or {}).values()
+    return len({(m["verdict"], interval_side(m["si_ci"])) for m in modes}) > 1
 
 
 def methodology(params: dict[str, Any], prompts: Sequence[str], runs: Sequence[ModelRun],
@@ -336,7 +524,8 @@ def methodology(params: dict[str, Any], prompts: Sequence[str], runs: Sequence[M
         "quantization_requested": params["quantization"],
         "quantization_used": {r.name: r.record["quantization"] for r in runs},
         "seed_invariance": {r.name: r.seed_invariance["outcome"] for r in runs},
-        "bootstrap": params["bootstrap"],
+        "bootstrap": params["bootstrap"], "seed_null": params["seed_null"],
+        "other_entropy_modes": list(OTHER_MODES[params["entropy_mode"]]),
     }
 
 
@@ -370,14 +559,20 @@ def ensure_reference(profile: str, spec: dict[str, Any] | None,
         return None
     run = spec["run"]
     path = f"results/{profile}/{run}.json"
-    if find_result(profile, run) is not None:
-        return path
-    if profile == PUBLISHED_FALLBACK_PROFILE:
+    try:
+        if find_result(profile, run) is not None:
+            return path
+        why = "has no results"
+    except ResultRefused as refused:  # swapped, edited or stale: never read, made again
+        if workflow_run():
+            raise
+        why = f"is refused ({refused})"
+    if profile == PUBLISHED_FALLBACK_PROFILE and why == "has no results":
         return "published claims (the run has not been made)"
     if workflow_run():
         raise _missing_reference(profile, run, allowed=False)
     command = snakemake_target(profile, run)
-    print(f"reference run {run} has no results: making it with the workflow "
+    print(f"reference run {run} {why}: making it with the workflow "
           f"({' '.join(command[2:])}), a few minutes", flush=True)
     (make or (lambda cmd: subprocess.run(cmd, cwd=ROOT, check=True)))(command)
     if find_result(profile, run) is None:
@@ -422,6 +617,11 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
         "delta_corr": ("delta", "mean_head_correlation"),
         "verdict": ("verdict", "as_executed", "code"),  # the seed's rule, as published
         "verdict_corrected": ("verdict", "code"),
+        "base_si_ci": ("base", "si_ci"),
+        "delta_si_ci": ("delta", "si_ci"),
+        "delta_si_seed_null": ("delta", "seed_null", "specialization_index", "interval"),
+        "delta_si_permutation": ("delta", "controls", "head_permutation", "si"),
+        "si_sign": ("verdict", "values", "sign_status", "SI down / correlation up"),
     }
     run = spec["run"]
     payload = find_result(profile, run)
@@ -434,7 +634,7 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
         claim = f"{prefix}.{key}" if prefix and f"{prefix}.{key}" in CLAIMS_BY_ID else None
         try:
             ref = reference(profile, run, path, claim)
-        except FileNotFoundError:
+        except (FileNotFoundError, KeyError):
             out[key] = None  # neither the run nor a published number gives this field
             continue
         out[key] = ref.value
@@ -460,6 +660,7 @@ def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
     a = run.record["architecture"]
     return {
         "display": entry.get("display", run.name), "name": run.name,
+        "family": entry.get("family") or a["family"],
         "size_b": entry.get("size_b", run.record["parameters"] / 1e9),
         "si": run.metrics["specialization_index"], "si_ci": list(run.si_ci),
         "kind": a["attention_kind"], "rho_head": run.record["rho_head"],
@@ -479,6 +680,7 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
     if payload is not None:
         return [{
             "display": m["display"], "name": name, "size_b": m["size_b"],
+            "family": m.get("family") or m["model"]["architecture"]["family"],
             "si": m["specialization_index"], "si_ci": m["si_ci"],
             "kind": m["model"]["architecture"]["attention_kind"],
             "rho_head": m["model"]["rho_head"], "rho_kv": m["model"]["rho_kv"],
@@ -494,6 +696,7 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
         claim = CLAIMS_BY_ID[entry["claim"]]
         rows.append({
             "display": entry["display"], "name": claim.id, "size_b": entry["size_b"],
+            "family": entry.get("family") or entry["display"],
             "si": claim.value, "si_ci": None, "kind": entry["kind"], "rho_head": None,
             "rho_kv": None, "sanity": None, "reference": True,
             "source": f"published ({claim.source}); results/{profile}/{run_name}.json not made",
@@ -503,22 +706,91 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
 
 
 def ladder_verdict(rows: Sequence[dict[str, Any]], target: float, tolerance: float) -> Verdict:
-    """E08's heritage verdict over the real models of `rows`; stand-ins are left out and listed
-    in `values["stand_ins_excluded"]`."""
-    real = {r["display"]: r["si"] for r in rows if not r.get("stand_in")}
-    verdict = heritage(real, target=target, tolerance=tolerance)
+    """E08's heritage verdict over the real models of `rows`: corrected (`heritage_family`: size
+    is testable only within one family, each model read on its interval) with the seed rule
+    as executed (`heritage`, point values, every model pooled) in `as_executed`; stand-ins are
+    left out and listed in `values["stand_ins_excluded"]`, and the models whose SI is a typical
+    draw of its head-permutation null in `values["typical_null_draws"]`."""
+    real = [r for r in rows if not r.get("stand_in")]
+    seed = heritage({r["display"]: r["si"] for r in real}, target=target, tolerance=tolerance)
+    verdict = heritage_family({r["display"]: {"si": r["si"], "si_ci": r.get("si_ci"),
+                                              "family": r.get("family"), "size_b": r["size_b"]}
+                               for r in real}, target=target, tolerance=tolerance)
+    typical = [r["display"] for r in real if (r.get("si_null") or {}).get("p") is not None
+               and r["si_null"]["p"] > PERMUTATION_ALPHA]
     excluded = [r["display"] for r in rows if r.get("stand_in")]
-    return dataclasses.replace(verdict, values={**verdict.values, "stand_ins_excluded": excluded})
+    return dataclasses.replace(verdict, values={**verdict.values, "stand_ins_excluded": excluded,
+                                                "typical_null_draws": typical},
+                               as_executed={"code": seed.code, "criteria": seed.criteria,
+                                            "values": seed.values, "reason": seed.reason})
 
 
 def ladder_trend(rows: Sequence[dict[str, Any]], min_models: int = TREND_MIN_MODELS,
-                 ) -> dict[str, Any] | None:
-    """Least-squares line SI = slope * log10(size_b) + intercept over the real models with a
-    finite SI (stand-ins left out); None with fewer than `min_models` or a single size."""
+                 ci: float = 0.95) -> dict[str, Any] | None:
+    """Least-squares line SI = slope * log10(size_b) + intercept within one family: the family
+    with the most sizes among the real models with a finite SI (stand-ins left out), None with
+    fewer than `min_models` sizes in every family (across families size is confounded with
+    family, objective and attention kind). `slope_ci`: the `ci` interval of the slope from each
+    model's bootstrap interval (read as normal: sd = width / (2 z)), None when a model has none
+    (a published SI)."""
     real = [r for r in rows if not r.get("stand_in") and is_finite(r["si"])]
-    sizes = np.array([r["size_b"] for r in real], dtype=float)
-    if len(real) < min_models or np.ptp(sizes) == 0:
+    families: dict[str, list[dict[str, Any]]] = {}
+    for r in real:
+        families.setdefault(str(r.get("family")), []).append(r)
+    family, members = max(families.items(), key=lambda kv: len({m["size_b"] for m in kv[1]}),
+                          default=(None, []))
+    sizes = np.array([r["size_b"] for r in members], dtype=float)
+    if len({*sizes.tolist()}) < min_models:
         return None
-    slope, intercept = np.polyfit(np.log10(sizes), [float(r["si"]) for r in real], 1)
-    return {"slope_per_decade": float(slope), "intercept": float(intercept),
-            "models": [r["display"] for r in real], "sizes_b": sizes.tolist()}
+    x = np.log10(sizes)
+    y = np.array([float(r["si"]) for r in members])
+    slope, intercept = np.polyfit(x, y, 1)
+    weights = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+    z = float(norm.ppf(0.5 + ci / 2))
+    cis = [r.get("si_ci") for r in members]
+    slope_ci = None
+    if all(c and all(is_finite(v) for v in c) for c in cis):
+        sd = np.array([(float(c[1]) - float(c[0])) / (2 * z) for c in cis])
+        half = z * float(np.sqrt((weights ** 2 * sd ** 2).sum()))
+        slope_ci = [float(slope) - half, float(slope) + half]
+    return {"slope_per_decade": float(slope), "intercept": float(intercept), "family": family,
+            "slope_ci": slope_ci, "ci": ci, "models": [r["display"] for r in members],
+            "sizes_b": sizes.tolist()}
+
+
+def trained_seed_reference(profile: str, spec: dict[str, Any] | None, delta_si: float,
+                           mode: str) -> dict[str, Any] | None:
+    """dSI against how SI varies between trained checkpoints that differ only in training seed
+    (`spec`: {run}, an E08 run over such checkpoints, e.g. MultiBERTs or Pythia's seed
+    variants): that run's SIs, their spread and the 95% interval of a two-seed dSI
+    (`lib.attention.seednull.trained_spread`), and whether `delta_si` lies outside it. Shown
+    beside the init seed null (another architecture: a scale, not this pair's null). None
+    without `spec`; `reason` while that run has not been made."""
+    if not spec:
+        return None
+    payload = find_result(profile, spec["run"])
+    if payload is None:
+        return {"run": spec["run"], "reason": f"results/{profile}/{spec['run']}.json has not "
+                "been made (a GPU run)"}
+    from lib.attention.seednull import trained_spread
+
+    other = (payload.get("methodology") or {}).get("entropy_mode")
+    block = trained_spread({name: m["specialization_index"]
+                            for name, m in payload["models"].items()})
+    interval = block["specialization_index"]["interval"]
+    return {"run": spec["run"], "entropy_mode": other, "mode_mismatch": other != mode,
+            **block, "delta_si": delta_si,
+            "outside": (None if not interval or not is_finite(delta_si) else
+                        not interval[0] <= delta_si <= interval[1]), "reason": None}
+
+
+def seed_reference_spread(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """When the real models of an E08 run are one family at one size (checkpoints that differ
+    only in training seed: MultiBERTs, Pythia's seed variants), the SI's spread over them and
+    the 95% interval of a two-seed dSI (`lib.attention.seednull.trained_spread`); else None."""
+    from lib.attention.seednull import trained_spread
+
+    real = [r for r in rows if not r.get("stand_in")]
+    if len(real) < 3 or len({(r.get("family"), r["size_b"]) for r in real}) != 1:
+        return None
+    return trained_spread({r["display"]: r["si"] for r in real})

@@ -7,6 +7,9 @@ through safetensors' `safe_open`; `Checkpoint.shapes` lists every tensor's shape
 data. An incomplete checkpoint is refused before anything is measured (`IncompleteCheckpointError`):
 a shard that `model.safetensors.index.json` names is missing or lacks a tensor it assigns to it, a
 `-of-N` shard is missing, a file is unreadable, or a layer the config declares has no tensors.
+Without an index, a layer must also hold every tensor that more layers of its stack hold, and
+several files need a config declaring each stack's depth. An index whose `weight_map` is not a
+mapping of tensor names to files inside the checkpoint folder is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +41,7 @@ _SUBCONFIGS = (("vision_config", ("vision_model", "visual", "vision_tower", "vis
 
 
 class IncompleteCheckpointError(ModelNotAvailableError):
-    """A checkpoint missing a shard, tensors or layers, or with an unreadable file."""
+    """A checkpoint missing a shard, tensors or layers, or with an unreadable or invalid file."""
 
 
 @dataclass
@@ -143,6 +147,43 @@ def missing_layers(keys: Iterable[str], config: dict) -> list[str]:
     return problems
 
 
+def missing_tensors(keys: Iterable[str]) -> list[str]:
+    """Layers lacking tensors that more layers of their stack hold, one line per stack and gap:
+    a layer whose tensor names are a strict subset of a layer kind that more layers share. Unlike
+    layers (T5's block 0 with its position bias, a dense layer before MoE layers) are no gap,
+    so a tensor lost from such a layer goes unnoticed here."""
+    kinds: dict[str, dict[int, set[str]]] = {}
+    for key in keys:
+        match = _LAYER.search(key)
+        if match:
+            stack = kinds.setdefault(key[:match.start(1) - 1], {})
+            stack.setdefault(int(match.group(1)), set()).add(key[match.end(1) + 1:])
+    problems = []
+    for stack, layers in sorted(kinds.items()):
+        counts = Counter(frozenset(names) for names in layers.values())
+        gaps: dict[tuple[str, ...], list[int]] = {}
+        for layer, names in sorted(layers.items()):
+            mine = frozenset(names)
+            fuller = [kind for kind in counts if mine < kind and counts[kind] > counts[mine]]
+            if fuller:
+                usual = max(fuller, key=lambda kind: (counts[kind], len(kind)))
+                gaps.setdefault(tuple(sorted(usual - mine)), []).append(layer)
+        for lacking, absent in gaps.items():
+            where = ", ".join(map(str, absent[:8])) + (" ..." if len(absent) > 8 else "")
+            listed = ", ".join(lacking[:3]) + (" ..." if len(lacking) > 3 else "")
+            problems.append(f"layer(s) {where} of {stack} lack {len(lacking)} tensor(s) the "
+                            f"other layers hold ({listed})")
+    return problems
+
+
+def undeclared_stacks(keys: Iterable[str], config: dict) -> list[str]:
+    """One line naming the layer stacks whose depth `config` does not declare ([] if none)."""
+    stacks = sorted({found[0] for found in map(layer_position, keys) if found})
+    unknown = [stack for stack in stacks if _declared_depth(config, stack) is None]
+    return [f"config.json declares no layer count for {', '.join(unknown)}, so its last layers "
+            "cannot be checked"] if unknown else []
+
+
 def repair_hint(name: str, folder: Path) -> str:
     """The command that brings back a complete copy of the checkpoint `name` read from `folder`."""
     from lib.models.hub import hub_cache_dir
@@ -163,14 +204,47 @@ def repair_hint(name: str, folder: Path) -> str:
     return f"copy or re-save the complete checkpoint (every shard and {INDEX}) into {folder}"
 
 
-def _shard_files(folder: Path, fail: Callable[[str], Exception]) -> tuple[list[Path], dict]:
-    """The safetensors files to read, and the index's weight_map ({} without an index)."""
+def _inside(folder: Path, file: str) -> bool:
+    """Whether `file` (a weight_map entry) names a path inside `folder`, links resolved; a hub
+    snapshot's files may link into their repository's `blobs/`."""
+    if Path(file).is_absolute() or ".." in Path(file).parts:
+        return False
+    roots = [folder.resolve()]
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        roots.append((folder.parent.parent / "blobs").resolve())
+    target = (folder / file).resolve()
+    return any(target.is_relative_to(root) for root in roots)
+
+
+def _weight_map(folder: Path, index_path: Path, refuse: Callable[[str], Exception]) -> dict:
+    """The index's weight_map, checked to map tensor names to file names inside `folder`."""
+    try:
+        weight_map = json.loads(index_path.read_text())["weight_map"]
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise refuse(f"unreadable or without a weight_map ({type(exc).__name__}: "
+                     f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    if not isinstance(weight_map, dict) or not weight_map:
+        what = "empty" if weight_map == {} else f"a {type(weight_map).__name__}"
+        raise refuse(f"weight_map is {what}, not a mapping of tensor names to shard file names")
+    odd = [(k, f) for k, f in weight_map.items() if not isinstance(f, str) or not f]
+    if odd:
+        raise refuse(f"weight_map maps {len(odd)} tensor(s) to no file name (e.g. "
+                     f"{odd[0][0]}: {odd[0][1]!r}); each value must be a shard's file name")
+    outside = sorted({f for f in weight_map.values() if not _inside(folder, f)})
+    if outside:
+        raise refuse(f"weight_map names file(s) outside {folder}: {', '.join(outside[:3])}"
+                     f"{' ...' if len(outside) > 3 else ''}; shards must lie in the "
+                     "checkpoint folder")
+    return weight_map
+
+
+def _shard_files(folder: Path, fail: Callable[[str], Exception],
+                 refuse: Callable[[str], Exception]) -> tuple[list[Path], dict]:
+    """The safetensors files to read, and the index's weight_map ({} without an index). `fail`
+    words an incomplete checkpoint, `refuse` an invalid index."""
     index_path = folder / INDEX
     if index_path.is_file():
-        try:
-            weight_map = json.loads(index_path.read_text())["weight_map"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise fail(f"{INDEX} is unreadable or has no weight_map ({exc})") from exc
+        weight_map = _weight_map(folder, index_path, refuse)
         named = sorted(set(weight_map.values()))
         missing = [f for f in named if not (folder / f).is_file()]
         if missing:
@@ -201,7 +275,11 @@ def _index(folder: Path, name: str) -> Checkpoint:
     def fail(problem: str) -> IncompleteCheckpointError:
         return IncompleteCheckpointError(f"{where}: {problem}; {repair_hint(name, folder)}")
 
-    files, weight_map = _shard_files(folder, fail)
+    def refuse(problem: str) -> IncompleteCheckpointError:
+        subject = folder / INDEX if name == str(folder) else f"{name}: {folder / INDEX}"
+        return IncompleteCheckpointError(f"{subject}: {problem}; {repair_hint(name, folder)}")
+
+    files, weight_map = _shard_files(folder, fail, refuse)
     if not files:
         raise ModelNotAvailableError(
             f"{name}: no .safetensors files in {folder}; convert the checkpoint to safetensors "
@@ -225,6 +303,13 @@ def _index(folder: Path, name: str) -> Checkpoint:
                    f"({', '.join(f'{k} in {weight_map[k]}' for k in lacking[:3])}"
                    f"{' ...' if len(lacking) > 3 else ''})")
     problems = missing_layers(ckpt.files, ckpt.config())
+    if not weight_map:  # no index says which tensors the files hold: a shard may be gone
+        problems += missing_tensors(ckpt.files)
+        if len(files) > 1:  # shards: the config must say how deep each stack is
+            problems += undeclared_stacks(ckpt.files, ckpt.config())
+        if problems:
+            problems.append(f"{len(files)} safetensors file(s) and no {INDEX}: a shard may be "
+                            "missing")
     if problems:
         raise fail("; ".join(problems))
     return ckpt

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
+from lib import yamlfile
 from lib.models.architecture import ArchitectureInfo, architecture_info, check_fused_qkv
 from lib.models.base import UnknownModelError
+from lib.paths import shown
 
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 OPEN_CLIP = "open_clip"
@@ -63,7 +64,7 @@ class OpenClipConfig:
 
 @cache
 def _presets() -> dict[str, dict[str, Any]]:
-    return yaml.safe_load(PRESETS_FILE.read_text())
+    return yamlfile.load(PRESETS_FILE, shown(PRESETS_FILE))
 
 
 def preset_names() -> list[str]:

@@ -25,12 +25,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from lib.models.base import UnknownModelError
+from lib.models.names import known_models
 from lib.models.presets import config_for
 
 PREFIX = "random/"
@@ -75,7 +77,6 @@ def inner_name(name: str) -> str:
 def random_candidates() -> list[str]:
     """Every `random/` name that builds: each registry name and each preset hub id."""
     from lib.models.presets import preset_names
-    from lib.models.registry import known_models
 
     return [PREFIX + n for n in [*known_models(), *preset_names()]]
 
@@ -83,7 +84,6 @@ def random_candidates() -> list[str]:
 def check_random_name(name: str) -> str:
     """`name`, or UnknownModelError naming the closest known `random/` name."""
     from lib.models.presets import has_preset
-    from lib.models.registry import known_models
 
     inner = inner_name(name)
     if inner in known_models() or has_preset(inner):
@@ -204,11 +204,13 @@ def _describe(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 def random_config(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
-                  ) -> tuple[Any, str, str]:
+                  keep_vocabulary: bool = False) -> tuple[Any, str, str]:
     """(config, reduction, tokenizer kind) of a `random/` name under the parameter budget.
 
-    The vocabulary becomes the byte tokenizer's for a hub preset, or for a registry model that
-    exceeds the budget; then every width is halved together until the model fits. Raises
+    The vocabulary becomes the byte tokenizer's for a hub preset without its tokenizer at hand,
+    or (unless `keep_vocabulary`) for a model with its own tokenizer that exceeds the budget;
+    then every width is halved together until the model fits. `keep_vocabulary` (the init null
+    of a real model: its own tokenizer, full vocabulary) reduces widths only. Raises
     RandomModelError when it cannot fit at the smallest head_dim.
     """
     check_random_name(name)
@@ -219,7 +221,7 @@ def random_config(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
     if tokenizer not in OWN_TOKENIZER:
         values = _byte_vocabulary(values)
     count = _parameters(model_type, values)
-    if count > max_parameters and tokenizer in ("embedded", "hub"):
+    if count > max_parameters and tokenizer in ("embedded", "hub") and not keep_vocabulary:
         values, tokenizer = _byte_vocabulary(values), "causal" if _is_decoder(config) else "bert"
         count = _parameters(model_type, values)
     factor = 1
@@ -261,20 +263,32 @@ def config_revision(config: Any, seed: int) -> str:
     return "config-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def build_random(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS) -> RandomModel:
-    """The float32 model of a `random/` name, initialized from `seed_for(name)` (the global RNG
-    untouched), with its tokenizer and what was reduced."""
+def build_random(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
+                 seed: int | None = None, keep_vocabulary: bool = False) -> RandomModel:
+    """The float32 model of a `random/` name, initialized from `seed` (default `seed_for(name)`;
+    the global RNG untouched), with its tokenizer and what was reduced (`random_config`, with
+    `keep_vocabulary`)."""
+    return next(random_models(name, [seed], max_parameters, keep_vocabulary))
+
+
+def random_models(name: str, seeds: Sequence[int | None],
+                  max_parameters: int = DEFAULT_MAX_PARAMETERS, keep_vocabulary: bool = False,
+                  ) -> Iterator[RandomModel]:
+    """`build_random` for each of `seeds` (None: `seed_for(name)`), one at a time, the config
+    and the tokenizer made once: several initializations of one architecture (a seed null)."""
     from lib.models.architecture import architecture_info
     from lib.models.hub import model_class
     from lib.models.tiny import seed_for
 
-    config, reduction, kind = random_config(name, max_parameters)
+    config, reduction, kind = random_config(name, max_parameters, keep_vocabulary)
     if kind not in OWN_TOKENIZER:
         reduction += " (vocabulary: the tiny byte-level tokenizer's)"
     cls = model_class(architecture_info(config), config)
-    seed = seed_for(name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = cls.from_config(config, attn_implementation="eager", dtype=torch.float32)
-    return RandomModel(name, model.eval(), _tokenizer(name, kind), config, reduction, seed,
-                       config_revision(config, seed))
+    tokenizer = _tokenizer(name, kind)
+    for given in seeds:
+        seed = seed_for(name) if given is None else int(given)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = cls.from_config(config, attn_implementation="eager", dtype=torch.float32)
+        yield RandomModel(name, model.eval(), tokenizer, config, reduction, seed,
+                          config_revision(config, seed))

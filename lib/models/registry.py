@@ -19,6 +19,7 @@ from lib.models.base import (
 )
 from lib.models.embedded import EMBEDDED, load_embedded
 from lib.models.hub import delete_repo_cache, load_hub, load_weights, model_class
+from lib.models.names import known_models
 from lib.models.random_init import (
     DEFAULT_MAX_PARAMETERS,
     build_random,
@@ -30,11 +31,6 @@ from lib.models.tiny import build_tiny, config_hash, tiny_names, tiny_processor
 from lib.paths import CACHE
 
 PREFIXES = ("embedded/", "tiny/")
-
-
-def known_models() -> list[str]:
-    """The registry names that load offline: embedded/... then tiny/..."""
-    return list(EMBEDDED) + tiny_names()
 
 
 def _load_built(

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import sparse
 
-from lib.terrain.correlation import correlation
+from lib.stats.correlation import correlation
 from lib.terrain.cosine import mean_intra_cosine, normalize_rows, row_cosine
 from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
 from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_summary
@@ -94,7 +94,7 @@ CORRELATIONS = ("pearson", "spearman")
 
 
 def relational_correlation(s: np.ndarray, cos: np.ndarray) -> dict[str, float | str | None]:
-    """Pearson and Spearman of similarity vs cosine (`lib.terrain.correlation`), and `reason`:
+    """Pearson and Spearman of similarity vs cosine (`lib.stats.correlation`), and `reason`:
     None, or why both are undefined (NaN), e.g. every pair has the same similarity."""
     if len(s) != len(cos) or len(s) < 3:
         raise ValueError(f"need >= 3 equal-length values; got {len(s)} and {len(cos)}")
@@ -255,7 +255,8 @@ def depth_decay(
     static: np.ndarray, encoder: np.ndarray, chains: Sequence[Sequence[int]], max_depth: int = 8
 ) -> list[dict[str, Any]]:
     """Mean cosine of each chain's root with its d-th matched ancestor, d = 1..D-1 with
-    D = min(max_depth, longest chain); depths with no chain are left out."""
+    D = min(max_depth, longest chain), and its sd over the chains (ddof 1; None with one
+    chain), which the figure's interval of the mean reads; depths with no chain are left out."""
     if not chains:
         return []
     depth = min(max_depth, max(len(c) for c in chains))
@@ -265,7 +266,9 @@ def depth_decay(
         cs, ce = chain_cosines(sn, chains, d), chain_cosines(en, chains, d)
         if len(cs):
             rows.append({"depth": d, "n": len(cs), "static": float(cs.mean()),
-                         "encoder": float(ce.mean())})
+                         "encoder": float(ce.mean()),
+                         "static_sd": float(cs.std(ddof=1)) if len(cs) > 1 else None,
+                         "encoder_sd": float(ce.std(ddof=1)) if len(ce) > 1 else None})
     return rows
 
 

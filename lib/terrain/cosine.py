@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lib.terrain.correlation import pearson
+from lib.stats.correlation import pearson
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 NEAR_TOL = 0.01
@@ -170,7 +170,7 @@ def digit_manifold(cosines: Any) -> dict[str, Any]:
 
     Over the 45 pairs i < j: `corr = corrcoef(|i-j|, cos)`, adjacent mean (|i-j| = 1, 9 pairs),
     non-adjacent mean (36 pairs) and their gap. The correlation is NaN when the cosines are
-    constant (`lib.terrain.correlation`), with `corr_reason` saying why (None otherwise).
+    constant (`lib.stats.correlation`), with `corr_reason` saying why (None otherwise).
     """
     C = _to_numpy(cosines).astype(np.float64)
     if C.shape != (10, 10):

@@ -372,3 +372,56 @@ def section13a_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, lm_hea
         out["embed_vs_head"] = embed_head_comparison(T, lm_head)
     return out
 
+
+
+# the quantities of the embedding protocols that claims read: the spread of each over
+# initialization seeds is their baseline (lib.terrain.nulls)
+SPREAD_QUANTITIES = ("spectrum/pr_over_dim", "cosine/mean", "pentachora/cv",
+                     "pentachora/ratio_embed_random", "digits/manifold/corr_abs_diff_cosine")
+
+
+def protocol_quantities(E: Any, protocol: str, seed: int, *, tokenizer: Any = None,
+                        n_cosine: int = 5000, n_simplices: int = 1000, n_pca: int = 10000,
+                        quantities: tuple[str, ...] = SPREAD_QUANTITIES
+                        ) -> dict[str, float | None]:
+    """`quantities` (of `SPREAD_QUANTITIES`) of E by `protocol`'s definitions (section1: PR over
+    all rows /N, isotropic Gaussian reference of the global σ; section13a: PR over an n_pca-row
+    sample /(N−1), per-dimension reference), with rng `seed`, without the rest of the protocol:
+    what one initialization seed costs (only what is asked is computed). The digit correlation
+    needs the tokenizer (else None)."""
+    if protocol not in ("section1", "section13a"):
+        raise ValueError(f"protocol must be section1 or section13a; got {protocol!r}")
+    unknown = [q for q in quantities if q not in SPREAD_QUANTITIES]
+    if unknown or not quantities:
+        raise ValueError(f"quantities must be some of {', '.join(SPREAD_QUANTITIES)}; got "
+                         f"{list(quantities)}")
+    E = _prepare(E)
+    V, d = E.shape
+    _check_counts(V, n_cosine=n_cosine, **({"n_pca": n_pca} if protocol == "section13a" else {}))
+    rng = np.random.default_rng(seed)
+    out: dict[str, float | None] = {}
+    if "cosine/mean" in quantities:
+        _, cos = sampled_cosines(E, n_cosine, rng)
+        out["cosine/mean"] = float(cos.mean())
+        del cos
+    if "pentachora/cv" in quantities or "pentachora/ratio_embed_random" in quantities:
+        ids = sample_simplices(V, n_simplices, rng)
+        vol_e = cayley_menger_volumes(_rows(E, ids.ravel()).reshape(n_simplices, 5, d))
+        if protocol == "section1":
+            sigma = float(E.std()) if isinstance(E, np.ndarray) else float(E.std(unbiased=False))
+            refs = isotropic_gaussian(rng, n_simplices, d, sigma)
+        else:
+            T = E if isinstance(E, torch.Tensor) else torch.from_numpy(E)
+            refs = per_dimension_gaussian(rng, n_simplices, _numpy(T.std(dim=0)))
+        embed, random = volume_summary(vol_e), volume_summary(cayley_menger_volumes(refs))
+        out["pentachora/cv"] = embed["cv"]
+        out["pentachora/ratio_embed_random"] = embed["mean"] / random["mean"]
+    if "spectrum/pr_over_dim" in quantities:
+        eig = (centered_cov_eigvals(E, ddof=0) if protocol == "section1" else
+               centered_cov_eigvals(_rows(E, sample_rows(V, n_pca, rng)), ddof=1))
+        out["spectrum/pr_over_dim"] = spectrum_summary(eig, d)["pr_over_dim"]
+    if "digits/manifold/corr_abs_diff_cosine" in quantities:
+        out["digits/manifold/corr_abs_diff_cosine"] = (
+            _digits(E, tokenizer)["manifold"]["corr_abs_diff_cosine"]
+            if tokenizer is not None else None)
+    return {q: out[q] for q in quantities}

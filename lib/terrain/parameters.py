@@ -28,6 +28,7 @@ from lib.params import (
     register,
 )
 from lib.terrain.alignment import BASELINES
+from lib.terrain.embeddings import SPREAD_QUANTITIES
 from lib.terrain.weights.baseline import CONFIGS as INIT_CONFIGS
 from lib.terrain.weights.battery import Q_THRESHOLD, THRESHOLDS
 
@@ -45,6 +46,10 @@ SplitRows = capped(MAX_VOCAB_ROWS, "more rows than any model's vocabulary", mini
 SeedCount = capped(MAX_SEEDS, "one full alignment per seed; the seed ran 50", minimum=2)
 ChainCount = capped(WORDNET_SYNSETS, "the synsets of WordNet 3.0, one chain each at most")
 BootCount = capped(10_000, "each resample reweights every pair; 200-2,000 are usual", minimum=2)
+# issue 24: initializations measured for the spread of what random weights give (nulls.py);
+# each costs a build and a measurement (seconds for the embedded models)
+InitSeeds = capped(100, "each seed builds and measures the architecture once; 5 give the "
+                   "spread the report reads", minimum=0)
 
 
 def _not_random(model: str) -> str:
@@ -67,6 +72,20 @@ class EmbeddingSection(StrictModel):
     n_simplices: SimplexCount = 1000
     n_distances: PairwiseRows = 2000
     n_pca: VocabRows = 10000  # §13a only
+    # issue 24: the claimed quantities (PR/dim, mean cosine, volume CV and ratio, digit
+    # correlation) on the input embedding at initialization, seeds 0..init_seeds-1 (0: none);
+    # `init_quantities` keeps those a run's claims read (each costs per seed)
+    init_seeds: InitSeeds = 0
+    init_quantities: list[str] = list(SPREAD_QUANTITIES)
+
+    @field_validator("init_quantities")
+    @classmethod
+    def _known_quantities(cls, quantities: list[str]) -> list[str]:
+        unknown = [q for q in quantities if q not in SPREAD_QUANTITIES]
+        if unknown or not quantities or len(set(quantities)) != len(quantities):
+            raise ValueError(f"{', '.join(map(repr, unknown)) or 'empty or repeated'}: list "
+                             f"some of {', '.join(SPREAD_QUANTITIES)}, each once")
+        return quantities
 
 
 class LayersSection(StrictModel):
@@ -123,6 +142,11 @@ class WeightsSection(StrictModel):
     trained: bool = True  # False: only the initialization (e.g. init/t5-small at real size)
     init_baseline: bool = False
     init_seed: Seed = 0
+    # issue 24: initializations init_seed, init_seed + 1, ... whose spread is the baseline
+    # (the first is the full init battery; 1 = that one alone, no spread)
+    init_seeds: InitSeeds = 1
+    init_spread_qk: bool = True  # False: the spread without QK signs (its eigvalsh, most of a
+    # seed's cost, where no claim reads them)
 
     @field_validator("thresholds")
     @classmethod
@@ -138,6 +162,12 @@ class WeightsSection(StrictModel):
         if not self.trained and not self.init_baseline:
             raise ValueError("trained: false with init_baseline: false measures nothing: set "
                              "init_baseline: true (the initialization alone) or trained: true")
+        if self.init_seeds > 1 and not self.init_baseline:
+            raise ValueError(f"init_seeds: {self.init_seeds} spreads the initialization "
+                             "baseline: set init_baseline: true, or init_seeds: 1")
+        if self.init_seeds < 1:
+            raise ValueError("init_seeds counts the initializations measured, the first being "
+                             "the init battery: give 1 or more")
         return self
 
 

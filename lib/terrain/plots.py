@@ -28,14 +28,28 @@ def pentachora_panel(ax: Any, block: dict[str, Any], what: str) -> None:
     if not np.isfinite(values).any():
         style.note(ax, f"pentachoron volumes: no finite CV ({what})")
         return
-    ax.bar(list(bars), values, color=colors, width=0.5)
-    for i, v in enumerate(values):
-        ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+    boot = block.get("cv_vs_reference") or {}
+    err = style.yerr(values, [boot.get("cv_ci")] * len(values)) if "native" not in block \
+        else None
+    ax.bar(list(bars), values, color=colors, width=0.5, yerr=err, capsize=4,
+           label=(f"CV, {boot.get('level', 0.95):.0%} bootstrap CI ({boot.get('n_boot')} "
+                  "resamples)") if err is not None else None)
+    for i, v in enumerate(values):  # above the bar and its interval, never on them
+        top = v + (float(err[1][i]) if err is not None else 0.0)
+        ax.text(i, top, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     reference = block.get("reference_cv", block.get("random_cv"))
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color=style.NULL, ls="--", lw=1.2,
                    label=f"Gaussian reference CV {reference:.3f}")
-        ax.legend(fontsize=7, loc="lower right")
+        band = boot.get("reference_cv_ci")
+        if band and None not in band:
+            ax.axhspan(band[0], band[1], color=style.NULL, alpha=0.25,
+                       label="reference CV, bootstrap CI")
+        tops = [v + (float(err[1][i]) if err is not None else 0.0)
+                for i, v in enumerate(values)]
+        # headroom for the legend above the bars, their intervals and their value labels
+        ax.set_ylim(0, 1.7 * max(v for v in [*tops, reference] if np.isfinite(v)))
+        ax.legend(fontsize=7, loc="upper right")
     ratio = block.get("ratio_embed_random", block.get("ratio_projected_native"))
     label = "embed/random" if "ratio_embed_random" in block else "projected/native"
     ax.set_ylabel("CV of Cayley-Menger volumes")
@@ -48,8 +62,9 @@ def _embedding_panels(block: dict[str, Any]) -> list:
             pct = block.get(key, {}).get("percentiles")
             if not pct:
                 continue
-            xs = [float(p) for p in pct]
-            ys = np.array([pct[p] for p in pct], dtype=float)
+            order = sorted(pct, key=float)  # a results file stores the keys sorted as text
+            xs = [float(p) for p in order]
+            ys = np.array([pct[p] for p in order], dtype=float)
             if key == "distances":
                 ys = ys / max(float(np.max(ys)), 1e-12)
             ax.plot(xs, ys, marker="o", label=label)
@@ -79,14 +94,20 @@ def _layer_panels(block: dict[str, Any]) -> list:
         enc = block["encoder"]
         names, per = enc["layers"], enc["per_layer"]
         per = per if isinstance(per, list) else [per[n] for n in names]
-        ax.plot(range(len(names)), [v["mean_norm"] for v in per], marker="o", label="token norm")
+        x = np.arange(len(names))
+        sd_norm = [v.get("std_norm") for v in per]
+        sd_cos = [v.get("std_cos") for v in per]
+        ax.errorbar(x, [v["mean_norm"] for v in per], yerr=None if None in sd_norm else sd_norm,
+                    marker="o", capsize=2, label="token norm ± sd")
         ax2 = ax.twinx()
-        ax2.plot(range(len(names)), [v["mean_cos"] for v in per], marker="s", color="tab:orange",
-                 label="position cosine")
+        ax2.errorbar(x + 0.1, [v["mean_cos"] for v in per],
+                     yerr=None if None in sd_cos else sd_cos, marker="s", capsize=2,
+                     color="tab:orange", label="position cosine ± sd")
         ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
         ax.set_ylabel("mean token norm (o)")
         ax2.set_ylabel("mean pairwise position cosine (s)")
-        ax.set_title("encoder layer by layer (hooks)")
+        ax.set_title("encoder layer by layer (hooks; ± sd within a sentence, averaged)",
+                     fontsize=9)
 
     return [layers]
 
@@ -122,10 +143,18 @@ def _wordnet_panels(block: dict[str, Any], arrays: dict[str, np.ndarray],
         ax.set_title(f"{what} ({a['n_pairs']:,} pairs)")
 
     def decay(ax: Any) -> None:
+        from scipy import stats
+
         rows = a.get("depth_decay") or []
-        d = [r["depth"] for r in rows]
-        for key, role in (("static", "static"), ("encoder", "encoder model")):
-            ax.plot(d, [r[key] for r in rows], marker="o", color=style.color(role), label=key)
+        d = np.array([r["depth"] for r in rows], dtype=float)
+        for offset, (key, role) in ((-0.06, ("static", "static")),
+                                    (0.06, ("encoder", "encoder model"))):
+            means = [r[key] for r in rows]
+            # the 95% t-interval of each depth's mean over its chains (none with one chain)
+            half = [stats.t.ppf(0.975, r["n"] - 1) * r[f"{key}_sd"] / np.sqrt(r["n"])
+                    if r.get(f"{key}_sd") is not None else 0.0 for r in rows]
+            ax.errorbar(d + offset, means, yerr=half, marker="o", ms=4, capsize=2,
+                        color=style.color(role), label=f"{key}: mean, 95% CI over chains")
         ax.set_xlabel("hypernym depth (matched ancestors)")
         ax.set_ylabel("cosine to the root")
         ax.legend(fontsize=7)
@@ -168,10 +197,23 @@ def qk_layers(result: dict[str, Any], stack: str, convention: str) -> list[dict[
 
 
 def qk_panel(ax: Any, trained: dict[str, Any] | None, init: dict[str, Any] | None,
-             convention: str = "seed") -> None:
+             convention: str = "seed", spread: dict[str, Any] | None = None) -> None:
     """Positive-eigenvalue fraction per layer of every stack (self and cross attention), the
-    trained weights in the stack's colour, the initialization in grey; 0.5 (random) marked."""
+    trained weights in the stack's colour, the initialization in grey; 0.5 (random) marked;
+    with `spread` (the weights block's `init_spread`), what random weights give per layer: from
+    the lowest to the highest bound of the seeds' 99% intervals of a stack's min and max."""
     drawn = False
+    bands = []
+    for q, b in ((spread or {}).get("quantities") or {}).items():
+        parts = q.split("/")
+        if parts[0] == "qk" and parts[-2] == convention and parts[-1] == "min_pos_frac":
+            top = spread["quantities"].get("/".join([*parts[:-1], "max_pos_frac"]))
+            if b.get("low") is not None and top and top.get("high") is not None:
+                bands.append((b["low"], top["high"]))
+    if bands:
+        ax.axhspan(min(lo for lo, _ in bands), max(hi for _, hi in bands), color=style.NULL,
+                   alpha=0.3, label=f"random weights, {len(spread['seeds'])} seeds: 99% "
+                                    "interval of a layer")
     for label, res, dim in (("trained", trained, False), ("init", init, True)):
         if not res or not res.get("qk"):
             continue
@@ -224,19 +266,19 @@ def _weight_panels(block: dict[str, Any]) -> list:
     def sparsity(ax: Any) -> None:
         groups = [g for g in GROUPS_QKV if g in ((trained or init)["sparsity"])]
         x = np.arange(len(groups))
-        for offset, (label, res) in enumerate((("trained", trained), ("initialization", init))):
-            if res is None:
-                continue
+        drawn = [(label, res) for label, res in (("trained", trained), ("initialization", init))
+                 if res is not None]
+        for offset, (label, res) in enumerate(drawn):
             ax.bar(x + 0.4 * offset, [res["sparsity"][g]["<0.1"] for g in groups], width=0.4,
                    label=label, color=style.color(label))
-        ax.set_xticks(x + 0.2, groups, rotation=30, fontsize=7)
+        ax.set_xticks(x + 0.2 * (len(drawn) - 1), groups, rotation=30, fontsize=7, ha="right")
         ax.set_ylabel("share of |w| < 0.1")
-        ax.set_ylim(0, 1.05)
-        ax.legend(fontsize=7)
+        ax.set_ylim(0, 1.25)  # the legend sits above the bars, never on them
+        ax.legend(fontsize=7, loc="upper center", ncol=2)
         ax.set_title("weight sparsity by role")
 
     def qk(ax: Any) -> None:
-        qk_panel(ax, trained, init)
+        qk_panel(ax, trained, init, spread=block.get("init_spread"))
 
     panels = [sparsity, qk]
     res = trained or init
@@ -250,7 +292,8 @@ def _projection_panels(block: dict[str, Any]) -> list:
     def cosines(ax: Any) -> None:
         tok = block["token_cosine"]
         pct = tok.get("percentiles") or {}
-        ax.plot([float(p) for p in pct], list(pct.values()), marker="o")
+        order = sorted(pct, key=float)
+        ax.plot([float(p) for p in order], [pct[p] for p in order], marker="o")
         ax.set_xlabel("percentile")
         ax.set_ylabel("cosine (held-out tokens)")
         ax.set_title(f"{block['source']} -> {block['target']}: projected vs native")
@@ -326,6 +369,7 @@ def cross_architecture_figure(results: list[dict[str, Any]], convention: str = "
     ax.set(title="mean stable rank ΣS²/S₀²", xticks=x + 0.4 - width / 2, xticklabels=names)
     ax.legend(fontsize=8)
     ax = axes[1, 0]
+    banded = one_seed = False
     for i, r in enumerate(results):
         stack = primary_stack(r)
         layers = qk_layers(r, stack, convention) if stack else []
@@ -333,17 +377,29 @@ def cross_architecture_figure(results: list[dict[str, Any]], convention: str = "
             continue
         ax.plot(np.linspace(0, 1, len(layers)), [q[convention]["pos_frac"] for q in layers],
                 marker="o", color=f"C{i}", label=f"{r['model']} ({stack})")
+        spread = ((r.get("init_spread") or {}).get("quantities") or {})
+        low = (spread.get(f"qk/{stack}/{convention}/min_pos_frac") or {}).get("low")
+        high = (spread.get(f"qk/{stack}/{convention}/max_pos_frac") or {}).get("high")
         init = (((r.get("init") or {}).get("qk_summary") or {}).get(stack) or {}).get(convention)
-        if init and init.get("min_pos_frac") is not None:
+        if low is not None and high is not None:  # the seeds' 99% interval of a layer
+            ax.axhspan(low, high, color=style.NULL, alpha=0.25,
+                       label="random weights: 99% interval of a layer (init seeds)"
+                       if not banded else None)
+            banded = True
+        elif init and init.get("min_pos_frac") is not None:
             ax.axhspan(init["min_pos_frac"], init["max_pos_frac"], color=style.NULL, alpha=0.25,
-                       label="initialization (min-max over layers)" if i == 0 else None)
+                       label="initialization, one seed (min-max over layers)"
+                       if not one_seed else None)
+            one_seed = True
     style.qk_reference(ax)
     ax.set(title="QK positive-eigenvalue fraction "
                  f"({'W_q W_kᵀ' if convention == 'seed' else 'W_qᵀ W_k'})",
            xlabel="relative depth")
     ax.legend(fontsize=7)
     dead_panel(axes[1, 1], results)
-    for a in axes.flat:
-        a.tick_params(axis="x", labelrotation=20, labelsize=7)
+    for a in axes.flat:  # model names slanted and right-aligned under their bars: no overlap
+        a.tick_params(axis="x", labelrotation=30, labelsize=7)
+        for label in a.get_xticklabels():
+            label.set_horizontalalignment("right")
     fig.tight_layout()
     return fig

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lib.terrain.correlation import pearson
+from lib.stats.correlation import pearson
 from lib.terrain.cosine import normalize_rows, row_cosine, upper_tri_cosines, value_stats
 from lib.terrain.simplex import (
     cayley_menger_volumes,

@@ -69,6 +69,14 @@ def embedding_section(model: str, cfg: dict[str, Any],
                                     n_pca=cfg["n_pca"], **sizes)
     block.update(protocol=cfg["protocol"], tensor=em.key, tied=em.tied,
                  tied_reason=em.tied_reason, shape=list(em.E.shape))
+    if cfg.get("init_seeds"):
+        from lib.terrain.weights.baseline import embedding_spread
+
+        spread_sizes = {k: cfg[k] for k in ("n_cosine", "n_simplices")} | (
+            {"n_pca": cfg["n_pca"]} if cfg["protocol"] == "section13a" else {})
+        block["init_spread"] = embedding_spread(model, list(range(cfg["init_seeds"])),
+                                                cfg["protocol"], spread_sizes, tokenizer,
+                                                tuple(cfg["init_quantities"]))
     return _measured(block, start, "embedding", measured)
 
 
@@ -181,7 +189,6 @@ def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], enco
                        template: str, sample: Any) -> dict[str, Any]:
     """`cfg['baselines']` on the alignment's pairs: TF-IDF of the definitions, the architecture
     at random initialization (`random/<model>`, seeded by its name) encoding them, noun pairs."""
-    from lib.models import load_model
     from lib.terrain.alignment import baseline_alignment
     from lib.terrain.wordnet import encode_definitions, tfidf_definitions
 
@@ -191,10 +198,19 @@ def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], enco
     if "tfidf" in wanted:
         reps["tfidf"] = tfidf_definitions(definitions)
     if "random_encoder" in wanted:
-        rand = load_model(f"random/{model}", dtype="float32")
-        reps["random_encoder"] = encode_definitions(
-            rand.model, rand.tokenizer, definitions, template=template,
+        # only the sampled lemmas' definitions: the statistic reads no other row (NaN there);
+        # the architecture with its own tokenizer and full vocabulary (widths reduced only if it
+        # exceeds the random-model budget, `reduction` says so)
+        from lib.models.random_init import build_random
+
+        rand = build_random(f"random/{model}", keep_vocabulary=True)
+        rows = np.unique(sample.rel)
+        encoded = encode_definitions(
+            rand.model, rand.tokenizer, [definitions[i] for i in rows], template=template,
             batch_size=cfg["batch_size"], max_length=cfg["max_length"])
+        reps["random_encoder"] = np.full((len(definitions), encoded.shape[1]), np.nan,
+                                         dtype=encoded.dtype)
+        reps["random_encoder"][rows] = encoded
     out = baseline_alignment(sample, matched, encoder, reps, noun_only="noun_only" in wanted)
     if "random_encoder" in out:
         out["random_encoder"].update(model=f"random/{model}", reduction=rand.reduction)
@@ -203,20 +219,27 @@ def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], enco
 
 def weights_section(model: str, cfg: dict[str, Any],
                     measured: dict[str, Any] | None = None) -> dict[str, Any]:
-    """§4-§6: the battery streamed from the checkpoint, and the initialization beside it."""
-    from lib.terrain.weights.baseline import attach_init, init_battery
+    """§4-§6: the battery streamed from the checkpoint, the initialization beside it, and what
+    random weights give: the spread over `init_seeds` initializations (`init_spread`, with
+    the rule's leave-one-seed-out false-positive rate) and the analytic intervals where the
+    initializer makes them known (`analytic_null`, from the shapes alone; lib.terrain.nulls)."""
+    from lib.terrain.nulls import analytic_nulls
+    from lib.terrain.weights.baseline import attach_init, init_battery, init_spread
     from lib.terrain.weights.battery import run_battery
 
     start = time.perf_counter()
     thresholds = cfg["thresholds"]
     init = (init_battery(model, seed=cfg["init_seed"], thresholds=thresholds)
             if cfg["init_baseline"] else None)
-    if not cfg["trained"]:
-        return _measured({"trained": None, "init": init}, start, "weights", measured)
-    trained = run_battery(model, thresholds=thresholds)
-    if init is not None:
+    seeds = [cfg["init_seed"] + i for i in range(cfg.get("init_seeds", 1))]
+    spread = (init_spread(model, init, seeds, qk=cfg.get("init_spread_qk", True))
+              if init is not None and len(seeds) > 1 else None)
+    trained = run_battery(model, thresholds=thresholds) if cfg["trained"] else None
+    if trained is not None and init is not None:
         trained = attach_init(trained, init)
-    return _measured({"trained": trained, "init": init}, start, "weights", measured)
+    block = {"trained": trained, "init": init, "init_spread": spread,
+             "analytic_null": analytic_nulls(trained or init)}
+    return _measured(block, start, "weights", measured)
 
 
 def projection_section(model: str, cfg: dict[str, Any],

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lib.integrity import refusal_line, split_checked
 from lib.params import PROFILES
 from lib.paths import RESULTS
 from lib.results import atomic_write_bytes, read_json, results_path, save_figure, write_json
@@ -29,6 +30,8 @@ def batteries(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if w:
             block = dict(w["trained"] or w["init"])
             block["model"] = p["model"]["name"]
+            if w.get("init_spread"):  # what random weights give, over the init seeds
+                block["init_spread"] = w["init_spread"]
             pentachora = (p.get("embedding") or {}).get("pentachora")
             if pentachora and "reference_cv" in pentachora:
                 block |= {"volume_cv": pentachora["cv"],
@@ -65,15 +68,20 @@ def write_summary(profile: str, files: Sequence[str | Path]) -> dict[str, Any]:
     from lib.terrain.plots import cross_architecture_figure
     from lib.terrain.weights.summary import cross_architecture_table
 
-    payloads = [read_json(Path(f)) for f in files]
+    accepted, checks = split_checked(files)  # a swapped, edited or stale result gives no row
+    payloads = [read_json(path) for path in accepted]
     payloads = [p for p in payloads if p.get("experiment") == "terrain"]
     runs = batteries(payloads)
     table = cross_architecture_table(runs) if runs else None
+    refused = [refusal_line(c) for c in checks]
     summary = {"profile": profile, "rows": headline_rows(payloads),
                "cross_architecture": table.reset_index().to_dict("records")
-               if table is not None else []}
+               if table is not None else [], "refused": refused}
     write_json(results_path(profile, NAME), summary)
     text = f"# Terrain summary ({profile})\n\n"
+    if refused:
+        text += ("Left out, not made by the workflow's file and today's code:\n\n"
+                 + "".join(f"- {line}\n" for line in refused) + "\n")
     if table is not None:
         text += "## Weight battery across architectures (§5)\n\n" + markdown(table)
     atomic_write_bytes(RESULTS / profile / f"{NAME}.md", text.encode())

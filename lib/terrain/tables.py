@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from lib.terrain.correlation import UNDEFINED
+from lib.stats.correlation import UNDEFINED
 
 # The Qwen3.5-0.8B numbers seed 004 quotes as its reference (claims registry ids) and the
 # embedding-block field each compares with.
@@ -30,7 +30,7 @@ def _num(value: Any, spec: str = ".4f") -> str:
 
 def _corr(value: Any, spec: str = ".4f") -> str:
     """A correlation: "undefined" where it is None or NaN (a constant input, see
-    `lib.terrain.correlation`)."""
+    `lib.stats.correlation`)."""
     return UNDEFINED if value is None else _num(value, spec)
 
 
@@ -163,15 +163,19 @@ BASELINE_ROWS = (("tfidf", "TF-IDF of the definitions"),
 
 def baselines_table(block: dict[str, Any]) -> pd.DataFrame:
     """The encoder's alignment beside the static embedding and the baselines on the same pairs
-    (a wordnet block: `alignment` and `baselines`)."""
+    (a wordnet block: `alignment` and `baselines`), with the share of each row's pairs whose
+    path similarity nltk's fake root sets (B10: the part-of-speech confound; noun pairs: none)."""
     a, base = block["alignment"], block.get("baselines") or {}
-    rows = [(label, _corr(r["pearson"]), _corr(r["spearman"]), f"{n:,}")
-            for label, r, n in (("encoder", a["encoder"], a["n_pairs"]),
-                                ("static embedding", a["static"], a["n_pairs"]),
-                                *((label, base[k], base[k]["n_pairs"])
-                                  for k, label in BASELINE_ROWS if k in base))]
-    return pd.DataFrame(rows, columns=["representation", "Pearson", "Spearman",
-                                       "n pairs"]).set_index("representation")
+    share = ((block.get("effects") or {}).get("B10") or {}).get("fake_root_share")
+    every = "n/a" if share is None else f"{share:.1%}"
+    rows = [(label, _corr(r["pearson"]), _corr(r["spearman"]), f"{n:,}",
+             "0.0%" if key == "noun_only" else every)
+            for key, label, r, n in (("encoder", "encoder", a["encoder"], a["n_pairs"]),
+                                     ("static", "static embedding", a["static"], a["n_pairs"]),
+                                     *((k, label, base[k], base[k]["n_pairs"])
+                                       for k, label in BASELINE_ROWS if k in base))]
+    return pd.DataFrame(rows, columns=["representation", "Pearson", "Spearman", "n pairs",
+                                       "through the fake root"]).set_index("representation")
 
 
 def effects_table(block: dict[str, Any]) -> pd.DataFrame:
@@ -204,3 +208,75 @@ def intervals_table(stab: dict[str, Any]) -> pd.DataFrame:
         "correlation", f"{stab['n_seeds']} seeds: precision of the mean (t, 95%)",
         f"synsets: uncertainty of the correlation ({boot.get('n_boot', 0)} resamples, "
         f"{level:.0%})"]).set_index("correlation")
+
+
+def _shown_rows(spread: dict[str, Any]) -> list[str]:
+    """The spread's quantities a reader compares (the rest stay in the results file): shares,
+    QK sign fractions min/mean/max, the cross-layer summary, mixed position-bias heads, and
+    every embedding quantity."""
+    keep = []
+    for q in spread["quantities"]:
+        last = q.rsplit("/", 1)[-1]
+        if q.startswith(("q_sparsity/", "cross_layer_summary/", "spectrum/", "cosine/",
+                         "pentachora/", "digits/")) or last == "mixed" or (
+                q.startswith("qk/") and last in ("min_pos_frac", "mean_pos_frac",
+                                                 "max_pos_frac")):
+            keep.append(q)
+    return keep
+
+
+def init_spread_table(spread: dict[str, Any], measured: dict[str, Any] | None = None,
+                      analytic: dict[str, Any] | None = None) -> pd.DataFrame:
+    """What random weights give, quantity by quantity: the mean ± sd over the initialization
+    seeds and the rule's 99% interval (lib.terrain.nulls), an analytic interval where there is
+    one, and this run's value (`measured`, {quantity: value}) with whether it lies inside."""
+    from lib.terrain.nulls import inside
+
+    analytic = analytic or {}
+    rows = []
+    for q in _shown_rows(spread):
+        b = spread["quantities"][q]
+        interval = f"[{_num(b['low'])}, {_num(b['high'])}]" if b["low"] is not None else \
+            b.get("reason", "n/a")
+        a = analytic.get(q)
+        label = q.replace(".layer.0.SelfAttention.relative_attention_bias.weight", " bias")
+        row = [label, f"{_num(b['mean'])} ± {_num(b['sd'])}", interval,
+               f"[{_num(a['low'])}, {_num(a['high'])}]" if a else "-"]
+        if measured is not None:
+            value = measured.get(q)
+            verdict = inside(b, value)
+            row += [_num(value), "-" if verdict is None else
+                    ("indistinguishable" if verdict else "distinguishable")]
+        rows.append(row)
+    k = len(spread["seeds"])
+    columns = ["quantity", f"init mean ± sd ({k} seeds)", "99% interval (seeds)",
+               "analytic 99% interval"] + (["this run", "vs random weights"]
+                                           if measured is not None else [])
+    table = pd.DataFrame(rows, columns=columns).set_index("quantity")
+    return table[[c for c in table.columns if not (table[c] == "-").all()]]
+
+
+def false_positive_line(spread: dict[str, Any]) -> str:
+    """The rule's leave-one-seed-out false-positive rate on this run's seeds, in words."""
+    fp = spread["false_positive"]
+    if not fp["trials"]:
+        return "false-positive rate: not measured (too few seeds)"
+    return (f"the rule's false-positive rate on these seeds (each judged against the interval of "
+            f"the others): {fp['outside']} of {fp['trials']} ({fp['rate']:.1%})")
+
+
+def weights_spread_table(w: dict[str, Any]) -> pd.DataFrame:
+    """`init_spread_table` of a weights block: the trained battery (if any) against the spread
+    of its initializations and the analytic intervals."""
+    from lib.terrain.weights.baseline import battery_quantities
+
+    measured = ({q: v for q, (v, _) in battery_quantities(w["trained"]).items()}
+                if w.get("trained") else None)
+    return init_spread_table(w["init_spread"], measured, w.get("analytic_null"))
+
+
+def embedding_spread_table(block: dict[str, Any]) -> pd.DataFrame:
+    """`init_spread_table` of an embedding block: this matrix against its architecture's input
+    embedding at initialization."""
+    measured = {q: _get(block, tuple(q.split("/"))) for q in block["init_spread"]["quantities"]}
+    return init_spread_table(block["init_spread"], measured)

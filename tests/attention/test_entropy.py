@@ -297,6 +297,25 @@ def test_streaming_matches_list_path_and_batches(model, tokenizer, mode):
     assert np.all((streamed >= 0) & (streamed <= 1))
 
 
+@pytest.mark.parametrize(("mode", "other"), [("masked", "padded"), ("padded", "masked")])
+def test_one_padded_pass_gives_the_other_mode_too(model, tokenizer, mode, other, monkeypatch):
+    both = attention.measure_attention(model, tokenizer, PROMPTS, mode=mode, max_length=64,
+                                       other_modes=(other,), progress=False)
+    alone = measure_entropies(model, tokenizer, PROMPTS, mode=other, max_length=64,
+                              progress=False)
+    np.testing.assert_allclose(both.other_modes[other], alone, atol=TOL, rtol=0)
+    assert not np.allclose(both.entropies, alone)  # the short prompts are padded: modes differ
+    monkeypatch.setattr(attention, "attention_modules", lambda m: [])  # the fallback path too
+    with pytest.warns(RuntimeWarning, match="output_attentions=True"):
+        fallback = attention.measure_attention(model, tokenizer, PROMPTS, mode=mode,
+                                               max_length=64, other_modes=(other,),
+                                               progress=False)
+    np.testing.assert_allclose(fallback.other_modes[other], alone, atol=TOL, rtol=0)
+    with pytest.raises(ValueError, match="the unpadded pass cannot also give"):
+        attention.measure_attention(model, tokenizer, PROMPTS, mode="unpadded",
+                                    other_modes=("masked",), progress=False)
+
+
 def test_streaming_uses_hooks_not_output_attentions(tokenizer, monkeypatch):
     model = _tiny("llama")
     seen = []

@@ -130,24 +130,27 @@ def grouped_persistent(groups: int, size: int, layers: int = 12, seed: int = 0) 
 def test_group_figures_against_the_null_where_the_architecture_defines_them() -> None:
     gqa = head_permutation_controls(grouped_persistent(3, 4), 3, n=N, seed=0)
     assert (gqa["n_permutations"], gqa["seed"], gqa["ci"]) == (N, 0, 0.95)
-    for key in ("group_si", "within_group_correlation"):
-        assert gqa[key]["reason"] is None and gqa[key]["p"] == pytest.approx(1 / (N + 1)), key
-    assert gqa["within_group_correlation"]["point"] > gqa["within_group_correlation"]["high"]
-    # the ratio's null is skewed to the right: below every draw, yet some draws lie farther
-    # from the null mean on the other side
-    ratio = gqa["within_between_ratio"]
-    assert ratio["point"] < ratio["low"] and ratio["p"] < 0.05
+    # group identity persists across layers: whole groups shuffled, the group SI is extreme
+    assert gqa["group_si"]["reason"] is None and gqa["group_si"]["p"] == pytest.approx(1 / (N + 1))
+    assert gqa["group_si"]["shuffle"] == "across_groups"
+    # the heads of a group are alike: shuffling them within their group changes nothing
+    within = gqa["within_group_correlation"]
+    assert within["shuffle"] == "within_groups" and within["p"] > 0.05
+    # the ratio compares heads within a layer: no shuffle that keeps KV sharing moves it
+    assert gqa["within_between_ratio"]["p"] is None
+    assert "leaves it unchanged" in gqa["within_between_ratio"]["reason"]
     mha = head_permutation_controls(persistent(), 8, n=50)
-    assert mha["group_si"]["point"] == pytest.approx(mha["si"]["point"])
+    assert mha["group_si"]["reason"].startswith("one query head per KV group (MHA)")
     assert mha["within_group_correlation"]["reason"].startswith("one query head per KV group")
     assert mha["within_between_ratio"]["p"] is None
     mqa = head_permutation_controls(persistent(), 1, n=50)
     assert mqa["group_si"]["reason"].startswith("one KV group (MQA)")
     assert mqa["within_between_ratio"]["reason"].startswith("one KV group (MQA)")
-    assert mqa["within_group_correlation"]["point"] == pytest.approx(1 - mqa["si"]["point"])
+    assert mqa["within_group_correlation"]["reason"].endswith("1 - SI (SI row)")
     delta = head_permutation_delta(grouped_persistent(3, 4), grouped_persistent(3, 4, seed=5),
                                    3, n=50)
-    assert delta["si"]["reason"] is None and delta["within_between_ratio"]["p"] is not None
+    assert delta["si"]["reason"] is None and delta["group_si"]["p"] is not None
+    assert delta["within_between_ratio"]["p"] is None
 
 
 def test_batched_group_variances_match_the_seed_metrics() -> None:

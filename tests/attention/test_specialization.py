@@ -84,6 +84,48 @@ def test_constant_head_is_left_out_of_the_mean():
     assert m["mean_head_correlation"] == pytest.approx(1.0)  # only the (0, 1) pair counts
 
 
+def _with_constant_head(value: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Three correlated heads, and the same with a fourth head of entropy `value` in every layer
+    (its mean over 12 layers is off by rounding: its deviations are ~1e-17, not 0)."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=12)
+    heads = np.stack([base + 0.05 * rng.normal(size=12) for _ in range(3)], axis=1) + 3
+    return heads, np.column_stack([heads, np.full(12, value)])
+
+
+def test_a_head_constant_up_to_rounding_is_undefined_like_an_exact_one():
+    """Its correlations were ~1e-16 (not NaN) and pulled SI from 0.003 to 0.50: now
+    lib.stats.correlation's rule makes them undefined, and SI averages the defined pairs."""
+    heads, E = _with_constant_head()
+    corr = head_correlations(E)
+    assert np.isnan(corr[3]).all() and np.isnan(corr[:, 3]).all()
+    assert not np.isnan(corr[:3, :3]).any()
+    assert specialization_index(E) == pytest.approx(specialization_index(heads), rel=1e-12)
+    assert specialization_index(E) < 0.01
+    batched = specialization_index(np.stack([E, E[:, ::-1]]))  # the same rule, batched
+    np.testing.assert_allclose(batched, specialization_index(heads), rtol=1e-12)
+    m = specialization_metrics(E)
+    assert m["specialization_index"] == pytest.approx(specialization_index(heads), rel=1e-12)
+    assert m["undefined_heads"] == {
+        "heads": [3], "pairs": 3, "defined_pairs": 3,
+        "reason": "head 3 is constant over layers up to rounding (lib.stats.correlation): its "
+                  "correlations are undefined; SI and mean_head_correlation average the 3 "
+                  "defined pairs"}
+
+
+def test_si_is_undefined_when_no_pair_of_heads_is_defined():
+    E = np.column_stack([np.full(6, 0.1), np.full(6, 0.3), np.linspace(0.1, 0.9, 6)])
+    m = specialization_metrics(E)
+    assert math.isnan(m["specialization_index"]) and math.isnan(specialization_index(E))
+    assert m["undefined_heads"]["pairs"] == 3 and m["undefined_heads"]["defined_pairs"] == 0
+    assert m["undefined_heads"]["reason"].endswith("no pair of heads is defined: SI is undefined")
+
+
+def test_normal_heads_report_no_undefined_heads():
+    heads, _ = _with_constant_head()
+    assert "undefined_heads" not in specialization_metrics(heads)  # results stay as they were
+
+
 def test_effective_heads_by_hand():
     E = np.full((4, 5), 0.5)  # equal contributions -> all 5 heads effective
     assert specialization_metrics(E)["effective_heads"] == pytest.approx(5.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sealed import write_sealed
 
 from lib import results
 from lib.attention import plots, study, tables
@@ -146,7 +147,7 @@ def test_a_missing_reference_is_found_at_load_and_made_in_an_interactive_run(
 
     def make(command: list[str]) -> None:  # what snakemake would write
         made.append(command)
-        results.write_json(tmp_path / "embedded" / "E11_tiny-mha.json", _pair_payload("masked"))
+        write_sealed(tmp_path / "embedded" / "E11_tiny-mha.json", _pair_payload("masked"))
 
     assert study.ensure_reference("embedded", spec, make=make) == \
         "results/embedded/E11_tiny-mha.json"
@@ -172,7 +173,7 @@ def _pair_payload(mode: str, si: float = 0.7, dsi: float = 0.03) -> dict:
 
 def test_reference_pair_reads_the_run_and_records_a_mode_mismatch(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(results, "RESULTS", tmp_path)
-    results.write_json(tmp_path / "embedded" / "E11_tiny-mha.json", _pair_payload("masked"))
+    write_sealed(tmp_path / "embedded" / "E11_tiny-mha.json", _pair_payload("masked"))
     ref = study.reference_pair("embedded", {"run": "E11_tiny-mha", "claim": "mistral7b"})
     assert (ref["base_si"], ref["delta_si"], ref["delta_corr"], ref["published"]) == (
         0.7, 0.03, -0.03, False)
@@ -191,46 +192,63 @@ def test_reference_pair_reads_the_run_and_records_a_mode_mismatch(tmp_path, monk
 
 def test_ladder_references_from_run_or_published(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(results, "RESULTS", tmp_path)
-    spec = {"run": "E08_x", "published": [
+    spec = {"run": "E08_tiny-phi-references", "published": [
         {"claim": "phi3mini.si", "display": "Phi-3-mini", "size_b": 3.8, "kind": "MHA"}]}
     rows = study.ladder_references("paper", spec)
     assert rows[0]["si"] == CLAIMS_BY_ID["phi3mini.si"].value and "published" in rows[0]["source"]
     assert not rows[0]["stand_in"]
     with pytest.raises(study.MissingReferenceError, match=r"make it first: .*notebooks/E08\.py "
-                       r"parameters/embedded/E08_x\.yaml.*only the paper profile falls back"):
+                       r"parameters/embedded/E08_tiny-phi-references\.yaml.*only the paper "
+                       r"profile falls back"):
         study.ladder_references("embedded", spec)
-    results.write_json(tmp_path / "embedded" / "E08_x.json", {"models": {"tiny/phi": {
+    write_sealed(tmp_path / "embedded" / "E08_tiny-phi-references.json", {"models": {"tiny/phi": {
         "display": "tiny Phi", "size_b": 0.001, "specialization_index": 0.9, "si_ci": [0.8, 1.0],
-        "model": {"architecture": {"attention_kind": "MHA"}, "rho_head": 1.0, "rho_kv": 0.5,
+        "model": {"architecture": {"attention_kind": "MHA", "family": "phi"}, "rho_head": 1.0,
+                  "rho_kv": 0.5,
                   "source": "tiny"}, "sanity": {"label": "raw+bf16"}}}})
     rows = study.ladder_references("embedded", spec)
     assert [(r["display"], r["si"], r["stand_in"]) for r in rows] == [("tiny Phi", 0.9, True)]
 
 
-def _row(display: str, size_b: float, si: float | None, stand_in: bool = False) -> dict:
-    return {"display": display, "size_b": size_b, "si": si, "si_ci": None, "kind": "GQA",
+def _row(display: str, size_b: float, si: float | None, stand_in: bool = False,
+         family: str | None = None, si_ci: list[float] | None = None) -> dict:
+    return {"display": display, "size_b": size_b, "si": si, "si_ci": si_ci, "kind": "GQA",
             "rho_head": None, "rho_kv": None, "sanity": None, "reference": stand_in,
-            "source": "x", "stand_in": stand_in}
+            "source": "x", "stand_in": stand_in, "family": family or display}
 
 
 LADDER = [_row("MiniLM", 0.0227, 0.30), _row("SmolLM2", 0.135, 0.34),
           _row("Gemma", 0.268, 0.32), _row("tiny Phi", 0.001, 0.95, stand_in=True),
           _row("tiny Phi-3", 0.002, 0.99, stand_in=True)]
+FAMILY = [_row(f"phi {size}", size, si, family="phi", si_ci=[si - 0.01, si + 0.01])
+          for size, si in ((0.0227, 0.30), (0.135, 0.34), (0.268, 0.32))] + LADDER[3:]
 
 
 def test_ladder_verdict_and_trend_use_the_real_models_only() -> None:
     verdict = study.ladder_verdict(LADDER, 0.33, 0.05)
-    # the stand-ins' 0.95 and 0.99 would be outside the band: SIZE_CONFOUND_DETECTED
-    assert verdict.code == "INCONCLUSIVE" and set(verdict.criteria) == {
-        "MiniLM", "SmolLM2", "Gemma"}
+    # three families, one size each: size within one family is not testable
+    assert verdict.code == "NOT_TESTABLE"
+    assert "size within one family is not testable here" in verdict.values["note"]
+    # the seed rule as executed: the stand-ins' 0.95 and 0.99 would be outside the band
+    assert verdict.as_executed["code"] == "INCONCLUSIVE" and set(
+        verdict.as_executed["criteria"]) == {"MiniLM", "SmolLM2", "Gemma"}
     assert verdict.values["stand_ins_excluded"] == ["tiny Phi", "tiny Phi-3"]
-    trend = study.ladder_trend(LADDER)
-    slope, intercept = np.polyfit(np.log10([0.0227, 0.135, 0.268]), [0.30, 0.34, 0.32], 1)
+    assert study.ladder_trend(LADDER) is None  # no family with three sizes
+    trend = study.ladder_trend(FAMILY)
+    x = np.log10([0.0227, 0.135, 0.268])
+    slope, intercept = np.polyfit(x, [0.30, 0.34, 0.32], 1)
     assert trend["slope_per_decade"] == pytest.approx(slope, abs=1e-12)
     assert trend["intercept"] == pytest.approx(intercept, abs=1e-12)
-    assert trend["models"] == ["MiniLM", "SmolLM2", "Gemma"]
-    assert study.ladder_trend(LADDER[:2] + LADDER[3:]) is None  # two real models: no trend
-    assert study.ladder_trend([*LADDER[:2], _row("x", 1.0, float("nan"))]) is None
+    assert trend["models"] == ["phi 0.0227", "phi 0.135", "phi 0.268"]
+    assert trend["family"] == "phi"
+    sd = 0.02 / (2 * 1.959963984540054)
+    half = 1.959963984540054 * sd * np.sqrt((((x - x.mean()) / ((x - x.mean()) ** 2).sum())
+                                             ** 2).sum())
+    assert trend["slope_ci"] == pytest.approx([slope - half, slope + half])
+    assert study.ladder_trend(FAMILY[:2] + FAMILY[3:]) is None  # two sizes: no trend
+    assert study.ladder_trend([*FAMILY[:2], _row("x", 1.0, float("nan"), family="phi")]) is None
+    family = study.ladder_verdict(FAMILY, 0.33, 0.05)
+    assert family.code == "NOT_RESOLVED" and family.values["testable_families"] == ["phi"]
     undefined = study.ladder_verdict([*LADDER, _row("Phi-2", 2.7, float("inf"))], 0.33, 0.05)
     assert undefined.code == "UNDEFINED" and undefined.reason == "not finite: SI of Phi-2 is inf"
 
@@ -238,20 +256,32 @@ def test_ladder_verdict_and_trend_use_the_real_models_only() -> None:
 def test_ladder_figure_draws_stand_ins_apart() -> None:
     import matplotlib.pyplot as plt
 
-    trend = study.ladder_trend(LADDER)
-    fig = plots.ladder_figure("t", LADDER, 0.33, 0.05, trend)
+    trend = study.ladder_trend(FAMILY)
+    fig = plots.ladder_figure("t", FAMILY, 0.33, 0.05, trend)
     scatter = fig.axes[1]
     labels = scatter.get_legend_handles_labels()[1]
     assert "random-init stand-in (not in trend or verdict)" in labels
     real, apart = [c for c in scatter.collections if c.get_offsets().shape[0]][:2]
     assert real.get_offsets()[:, 1].tolist() == [0.30, 0.34, 0.32]
     assert sorted(apart.get_offsets()[:, 1].tolist()) == [0.95, 0.99]
-    line = scatter.lines[0]  # the trend spans the real models' sizes only
+    line = scatter.lines[0]  # the trend spans the family's sizes only, with its interval
     assert line.get_xdata().min() == pytest.approx(0.0227)
-    table = tables.ladder_table(LADDER)
+    assert any("CI [" in label for label in labels)
+    table = tables.ladder_table(FAMILY)
     assert table.loc[table["model"] == "tiny Phi", "in verdict"].item() == (
         "no: random-init stand-in")
     plt.close(fig)
+    fig = plots.ladder_figure("t", LADDER, 0.33, 0.05, study.ladder_trend(LADDER))
+    assert not fig.axes[1].lines  # no trend line without one family of three sizes
+    plt.close(fig)
+
+
+def test_spread_labels_never_overlap() -> None:
+    ys = [0.30, 0.305, 0.31, 0.9]
+    placed = plots.spread_labels(ys, 0.05)
+    ordered = sorted(placed)
+    assert all(b - a >= 0.05 - 1e-12 for a, b in zip(ordered, ordered[1:], strict=False))
+    assert placed[3] == pytest.approx(0.9, abs=0.05)
 
 
 def test_tables_print_non_finite_numbers_as_na() -> None:
@@ -320,6 +350,43 @@ def test_compare_pair_gives_the_intervals_the_verdict_counts(pair) -> None:
            "replacement, 200 resamples, seed 0; paired" in tables.bootstrap_note(delta["bootstrap"])
 
 
+def test_the_verdict_reads_the_seed_null_in_every_entropy_mode(pair) -> None:
+    from lib.attention import calibration
+
+    params, base, instruct = pair
+    params = {**params, "seed_null": {"n": 6, "alpha": 0.01}}
+    seed_null = calibration.measure_seed_null(params, load_prompts())
+    assert seed_null["architecture"] == "random/tiny/falcon-mqa" and seed_null["n_models"] == 6
+    assert set(seed_null["modes"]) == {"masked", "padded"}  # one padded pass gives both
+    assert seed_null["calibration"]["rules"]["seed_null"]["n_null_pairs"] == 15
+    delta = study.compare_pair(params, base, instruct, seed_null)
+    assert delta["seed_null"]["n_models"] == 6 and delta["seed_null"]["alpha"] == 0.01
+    verdict = study.collapse_verdict(base, instruct, delta)
+    si = verdict.values["seed_null"]["specialization_index"]
+    assert si["n"] == 6 and si["p"] is not None
+    assert si["delta"] == pytest.approx(delta["specialization_index"])
+    modes = delta["entropy_modes"]
+    assert list(modes) == ["masked", "padded"] and modes["masked"]["protocol"]
+    assert modes["masked"]["verdict"] == verdict.code
+    padded = instruct.other_modes["padded"].mean(0)
+    assert modes["padded"]["specialization_index"] == pytest.approx(
+        study.specialization_metrics(padded)["specialization_index"]
+        - study.specialization_metrics(base.other_modes["padded"].mean(0))[
+            "specialization_index"])
+    assert "entropy mode" in tables.modes_table(delta).index.name
+    # a run reads the seed null its own job made, and measures it the same way without one
+    path = calibration.seed_null_path("embedded", "E11_tiny-mqa")
+    write_sealed(path, {**seed_null, "protocol": calibration.protocol(params)})
+    read = calibration.seed_null_for_run(params, load_prompts())
+    assert read["source"] == "results/embedded/seed_null/E11_tiny-mqa.json"
+    other = calibration.seed_null_for_run({**params, "max_length": 64}, load_prompts())
+    assert other["source"].startswith("measured in this run (results/embedded/seed_null/"
+                                      "E11_tiny-mqa.json was made with another protocol)")
+    path.unlink()
+    again = calibration.seed_null_for_run(params, load_prompts())
+    assert again["modes"] == read["modes"] and "has not been made" in again["source"]
+
+
 def test_head_permutation_null_beside_every_si(pair) -> None:
     params, base, instruct = pair
     null = base.controls["head_permutation"]
@@ -335,14 +402,25 @@ def test_head_permutation_null_beside_every_si(pair) -> None:
     report = tables.pair_controls_report(base, instruct, delta["controls"], nothing,
                                          delta["bootstrap"])
     assert "Against the head-permutation null:" in report
-    assert "head-permutation null: the heads of each layer shuffled independently, 1000 " \
-           "permutations (seed 0; base and instruct shuffled independently" in report
+    assert "head-permutation null: each layer shuffled independently (heads shuffled within " \
+           "each layer; heads shuffled within their KV group (KV sharing kept); whole KV " \
+           "groups shuffled across group slots (group sizes kept)), 1000 permutations (seed " \
+           "0; base and instruct shuffled independently" in report
     table = tables.permutation_table({"base": base.controls, "delta": delta["controls"]})
-    assert table.loc["SI (1 - mean head correlation)", "base"] == (
+    si = "SI (1 - mean head correlation)"
+    assert table.loc[si, "base"] == (
         f"{null['si']['point']:.4f} (null [{null['si']['low']:.4f}, {null['si']['high']:.4f}], "
-        f"p {null['si']['p']:.3f})")
-    assert table.loc["SI (1 - mean head correlation)", "delta"].startswith(f"{d['point']:+.4f}")
+        f"p {null['si']['p']:.3f}; - null mean {null['si']['excess']:+.4f}, null sd "
+        f"{null['si']['null_std']:.4f}; Holm {null['si']['p_adjusted']:.3f})")
+    assert table.loc[si, "delta"].startswith(f"{d['point']:+.4f}")
     assert table.loc["Group SI (among KV groups)", "base"] == "n/a"
+    family = delta["multiplicity"]
+    blocks = (base.controls["head_permutation"], instruct.controls["head_permutation"],
+              delta["controls"]["head_permutation"])
+    tested = [block[key] for block in blocks for key in block
+              if isinstance(block[key], dict) and block[key].get("p") is not None]
+    assert family["method"] == "holm" and family["size"] == len(tested) >= 3  # SI x 3, MQA
+    assert all(t["p_adjusted"] >= t["p"] for t in tested)
 
 
 def test_stand_in_pairs_are_not_called_an_alignment_effect(pair) -> None:

@@ -51,29 +51,40 @@ def test_seed_rule_as_executed_counts_three_point_signs(instruct, code, count):
 
 SI_DOWN, SI_UP, SI_ZERO = (-0.08, -0.02), (0.02, 0.08), (-0.03, 0.05)
 VAR_DOWN, VAR_UP, VAR_ZERO = (-2e-3, -1e-4), (1e-4, 2e-3), (-1e-3, 1e-3)
+# a narrow seed null: the init seeds barely differ, so every delta below lies outside it
+NARROW = {"specialization_index": {"values": [0.5, 0.501, 0.499, 0.5005], "scale": "identity"},
+          "mean_head_variance": {"values": list(map(math.log, [0.01, 0.0101, 0.0099, 0.01005])),
+                                 "scale": "log"}}
+WIDE = {"specialization_index": {"values": [0.2, 0.5, 0.8, 0.6], "scale": "identity"},
+        "mean_head_variance": {"values": list(map(math.log, [0.002, 0.01, 0.05, 0.02])),
+                               "scale": "log"}}
 
 
 @pytest.mark.parametrize(
-    ("si_ci", "var_ci", "code", "met", "statuses"),
+    ("si_ci", "var_ci", "d_si", "var", "code", "met", "statuses"),
     [
-        (SI_DOWN, VAR_DOWN, "A_CONFIRMED", 2, ("collapse", "collapse")),
-        (SI_DOWN, VAR_ZERO, "B_PARTIAL", 1, ("collapse", "not resolved")),
-        (SI_ZERO, VAR_DOWN, "B_PARTIAL", 1, ("not resolved", "collapse")),
-        (SI_DOWN, VAR_UP, "B_PARTIAL", 1, ("collapse", "against collapse")),
-        (SI_UP, VAR_ZERO, "C_REFUTED", 0, ("against collapse", "not resolved")),
-        (SI_UP, VAR_UP, "C_REFUTED", 0, ("against collapse", "against collapse")),
-        (SI_ZERO, VAR_ZERO, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),
-        ((0.0, 0.05), VAR_ZERO, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),  # 0 is in
-        ((math.nan, 0.01), None, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),
+        (SI_DOWN, VAR_DOWN, -0.05, 0.005, "A_CONFIRMED", 2, ("collapse", "collapse")),
+        (SI_DOWN, VAR_ZERO, -0.05, 0.01, "B_PARTIAL", 1, ("collapse", "not resolved")),
+        (SI_ZERO, VAR_DOWN, -0.05, 0.005, "B_PARTIAL", 1, ("not resolved", "collapse")),
+        (SI_DOWN, VAR_UP, -0.05, 0.02, "B_PARTIAL", 1, ("collapse", "against collapse")),
+        (SI_UP, VAR_ZERO, 0.05, 0.01, "C_REFUTED", 0, ("against collapse", "not resolved")),
+        (SI_UP, VAR_UP, 0.05, 0.02, "C_REFUTED", 0, ("against collapse", "against collapse")),
+        (SI_ZERO, VAR_ZERO, -0.05, 0.005, "NOT_RESOLVED", 0, ("not resolved", "not resolved")),
+        ((0.0, 0.05), VAR_ZERO, 0.05, 0.01, "NOT_RESOLVED", 0,
+         ("not resolved", "not resolved")),  # 0 is in
+        ((math.nan, 0.01), None, -0.05, 0.005, "NOT_RESOLVED", 0,
+         ("not resolved", "not resolved")),
     ],
 )
 def test_corrected_rule_counts_a_sign_only_when_its_interval_excludes_zero(
-        si_ci, var_ci, code, met, statuses):
-    # the point deltas are all collapse signs: the seed rule says A_CONFIRMED (3/3) every time
-    v = territorial_collapse(BASE, metrics(0.45, 0.55, 0.005), intervals={
-        "specialization_index": si_ci, "mean_head_variance": var_ci})
-    assert v.as_executed["code"] == "A_CONFIRMED"
-    assert v.as_executed["values"]["criteria_met"] == 3
+        si_ci, var_ci, d_si, var, code, met, statuses):
+    # every delta lies outside the narrow seed null: the intervals decide
+    v = territorial_collapse(BASE, metrics(0.5 + d_si, 0.5 - d_si, var), intervals={
+        "specialization_index": si_ci, "mean_head_variance": var_ci}, seed_null=NARROW)
+    assert all(v.values["seed_null"][m]["outside"] for m in ("specialization_index",
+                                                              "mean_head_variance")
+               if v.values["seed_null"][m]["delta"] != 0)
+    assert v.as_executed["values"]["signs"] == 3
     assert (v.code, v.values["criteria_met"], v.values["signs"]) == (code, met, 2)
     assert tuple(v.values["sign_status"].values()) == statuses
     assert list(v.values["sign_status"]) == ["SI down / correlation up", "head variance down"]
@@ -81,11 +92,23 @@ def test_corrected_rule_counts_a_sign_only_when_its_interval_excludes_zero(
                           "variance_decreased": statuses[1] == "collapse"}
 
 
+def test_a_delta_inside_its_seed_null_is_not_resolved_whatever_the_bootstrap() -> None:
+    # two checkpoints 'differ' by the prompt bootstrap; the init seeds differ more
+    instruct = metrics(0.45, 0.55, 0.005)
+    intervals = {"specialization_index": SI_DOWN, "mean_head_variance": VAR_DOWN}
+    wide = territorial_collapse(BASE, instruct, intervals=intervals, seed_null=WIDE)
+    assert wide.code == verdicts.NOT_RESOLVED and wide.values["bootstrap_only"] == "A_CONFIRMED"
+    assert not wide.values["seed_null"]["specialization_index"]["outside"]
+    narrow = territorial_collapse(BASE, instruct, intervals=intervals, seed_null=NARROW)
+    assert narrow.code == "A_CONFIRMED"
+    assert wide.as_executed == narrow.as_executed  # the seed rule as executed never changes
+
+
 def test_dsi_and_d_correlation_count_once() -> None:
     # SI down and correlation up are one fact: a clear dSI < 0 alone is 1 of 2 signs (corrected),
     # while the seed rule counts it twice and says A_CONFIRMED
     v = territorial_collapse(BASE, metrics(0.4, 0.6, 0.02), intervals={
-        "specialization_index": SI_DOWN, "mean_head_variance": VAR_UP})
+        "specialization_index": SI_DOWN, "mean_head_variance": VAR_UP}, seed_null=NARROW)
     assert v.as_executed["code"] == "A_CONFIRMED" and v.as_executed["values"]["criteria_met"] == 2
     assert v.code == "B_PARTIAL" and v.values["criteria_met"] == 1
     assert "correlation_increased" not in v.criteria
@@ -95,13 +118,15 @@ def test_describe_collapse_says_which_sign_is_not_resolved() -> None:
     from lib.attention.tables import describe_collapse
 
     v = territorial_collapse(BASE, metrics(0.45, 0.55, 0.005), intervals={
-        "specialization_index": SI_ZERO, "mean_head_variance": VAR_DOWN})
-    text = describe_collapse(v)
-    corrected, seed = text.splitlines()
-    assert corrected == (
+        "specialization_index": SI_ZERO, "mean_head_variance": VAR_DOWN}, seed_null=NARROW)
+    corrected, bootstrap, seed = describe_collapse(v).splitlines()
+    assert corrected.startswith(
         "B_PARTIAL (corrected: 1/2 independent signs resolved toward collapse; SI down / "
-        "correlation up: not resolved (dSI 95% CI [-0.0300, +0.0500] includes 0); head variance "
-        "down: collapse (d variance 95% CI [-2.000e-03, -1.000e-04]))")
+        "correlation up: not resolved (dSI 95% CI [-0.0300, +0.0500] includes 0; dSI -0.0500 "
+        "outside its seed null 99.0% [")
+    assert "head variance down: collapse (d variance 95% CI [-2.000e-03, -1.000e-04] " \
+           "excludes 0; d log variance -0.693 outside its seed null" in corrected
+    assert bootstrap.startswith("the prompt bootstrap alone would read B_PARTIAL")
     assert seed.startswith("seed rule as executed: A_CONFIRMED (3/3 point signs, dSI and "
                            "d correlation counted as two: specialization decreased True")
 
@@ -124,13 +149,30 @@ def test_mistral_reference_is_refuted():
         ((0.0, 0.0, 0.01, 0.0), "ARCHITECTURE_DEPENDENT", False, True),
     ],
 )
-def test_architecture_invariance(args, code, same_si, same_corr):
+def test_architecture_invariance_seed_rule_as_executed(args, code, same_si, same_corr):
     v = architecture_invariance(*args)
-    assert v.code == code
-    assert v.criteria == {
+    assert v.as_executed["code"] == code
+    assert v.as_executed["criteria"] == {
         "same_direction_specialization": same_si,
         "same_direction_correlation": same_corr,
     }
+    assert v.code == verdicts.NOT_RESOLVED  # no resolved direction given
+
+
+@pytest.mark.parametrize(
+    ("mha", "gqa", "code"),
+    [
+        ("against collapse", "against collapse", "ARCHITECTURE_INVARIANT"),
+        ("collapse", "against collapse", "ARCHITECTURE_DEPENDENT"),
+        ("against collapse", "not resolved", "NOT_RESOLVED"),  # E11-T tiny-gqa: CI straddles 0
+        (None, "collapse", "NOT_RESOLVED"),  # a published reference: no resolved direction
+    ],
+)
+def test_architecture_invariance_counts_the_resolved_direction_once(mha, gqa, code):
+    v = architecture_invariance(0.03, -0.03, 0.037, -0.037, mha, gqa)
+    assert v.code == code
+    assert set(v.criteria) == {"same_direction_specialization"}  # d correlation not counted
+    assert v.as_executed["code"] == "ARCHITECTURE_INVARIANT"  # the point signs agree
 
 
 REF_SI, REF_DSI = 0.125, 0.0  # exactly representable references
@@ -148,29 +190,55 @@ REF_SI, REF_DSI = 0.125, 0.0  # exactly representable references
         (0.5, 0.875, 0.04, "MQA_PATTERN_CONFIRMED", 2),
     ],
 )
-def test_falcon40b_pattern(base_si, base_corr, delta_si, code, met):
+def test_falcon40b_pattern_seed_rule_as_executed(base_si, base_corr, delta_si, code, met):
     v = falcon40b_pattern(base_si, base_corr, delta_si, REF_SI, REF_DSI)
-    assert v.code == code
-    assert v.values["criteria_met"] == met
+    assert v.as_executed["code"] == code
+    assert v.as_executed["values"]["criteria_met"] == met
+    assert v.code == verdicts.NOT_RESOLVED  # without intervals nothing is resolved
 
 
 def test_falcon40b_partial_and_consistency_thresholds():
     # criteria met (low SI, high corr) but neither consistency holds
-    v = falcon40b_pattern(0.0, 0.9, 0.5, ref_base_si=0.25, ref_delta_si=0.0)
-    assert v.code == "MQA_PATTERN_PARTIAL"
-    assert v.criteria["low_si"] and v.criteria["high_corr"] and not v.criteria["stable_delta"]
+    v = falcon40b_pattern(0.0, 0.9, 0.5, ref_base_si=0.25, ref_delta_si=0.0).as_executed
+    assert v["code"] == "MQA_PATTERN_PARTIAL"
+    criteria = v["criteria"]
+    assert criteria["low_si"] and criteria["high_corr"] and not criteria["stable_delta"]
+
+    def seed(*args):
+        return falcon40b_pattern(*args).as_executed["criteria"]
+
     # |base - ref| exactly 0.10 is not < 0.10; just below is
-    assert not falcon40b_pattern(0.1, 0.9, 0.5, 0.0, 0.0).criteria["si_consistent"]
-    assert falcon40b_pattern(0.0999, 0.9, 0.5, 0.0, 0.0).criteria["si_consistent"]
-    assert not falcon40b_pattern(0.1, 0.9, 0.05, 0.0, 0.0).criteria["delta_consistent"]
-    assert falcon40b_pattern(0.1, 0.9, 0.0499, 0.0, 0.0).criteria["delta_consistent"]
-    assert falcon40b_pattern(0.1, 0.9, -0.0499, 0.0, 0.0).criteria["stable_delta"]
+    assert not seed(0.1, 0.9, 0.5, 0.0, 0.0)["si_consistent"]
+    assert seed(0.0999, 0.9, 0.5, 0.0, 0.0)["si_consistent"]
+    assert not seed(0.1, 0.9, 0.05, 0.0, 0.0)["delta_consistent"]
+    assert seed(0.1, 0.9, 0.0499, 0.0, 0.0)["delta_consistent"]
+    assert seed(0.1, 0.9, -0.0499, 0.0, 0.0)["stable_delta"]
+
+
+@pytest.mark.parametrize(
+    ("intervals", "code"),
+    [
+        ({"base_si": (0.10, 0.15), "delta_si": (-0.02, 0.03), "ref_base_si": (0.11, 0.13),
+          "ref_delta_si": (0.0, 0.02)}, "MQA_PATTERN_CONFIRMED"),
+        ({"base_si": (0.10, 0.15), "delta_si": (-0.02, 0.03), "ref_base_si": (0.40, 0.45),
+          "ref_delta_si": (0.2, 0.3)}, "MQA_PATTERN_PARTIAL"),  # resolved inconsistent
+        ({"base_si": (0.15, 0.25), "delta_si": (-0.02, 0.03), "ref_base_si": (0.11, 0.13),
+          "ref_delta_si": (0.0, 0.02)}, "NOT_RESOLVED"),  # the SI interval straddles 0.20
+        ({"base_si": (0.25, 0.35), "delta_si": (-0.02, 0.03), "ref_base_si": (0.11, 0.13),
+          "ref_delta_si": (0.0, 0.02)}, "MQA_PATTERN_REFUTED"),
+    ],
+)
+def test_falcon40b_pattern_corrected_reads_each_fact_on_its_interval(intervals, code):
+    v = falcon40b_pattern(0.125, 0.875, 0.0, 0.12, 0.01, intervals=intervals)
+    assert v.code == code
+    assert "high_corr" not in v.criteria  # the correlation is the SI's mirror: not counted
 
 
 def test_falcon7b_reference_values_confirm():
     si, corr, dsi = (published(f"falcon7b.{k}") for k in ("base_si", "base_corr", "delta_si"))
     v = falcon40b_pattern(si, corr, dsi, si, dsi)
-    assert v.code == "MQA_PATTERN_CONFIRMED" and v.values["criteria_met"] == 3
+    assert v.as_executed["code"] == "MQA_PATTERN_CONFIRMED"
+    assert v.as_executed["values"]["criteria_met"] == 3
 
 
 def test_heritage():
@@ -210,12 +278,57 @@ def test_pre_collapsed_needs_two_of_three_criteria() -> None:
         keys = ("base_si", "base_corr", "delta_si")
         return tuple(CLAIMS_BY_ID[f"{pair}.{k}"].value for k in keys)
 
-    assert pre_collapsed(*published("falcon7b")).code == CLAIMS_BY_ID["falcon7b.pattern"].value
-    assert pre_collapsed(*published("mistral7b")).code == "NOT_PRE-COLLAPSED"
-    one = pre_collapsed(0.19, 0.79, 0.06)
-    assert one.code == "NOT_PRE-COLLAPSED" and one.values["criteria_met"] == 1
-    assert pre_collapsed(0.20, 0.81, 0.049).code == "PRE-COLLAPSED"  # 0.20 is not < 0.20
-    assert pre_collapsed(0.20, 0.80, 0.049).values["criteria_met"] == 1
+    def seed(*args):
+        return pre_collapsed(*args).as_executed
+
+    assert seed(*published("falcon7b"))["code"] == CLAIMS_BY_ID["falcon7b.pattern"].value
+    assert seed(*published("mistral7b"))["code"] == "NOT_PRE-COLLAPSED"
+    one = seed(0.19, 0.79, 0.06)
+    assert one["code"] == "NOT_PRE-COLLAPSED" and one["values"]["criteria_met"] == 1
+    assert seed(0.20, 0.81, 0.049)["code"] == "PRE-COLLAPSED"  # 0.20 is not < 0.20
+    assert seed(0.20, 0.80, 0.049)["values"]["criteria_met"] == 1
+
+
+@pytest.mark.parametrize(
+    ("si_ci", "dsi_ci", "code"),
+    [
+        ((0.10, 0.15), (-0.02, 0.03), "PRE-COLLAPSED"),
+        ((0.15, 0.25), (-0.02, 0.03), "NOT_RESOLVED"),  # straddles 0.20
+        ((0.25, 0.35), (-0.02, 0.03), "NOT_PRE-COLLAPSED"),
+        ((0.10, 0.15), (-0.02, 0.08), "NOT_RESOLVED"),  # straddles +0.05
+        ((0.10, 0.15), (0.06, 0.08), "NOT_PRE-COLLAPSED"),  # resolved unstable
+        (None, None, "NOT_RESOLVED"),
+    ],
+)
+def test_pre_collapsed_corrected_counts_two_facts_on_their_intervals(si_ci, dsi_ci, code):
+    from lib.attention.verdicts import pre_collapsed
+
+    v = pre_collapsed(0.12, 0.88, 0.0, si_ci, dsi_ci)
+    assert v.code == code
+    assert set(v.criteria) == {"low_si", "stable_delta"}  # correlation > 0.80 is SI < 0.20
+    assert v.as_executed["code"] == "PRE-COLLAPSED"
+
+
+def test_heritage_is_decided_within_one_family() -> None:
+    from lib.attention.verdicts import NOT_TESTABLE, heritage_family
+
+    ladder = {"MiniLM": {"si": 0.47, "si_ci": (0.44, 0.50), "family": "bert", "size_b": 0.02},
+              "SmolLM2": {"si": 0.2, "si_ci": (0.18, 0.22), "family": "llama", "size_b": 0.13},
+              "Gemma": {"si": 0.6, "si_ci": (0.5, 0.7), "family": "gemma3", "size_b": 0.27}}
+    v = heritage_family(ladder)
+    assert v.code == NOT_TESTABLE and "size within one family is not testable here" in \
+        v.values["note"]
+    assert heritage({k: m["si"] for k, m in ladder.items()}).code == "SIZE_CONFOUND_DETECTED"
+    phi = {f"phi{k}": {"si": 0.33, "si_ci": ci, "family": "phi", "size_b": size}
+           for k, (ci, size) in enumerate([((0.31, 0.35), 1.3), ((0.30, 0.36), 2.7),
+                                           ((0.32, 0.34), 3.8), ((0.31, 0.35), 14.0)])}
+    assert heritage_family(phi).code == "HERITAGE_CONFIRMED"
+    outside = {**phi, "phi0": {**phi["phi0"], "si": 0.5, "si_ci": (0.45, 0.55)}}
+    assert heritage_family(outside).code == "SIZE_CONFOUND_DETECTED"
+    straddles = {**phi, "phi0": {**phi["phi0"], "si_ci": (0.25, 0.35)}}
+    assert heritage_family(straddles).code == verdicts.NOT_RESOLVED
+    published_only = {**phi, "phi3": {**phi["phi3"], "si_ci": None}}
+    assert heritage_family(published_only).code == verdicts.NOT_RESOLVED
 
 
 # --------------------------------------------------------------------------- undefined numbers
@@ -255,6 +368,7 @@ def test_architecture_invariance_on_non_finite_delta_is_undefined(position, bad)
     args = [0.03, -0.03, 0.01, -0.01]
     args[position] = bad
     v = architecture_invariance(*args)
+    assert v.as_executed["code"] == "UNDEFINED"
     label = ["MHA reference dSI", "MHA reference d correlation", "GQA dSI",
              "GQA d correlation"][position]
     assert v.code == "UNDEFINED" and v.reason.startswith(f"not finite: {label} is ")
@@ -266,6 +380,7 @@ def test_pre_collapsed_and_falcon40b_pattern_on_non_finite_numbers():
     # NaN base SI fails `< 0.20`, so the seed's rule would count only the other two criteria
     v = pre_collapsed(NAN, 0.9, 0.0)
     assert v.code == "UNDEFINED" and v.reason == "not finite: base SI is nan"
+    assert v.as_executed["code"] == "UNDEFINED"
     v = falcon40b_pattern(0.1, 0.9, 0.0, 0.1, INF, reference="E11_tiny-mqa")
     assert v.code == "UNDEFINED" and v.reason == "not finite: dSI of E11_tiny-mqa is inf"
     v = falcon40b_pattern(0.1, 0.9, 0.0, None, 0.0, reference="E11_falcon-7b")

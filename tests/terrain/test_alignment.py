@@ -129,6 +129,10 @@ def test_hypernym_chains_continue_through_unmatched(wn) -> None:
     d1 = np.mean([unit[c[0]] @ unit[c[1]] for c in chains])
     assert rows[0]["depth"] == 1 and rows[0]["static"] == pytest.approx(d1)
     assert rows[0]["encoder"] == pytest.approx(d1, abs=1e-6)
+    # the spread over chains the figure's interval of the mean reads (ddof 1)
+    sd1 = np.std([unit[c[0]] @ unit[c[1]] for c in chains], ddof=1)
+    assert rows[0]["static_sd"] == pytest.approx(sd1) and rows[0]["n"] == len(chains)
+    assert all(r["static_sd"] is None for r in rows if r["n"] == 1)
     assert [r["depth"] for r in rows] == list(range(1, max(len(c) for c in chains)))
 
 

@@ -71,3 +71,19 @@ def test_encoder_sections_on_a_decoder_are_refused_before_any_load(tmp_path: Pat
     assert "wordnet: embedded/smollm2-135m-instruct has no text encoder to run" in message
     load_parameters(_write(tmp_path, {**MIN, "model": "embedded/smollm2-135m-instruct",
                                       "weights": {}}), "terrain")  # the battery needs none
+
+
+def test_init_seeds_spread_an_initialization_baseline(tmp_path: Path) -> None:
+    params = load_parameters(_write(tmp_path, {**MIN, "weights": {}, "embedding": {}}), "terrain")
+    assert params["weights"]["init_seeds"] == 1 and params["embedding"]["init_seeds"] == 0
+    assert params["weights"]["init_spread_qk"] is True
+    message = _error(_write(tmp_path, {**MIN, "weights": {"init_seeds": 5}}))
+    assert "init_seeds: 5 spreads the initialization baseline: set init_baseline: true" in message
+    message = _error(_write(tmp_path, {**MIN, "weights": {"init_baseline": True,
+                                                           "init_seeds": 0}}))
+    assert "give 1 or more" in message
+    message = _error(_write(tmp_path, {**MIN, "embedding": {"init_seeds": 3,
+                                                             "init_quantities": ["pr"]}}))
+    assert "'pr': list some of spectrum/pr_over_dim" in message
+    assert "above the maximum 100" in _error(_write(tmp_path, {**MIN, "embedding": {
+        "init_seeds": 101}}))

@@ -67,3 +67,26 @@ def test_pop_measurements_finds_them_at_any_depth() -> None:
     assert found == {"a/seconds": 1.0, "a/memory/peak_rss_mb": 3.0,
                      "rows/0/timings_s": {"total": 2.0}}
     assert block == {"a": {"memory": {"n_reads": 4}}, "rows": [{"x": 1}], "keep": 5}
+
+
+def test_the_init_spreads_are_the_same_twice_and_beside_the_analytic_null(one_thread) -> None:
+    params = load_parameters(TINY, "terrain")
+    params["weights"] = params["weights"] | {"init_baseline": True, "init_seeds": 4}
+    params["embedding"] = params["embedding"] | {"init_seeds": 3,
+                                                 "init_quantities": ["spectrum/pr_over_dim"]}
+    first, second = _run(params, {}), _run(params, {})
+    assert first == second
+    payload = json.loads(first)
+    w, e = payload["weights"], payload["embedding"]
+    assert w["init_spread"]["seeds"] == [0, 1, 2, 3]
+    assert w["init_spread"]["false_positive"]["trials"] > 0
+    assert list(e["init_spread"]["quantities"]) == ["spectrum/pr_over_dim"]
+    assert e["init_spread"]["quantities"]["spectrum/pr_over_dim"]["k"] == 3
+    assert set(w["analytic_null"]) == {
+        "cross_layer_summary/max_abs_mean",
+        "position_bias/decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight/mixed"}
+    # one seed, no spread; the analytic null needs no initialization
+    params["weights"] = params["weights"] | {"init_baseline": False, "init_seeds": 1}
+    alone = study.weights_section(params["model"], params["weights"])
+    assert alone["init_spread"] is None and alone["init"] is None
+    assert "cross_layer_summary/max_abs_mean" in alone["analytic_null"]

@@ -104,6 +104,24 @@ def test_weighted_statistics_equal_the_expanded_multiset() -> None:
     assert np.isnan(rs_.weighted_pearson(np.ones(60), c, w)[0])  # no variance: undefined
 
 
+def test_the_compiled_resamples_equal_the_numpy_statistics() -> None:
+    """`resampled_correlations` (one compiled pass per resample) against `weighted_pearson` of
+    `weighted_ranks` on the expanded pair weights, with ties and an undefined side."""
+    s, cosines, pi, pj, n_items = _toy_pairs()
+    cosines = {**{k: np.round(v, 1) for k, v in cosines.items()}, "flat": np.full(len(s), 0.5)}
+    weights = rs_.item_weights(n_items, 7, seed=3)
+    got = rs_.resampled_correlations(s, cosines, pi, pj, weights)
+    w = weights[:, pi] * weights[:, pj]
+    for name, v in cosines.items():
+        np.testing.assert_allclose(got[name]["pearson"], rs_.weighted_pearson(s, v, w),
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            got[name]["spearman"],
+            rs_.weighted_pearson(rs_.weighted_ranks(s, w), rs_.weighted_ranks(v, w), w),
+            rtol=1e-12, atol=1e-14)
+    assert np.isnan(got["flat"]["pearson"]).all() and np.isfinite(got["enc"]["pearson"]).all()
+
+
 def _toy_pairs(n_items: int = 150, n_pairs: int = 6000, seed: int = 1):
     rng = np.random.default_rng(seed)
     pi, pj = rng.integers(0, n_items, n_pairs), rng.integers(0, n_items, n_pairs)
@@ -209,6 +227,10 @@ def test_tables_and_headline_show_baselines_effects_and_both_intervals(small) ->
     assert list(bt.index) == ["encoder", "static embedding", "TF-IDF of the definitions",
                               "encoder, noun pairs only"]
     assert bt.loc["encoder", "Pearson"] == f"{out['encoder']['pearson']:.4f}"
+    # the part-of-speech confound beside each row: the share its pairs route through the fake root
+    share = block["effects"]["B10"]["fake_root_share"]
+    assert 0 < share < 1 and bt.loc["encoder", "through the fake root"] == f"{share:.1%}"
+    assert bt.loc["encoder, noun pairs only", "through the fake root"] == "0.0%"
     et = tables.effects_table(block)
     assert list(et.index) == ["B3", "B10", "B11", "B16", "B17"]
     assert et.loc["B16", "taken"] == f"{len(sample.s):.4f}"

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lib.memory import PeakRSS, release_freed_memory
-from lib.terrain.correlation import pearson
+from lib.stats.correlation import pearson
 from lib.terrain.weights.catalog import (
     ATTENTION_ROLES,
     AttentionHeads,
@@ -197,7 +197,7 @@ def expand_kv_heads(W_k: torch.Tensor, q_rows: int, heads: AttentionHeads | None
 
 
 def qk_manifold(W_q: Any, W_k: Any, convention: str = "seed",
-                device: str | torch.device | None = None) -> dict[str, Any]:
+                device: str | torch.device | None = None, svd: bool = True) -> dict[str, Any]:
     """D4 quantities of the QK matrix in one named convention (Linear weights are [out, in]).
 
     seed: QK = W_q W_kᵀ, the head-space Gram [inner × inner] the seed computed (B4).
@@ -205,6 +205,7 @@ def qk_manifold(W_q: Any, W_k: Any, convention: str = "seed",
     Returns stable rank and PR of svdvals(QK), sym_dev = ‖QK−QKᵀ‖_F/(‖QK‖_F+1e-10), and from
     eigvalsh((QK+QKᵀ)/2): n_pos (> 0), n_neg (< 0), their fractions of dim, n_null (|λ| within
     float32 round-off of zero, which the strict signs split at random) and the top 5.
+    `svd=False` skips svdvals (stable rank and PR None): the signs alone, for the seed spread.
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown QK convention {convention!r}; use 'seed' (W_q W_kᵀ) or "
@@ -216,7 +217,8 @@ def qk_manifold(W_q: Any, W_k: Any, convention: str = "seed",
     dev = resolve_device(device)
     Q, K = W_q.to(dev, torch.float32), W_k.to(dev, torch.float32)
     QK = Q @ K.T if convention == "seed" else Q.T @ K
-    metrics = metrics_from_singular_values(torch.linalg.svdvals(QK).cpu())
+    metrics = (metrics_from_singular_values(torch.linalg.svdvals(QK).cpu()) if svd
+               else {"stable_rank": None, "pr": None})
     norm = torch.linalg.matrix_norm(QK).item()
     sym_dev = torch.linalg.matrix_norm(QK - QK.T).item() / (norm + 1e-10)
     eig = torch.linalg.eigvalsh((QK + QK.T) / 2).cpu().double().flip(0)
@@ -405,7 +407,8 @@ def _warm_up(device: torch.device) -> None:
 
 
 def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float, ...],
-                 device: torch.device, reads: list[str], progress: bool) -> dict[str, Any]:
+                 device: torch.device, reads: list[str], progress: bool,
+                 svd: bool = True) -> dict[str, Any]:
     groups: dict[str, SparsityCounter] = defaultdict(lambda: SparsityCounter(thresholds))
     by_location: dict[tuple[str, str], SparsityCounter] = defaultdict(
         lambda: SparsityCounter(thresholds))
@@ -414,6 +417,7 @@ def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float
     norm_pooled: dict[str, ScaleStats] = defaultdict(ScaleStats)
     mlp_norms: dict[tuple[str, int], dict[str, torch.Tensor]] = defaultdict(dict)
     chains: dict[str, list[float]] = defaultdict(list)
+    chain_numel: dict[str, int] = {}  # entries of one matrix of the chain (the analytic null)
     previous: tuple[str, int, torch.Tensor] | None = None  # the order is chain-major
     sv_seconds = 0.0
     order = sorted(catalog.entries, key=lambda e: (e.location, e.group, e.kind, e.layer, e.key))
@@ -430,8 +434,9 @@ def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float
         if chain and previous is not None and previous[0] == chain \
                 and previous[1] == e.layer - 1 and previous[2].shape == W.shape:
             chains[chain].append(flat_cosine(previous[2], W))
+            chain_numel[chain] = W.numel()
         previous = None
-        if matrix and e.role not in SV_SKIP:
+        if svd and matrix and e.role not in SV_SKIP:
             start = time.perf_counter()
             sv_rows.append({"key": e.key, "group": e.group, "location": e.location,
                             "layer": e.layer, "shape": list(W.shape)}
@@ -474,7 +479,8 @@ def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float
         by_group[row["group"]].append(row)
     fields = ("stable_rank", "pr", "active_frac", "rank_90", "condition")
     n_ff = sum(r["d_ff"] for r in dead_rows)
-    cross_layer = {chain: adjacent_stats(v) for chain, v in sorted(chains.items())}
+    cross_layer = {chain: adjacent_stats(v) | {"numel": chain_numel[chain]}
+                   for chain, v in sorted(chains.items())}
     return {
         "sparsity": {g: c.table() for g, c in sorted(groups.items())},
         "sparsity_by_location": {loc: {g: c.table() for (lc, g), c in sorted(by_location.items())
@@ -513,9 +519,10 @@ def _qk_pairs(catalog: Catalog) -> list[tuple[str, str, int, Entry | None, Entry
 
 
 def _qk_pass(source: TensorSource, catalog: Catalog, device: torch.device,
-             reads: list[str]) -> dict[str, Any]:
+             reads: list[str], svd: bool = True,
+             conventions: tuple[str, ...] = CONVENTIONS) -> dict[str, Any]:
     rows = []
-    for location, attention, layer, first, second in _qk_pairs(catalog):
+    for location, attention, layer, first, second in (_qk_pairs(catalog) if conventions else []):
         if second is None:
             W_q, W_k, _ = split_fused_qkv(_read(source, first.key, reads), catalog.heads,
                                           first.fused or "contiguous")
@@ -523,7 +530,7 @@ def _qk_pass(source: TensorSource, catalog: Catalog, device: torch.device,
             W_q, W_k = _read(source, first.key, reads), _read(source, second.key, reads)
         W_k = expand_kv_heads(W_k, W_q.shape[0], catalog.heads)
         rows.append({"location": location, "attention": attention, "layer": layer,
-                     **{c: qk_manifold(W_q, W_k, c, device) for c in CONVENTIONS}})
+                     **{c: qk_manifold(W_q, W_k, c, device, svd) for c in conventions}})
         del W_q, W_k
         release_freed_memory()
     summary = {}
@@ -539,8 +546,9 @@ def _qk_pass(source: TensorSource, catalog: Catalog, device: torch.device,
                 "mean_neg_frac": float(np.mean([r[c]["neg_frac"] for r in layers])),
                 "min_neg_frac": min(r[c]["neg_frac"] for r in layers),
                 "max_neg_frac": max(r[c]["neg_frac"] for r in layers),
-                "mean_stable_rank": float(np.mean([r[c]["stable_rank"] for r in layers]))}
-            for c in CONVENTIONS}
+                "mean_stable_rank": float(np.mean([r[c]["stable_rank"] for r in layers]))
+                if svd else None}
+            for c in conventions}
     return {"layers": rows, "summary": summary,
             "conventions": {"seed": "W_q W_k^T, head space [inner x inner] (B4)",
                             "bilinear": "W_q^T W_k, attention bilinear form [d_model x d_model]"}}
@@ -557,7 +565,8 @@ def open_source(name_or_checkpoint: str | TensorSource) -> TensorSource:
 
 def run_battery(name_or_checkpoint: str | TensorSource, *, thresholds: Iterable[float] = THRESHOLDS,
                 locations: Iterable[str] | None = None, device: str | torch.device | None = None,
-                threads: int | None = 1, progress: bool = False) -> dict[str, Any]:
+                threads: int | None = 1, progress: bool = False,
+                svd: bool = True, conventions: Iterable[str] = CONVENTIONS) -> dict[str, Any]:
     """The §4-§6 battery of one checkpoint, streamed; a JSON-able dict.
 
     Keys: model, family, counts (tensors per group), sparsity (per group, 2-D weights, the seed's
@@ -573,9 +582,17 @@ def run_battery(name_or_checkpoint: str | TensorSource, *, thresholds: Iterable[
     the seed's CLIP `.visual`). `threads` sets torch's CPU threads for the run (restored after;
     None keeps the current setting): one thread is the default because LAPACK on weight-sized
     matrices gains little from more and slows down many-fold when the cores are shared.
+    `svd=False` skips every singular-value decomposition (sv empty, the QK stable ranks None):
+    what the initialization seed spread needs (sparsity, QK signs, cross-layer cosines,
+    position bias), at a fraction of the cost; `conventions` limits the QK pass to those (none:
+    no QK pass, `qk` without layers).
     """
     start = time.perf_counter()
     thresholds = tuple(float(t) for t in thresholds)
+    conventions = tuple(conventions)
+    if any(c not in CONVENTIONS for c in conventions) or len(set(conventions)) < len(conventions):
+        raise ValueError(f"conventions must be a subset of {CONVENTIONS} (empty: no QK pass); "
+                         f"got {conventions}")
     if not thresholds:
         raise ValueError("give at least one sparsity threshold")
     source = open_source(name_or_checkpoint)
@@ -591,7 +608,7 @@ def run_battery(name_or_checkpoint: str | TensorSource, *, thresholds: Iterable[
         torch.set_num_threads(threads)
     try:
         _warm_up(dev)
-        result = _measure(source, catalog, thresholds, dev, progress)
+        result = _measure(source, catalog, thresholds, dev, progress, svd, conventions)
     finally:
         torch.set_num_threads(saved_threads)
     result["timings_s"] = {"catalog": catalog_s} | result["timings_s"] \
@@ -601,13 +618,14 @@ def run_battery(name_or_checkpoint: str | TensorSource, *, thresholds: Iterable[
 
 
 def _measure(source: TensorSource, catalog: Catalog, thresholds: tuple[float, ...],
-             dev: torch.device, progress: bool) -> dict[str, Any]:
+             dev: torch.device, progress: bool, svd: bool = True,
+             conventions: tuple[str, ...] = CONVENTIONS) -> dict[str, Any]:
     reads: list[str] = []
     with PeakRSS() as peak:
         t0 = time.perf_counter()
-        tensors = _tensor_pass(source, catalog, thresholds, dev, reads, progress)
+        tensors = _tensor_pass(source, catalog, thresholds, dev, reads, progress, svd)
         t1 = time.perf_counter()
-        qk = _qk_pass(source, catalog, dev, reads)
+        qk = _qk_pass(source, catalog, dev, reads, svd, conventions)
         t2 = time.perf_counter()
     largest = max(catalog.entries, key=lambda e: e.numel)
     largest_mb = largest.numel * 4 / 2**20  # read as float32

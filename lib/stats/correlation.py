@@ -11,7 +11,8 @@ guard). So a vector counts as constant when its spread is within rounding of its
 with `eps` the machine epsilon of x's float type but at least float32's (1.19e-7: everything
 correlated here derives from float32 or coarser weights and activations), i.e. a relative spread
 below ~7.6e-6. Every correlation of lib.terrain goes through `correlation`; an undefined one is
-NaN (None in a results file) with the reason beside it, never a number.
+NaN (None in a results file) with the reason beside it, never a number. Batched correlations
+(lib.attention's head correlations) apply the same rule through `near_constant`.
 """
 
 from __future__ import annotations
@@ -31,16 +32,30 @@ def _eps(x: np.ndarray) -> float:
     return float(max(own, np.finfo(np.float32).eps))
 
 
+def _spread(x: np.ndarray, axis: int | None) -> tuple[Any, Any]:
+    """(std, rounding bound NEAR_CONSTANT_ULPS * eps * max|x|) of x along `axis`."""
+    v = x.astype(np.float64)
+    return v.std(axis=axis), NEAR_CONSTANT_ULPS * _eps(x) * np.abs(v).max(axis=axis)
+
+
+def near_constant(x: Any, axis: int = -1) -> np.ndarray:
+    """Whether x is constant up to rounding along `axis` (the module docstring's rule), for any
+    leading dims: a bool array with `axis` removed."""
+    x = np.asarray(x)
+    std, bound = _spread(x, axis)
+    return np.asarray(std <= bound)
+
+
 def constant_reason(x: Any, name: str = "x") -> str | None:
     """Why `x` cannot be correlated (fewer than 2 values, not finite, or constant up to
     rounding: std <= NEAR_CONSTANT_ULPS * eps * max|x|, module docstring), or None when it can."""
     x = np.asarray(x)
     if x.size < 2:
         return f"{name} has {x.size} value(s); a correlation needs at least 2"
-    v = x.astype(np.float64).ravel()
-    if not np.isfinite(v).all():
-        return f"{name} has {int((~np.isfinite(v)).sum())} non-finite value(s)"
-    std, bound = float(v.std()), NEAR_CONSTANT_ULPS * _eps(x) * float(np.abs(v).max())
+    finite = np.isfinite(x.astype(np.float64))
+    if not finite.all():
+        return f"{name} has {int((~finite).sum())} non-finite value(s)"
+    std, bound = (float(value) for value in _spread(x.ravel(), None))
     if std <= bound:
         return (f"no variance in {name} (std {std:.3g} <= {bound:.3g}, within "
                 f"{NEAR_CONSTANT_ULPS} rounding units of its largest value: constant)")

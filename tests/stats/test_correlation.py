@@ -1,4 +1,4 @@
-"""lib.terrain.correlation: a correlation with a (near-)constant input is undefined, not ~0."""
+"""lib.stats.correlation: a correlation with a (near-)constant input is undefined, not ~0."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from lib.terrain.correlation import NEAR_CONSTANT_ULPS, constant_reason, correlation, pearson
+from lib.stats.correlation import NEAR_CONSTANT_ULPS, constant_reason, correlation, pearson
 from lib.terrain.weights.battery import position_bias_topology
 
 RNG = np.random.default_rng(0)

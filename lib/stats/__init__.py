@@ -1,0 +1,1 @@
+"""Statistics shared by every line of research (attention, terrain, modulator)."""
