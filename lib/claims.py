@@ -10,6 +10,7 @@ falls back to the published value, labelled as such, when that run has not been 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lib import yamlfile
+from lib.layout import layout_of, path_problem
 from lib.results import find_result
 
 REGISTRY: Path = Path(__file__).with_name("claims.yaml")
@@ -34,12 +36,12 @@ class Baseline(BaseModel):
     """The value the same quantity takes without the effect claimed: the model at
     initialization, a head-permutation null, a Gaussian reference (`kind`), read from `field` of
     `result`. Whether the claim's value is indistinguishable from it is decided by the
-    baseline's own sampling distribution (`lib.report.check_baseline`), never by a tolerance: a
+    baseline's own sampling distribution (`lib.checks.check_baseline`), never by a tolerance: a
     block with `low`/`high` (the spread over initialization seeds or an analytic interval,
-    `lib.terrain.nulls`; a null interval) when the value lies inside it; a block with
-    `distinguishable` (an interval of the difference, computed with the result) as that flag
-    says; a bare number has no spread and decides nothing. The label says what the baseline is
-    and, where it is not the claim's own architecture, why it is valid for it."""
+    computed by the line that stores it; a null interval) when the value lies inside it; a
+    block with `distinguishable` (an interval of the difference, computed with the result) as
+    that flag says; a bare number has no spread and decides nothing. The label says what the
+    baseline is and, where it is not the claim's own architecture, why it is valid for it."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -162,7 +164,30 @@ def load_registry(path: str | Path = REGISTRY) -> tuple[tuple[Claim, ...], tuple
                               f"{', '.join(unknown)}: list registered claim ids")
     resolutions = tuple(_validated(Resolution, entry, f"{path.name}: resolutions[{i}]")
                         for i, entry in enumerate(raw.resolutions))
+    for where, result, field in _field_paths(claims, resolutions):
+        experiment = result.split("/", 1)[-1].split("_", 1)[0]
+        layout = layout_of(experiment)
+        problem = path_problem(layout, field) if layout is not None else None
+        if problem:
+            raise ClaimsError(f"{path.name}: {where}: field {'/'.join(field)}: {problem}: name a "
+                              "key the results file holds")
     return tuple(claims), resolutions
+
+
+def _field_paths(claims: Sequence[Claim], resolutions: Sequence[Resolution]
+                 ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(where, result, field) of every field path the registry reads: claims, their baselines,
+    the resolutions' effects."""
+    paths = []
+    for c in claims:
+        if c.result and c.field:
+            paths.append((c.id, c.result, tuple(c.field)))
+        if c.baseline is not None and c.baseline.result and c.baseline.field:
+            paths.append((f"{c.id} baseline", c.baseline.result, tuple(c.baseline.field)))
+    for r in resolutions:
+        if r.effect is not None:
+            paths.append((f"resolution {r.topic!r}", r.effect.result, tuple(r.effect.field)))
+    return paths
 
 
 def _validated(model: type[BaseModel], data: dict[str, Any], where: str) -> Any:

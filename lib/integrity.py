@@ -46,8 +46,8 @@ def canonical_sha256(payload: Mapping[str, Any]) -> str:
 
 
 def code_identity(experiment: str, entry: str | None = None) -> dict[str, Any]:
-    """What made a result: the notebook of `experiment` (or the module `entry`, e.g.
-    `lib/attention/calibration.py`) and every `lib` file it runs, each with its sha256."""
+    """What made a result: the notebook of `experiment` (or the module `entry`: a line's module
+    that makes a derived file) and every `lib` file it runs, each with its sha256."""
     start = Path(entry) if entry else (NOTEBOOKS / f"{experiment}.py").relative_to(ROOT)
     files = [start, *lib_dependencies(start)]
     return {"entry": str(start),

@@ -20,9 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from lib.integrity import workflow_file
-from lib.params import load_parameters, result_name
+from lib.layout import result_problem
+from lib.params import RunParameters, load_parameters, result_name
 from lib.paths import shown
-from lib.results import WORKFLOW_RUN, ScratchRunError, figure_path, results_path, workflow_run
+from lib.results import (
+    WORKFLOW_RUN,
+    ScratchRunError,
+    figure_path,
+    results_path,
+    to_jsonable,
+    workflow_run,
+    write_json,
+)
 from lib.threads import fix_threads
 
 
@@ -30,13 +39,21 @@ from lib.threads import fix_threads
 class Run:
     """One notebook run: its validated parameters and where its outputs go."""
 
-    params: dict[str, Any]
+    params: RunParameters
     name: str
     profile: str
     scratch: bool
     threads: int
     results_file: Path
     figure_file: Path
+
+    def save(self, payload: dict[str, Any]) -> Path:
+        """Write `payload` as this run's results file, once it fits its line's results layout
+        (`lib.layout`; ValueError naming the key otherwise)."""
+        problem = result_problem(to_jsonable(payload), self.params.experiment)
+        if problem:
+            raise ValueError(f"{self.name}: the results do not fit their layout: {problem}")
+        return write_json(self.results_file, payload)
 
 
 def start(parameters: str | Path, experiment: str,

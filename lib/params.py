@@ -3,9 +3,8 @@
 A parameter file `parameters/<profile>/<experiment>_<run>.yaml` names one run: `experiment` (the
 notebook), `run` (the results name) and `profile` (`embedded`: CPU, offline; `paper`: the
 published models on a GPU with a network). Each experiment registers one model class (a subclass
-of `RunParameters`) with `register`; the attention experiments live in `lib.attention.parameters`,
-and every `lib/<line>/parameters.py` is imported on first use, so a new experiment is one class
-and one `register` call in its line's `parameters.py`.
+of `RunParameters`) with `register` in its line's `lib/<line>/parameters.py`, each imported on
+first use, so a new experiment is one class and one `register` call there.
 
 Keys a file omits take the model's defaults. Everything is checked before any model loads, and a
 bad file gives one line naming the file and the key: a file that is not UTF-8 or not YAML as
@@ -63,6 +62,23 @@ class StrictModel(BaseModel):
     or NaN float (YAML's `.inf` and `.nan`): every float key of every parameter file is finite."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    # Mapping reads (`params["key"]`, `.get`, `in`), for code still reading a parameter file as
+    # the plain dict `load_parameters` once returned; new code reads attributes.
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, key, None) if key in type(self).model_fields else None
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return key in type(self).model_fields
+
+    def keys(self) -> list[str]:
+        return list(type(self).model_fields)
 
 
 class SparseModel(StrictModel):
@@ -217,6 +233,10 @@ class RunParameters(StrictModel):
     # CPU threads of torch and the BLAS libraries (lib.threads): fixed, so a file gives the same
     # numbers from Snakemake, lib.runner, nbval and the Lab
     threads: PositiveInt = 1
+    # set by load_parameters, never by the file (LOADER_KEYS): where it came from
+    parameter_file: str = ""
+    parameter_sha256: str = ""
+    parameter_overrides: dict[str, Any] = {}
 
 
 # --------------------------------------------------------------------------------- registry
@@ -265,14 +285,17 @@ def available() -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in PARAMETERS.glob("*/*.yaml"))
 
 
+LOADER_KEYS = ("parameter_file", "parameter_sha256", "parameter_overrides")
+
+
 def load_parameters(
     path: str | Path, experiment: str | None = None, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Read, validate and complete a parameter file; return it as a plain dict.
+) -> RunParameters:
+    """Read, validate and complete a parameter file; return its experiment's model.
 
     `experiment` is the notebook asking (a file for another notebook is refused); `overrides`
     (a notebook's `OVERRIDES`) replace top-level keys and are validated the same way. Reference
-    runs are looked up in the file's own folder. Adds `parameter_file` (relative to the
+    runs are looked up in the file's own folder. Sets `parameter_file` (relative to the
     repository when inside it), `parameter_sha256` (of the file's text) and
     `parameter_overrides` (the overrides applied, `{}` when none). Raises `ParameterError`.
     """
@@ -290,6 +313,8 @@ def load_parameters(
                              f"{type(given).__name__}")
     overrides = dict(overrides or {})
     data = {**given, **overrides}
+    if taken := sorted(set(data) & set(LOADER_KEYS)):
+        raise ParameterError(f"{where}: {taken[0]}: set by the loader, not by the file; remove it")
     model_cls = _experiment_model(where, data.get("experiment"), experiment)
     _check_name_and_folder(file, data)
     try:
@@ -297,11 +322,27 @@ def load_parameters(
     except ValidationError as exc:
         message = "; ".join(_describe(e, model_cls, overrides) for e in exc.errors())
         raise ParameterError(f"{where}: {message}") from None
-    params = model.model_dump()
-    params["parameter_file"] = where
-    params["parameter_sha256"] = hashlib.sha256(raw_text.encode()).hexdigest()
-    params["parameter_overrides"] = overrides
-    return params
+    return model.model_copy(update={
+        "parameter_file": where,
+        "parameter_sha256": hashlib.sha256(raw_text.encode()).hexdigest(),
+        "parameter_overrides": overrides})
+
+
+def reference_runs(params: Mapping[str, Any]) -> list[str]:
+    """The runs whose results a run reads (`{run: <experiment>_<run>}` blocks typed
+    `ReferenceRun`): the edges of the workflow's graph."""
+    model_cls = experiments()[params["experiment"]]
+    runs = []
+    for key, field in model_cls.model_fields.items():
+        block = params.get(key)
+        sub = _unwrap(field.annotation)
+        if not (isinstance(block, Mapping) and isinstance(sub, type)
+                and issubclass(sub, BaseModel) and "run" in sub.model_fields):
+            continue
+        if any(getattr(m, "func", None) is _reference_run
+               for m in sub.model_fields["run"].metadata):
+            runs.append(block["run"])
+    return runs
 
 
 def result_name(params: Mapping[str, Any]) -> str:

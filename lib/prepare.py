@@ -4,7 +4,7 @@
 2. Convert the GGUF-packaged models into the float32 cache once (`lib.models.embedded`), and
    check every built or packaged model file against its recorded sha256 (about a second per GiB);
    a corrupted conversion, or one built before sha256s were recorded, is rebuilt.
-3. Make WordNet available offline (`lib.terrain.wordnet`).
+3. Make what each line of research reads offline (`lib.lines`, `Line.prepare`: WordNet).
 4. Print what was built and what was already there, with timings and the cache size.
 
 Idempotent: when everything is built it only checks, in a few seconds. `--check-only` builds
@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from lib.lines import hook, lines
 from lib.paths import CACHE
 
 # PyPI's torchvision 0.28.0 is CUDA-linked but carries no CUDA runtime (SPEC §5): expected.
@@ -105,21 +106,6 @@ def _models(check_only: bool, rebuild: Iterable[str] = ()) -> list[tuple[str, st
     return rows
 
 
-def _wordnet(check_only: bool) -> tuple[str, str, float]:
-    from lib.terrain import wordnet
-
-    start = time.perf_counter()
-    if wordnet.installed_root() is not None:
-        status = "already present"
-    elif check_only:
-        status = "MISSING"
-    else:
-        print("prepare: installing WordNet 3.0", flush=True)
-        wordnet.ensure_wordnet()
-        status = "built"
-    return "wordnet 3.0", status, time.perf_counter() - start
-
-
 def _gguf_names() -> list[str]:
     from lib.models import embedded
 
@@ -148,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    rows = [*_models(args.check_only, args.rebuild), _wordnet(args.check_only)]
+    rows = [*_models(args.check_only, args.rebuild),
+            *(hook(line.prepare)(args.check_only) for line in lines().values() if line.prepare)]
     print("prepare: summary")
     for name, status, seconds in rows:
         print(f"  {name:34s} {status:30s} {seconds:7.1f} s")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from lib.integrity import (
     CONTENT_KEY,
@@ -76,6 +77,8 @@ def figure_path(profile: str, name: str, root: Path | None = None) -> Path:
 def to_jsonable(obj: Any) -> Any:
     """numpy, tuples and paths made JSON-safe; a non-finite float (NaN/Inf) becomes None (JSON
     null: the number is undefined, and readers print it as n/a)."""
+    if isinstance(obj, BaseModel):  # a parameter block
+        return to_jsonable(obj.model_dump())
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -264,8 +267,8 @@ def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]],
     """Where a result came from: models and revisions, packages, commit, the notebook and lib
     files that ran (with their sha256, checked by `lib.integrity`), parameters, device, threads.
 
-    `entry`: the module that made it when not the experiment's notebook (a seed null:
-    `lib/attention/calibration.py`). Records the overrides applied on top of the parameter file
+    `entry`: the module that made it when not the experiment's notebook (a line's module that
+    makes a derived file). Records the overrides applied on top of the parameter file
     (`params["parameter_overrides"]`, added by `lib.params.load_parameters`), their sha256, and
     whether this is a `scratch` run.
     """

@@ -19,6 +19,7 @@ from lib.models import known_models
 from lib.models.base import QUANTIZATIONS
 from lib.params import (
     EXPERIMENTS,
+    LOADER_KEYS,
     ParameterError,
     RunParameters,
     available,
@@ -59,14 +60,14 @@ def _error(path: Path, experiment: str | None = None, overrides: dict | None = N
 def test_every_parameter_file_in_the_repository_loads(path: str) -> None:
     experiment = Path(path).name.split("_", 1)[0]
     params = load_parameters(path, experiment)
-    assert params["profile"] == Path(path).parent.name
+    assert isinstance(params, EXPERIMENTS[experiment])  # the model, read by attribute
+    assert params.profile == Path(path).parent.name
     assert result_name(params) == Path(path).stem, "file name must be <experiment>_<run>.yaml"
-    assert params["parameter_file"] == path and len(params["parameter_sha256"]) == 64
+    assert params.parameter_file == path and len(params.parameter_sha256) == 64
     # the dump is a fixed point: validating it again gives the same dict
-    added = ("parameter_file", "parameter_sha256", "parameter_overrides")
-    plain = {k: v for k, v in params.items() if k not in added}
+    plain = params.model_dump(exclude=set(LOADER_KEYS))
     again = EXPERIMENTS[experiment].model_validate(plain, context={"folder": None})
-    assert again.model_dump() == plain
+    assert again.model_dump(exclude=set(LOADER_KEYS)) == plain
 
 
 def test_paper_falcon_and_phi_load_with_native_classes() -> None:
@@ -104,23 +105,27 @@ def test_validating_every_file_loads_no_transformers() -> None:
 
 def test_defaults_are_the_e11_v3_protocol_from_the_owning_modules(tmp_path: Path) -> None:
     params = load_parameters(_write(tmp_path, E11_MIN), "E11")
-    assert params["max_length"] == 128 and params["dtype"] == "bfloat16"
-    assert params["seeds"] == list(SEEDS) and params["entropy_mode"] == "masked"
-    assert params["bootstrap"] == {"n": BOOTSTRAP_N, "seed": BOOTSTRAP_SEED, "ci": BOOTSTRAP_CI}
-    assert params["use_chat_template"] is False and params["cross_scale"] is None
-    assert params["resources"] == {"gpu": 0, "gpu_memory_gb": 0, "mem_mb": 8000, "runtime": 30}
-    assert params["parameter_overrides"] == {}
+    assert params.max_length == 128 and params.dtype == "bfloat16"
+    assert params.seeds == list(SEEDS) and params.entropy_mode == "masked"
+    assert params.bootstrap.model_dump() == {"n": BOOTSTRAP_N, "seed": BOOTSTRAP_SEED,
+                                             "ci": BOOTSTRAP_CI}
+    assert params.use_chat_template is False and params.cross_scale is None
+    assert params.resources.model_dump() == {"gpu": 0, "gpu_memory_gb": 0, "mem_mb": 8000,
+                                             "runtime": 30}
+    assert params.parameter_overrides == {}
 
 
 def test_bootstrap_sub_keys_default_individually(tmp_path: Path) -> None:
     params = load_parameters(_write(tmp_path, {**E11_MIN, "bootstrap": {"n": 100}}), "E11")
-    assert params["bootstrap"] == {"n": 100, "seed": BOOTSTRAP_SEED, "ci": BOOTSTRAP_CI}
+    assert params.bootstrap.model_dump() == {"n": 100, "seed": BOOTSTRAP_SEED,
+                                             "ci": BOOTSTRAP_CI}
 
 
 def test_ladder_entries_keep_only_the_keys_given(tmp_path: Path) -> None:
     keys = {**E08_MIN, "models": [{"name": "tiny/phi"}, {"name": "tiny/phi3", "size_b": 2}]}
     params = load_parameters(_write(tmp_path, keys), "E08")
-    assert params["models"] == [{"name": "tiny/phi"}, {"name": "tiny/phi3", "size_b": 2.0}]
+    assert [m.model_dump() for m in params.models] == [{"name": "tiny/phi"},
+                                                       {"name": "tiny/phi3", "size_b": 2.0}]
 
 
 def test_overrides_apply_last_and_are_recorded(tmp_path: Path) -> None:
@@ -303,7 +308,7 @@ def test_reference_run_must_be_defined_in_the_same_folder(tmp_path: Path) -> Non
         f"{shown(folder / 'E11_tiny-mah.yaml')} defines run E11_tiny-mah "
         "(available: E11-T_tiny-gqa, E11_tiny-mha)")
     keys["mha_reference"]["run"] = "E11_tiny-mha"
-    assert load_parameters(_write(tmp_path, keys))["mha_reference"] == {
+    assert load_parameters(_write(tmp_path, keys)).mha_reference.model_dump() == {
         "run": "E11_tiny-mha", "claim": "mistral7b"}
 
 
@@ -412,3 +417,9 @@ def test_a_new_experiment_is_one_class_and_one_register_call(tmp_path: Path,
             experiment: Literal["a_b"]
 
         register(Underscored)
+
+
+@pytest.mark.parametrize("key", ["parameter_file", "parameter_sha256", "parameter_overrides"])
+def test_what_the_loader_sets_cannot_come_from_the_file(tmp_path: Path, key: str) -> None:
+    assert _error(_write(tmp_path, {**E11_MIN, key: "x"})).endswith(
+        f"{key}: set by the loader, not by the file; remove it")

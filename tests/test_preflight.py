@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from lib import preflight
+from lib.attention import preflight as attention_preflight
 from lib.claims import published
 from lib.models import hub
 from lib.paths import PARAMETERS
+from lib.terrain import preflight as terrain_preflight
 
 PAPER = PARAMETERS / "paper"
 
@@ -150,11 +152,12 @@ def test_the_catalog_check_fails_on_names_no_rule_explains(monkeypatch: pytest.M
                                                            tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
     # the class's own names (attention.q_proj) instead of the checkpoint's (attention.query)
-    def class_names(name: str) -> preflight.MetaSource:
-        model = preflight._meta(name)
-        return preflight.MetaSource(name, model.state_dict(), preflight._config(name).to_dict())
+    def class_names(name: str) -> terrain_preflight.MetaSource:
+        model = preflight.meta_model_of(name)
+        return terrain_preflight.MetaSource(name, model.state_dict(),
+                                            preflight.config_of(name).to_dict())
 
-    monkeypatch.setattr(preflight, "meta_source", class_names)
+    monkeypatch.setattr(terrain_preflight, "meta_source", class_names)
     [line] = _fail(capsys, _copy(tmp_path, "terrain_dinov2-large"))
     assert line == ("terrain_dinov2-large: facebook/dinov2-large: the battery would miss weights: "
                     "no attention layer found")
@@ -192,8 +195,8 @@ def test_the_rehearsal_files_pass_on_the_host(capsys: pytest.CaptureFixture) -> 
 
 
 def test_description_claims_are_read_from_the_text() -> None:
-    claims = preflight.description_claims(
+    claims = attention_preflight.description_claims(
         "Falcon-7B vs Falcon-7B-instruct (MQA, 71 query heads / 1 kv head; SFT-only)")
     assert claims == {"num_heads": 71, "num_kv_heads": 1, "attention_kind": ["MQA"]}
-    assert preflight.description_claims("(60 layers, 128 query heads)") == {
+    assert attention_preflight.description_claims("(60 layers, 128 query heads)") == {
         "num_layers": 60, "num_heads": 128}

@@ -9,7 +9,9 @@ import yaml
 
 from lib import preflight
 from lib.models.presets import meta_model
+from lib.modulator import preflight as modulator_preflight
 from lib.paths import PARAMETERS
+from lib.terrain import preflight as terrain_preflight
 
 BERT = "google-bert/bert-large-uncased"
 
@@ -60,7 +62,7 @@ def test_a_missing_file_is_one_error_line_not_a_traceback(
 
 def test_seed_faithful_on_a_bert_modulator_fails() -> None:
     row = preflight.Row("modulator_bert-large", BERT)
-    preflight.modulator_checks(row, BERT, {"layers": None, "seed_faithful": True})
+    modulator_preflight.modulator_checks(row, BERT, {"layers": None, "seed_faithful": True})
     assert row.problems == [f"{BERT}: seed_faithful applies to T5 only; BertModel is "
                             "encoder-only: use seed_faithful=False (the encoder-token objective)"]
 
@@ -80,10 +82,10 @@ def test_a_bert_encoder_that_cannot_run_still_fails(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    broken = meta_model(preflight._config(BERT))
+    broken = meta_model(preflight.config_of(BERT))
     with torch.device("meta"):  # layer 3's output projection no longer takes the MLP's width
         broken.encoder.layer[3].output.dense = torch.nn.Linear(7, 1024)
-    monkeypatch.setattr(preflight, "_meta", lambda name: broken)
+    monkeypatch.setattr(terrain_preflight, "meta_model_of", lambda name: broken)
     [row] = preflight.check_file(_bert(tmp_path, "terrain", layers={}))
     assert not row.ok
     assert row.problems[0].startswith(f"{BERT}: the encoder hooks do not attach: ")

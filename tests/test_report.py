@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from sealed import write_sealed
 
-from lib import claims, report, results, summary
+from lib import checks, claims, report, results
+from lib.attention import summary
+from lib.terrain import report as terrain_report
 
 
 def claim_payload(claim: claims.Claim, value) -> dict:
@@ -42,11 +44,11 @@ def test_a_null_regenerated_value_is_undefined_and_prints_na(folders: Path, stor
                         claim_payload(NUMERIC, stored))
     rows = report.write_report([path])
     row = next(r for r in rows if r["id"] == NUMERIC.id)
-    assert row["status"] == report.UNDEFINED and row["difference"] is None
+    assert row["status"] == checks.UNDEFINED and row["difference"] is None
     text = (folders / "results" / "REPORT.md").read_text()
     line = next(x for x in text.splitlines() if f"`{NUMERIC.id}`" in x)
     cells = [c.strip() for c in line.split("|")]
-    assert cells[3:7] == ["n/a", "-", report._fmt(NUMERIC.tolerance), "**undefined**"]
+    assert cells[3:7] == ["n/a", "-", checks.fmt(NUMERIC.tolerance), "**undefined**"]
     assert "1 undefined (n/a)" in text
 
 
@@ -70,7 +72,7 @@ def test_report_shows_the_comparisons_across_entropy_modes(folders: Path) -> Non
         "- E11-T tiny-gqa (results/embedded/E11-T_tiny-gqa.json): entropy modes differ: padded "
         "vs masked (E11_tiny-mha)"]
     rows[0]["mode_mismatch"] = []
-    assert "across entropy modes" not in report.render([], {"rows": rows})
+    assert "across entropy modes" not in report.render([], {}, {"summary": {"rows": rows}})
 
 
 def test_report_shows_each_pairs_controls(folders: Path) -> None:
@@ -88,7 +90,7 @@ def test_report_shows_each_pairs_controls(folders: Path) -> None:
                 "instruct": sink, "delta": {**sink, "point": 0.0, "low": -0.01,
                                             "high": 0.01},
                 "null": {**sink, "point": 0.125, "low": 0.1, "high": 0.15}}]}}
-    text = report.render([], {"rows": [row]})
+    text = report.render([], {}, {"summary": {"rows": [row]}})
     assert "### Architecture controls of each pair" in text
     assert ("| E11 tiny-mqa | MQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | n/a | "
             "one KV group (MQA) |") in text  # a figure without a null side: n/a there
@@ -96,7 +98,7 @@ def test_report_shows_each_pairs_controls(folders: Path) -> None:
             "0.2500 [0.2000, 0.3000] | 0.2500 [0.2000, 0.3000] | +0.0000 [-0.0100, +0.0100] | "
             "0.1250 [0.1000, 0.1500] |" in text)
     row["controls"] = None  # a summary written before the controls: no section
-    assert "Architecture controls" not in report.render([], {"rows": [row]})
+    assert "Architecture controls" not in report.render([], {}, {"summary": {"rows": [row]}})
 
 
 def test_report_shows_each_e08_si_against_the_permutation_null(folders: Path) -> None:
@@ -112,7 +114,7 @@ def test_report_shows_each_e08_si_against_the_permutation_null(folders: Path) ->
                                                     "bootstrap": {"n": 1000, "ci": 0.95}},
                "models": {"a": model("MiniLM", "embedded", 0.47, 0.667),
                           "b": model("tiny Phi", "tiny", 0.87, None)}}
-    text = report.render([], None, {"embedded/E08_x": payload})
+    text = report.render([], {"embedded/E08_x": payload})
     assert "## E08: each model's SI against the head-permutation null" in text
     assert ("| embedded/E08_x | MiniLM | MHA | 0.4700 [0.4200, 0.5200] | "
             "0.4500 [0.4000, 0.5000] | 0.667 | 10 prompts, 1000 resamples, percentile 95% | "
@@ -122,7 +124,7 @@ def test_report_shows_each_e08_si_against_the_permutation_null(folders: Path) ->
             "pipeline) |") in text
     assert "shuffled independently for a delta" not in text  # E08 has no pair
     assert "1000 permutations, seed 0, 95% interval." in text
-    assert "E08: each model" not in report.render([], None, {})
+    assert "E08: each model" not in report.render([], {})
 
 
 def test_report_states_both_collapse_rules_and_the_mistral_resolution(folders: Path) -> None:
@@ -133,7 +135,7 @@ def test_report_states_both_collapse_rules_and_the_mistral_resolution(folders: P
            "verdict_seed_rule": "C_REFUTED", "verdict_reason": "", "mode_mismatch": [],
            "stand_in": True,
            "bootstrap": {"n_prompts": 10, "n_boot": 1000, "seed": 0, "ci": 0.95}}
-    text = report.render([], {"rows": [row]})
+    text = report.render([], {}, {"summary": {"rows": [row]}})
     assert "| no | n/a | NOT_RESOLVED | - | C_REFUTED | 10 prompts, 1000 resamples |" in text
     assert "Intervals: percentile bootstrap over prompts" in text
     assert "Verdict (corrected): two independent signs" in text
@@ -146,7 +148,7 @@ def test_report_states_both_collapse_rules_and_the_mistral_resolution(folders: P
     assert claims.CLAIMS_BY_ID["mistral7b.verdict"].field == ("verdict", "as_executed", "code")
     mistral = next(r for r in claims.RESOLUTIONS if r["topic"] == "Mistral dSI")
     assert "mistral7b.delta_si_relative" in mistral["taken"] and "+4.2%" in mistral["values"]
-    assert "| Mistral dSI | " in report.render([], None)
+    assert "| Mistral dSI | " in report.render([])
 
 
 # ---- claim kinds, baselines, effects, and the report's opening (issue 16) ----------------
@@ -167,40 +169,40 @@ def _at(value, field=("a", "b"), extra: dict | None = None) -> dict:
 
 
 @pytest.mark.parametrize("value, status, difference", [
-    (0.25, report.IN_BAND, 0.0), (0.2, report.IN_BAND, 0.0), (0.35, report.OUTSIDE, 0.05),
-    (0.15, report.OUTSIDE, -0.05), (0.305, report.IN_BAND, 0.005)])
+    (0.25, checks.IN_BAND, 0.0), (0.2, checks.IN_BAND, 0.0), (0.35, checks.OUTSIDE, 0.05),
+    (0.15, checks.OUTSIDE, -0.05), (0.305, checks.IN_BAND, 0.005)])
 def test_a_band_claim_is_in_or_outside_its_band(value, status, difference) -> None:
     claim = _claim(band=(0.2, 0.3), tolerance=0.01)
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(value)})
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(value)})
     assert row["status"] == status and row["published"] == [0.2, 0.3]
     assert row["difference"] == pytest.approx(difference)
-    strict = report.check_claim(_claim(band=(0.2, 0.3), tolerance=0.0),
+    strict = checks.check_claim(_claim(band=(0.2, 0.3), tolerance=0.0),
                                 {"embedded/terrain_x": _at(0.305)})
-    assert strict["status"] == report.OUTSIDE
+    assert strict["status"] == checks.OUTSIDE
 
 
 def test_an_untestable_claim_is_shown_never_reproduced() -> None:
     claim = _claim(value=0.3, tolerance=0.01, testable=False)
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.3)})
-    assert row["status"] == report.NOT_TESTABLE and row["regenerated"] == 0.3
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.3)})
+    assert row["status"] == checks.NOT_TESTABLE and row["regenerated"] == 0.3
     assert report.counts_line([row]).startswith("0 reproduced, 0 differ, 1 asserted, not testable")
     phase = claims.CLAIMS_BY_ID["modulator.phase_boundary"]
-    real = report.check_claim(phase, {phase.result: claim_payload(phase, phase.value)})
-    assert real["status"] == report.NOT_TESTABLE
+    real = checks.check_claim(phase, {phase.result: claim_payload(phase, phase.value)})
+    assert real["status"] == checks.NOT_TESTABLE
     # before its run too: nothing the run could show would test it
-    unrun = report.check_claim(phase, {})
-    assert unrun["status"] == report.NOT_TESTABLE and "echoes an input" in unrun["needs"]
+    unrun = checks.check_claim(phase, {})
+    assert unrun["status"] == checks.NOT_TESTABLE and "echoes an input" in unrun["needs"]
 
 
 def test_a_bool_claim_matches_exactly() -> None:
     claim = _claim(value=True)
-    assert report.check_claim(claim, {"embedded/terrain_x": _at(True)})["status"] == \
-        report.REPRODUCED
-    assert report.check_claim(claim, {"embedded/terrain_x": _at(False)})["status"] == \
-        report.DIFFERS
+    assert checks.check_claim(claim, {"embedded/terrain_x": _at(True)})["status"] == \
+        checks.REPRODUCED
+    assert checks.check_claim(claim, {"embedded/terrain_x": _at(False)})["status"] == \
+        checks.DIFFERS
     # a run too short to test it stores null: undefined, not a contradiction
-    assert report.check_claim(claim, {"embedded/terrain_x": _at(None)})["status"] == \
-        report.UNDEFINED
+    assert checks.check_claim(claim, {"embedded/terrain_x": _at(None)})["status"] == \
+        checks.UNDEFINED
 
 
 def _baseline(kind: str, field=("init", "b"), **kw) -> dict:
@@ -217,10 +219,10 @@ def test_a_point_baseline_decides_nothing_whatever_the_tolerance() -> None:
     # one initialization has no spread: 0.5003 beside 0.5 is neither, at any claim tolerance
     for tolerance in (0.001, 0.5):
         claim = _claim(value=0.5, tolerance=tolerance, baseline=_baseline("initialization"))
-        row = report.check_claim(claim, {"embedded/terrain_x": _at(0.5, extra={
+        row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.5, extra={
             "init": {"b": 0.5003}})})
-        assert row["baseline"]["status"] == report.UNDEFINED
-        assert row["baseline"]["reason"] == report.NO_SPREAD
+        assert row["baseline"]["status"] == checks.UNDEFINED
+        assert row["baseline"]["reason"] == checks.NO_SPREAD
         assert row["baseline"]["value"] == 0.5003 and row["baseline"]["compared"] == "regenerated"
         # what the check does with the one value random weights gave: it passes it too
         assert row["baseline"]["gives_claim"] is True
@@ -235,8 +237,8 @@ def test_indistinguishable_is_decided_by_the_seeds_spread_never_by_the_tolerance
     claim = _claim(value=0.5, tolerance=tolerance, baseline=_baseline("initialization"))
     for measured, status in ((0.5, "indistinguishable from random weights"),
                              (257 / 512, "indistinguishable from random weights"),
-                             (0.52, report.DISTINGUISHABLE), (0.47, report.DISTINGUISHABLE)):
-        row = report.check_claim(claim, {"embedded/terrain_x": _at(measured, extra={
+                             (0.52, checks.DISTINGUISHABLE), (0.47, checks.DISTINGUISHABLE)):
+        row = checks.check_claim(claim, {"embedded/terrain_x": _at(measured, extra={
             "init": {"b": seeds}})})
         assert row["baseline"]["status"] == status, (measured, tolerance)
         assert "over 5 seeds; 99% interval [" in row["baseline"]["shown"]
@@ -247,31 +249,31 @@ def test_a_claim_random_weights_also_give_is_never_reproduced() -> None:
     # weights give (0.0003-0.0010), yet random weights pass the claim "~0 within 0.005" too
     seeds = _spread([0.00082, 0.00037, 0.00095, 0.00052, 0.00061])
     claim = _claim(value=0.0, tolerance=0.005, baseline=_baseline("initialization"))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.0036, extra={
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.0036, extra={
         "init": {"b": seeds}})})
-    assert row["baseline"]["status"] == report.DISTINGUISHABLE
-    assert row["baseline"]["gives_claim"] is True and row["check"] == report.REPRODUCED
+    assert row["baseline"]["status"] == checks.DISTINGUISHABLE
+    assert row["baseline"]["gives_claim"] is True and row["check"] == checks.REPRODUCED
     assert row["status"] == "random weights give it too"
     # a claim random weights cannot pass stays reproduced: a Q sparsity of 87.1% beside its
     # initialization's 1.000 at every seed (T5's)
     ones = _spread([1.0] * 5, 1 / 1_572_864)
     claim = _claim(value=0.871, tolerance=0.001, baseline=_baseline("initialization"))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.8712, extra={
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.8712, extra={
         "init": {"b": ones}})})
-    assert row["status"] == report.REPRODUCED and row["baseline"]["gives_claim"] is False
-    assert row["baseline"]["status"] == report.DISTINGUISHABLE
+    assert row["status"] == checks.REPRODUCED and row["baseline"]["gives_claim"] is False
+    assert row["baseline"]["status"] == checks.DISTINGUISHABLE
     # T5-v1.1-XXL's "Q sparsity 100.0%": every T5 initialization gives it
     claim = _claim(value=1.0, tolerance=0.001, baseline=_baseline("initialization"))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.99998, extra={
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.99998, extra={
         "init": {"b": ones}})})
     assert row["status"] == "random weights give it too"
     # a band whose range random weights reach: in band, but no evidence
     claim = _claim(band=(0.2, 0.23), tolerance=0.005, baseline=_baseline("initialization"))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.21, extra={
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.21, extra={
         "init": {"b": _spread([0.22, 0.23, 0.21, 0.225, 0.215])}})})
-    assert row["check"] == report.IN_BAND and row["status"] == "random weights give it too"
+    assert row["check"] == checks.IN_BAND and row["status"] == "random weights give it too"
     # counted apart, never with the reproduced ones
-    rows = [row, {"id": "y", "status": report.REPRODUCED}]
+    rows = [row, {"id": "y", "status": checks.REPRODUCED}]
     assert report.counts_line(rows).startswith(
         "1 reproduced, 0 differ, 1 that random weights (or their null, or their reference) "
         "give too, not counted as reproduced")
@@ -283,26 +285,26 @@ def test_an_analytic_baseline_reads_its_interval() -> None:
 
     block = position_bias_null(32, 8)  # T5-small's decoder bias: 8 heads, 32 buckets
     claim = _claim(value=0.0, tolerance=0.0, baseline=_baseline("initialization"))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.0, extra={
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.0, extra={
         "init": {"b": block}})})
-    assert row["baseline"]["status"] == report.DISTINGUISHABLE
-    assert row["baseline"]["gives_claim"] is False and row["status"] == report.REPRODUCED
+    assert row["baseline"]["status"] == checks.DISTINGUISHABLE
+    assert row["baseline"]["gives_claim"] is False and row["status"] == checks.REPRODUCED
     assert row["baseline"]["shown"].startswith("analytic 99% interval [")
 
 
 @pytest.mark.parametrize("si, status", [(0.47, "indistinguishable from its null"),
-                                        (0.9, report.DISTINGUISHABLE)])
+                                        (0.9, checks.DISTINGUISHABLE)])
 def test_an_interval_baseline_reads_the_null_interval(si, status) -> None:
     null = {"null_mean": 0.45, "low": 0.4, "high": 0.5, "p": 0.667}
     claim = _claim(value=si, tolerance=0.005, baseline=_baseline("permutation", ("null",)))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(si, extra={"null": null})})
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(si, extra={"null": null})})
     assert row["baseline"]["status"] == status
     assert row["baseline"]["shown"] == "[0.4000, 0.5000], p = 0.667"
-    text = report.render([row], None, {})
+    text = report.render([row], {})
     line = next(x for x in text.splitlines() if x.startswith("| a synthetic claim"))
-    inside = status != report.DISTINGUISHABLE
+    inside = status != checks.DISTINGUISHABLE
     # inside its null, the null passes the claim too: its own status, not reproduced
-    assert row["status"] == ("its null gives it too" if inside else report.REPRODUCED)
+    assert row["status"] == ("its null gives it too" if inside else checks.REPRODUCED)
     assert line.endswith(f"at init: [0.4000, 0.5000], p = 0.667 — **{status}**"
                          + ("; its null passes the claim's check too |" if inside else " |"))
     said = "Indistinguishable from random weights or from their null: `x.claim`"
@@ -310,12 +312,12 @@ def test_an_interval_baseline_reads_the_null_interval(si, status) -> None:
 
 
 @pytest.mark.parametrize("flag, status", [(False, "indistinguishable from its reference"),
-                                          (True, report.DISTINGUISHABLE), (None, report.UNDEFINED)])
+                                          (True, checks.DISTINGUISHABLE), (None, checks.UNDEFINED)])
 def test_a_reference_baseline_follows_its_interval_flag(flag, status) -> None:
     ref = {"reference_cv": 0.21, "difference_ci": [-0.01, 0.02], "distinguishable": flag,
            "n_boot": 1000, "level": 0.95}
     claim = _claim(band=(0.2, 0.23), tolerance=0.005, baseline=_baseline("reference", ("ref",)))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.215, extra={"ref": ref})})
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.215, extra={"ref": ref})})
     assert row["baseline"]["status"] == status
     assert "0.21; difference [-0.01, +0.02] (1000 resamples, 95%)" == row["baseline"]["shown"]
 
@@ -323,15 +325,15 @@ def test_a_reference_baseline_follows_its_interval_flag(flag, status) -> None:
 def test_a_baseline_without_its_run_or_field_says_so() -> None:
     claim = _claim(value=0.5, tolerance=0.001, baseline=_baseline(
         "initialization", result="embedded/terrain_init"))
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.5)})
-    assert row["baseline"]["status"] == report.NOT_RUN
-    row = report.check_claim(claim, {"embedded/terrain_x": _at(0.5),
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.5)})
+    assert row["baseline"]["status"] == checks.NOT_RUN
+    row = checks.check_claim(claim, {"embedded/terrain_x": _at(0.5),
                                      "embedded/terrain_init": {"init": {}}})
-    assert row["baseline"]["status"] == report.MISSING
+    assert row["baseline"]["status"] == checks.MISSING
     # the claim's own run not made: the published value is compared, and labelled
     spread = _spread([0.5004, 0.4998, 0.5001, 0.5003, 0.4999])
-    row = report.check_claim(claim, {"embedded/terrain_init": {"init": {"b": spread}}})
-    assert row["status"] == report.NOT_RUN
+    row = checks.check_claim(claim, {"embedded/terrain_init": {"init": {"b": spread}}})
+    assert row["status"] == checks.NOT_RUN
     assert row["baseline"]["compared"] == "published"
     assert row["baseline"]["status"] == "indistinguishable from random weights"
     assert "(published value)" in report._baseline_cell(row)
@@ -339,21 +341,21 @@ def test_a_baseline_without_its_run_or_field_says_so() -> None:
 
 def test_an_ordered_claim_reads_the_claims_it_names() -> None:
     claim = _claim(ordered=("x.a", "x.b"), result=None, field=None)
-    rows = {"x.a": {"status": report.REPRODUCED, "regenerated": 0.9},
-            "x.b": {"status": report.DIFFERS, "regenerated": 0.95}}
-    assert report.check_claim(claim, None, rows)["status"] == report.REPRODUCED
+    rows = {"x.a": {"status": checks.REPRODUCED, "regenerated": 0.9},
+            "x.b": {"status": checks.DIFFERS, "regenerated": 0.95}}
+    assert checks.check_claim(claim, None, rows)["status"] == checks.REPRODUCED
     rows["x.b"]["regenerated"] = 0.85
-    assert report.check_claim(claim, None, rows)["status"] == report.DIFFERS
-    rows["x.b"] = {"status": report.NOT_RUN, "regenerated": None}
-    row = report.check_claim(claim, None, rows)
-    assert row["status"] == report.NOT_RUN and "x.b" in row["needs"]
+    assert checks.check_claim(claim, None, rows)["status"] == checks.DIFFERS
+    rows["x.b"] = {"status": checks.NOT_RUN, "regenerated": None}
+    row = checks.check_claim(claim, None, rows)
+    assert row["status"] == checks.NOT_RUN and "x.b" in row["needs"]
     ladder = claims.CLAIMS_BY_ID["t5.q_ladder"]
-    assert report.check_claims({})[claims.CLAIMS.index(ladder)]["status"] == report.NOT_RUN
+    assert checks.check_claims({})[claims.CLAIMS.index(ladder)]["status"] == checks.NOT_RUN
 
 
 def test_a_fact_stated_twice_is_counted_once() -> None:
-    si = {"id": "m.si", "status": report.REPRODUCED}
-    corr = {"id": "m.corr", "status": report.REPRODUCED, "same_as": "m.si"}
+    si = {"id": "m.si", "status": checks.REPRODUCED}
+    corr = {"id": "m.corr", "status": checks.REPRODUCED, "same_as": "m.si"}
     line = report.counts_line([si, corr])
     assert line.startswith("1 reproduced, 0 differ, 0 not yet run.")
     assert "1 claims restate another's fact" in line
@@ -363,9 +365,9 @@ def test_a_fact_stated_twice_is_counted_once() -> None:
 
 def test_a_resolution_effect_reads_its_result() -> None:
     effect = {"result": "embedded/terrain_x", "field": ("wordnet", "effects", "B10")}
-    assert report.effect_text(effect, {}).startswith(report.NOT_RUN)
+    assert report.effect_text(effect, {}).startswith(checks.NOT_RUN)
     assert report.effect_text(effect, {"embedded/terrain_x": {"wordnet": {}}}).startswith(
-        report.MISSING)
+        checks.MISSING)
     block = {"number": "fake-root share of pairs", "as_executed": 0.4, "taken": 0.4,
              "difference": 0.0, "what": "what the defect does"}
     text = report.effect_text(effect, {"embedded/terrain_x": _at(block, effect["field"])})
@@ -377,7 +379,7 @@ def test_a_resolution_effect_reads_its_result() -> None:
                               {"embedded/m": {"effects": {"B8": b8}}})
     assert text == ("D10 Pearson: as executed 0.3 (pearson), corrected 0.1 (pearson), "
                     "difference +0.2 (pearson) (this run takes: corrected)")
-    assert "| effect on the number |" in report.render([], None, {})
+    assert "| effect on the number |" in report.render([], {})
 
 
 def test_the_report_opens_with_what_the_runs_show_and_cannot_show() -> None:
@@ -394,7 +396,7 @@ def test_the_report_opens_with_what_the_runs_show_and_cannot_show() -> None:
     payload = {"experiment": "E08", "methodology": {"num_prompts": 12,
                                                     "bootstrap": {"n": 500, "ci": 0.95}},
                "models": {"a": model("SmolLM2", "embedded", 0.47)}}
-    text = report.render(report.check_claims({}), None, {"embedded/E08_x": payload})
+    text = report.render(checks.check_claims({}), {"embedded/E08_x": payload})
     heads = [x for x in text.splitlines() if x.startswith("## ")]
     assert heads[:5] == ["## What the embedded runs show", "## What they cannot show",
                          "## E08 ladder (embedded)", "## What the attention tests can decide",
@@ -444,7 +446,7 @@ def test_the_terrain_table_shows_the_confound_and_names_each_reference() -> None
 
     wordnet = {"baselines": {"noun_only": {"pearson": 0.31, "n_pairs": 2000}},
                "effects": {"B10": {"fake_root_share": 0.6}}}
-    lines = report.terrain_lines({
+    lines = terrain_report.terrain_lines({
         "embedded/terrain_a": run("a", "isotropic Gaussian, sigma = global std of E", wordnet),
         "embedded/terrain_b": run("b", "per-dimension Gaussian, sigma_j = std of dimension j",
                                   None)})
@@ -475,5 +477,5 @@ def test_a_run_says_which_claims_random_weights_pass_too() -> None:
                and "no evidence" in line for line in lines)
     given = findings({claim.result: payload})["given_by_baseline"]
     assert [x["id"] for x in given] == [cid]
-    row = next(r for r in report.check_claims({claim.result: payload}) if r["id"] == cid)
-    assert row["status"] == "random weights give it too" and row["check"] == report.REPRODUCED
+    row = next(r for r in checks.check_claims({claim.result: payload}) if r["id"] == cid)
+    assert row["status"] == "random weights give it too" and row["check"] == checks.REPRODUCED

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sealed import write_sealed
 
-from lib import claims, report, results
+from lib import checks, claims, report, results
 
 STRING = next(c for c in claims.CLAIMS if c.result and isinstance(c.value, str))
 NUMERIC = next(c for c in claims.CLAIMS if c.result and not isinstance(c.value, str))
@@ -49,11 +49,11 @@ def test_a_results_file_without_the_field_says_which_field(folder: Path,
     rows = report.write_report([path])  # used to raise KeyError
     row = next(r for r in rows if r["id"] == claim.id)
     field = "/".join(claim.field)
-    assert row["status"] == report.MISSING and row["regenerated"] is None
+    assert row["status"] == checks.MISSING and row["regenerated"] is None
     assert row["needs"] == (f"results/{claim.result}.json: field {field} missing at "
                             f"{claim.field[-1]!r}; rerun {claim.parameters}")
     others = [r for r in rows if r["result"] == f"results/{claim.result}.json" and r is not row]
-    assert others and all(r["status"] == report.REPRODUCED for r in others)
+    assert others and all(r["status"] == checks.REPRODUCED for r in others)
     text = (folder / "REPORT.md").read_text()
     line = next(x for x in text.splitlines() if f"`{claim.id}`" in x)
     cells = [c.strip() for c in line.split("|")]
@@ -65,14 +65,14 @@ def test_a_results_file_without_the_field_says_which_field(folder: Path,
 
 def test_a_missing_section_names_the_first_missing_step(folder: Path) -> None:
     payload = {k: v for k, v in _without(NUMERIC).items() if k != NUMERIC.field[0]}
-    row = report.check_claim(NUMERIC, {NUMERIC.result: payload})
-    assert row["status"] == report.MISSING
+    row = checks.check_claim(NUMERIC, {NUMERIC.result: payload})
+    assert row["status"] == checks.MISSING
     assert f"missing at {NUMERIC.field[0]!r}" in row["needs"]
 
 
 def test_a_null_field_stays_undefined_not_missing(folder: Path) -> None:
-    row = report.check_claim(NUMERIC, {NUMERIC.result: _without(NUMERIC, math.nan, drop=False)})
-    assert row["status"] == report.UNDEFINED and "needs" not in row
+    row = checks.check_claim(NUMERIC, {NUMERIC.result: _without(NUMERIC, math.nan, drop=False)})
+    assert row["status"] == checks.UNDEFINED and "needs" not in row
 
 
 @pytest.mark.parametrize("payload", [{"base": [1, 2]}, {"base": None, "verdict": 3},

@@ -11,8 +11,8 @@ import pytest
 from sealed import write_sealed
 
 from lib import claims, results
+from lib.checks import DIFFERS, NOT_RUN, REPRODUCED, check_claim
 from lib.integrity import canonical_sha256
-from lib.report import DIFFERS, NOT_RUN, REPRODUCED, check_claim
 
 
 def test_write_json_is_sorted_and_json_safe(tmp_path: Path) -> None:

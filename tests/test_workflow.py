@@ -16,7 +16,7 @@ import pytest
 from hang import HANG_S
 from sealed import write_sealed
 
-from lib import claims, results
+from lib import checks, claims, results
 from lib.dependencies import imported_names, lib_dependencies
 from lib.paths import ROOT
 from lib.runner import NotebookFailed, run_notebook
@@ -62,7 +62,9 @@ def _dry_run(profile: str) -> str:
 
 def _job(profile: str, rule: str, name: str | None = None) -> str:
     """The dry-run block of one job (its inputs, outputs and shell command)."""
-    blocks = _dry_run(profile).split(f"rule {rule}:")[1:]
+    parts = re.split(r"^(?:local)?rule (\w+):", _dry_run(profile), flags=re.MULTILINE)
+    blocks = [block for kind, block in zip(parts[1::2], parts[2::2], strict=True)
+              if kind == rule]
     return next(b for b in blocks if name is None or f"wildcards: name={name}\n" in b)
 
 
@@ -177,12 +179,18 @@ def test_summary_and_report_read_exactly_their_input_files() -> None:
     attention = sorted(f"results/embedded/{p.stem}.json"
                        for p in (ROOT / "parameters/embedded").glob("E11*.yaml"))
     assert sorted(_inputs(summary)[: len(attention)]) == attention
-    assert f"-m lib.summary embedded {' '.join(attention)}" in summary
+    assert f"-m lib.attention.summary embedded {' '.join(attention)}" in summary
     shell = next(x for x in _job("embedded", "report").splitlines() if "-m lib.report" in x)
     assert shell.split("-m lib.report ")[1].split() == [
         *(f"results/embedded/{p.stem}.json"
           for p in sorted((ROOT / "parameters/embedded").glob("*.yaml"))),
-        "results/embedded/summary.json"]
+        "results/embedded/summary.json", "results/embedded/calibration.json"]
+    # each pair run's seed null is its own job, read by the notebook job and the calibration
+    calibration = _inputs(_job("embedded", "calibration"))
+    assert calibration[: len(attention)] == [
+        path.replace("embedded/", "embedded/seed_null/") for path in attention]
+    notebook = _inputs(_job("embedded", "notebook", "E11_tiny-mqa"))
+    assert "results/embedded/seed_null/E11_tiny-mqa.json" in notebook
 
 
 # --------------------------------------------------------------------------- summary and report
@@ -201,7 +209,8 @@ def _pair_payload(run: str, kind: str, dsi: float) -> dict:
 
 @pytest.fixture
 def folders(tmp_path: Path, monkeypatch) -> Path:
-    from lib import report, summary
+    from lib import report
+    from lib.attention import summary
 
     for module in (summary, report, results):
         monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
@@ -211,7 +220,7 @@ def folders(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_summary_reads_every_pair_result_it_is_given(folders: Path) -> None:
-    from lib import summary
+    from lib.attention import summary
 
     out = folders / "results" / "embedded"
     write_sealed(out / "E11_tiny-mqa.json", _pair_payload("a", "MQA", 0.05))
@@ -226,7 +235,7 @@ def test_summary_reads_every_pair_result_it_is_given(folders: Path) -> None:
 
 
 def test_a_deleted_parameter_file_leaves_no_stale_row(folders: Path, monkeypatch) -> None:
-    from lib import summary
+    from lib.attention import summary
 
     monkeypatch.undo()  # the repository's parameter files: E11_gone has none
     for module in (summary, results):
@@ -259,8 +268,8 @@ def test_report_checks_claims_against_its_input_files_only(folders: Path) -> Non
         rows = report.write_report(files)
         return next(r["status"] for r in rows if r["id"] == claim.id)
 
-    assert status([]) == report.NOT_RUN  # the file exists on disk but is not an input
-    assert status([path]) == report.REPRODUCED
+    assert status([]) == checks.NOT_RUN  # the file exists on disk but is not an input
+    assert status([path]) == checks.REPRODUCED
     machine = json.loads((folders / "results" / "report.json").read_text())
     assert next(r for r in machine["claims"] if r["id"] == claim.id)["regenerated"] == claim.value
 

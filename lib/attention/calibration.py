@@ -46,6 +46,7 @@ from lib.attention.verdicts import (
 )
 from lib.integrity import check_result, refusal_line
 from lib.results import to_jsonable
+from lib.stats.intervals import percentile_interval
 
 RULES = {  # key -> what it is
     "seed_null": "corrected: bootstrap interval excludes 0 and outside the seed null (Holm)",
@@ -74,11 +75,9 @@ def _figures(per_prompt: np.ndarray, weights: np.ndarray) -> dict[str, tuple[flo
 
 
 def _interval(samples: np.ndarray, ci: float) -> list[float]:
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return [float("nan"), float("nan")]
-    low, high = np.percentile(finite, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
-    return [float(low), float(high)]
+    """`lib.stats.intervals.percentile_interval`, [NaN, NaN] where it is undefined."""
+    found = percentile_interval(samples, ci)
+    return list(found) if found is not None else [float("nan"), float("nan")]
 
 
 def _metrics(points: Mapping[str, float]) -> dict[str, float]:

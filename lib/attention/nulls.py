@@ -46,6 +46,7 @@ from lib.attention.specialization import (
     within_between_ratio,
     within_group_correlation,
 )
+from lib.stats.intervals import percentile_interval
 
 NULL_N = 1000  # permutations
 NULL_SEED = 0
@@ -144,7 +145,7 @@ def compare(observed: float, samples: np.ndarray, ci: float = NULL_CI) -> dict[s
     if finite.size == 0:
         return {**out, "reason": "not finite in any permutation"}
     center = float(finite.mean())
-    low, high = np.percentile(finite, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
+    low, high = percentile_interval(finite, ci) or (float("nan"), float("nan"))
     distance = abs(observed - center)
     extreme = int((np.abs(finite - center) >= distance - TIE_TOLERANCE).sum())
     return {**out, "null_mean": center, "null_std": float(finite.std()),

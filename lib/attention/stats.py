@@ -28,6 +28,8 @@ from lib.attention.specialization import (
     specialization_index,
     within_group_correlation,
 )
+from lib.stats.intervals import check_resampling, percentile_interval
+from lib.stats.resampling import mean_weights
 
 CHUNK = 256  # bootstrap samples per batched correlation
 GROUP_METRICS = {"group_si": group_si, "within_group_correlation": within_group_correlation}
@@ -52,20 +54,10 @@ def _per_prompt(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def _check_ci(ci: float, n_boot: int) -> None:
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must be in (0, 1), got {ci}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-
-
 def resample_weights(n_prompts: int, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap weights [n_boot, n_prompts]: how often each prompt is drawn, divided by n."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
-    flat = (draws + n_prompts * np.arange(n_boot)[:, None]).ravel()
-    counts = np.bincount(flat, minlength=n_boot * n_prompts).reshape(n_boot, n_prompts)
-    return counts / n_prompts
+    """Bootstrap weights [n_boot, n_prompts] of the resampled means over prompts
+    (`lib.stats.resampling.mean_weights`: counts of a with-replacement draw, divided by n)."""
+    return mean_weights(n_prompts, n_boot, seed)
 
 
 def resampled(per_prompt: np.ndarray, weights: np.ndarray, statistic: Statistic) -> np.ndarray:
@@ -84,11 +76,9 @@ def resampled_si(per_prompt: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _interval(samples: np.ndarray, ci: float) -> tuple[float, float]:
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    low, high = np.percentile(finite, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
-    return float(low), float(high)
+    """`lib.stats.intervals.percentile_interval`, NaN where it is undefined."""
+    found = percentile_interval(samples, ci)
+    return found if found is not None else (float("nan"), float("nan"))
 
 
 def _spread(samples: np.ndarray) -> float:
@@ -109,7 +99,7 @@ def bootstrap_statistic(
     n_boot, ci, n_prompts, and `samples` [n_boot] if asked. Deterministic for a given seed.
     """
     x = _per_prompt(per_prompt, "per_prompt")
-    _check_ci(ci, n_boot)
+    check_resampling(n_boot, ci)
     samples = resampled(x, resample_weights(x.shape[0], n_boot, seed), statistic)
     low, high = _interval(samples, ci)
     out = {
@@ -147,7 +137,7 @@ def bootstrap_delta(
         raise ValueError(
             f"paired bootstrap needs the same prompts: base has {b.shape[0]}, instruct {i.shape[0]}"
         )
-    _check_ci(ci, n_boot)
+    check_resampling(n_boot, ci)
     weights = resample_weights(b.shape[0], n_boot, seed)
     samples = resampled(i, weights, statistic) - resampled(b, weights, statistic)
     low, high = _interval(samples, ci)

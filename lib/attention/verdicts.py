@@ -45,6 +45,7 @@ import numpy as np
 from scipy import stats
 
 from lib.attention.multiplicity import holm
+from lib.stats.values import is_finite
 
 UNDEFINED = "UNDEFINED"  # a number the rule needs is not finite
 NOT_RESOLVED = "NOT_RESOLVED"  # a corrected rule: no fact is resolved by its interval / null
@@ -107,14 +108,6 @@ class Verdict:
     def as_dict(self) -> dict:
         """Plain dict (JSON-friendly)."""
         return asdict(self)
-
-
-def is_finite(value: Any) -> bool:
-    """True for a finite real number (None, NaN, Inf, strings: False)."""
-    try:
-        return value is not None and not isinstance(value, str) and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def undefined(inputs: Mapping[str, Any], values: Mapping[str, Any] | None = None,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lib.modulator.lerp import alpha_logit
+from lib.modulator.lerp import alpha_logit, uniform_draw
 
 PHASE_BOUNDARY = 0.29154  # the seed's binding/separation constant (B2); alpha_max is 0.35 (B12f)
 
@@ -29,13 +29,18 @@ def b12_decisions() -> list[dict[str, str]]:
         {"id": "B12a", "fault": "the experts' validity gate is computed but never used, so "
          "_validity_proj (20 parameters) gets no gradient", "decision": "kept (changes numbers)"},
         {"id": "B12b", "fault": "the k=1 expert is input-independent: vol² = d², LayerNorm of "
-         "[d², d²] is 0, its gate is a learned constant", "decision": "kept (changes numbers)"},
+         "[d², d²] is 0, its gate is a learned constant", "decision": "kept (changes numbers); "
+         "its _to_deform gets rounding noise for a gradient, which AdamW turns into lr-sized "
+         "steps: those weights (health deform_norm_k1) differ between processors (by up to 2% in "
+         "the embedded run) and change no output beyond rounding"},
         {"id": "B12c", "fault": "health_report keys deform_norm_<expert> by the second name part, "
          "so the bias norm overwrites the weight norm", "decision": "fixed: deform_norm_<k> is "
          "the weight norm, deform_bias_norm_<k> the bias norm (no number changes)"},
         {"id": "B12d", "fault": "cv_check draws 500 simplices with replacement "
          "(torch.randint) from only the first expert_edim dimensions, not D1",
-         "decision": "kept (changes numbers); D1 CV is measured in lib.modulator.pipeline"},
+         "decision": "kept (changes numbers); D1 CV is measured in lib.modulator.pipeline. A "
+         "draw that repeats a point gets vol² = 0 (the seed's float32 noise of either sign "
+         "depended on the processor), vol² in float64"},
         {"id": "B12e", "fault": "'gradient scaling' is learning-rate scaling (AdamW groups "
          "lr·0.1 / lr·0.5 / lr)", "decision": "kept, named as LR scaling"},
         {"id": "B12f", "fault": f"alpha_max 0.35 is said to be the binding/separation boundary, "
@@ -185,7 +190,8 @@ class GeometricFieldModulator(nn.Module):
     """Multiplicative multi-expert gating of the residual's active dimensions (seed §12).
 
     `forward(x [B, S, d_model], layer_idx)` returns a FieldModulatorOutput. 38,552 parameters at
-    the default config. The Linear layers get torch's default init drawn under `seed` (the
+    the default config. The Linear layers get torch's default init distribution, U(±1/√fan_in),
+    drawn from a generator seeded `seed` by `uniform_draw` (the same on every processor; the
     global RNG is left as it was). Alphas are `clamp(σ(alpha_logits), alpha_min, alpha_max)`,
     one per layer and expert. In training mode the validity history (EMA 0.99 of the fraction
     vol² > 0) and the step count update, as in the seed.
@@ -200,6 +206,15 @@ class GeometricFieldModulator(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.init_seed)
             self._build(config)
+        # torch's default Linear init, U(±1/√fan_in) for weight and bias, redrawn so that it is
+        # the same on every processor (`uniform_draw`; uniform_ rounds differently per kernel)
+        gen = torch.Generator().manual_seed(self.init_seed)
+        with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.Linear):
+                    bound = 1.0 / math.sqrt(module.in_features)
+                    module.weight.copy_(uniform_draw(module.weight.shape, bound, gen))
+                    module.bias.copy_(uniform_draw(module.bias.shape, bound, gen))
 
     def _build(self, config: FieldModulatorConfig) -> None:
         d = config.d_model
@@ -257,7 +272,8 @@ class GeometricFieldModulator(nn.Module):
         if not 0 <= layer_idx < self.config.n_layers:
             raise IndexError(f"layer_idx {layer_idx} outside 0..{self.config.n_layers - 1}")
         alphas = self.alphas[layer_idx]
-        active = self._extract_active(residual)
+        # a half-precision model (dtype float16 / bfloat16) is gated in the experts' float32
+        active = self._extract_active(residual).to(self.alpha_logits.dtype)
         gate = torch.ones_like(active)
         volumes: dict[int, torch.Tensor] = {}
         for i, k in enumerate(self.config.expert_ks):
@@ -271,9 +287,9 @@ class GeometricFieldModulator(nn.Module):
                         0.99 * self._validity_history[layer_idx, i] + 0.01 * frac)
         out = residual.clone()
         if self.config.null_space_position == "tail":
-            out[..., : self.n_active] = active * gate
+            out[..., : self.n_active] = (active * gate).to(out.dtype)
         else:
-            out[..., self._active_idx] = active * gate
+            out[..., self._active_idx] = (active * gate).to(out.dtype)
         if self.training:
             self._step_count += 1
         return FieldModulatorOutput(out, gate.mean(dim=-1), volumes)
@@ -306,7 +322,10 @@ class GeometricFieldModulator(nn.Module):
     def cv_check(self, embeddings: torch.Tensor, n_simplices: int = 500) -> dict[str, float]:
         """The seed's CV check: 500 five-point draws `torch.randint` (with replacement, generator
         seeded 42) from the first `expert_edim` dimensions (B12d kept); CV = std(ddof 1) / mean
-        of √vol² over the valid ones; `in_band` = |cv - cv_target| < cv_tolerance."""
+        of √vol² over the valid ones (vol² > 0); `in_band` = |cv - cv_target| < cv_tolerance.
+        vol² is float64, and a draw that repeats a point, a degenerate simplex, has vol² = 0:
+        the seed's float32 gave it rounding noise of either sign, which the processor decided
+        (counted valid or not, it moved the embedded run's CV by 0.3%)."""
         if embeddings.dim() != 2 or embeddings.shape[0] < 1:
             raise ValueError(f"embeddings must be a non-empty [N, d] matrix, got "
                              f"{tuple(embeddings.shape)}")
@@ -315,7 +334,9 @@ class GeometricFieldModulator(nn.Module):
         gen = torch.Generator().manual_seed(42)
         idx = torch.stack([torch.randint(embeddings.shape[0], (5,), generator=gen)
                            for _ in range(n_simplices)])
-        vol2 = cm(points[idx].to(cm._pi.device).float())[1]
+        vol2 = cm(points[idx].to(cm._pi.device, torch.float64))[1]
+        repeats = (idx.sort(dim=1).values.diff(dim=1) == 0).any(dim=1).to(vol2.device)
+        vol2 = vol2.masked_fill(repeats, 0.0)
         vols = vol2[vol2 > 0].sqrt()
         if vols.numel() == 0:  # as the seed: no in_band key, so check_cv counts it as healthy
             return {"cv": float("nan"), "mean_vol": 0.0, "valid_fraction": 0.0}

@@ -1,9 +1,13 @@
 """Initializations of the LERP modulator from WordNet geometry (seed 004 §8 steps 1-4).
 
 1. `spectral_embedding(S)`: the top eigenvectors of a relational target S (e.g. Wu-Palmer over
-   the anchors), `G = V·√max(λ, 0)`, rows normalized; `recon_corr` checks it against S.
+   the anchors), `G = V·√max(λ, 0)`, rows normalized; `recon_corr` checks it against S. The
+   eigenvectors get a basis fixed by their eigenspaces (`canonical_eigenbasis`): LAPACK's signs
+   and its basis of a degenerate eigenspace change with the processor, and so did every number
+   the unmatched rows (B8) or AdamW touch.
 2. `knn_softmax_fill`: every non-anchor token gets the softmax(temperature·cos)-weighted mean of
-   the G rows of its k nearest anchors by static-embedding cosine, normalized.
+   the G rows of its k nearest anchors by static-embedding cosine (float64, ties to the lowest
+   anchor index), normalized.
 3. `procrustes_projection`: the encoder's pooled anchor reps are reduced by PCA to n_geo dims,
    G is rotated onto them (orthogonal Procrustes), and `proj.weight = (R P)ᵀ · 0.1·mean‖A_i‖`.
    B7: that scale is the norm of the *final* pooled representations, while the modulator
@@ -20,13 +24,61 @@ import numpy as np
 import torch
 
 from lib.modulator.lerp import GeometricResidualModulator
-from lib.terrain.correlation import pearson
+from lib.stats.correlation import pearson
 from lib.terrain.cosine import normalize_rows, row_cosine, upper_tri_cosines
 from lib.terrain.procrustes import fit_procrustes, pca_fit
 
+# Eigenvalues within EIGENSPACE_RTOL x max|λ| of each other span one eigenspace: LAPACK builds
+# (OpenBLAS SkylakeX vs Haswell) give a Wu-Palmer matrix's eigenvalues to ~4e-16 x max|λ|, and
+# its degenerate ones (Wu-Palmer values are ratios of small depths: 0.8 three times, 0.75 three
+# times among the top 64 of the embedded run) differ by that much only.
+EIGENSPACE_RTOL = 1e-9
+# Pivot candidates within PIVOT_RTOL (relative) of the largest are a tie, broken by lowest index.
+PIVOT_RTOL = 1e-9
+# k-NN cosines are ranked rounded to this many decimals (float64 noise is ~1e-16)
+RANK_DECIMALS = 12
+
+
+def _first_max(values: np.ndarray, rtol: float = PIVOT_RTOL) -> int:
+    """The lowest index whose value is within `rtol` (relative) of the maximum."""
+    return int(np.flatnonzero(values >= values.max() * (1.0 - rtol))[0])
+
+
+def canonical_eigenbasis(vals: np.ndarray, vecs: np.ndarray, n_dims: int,
+                         rtol: float = EIGENSPACE_RTOL) -> tuple[np.ndarray, bool]:
+    """([n, n_dims] eigenvectors whose basis depends on the eigenspaces only, whether the cut at
+    `n_dims` splits an eigenspace) for `vals` sorted descending and their `vecs` columns.
+
+    LAPACK returns each eigenvector up to sign, and any orthonormal basis of a degenerate
+    eigenspace: which one depends on the BLAS kernels (the processor). Every step after G is
+    invariant to that rotation except the rows the modulator projects without G (B8's unmatched
+    rows) and Adam's per-coordinate updates, so the basis is fixed here: within each eigenspace
+    (eigenvalues within `rtol` x max|λ|), pivoted Gram-Schmidt of its projector Π's columns,
+    `v = Π e_i / ‖Π e_i‖` at the largest remaining diagonal `Π_ii` (ties: lowest i), Π deflated
+    by v v^T after each. A 1-dimensional eigenspace gets the sign that makes its largest
+    component (lowest index among ties) positive. An eigenspace cut by `n_dims` keeps its first
+    pivoted vectors.
+    """
+    scale = max(float(np.abs(vals).max()), np.finfo(np.float64).tiny)
+    out = np.empty((vecs.shape[0], n_dims))
+    start = 0
+    while start < n_dims:
+        stop = start + 1
+        while stop < len(vals) and vals[stop - 1] - vals[stop] <= rtol * scale:
+            stop += 1
+        B = vecs[:, start:stop].copy()  # orthonormal: Π = B B^T
+        for j in range(start, min(stop, n_dims)):
+            i = _first_max((B * B).sum(axis=1))
+            c = B[i] / np.linalg.norm(B[i])  # Π e_i = B c ‖B[i]‖
+            out[:, j] = B @ c
+            B -= np.outer(out[:, j], c)  # B (I - c c^T): Π - v v^T
+        start = stop
+    return out, start > n_dims
+
 
 def spectral_embedding(S: Any, n_dims: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """(G [n, n_dims] with unit rows, eigenvalues sorted descending [n]) of a symmetric S."""
+    """(G [n, n_dims] with unit rows, eigenvalues sorted descending [n]) of a symmetric S; the
+    eigenvectors in `canonical_eigenbasis`, so that G is the same on every processor."""
     S = np.asarray(S, dtype=np.float64)
     if S.ndim != 2 or S.shape[0] != S.shape[1] or S.shape[0] < 2:
         raise ValueError(f"S must be a square [n, n] matrix with n >= 2, got {S.shape}")
@@ -37,13 +89,14 @@ def spectral_embedding(S: Any, n_dims: int = 64) -> tuple[np.ndarray, np.ndarray
     vals, vecs = np.linalg.eigh(S)
     order = np.argsort(vals)[::-1]
     vals, vecs = vals[order], vecs[:, order]
-    G = vecs[:, :n_dims] * np.sqrt(np.maximum(vals[:n_dims], 0.0))[None, :]
+    V, _ = canonical_eigenbasis(vals, vecs, n_dims)
+    G = V * np.sqrt(np.maximum(vals[:n_dims], 0.0))[None, :]
     return normalize_rows(G), vals
 
 
 def recon_corr(S: Any, G: Any) -> float:
     """Pearson correlation of S's upper triangle with the cosines of G's rows (NaN when either
-    is constant: `lib.terrain.correlation`)."""
+    is constant: `lib.stats.correlation`)."""
     S = np.asarray(S, dtype=np.float64)
     return pearson(S[np.triu_indices(len(S), k=1)], upper_tri_cosines(G),
                    ("the similarities", "the embedding cosines"))[0]
@@ -52,23 +105,27 @@ def recon_corr(S: Any, G: Any) -> float:
 def knn_softmax_fill(static_query: Any, static_anchor: Any, G_anchor: Any, k: int = 10,
                      temperature: float = 10.0, batch_size: int = 1000) -> np.ndarray:
     """Geometric rows for query tokens from their k nearest anchors (static-embedding cosine):
-    `normalize(Σ softmax(temperature·cos) · G)`, computed in batches (float32, as the seed)."""
-    q = torch.as_tensor(np.asarray(static_query), dtype=torch.float32)
-    a = torch.as_tensor(np.asarray(static_anchor), dtype=torch.float32)
-    g = torch.as_tensor(np.asarray(G_anchor), dtype=torch.float32)
-    if q.dim() != 2 or a.dim() != 2 or q.shape[1] != a.shape[1] or len(g) != len(a):
+    `normalize(Σ softmax(temperature·cos) · G)`, in batches, float32 out.
+
+    The cosines are float64 and ranked on their value rounded to RANK_DECIMALS, ties by the
+    lowest anchor index (a stable sort): float32 cosines (the seed's) differ between processors
+    in their last digits, and a near tie at the k-th neighbour would swap a whole G row."""
+    q, a, g = (np.asarray(x, dtype=np.float64) for x in (static_query, static_anchor, G_anchor))
+    if q.ndim != 2 or a.ndim != 2 or q.shape[1] != a.shape[1] or len(g) != len(a):
         raise ValueError(f"need static_query [n, d], static_anchor [m, d], G_anchor [m, g]; got "
-                         f"{tuple(q.shape)}, {tuple(a.shape)}, {tuple(g.shape)}")
+                         f"{q.shape}, {a.shape}, {g.shape}")
     if not 1 <= k <= len(a):
         raise ValueError(f"k must lie in 1..{len(a)} (the number of anchors), got {k}")
     a_n = normalize_rows(a)
-    out = torch.empty(len(q), g.shape[1])
+    out = np.empty((len(q), g.shape[1]), dtype=np.float32)
     for start in range(0, len(q), batch_size):
         cos = normalize_rows(q[start:start + batch_size]) @ a_n.T
-        top, idx = cos.topk(k, dim=1)
-        w = torch.softmax(top * temperature, dim=1)
-        out[start:start + batch_size] = normalize_rows((g[idx] * w.unsqueeze(-1)).sum(dim=1))
-    return out.numpy()
+        idx = np.argsort(-np.round(cos, RANK_DECIMALS), axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(cos, idx, axis=1) * temperature
+        w = np.exp(top - top.max(axis=1, keepdims=True))
+        w /= w.sum(axis=1, keepdims=True)
+        out[start:start + batch_size] = normalize_rows(np.einsum("bk,bkg->bg", w, g[idx]))
+    return out
 
 
 def fill_geometry(static_reps: Any, anchor_idx: Any, G_anchor: Any, k: int = 10,

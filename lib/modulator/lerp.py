@@ -22,6 +22,22 @@ def alpha_logit(alpha: float) -> float:
     return math.log(alpha / (1.0 - alpha))
 
 
+def normal_draw(shape: tuple[int, ...] | torch.Size, std: float,
+                generator: torch.Generator) -> torch.Tensor:
+    """N(0, std²) float32, the same on every processor: drawn in float64 (torch's float32
+    normal_ has an AVX2 kernel whose values differ from the default kernel's in the last
+    digits), scaled, then rounded to float32."""
+    return (torch.randn(tuple(shape), generator=generator, dtype=torch.float64) * std).float()
+
+
+def uniform_draw(shape: tuple[int, ...] | torch.Size, bound: float,
+                 generator: torch.Generator) -> torch.Tensor:
+    """U(-bound, bound) float32, the same on every processor: float64 `rand` (uniform_'s kernels
+    round differently per processor) mapped by separately rounded steps, rounded to float32."""
+    u = torch.rand(tuple(shape), generator=generator, dtype=torch.float64)
+    return ((u * 2.0 - 1.0) * bound).float()
+
+
 class GeometricResidualModulator(nn.Module):
     """Nudges a residual stream toward a per-token geometric target.
 
@@ -30,7 +46,7 @@ class GeometricResidualModulator(nn.Module):
     buffer; a scalar, or one per layer). Alpha 0 (logit -inf) returns the residual exactly and
     alpha 1 (logit +inf) the target exactly. Initialization as the seed's: `geometric_embed`
     N(0, 1), `proj` N(0, 0.01), both drawn from `generator` (seeded with DEFAULT_INIT_SEED when
-    None); `init_seed` records its seed (B8).
+    None) by `normal_draw`, the same on every processor; `init_seed` records its seed (B8).
     """
 
     needs_token_ids = True
@@ -62,8 +78,9 @@ class GeometricResidualModulator(nn.Module):
             self.geometric_embed = nn.Embedding(self.vocab_size, self.n_geometric_dims)
             self.proj = nn.Linear(self.n_geometric_dims, self.d_model, bias=False)
         with torch.no_grad():
-            nn.init.normal_(self.geometric_embed.weight, 0.0, 1.0, generator=generator)
-            nn.init.normal_(self.proj.weight, 0.0, 0.01, generator=generator)
+            self.geometric_embed.weight.copy_(normal_draw(self.geometric_embed.weight.shape,
+                                                          1.0, generator))
+            self.proj.weight.copy_(normal_draw(self.proj.weight.shape, 0.01, generator))
         shape = (self.n_layers,) if per_layer_alpha else ()
         logits = torch.full(shape, alpha_logit(initial_alpha))
         if learnable_alpha:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from lib.models.base import torch_dtype
 from lib.modulator.field import FieldModulatorConfig
@@ -32,6 +32,7 @@ from lib.modulator.train import TrainConfig
 from lib.params import (
     MIN_REL,
     WORDNET_LEMMAS,
+    Distinct,
     ModelName,
     NonNegativeInt,
     PairCount,
@@ -52,6 +53,19 @@ MAX_LR = 1.0  # AdamW moves each weight by about lr per step: above 1 the loss d
 LearningRate = Annotated[float, Field(gt=0, le=MAX_LR)]
 WeightDecay = Annotated[float, Field(ge=0, le=1)]  # AdamW scales weights by 1 - lr·weight_decay
 LemmaCount = capped(WORDNET_LEMMAS, "the distinct lemma names of WordNet 3.0")
+# §8's target norm in units of the encoder's mean representation norm (the seed's 0.1): at 100 the
+# initial alpha 0.01 already injects a target as large as the representation itself (tiny T5's
+# preservation: 0.94 at 10, 0.21 at 1,000); 1e30 overflows float32 and the first loss is NaN
+MAX_SCALE_FACTOR = 100.0
+
+
+def _scale_factor(value: float) -> float:
+    if value > MAX_SCALE_FACTOR:
+        raise ValueError(f"{value:g} is above the maximum {MAX_SCALE_FACTOR:g} (the §8 target's "
+                         "norm in units of the encoder's mean representation norm, the seed's "
+                         "0.1: at 100 the initial alpha 0.01 already injects a target as large as "
+                         "the representation)")
+    return value
 _TRAIN = TrainConfig()
 _FIELD = FieldModulatorConfig()
 OPTIONAL_SECTIONS = ("training", "sweep", "generation", "field")
@@ -74,7 +88,7 @@ class PipelineSection(StrictModel):
     seed: Seed = 42
     k_neighbors: PositiveInt = 10
     temperature: Positive = 10.0
-    scale_factor: Positive = 0.1
+    scale_factor: Annotated[float, Field(gt=0), AfterValidator(_scale_factor)] = 0.1
     initial_alpha: Alpha = 0.01
 
     @model_validator(mode="after")
@@ -143,7 +157,8 @@ class FieldSection(StrictModel):
     n_layers come from the model), trained with §9's loop and `training`'s keys."""
 
     seed: Seed = 0  # the Linear layers' init (the seed used torch's unseeded default)
-    expert_ks: Annotated[list[PositiveInt], Field(min_length=1)] = list(_FIELD.expert_ks)
+    expert_ks: Annotated[list[PositiveInt], Field(min_length=1), Distinct] = list(
+        _FIELD.expert_ks)  # one expert per k
     expert_edim: PositiveInt = _FIELD.expert_edim
     initial_alpha: Alpha = _FIELD.initial_alpha
     alpha_max: Alpha = _FIELD.alpha_max
@@ -178,7 +193,6 @@ class ModulatorParameters(RunParameters):
     experiment: Literal["modulator"]
     model: ModelName
     dtype: str = "float32"
-    threads: PositiveInt | None = None  # torch CPU threads; None: torch's default (all cores)
     max_items: Annotated[int, Field(ge=5)] | None = None  # cap on the matched lemmas (embedded)
     layers: Annotated[list[NonNegativeInt], Field(min_length=1)] | None = None  # None: all
     seed_faithful: bool = False  # B9 as executed: unshifted labels, unscaled lm_head logits

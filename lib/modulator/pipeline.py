@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.modulator.bootstrap import CI_LEVEL, N_BOOT, check_bootstrap, correlation_intervals
+from lib.modulator.bootstrap import CI_LEVEL, N_BOOT, correlation_intervals
 from lib.modulator.field import (
     PHASE_BOUNDARY,
     FieldModulatorConfig,
@@ -38,6 +38,7 @@ from lib.modulator.field import (
 from lib.modulator.generation import SWEEP_ALPHAS
 from lib.modulator.hooks import attach, encoder_blocks, hidden_size
 from lib.modulator.init import (
+    EIGENSPACE_RTOL,
     fill_geometry,
     load_geometry,
     procrustes_projection,
@@ -46,6 +47,7 @@ from lib.modulator.init import (
 )
 from lib.modulator.lerp import GeometricResidualModulator
 from lib.modulator.train import TrainConfig, alpha_test, save_modulator, train_modulator
+from lib.stats.intervals import check_resampling
 from lib.terrain.alignment import (
     band_gradient,
     band_masks,
@@ -174,6 +176,9 @@ def procrustes_modulator(data: ModulatorData, model: nn.Module, *, n_anchor: int
         "n": n, "n_anchor": n_anchor, "n_geo": n_geo, "seed": seed,
         "wup_pairs": int(n_anchor * (n_anchor - 1) // 2),
         "recon_corr": recon_corr(S, G), "top5_eigenvalues": eigvals[:5].tolist(),
+        "eigengap_at_cut": float(eigvals[n_geo - 1] - eigvals[n_geo]),
+        "cut_splits_eigenspace": bool(eigvals[n_geo - 1] - eigvals[n_geo]
+                                      <= EIGENSPACE_RTOL * np.abs(eigvals).max()),
         "k_neighbors": k_neighbors, "temperature": temperature,
         "procrustes_nuclear_norm": proc["nuclear_norm"],
         "procrustes_nuclear_norm_note": "scipy's 'scale' (Σ singular values of GcᵀEc), which "
@@ -276,7 +281,7 @@ def relational_evaluation(pairs: dict[str, Any], reps: dict[str, Any],
     is None where its point estimate is undefined."""
     if reference not in reps:
         raise ValueError(f"reference {reference!r} is not among the sets {list(reps)}")
-    check_bootstrap(n_boot, level)
+    check_resampling(n_boot, level)
     s = pairs["s"]
     cos = {name: _pair_cos(X, pairs["rel"], pairs["pi"], pairs["pj"]) for name, X in reps.items()}
     intervals = correlation_intervals(s, cos, pairs["pi"], pairs["pj"], len(pairs["rel"]),
@@ -322,9 +327,11 @@ def _arm(evaluation: dict[str, Any], name: str) -> dict[str, Any]:
     """One side of an effect: the set's correlations, lifts and intervals, the Original's
     Pearson and the pairs they were measured on."""
     row, pairs = evaluation["sets"][name], evaluation["pairs"]
-    keys = (*EFFECT_KEYS, "pearson_ci", "relative_lift_pearson_ci", "n_boot", "level")
+    keys = (*EFFECT_KEYS, "delta_pearson", "pearson_ci", "relative_lift_pearson_ci", "n_boot",
+            "level")
     return {k: row[k] for k in keys} | {
         "original_pearson": evaluation["sets"]["Original"]["pearson"],
+        "original_pearson_ci": evaluation["sets"]["Original"]["pearson_ci"],
         "n_pairs": pairs["n_pairs"], "n_rel": pairs["n_rel"],
         "leakage_fraction": pairs["leakage_fraction"]}
 
@@ -337,7 +344,9 @@ def anchor_effect(data: ModulatorData, reps: np.ndarray, anchors: Sequence[int],
     lemmas, which as executed are the Wu-Palmer anchors the modulator was built from
     (`as_executed`), and on pairs disjoint from the anchors (`corrected`), in one run with the
     same `evaluation_pairs` draw; `difference` = as_executed - corrected for each number
-    (NaN where either is undefined)."""
+    (NaN where either is undefined). The Pearson difference is the token sets' own part (the
+    unmodulated encoder's: `original_pearson`) plus the modulator's (its lift r_mod - r_orig:
+    `delta_pearson`), exactly."""
     arms = {}
     for arm, disjoint in (("as_executed", False), ("corrected", True)):
         pairs = evaluation_pairs(data, anchors=anchors, eval_disjoint_from_anchors=disjoint,
@@ -347,11 +356,14 @@ def anchor_effect(data: ModulatorData, reps: np.ndarray, anchors: Sequence[int],
         arms[arm] = _arm(evaluation, name)
     a, c = arms["as_executed"], arms["corrected"]
     return {"number": f"D10 Pearson (and its relative lift) of the {name} modulator",
-            **arms, "difference": {k: a[k] - c[k] for k in EFFECT_KEYS}, "taken": taken,
+            **arms, "difference": {k: a[k] - c[k] for k in (*EFFECT_KEYS, "original_pearson",
+                                                               "delta_pearson")},
+            "taken": taken,
             "what": "B8: the seed evaluated on all lemmas drawn like the Wu-Palmer anchors (its "
                     "evaluation tokens were the anchors the modulator was built from); corrected: "
                     "evaluation lemmas disjoint from the anchors; difference = as_executed - "
-                    "corrected"}
+                    "corrected; difference.pearson = difference.original_pearson (the token "
+                    "sets, unmodulated) + difference.delta_pearson (the modulator's lift)"}
 
 
 def pairing_effect(pent: dict[str, Any], *, name: str = "Procrustes",
@@ -432,18 +444,19 @@ def evaluate_modulator(data: ModulatorData, model: nn.Module, tokenizer: Any,
 
 def train_step(data: ModulatorData, model: nn.Module, tokenizer: Any,
                modulator: GeometricResidualModulator, config: TrainConfig | None = None, *,
-               reset_alpha: float | None = 0.01, save_path: str | None = None
-               ) -> tuple[dict[str, Any], Any]:
+               reset_alpha: float | None = 0.01, save_path: str | None = None,
+               built_by: str | None = None) -> tuple[dict[str, Any], Any]:
     """§9: reset the alphas to `reset_alpha` (the seed's logit(0.01)), train on (definition,
     lemma) pairs, report the final alphas against the constants and whether the run can test
-    "alpha increases with depth" (`alpha_test`); save if `save_path`."""
+    "alpha increases with depth" (`alpha_test`); save if `save_path`. `built_by` names what
+    built the modulator (`train_modulator`'s message when its first loss is not finite)."""
     if reset_alpha is not None:
         modulator.set_alpha(reset_alpha)
     start = modulator.alphas.detach().cpu().numpy().copy()
     run = train_modulator(model, tokenizer, modulator, data.texts, data.names, config,
-                          target_ids=data.token_ids.tolist())
+                          target_ids=data.token_ids.tolist(), built_by=built_by)
     final = np.asarray(run.final_alpha, dtype=np.float64).ravel()
-    test = alpha_test(start, final, run.steps)
+    test = alpha_test(start, final, run.steps, run.val_loss)
     result = run.to_dict() | {
         "final_alpha_mean": float(final.mean()), "final_alpha_std": float(final.std()),
         "distance_to": {"0.29154 (phase boundary)": abs(final.mean() - PHASE_BOUNDARY),
@@ -529,7 +542,8 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
     result = {
         "params": sum(p.numel() for p in modulator.parameters()),
         "config": asdict(config),
-        "train": run.to_dict() | {"alpha_test": alpha_test(start, run.final_alpha, run.steps)},
+        "train": run.to_dict() | {"alpha_test": alpha_test(start, run.final_alpha, run.steps,
+                                                                 run.val_loss)},
         "health": modulator.health_report(),
         "cv_check_seed": modulator.cv_check(torch.as_tensor(reps)),
         "preservation": preservation(data.encoder, reps),

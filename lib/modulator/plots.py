@@ -114,8 +114,9 @@ def _ci(block: dict[str, Any], key: str) -> Any:
 
 
 def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
-    """The relational Pearson of every set measured on the same pairs, with its bootstrap
-    interval (`pearson_ci`) and the relative lift's (`relative_lift_pearson_ci`) when stored."""
+    """The relational Pearson of every set measured on the same pairs, with its interval from
+    resampling the evaluation lemmas (`pearson_ci`) and the relative lift's
+    (`relative_lift_pearson_ci`) when stored."""
     sets = relational_sets(payload)
     if not sets:
         _off(ax, "no relational evaluation")
@@ -142,8 +143,8 @@ def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
     subject = ("machinery check (random weights): relational Pearson"
                if style.random_weights(payload.get("model")) else
                "original vs modulated relational Pearson")
-    resamples = f", {n_boot} resamples" if n_boot else ""
-    ax.set_title(subject + (f"\n(bootstrap {100 * level:.0f}% CI{resamples})"
+    resamples = f", {n_boot} resamples of the evaluation lemmas" if n_boot else ", lemmas resampled"
+    ax.set_title(subject + (f"\n({100 * level:.0f}% CI{resamples})"
                             if err is not None else ""), fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
 

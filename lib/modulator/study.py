@@ -36,7 +36,7 @@ from lib.modulator.pipeline import (
 from lib.modulator.train import TrainConfig, objective_for
 from lib.paths import shown
 from lib.results import clean_companions, companion_path, pop_measurements, staged
-from lib.terrain.correlation import UNDEFINED
+from lib.stats.correlation import UNDEFINED
 from lib.terrain.wordnet import MatchedLemma, match_single_token_lemmas, pos_mix
 
 TIMING_KEYS = ("seconds", "seconds_per_step")
@@ -71,23 +71,6 @@ def check_model(loaded: Any, layers: Sequence[int] | None,
             "hidden_size": hidden_size(model), "seq2seq": is_seq2seq(model),
             "layers": list(layers) if layers else list(range(n_blocks)),
             "objective": objective_for(model, seed_faithful)}
-
-
-def set_threads(threads: int | None) -> int:
-    """Set torch's and the BLAS libraries' CPU threads when given; return torch's number.
-
-    One is robust on a shared small machine (more threads than free cores run several times
-    slower), and the BLAS thread count must be fixed for the numbers to be: the k-NN fill and the
-    training amplify the last-digit differences between BLAS runs with 1 and 2 threads (Snakemake
-    jobs run with OMP_NUM_THREADS=1, a kernel started by hand with all cores).
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-        threadpool_limits(limits=threads)
-    return torch.get_num_threads()
 
 
 def unmatched_rows_seed(seed: int | None) -> dict[str, Any]:
@@ -202,7 +185,9 @@ def section9(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator
     save_path = save_path if section["save"] else None
     train, run = train_step(data, loaded.model, loaded.tokenizer, trained, config,
                             reset_alpha=section["reset_alpha"],
-                            save_path=str(staged(save_path)) if save_path else None)
+                            save_path=str(staged(save_path)) if save_path else None,
+                            built_by=f"pipeline.scale_factor (now "
+                                     f"{params['pipeline']['scale_factor']:g})")
     _saved_to(train, save_path)
     evaluation, _ = evaluate_modulator(
         data, loaded.model, loaded.tokenizer, trained, name="Trained", pairs=pairs,
@@ -283,18 +268,26 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:+.4f}"
 
 
+# B8's Pearson effect = the token sets' own (unmodulated) part + the modulator's lift part
+B8_ROWS = (("pearson", "Pearson: on the anchors (seed) vs held out"),
+           ("original_pearson", "of which the token sets: the unmodulated encoder's Pearson"),
+           ("delta_pearson", "of which the modulator: its lift r_mod − r_orig"),
+           ("relative_lift_pearson", "relative lift (r_mod − r_orig) / r_orig"))
+
+
 def effects_table(effects: dict[str, Any]) -> pd.DataFrame:
-    """What B8 and B11 do to the §8 numbers, both ways in this run (`effects` of the results)."""
+    """What B8 and B11 do to the §8 numbers, both ways in this run (`effects` of the results);
+    B8's Pearson difference split into the token sets' own and the modulator's lift."""
     def ci(arm: dict[str, Any], key: str) -> str:
         lo_hi = arm.get(key)
         return "" if not lo_hi or None in lo_hi else f" [{lo_hi[0]:+.4f}, {lo_hi[1]:+.4f}]"
 
     rows = []
     b8 = effects.get("B8") or {}
-    for key, label in (("pearson", "Pearson"), ("relative_lift_pearson", "relative lift")):
-        if "as_executed" in b8:
+    for key, label in B8_ROWS:
+        if "as_executed" in b8 and key in b8["as_executed"]:
             a, c = b8["as_executed"], b8["corrected"]
-            rows.append(("B8", f"{label}: on the anchors (seed) vs held out",
+            rows.append(("B8", label,
                          _fmt(a.get(key)) + ci(a, key + "_ci"),
                          _fmt(c.get(key)) + ci(c, key + "_ci"), _fmt(b8["difference"].get(key))))
     b11 = effects.get("B11") or {}
@@ -388,7 +381,9 @@ def headline(payload: dict[str, Any]) -> dict[str, Any]:
     if b8:
         out.update(b8_pearson_as_executed=b8["as_executed"]["pearson"],
                    b8_pearson_corrected=b8["corrected"]["pearson"],
-                   b8_pearson_difference=b8["difference"]["pearson"])
+                   b8_pearson_difference=b8["difference"]["pearson"],
+                   b8_pearson_difference_token_sets=b8["difference"].get("original_pearson"),
+                   b8_pearson_difference_modulator=b8["difference"].get("delta_pearson"))
     return out
 
 
@@ -410,19 +405,20 @@ def _interval(ci: Any, digits: int = 4) -> str:
 
 def _cell(value: Any, digits: int) -> Any:
     """A table cell: rounded, or "undefined" where the number is None or not finite (e.g. a
-    correlation with a constant similarity vector, `lib.terrain.correlation`)."""
+    correlation with a constant similarity vector, `lib.stats.correlation`)."""
     rounded = _round(value, digits)
     return UNDEFINED if rounded is None else rounded
 
 
 def relational_table(evaluation: dict[str, Any]) -> pd.DataFrame:
-    """Pearson, Spearman, gradient, their deltas and relative lifts against the Original."""
+    """Pearson, Spearman, gradient, their deltas and relative lifts against the Original, with
+    the intervals from resampling the evaluation lemmas (`lib.modulator.bootstrap`)."""
     cols = ("pearson", "spearman", "gradient", "delta_pearson", "delta_spearman",
             "relative_lift_pearson", "relative_lift_spearman")
     cis = ("pearson_ci", "relative_lift_pearson_ci")
     sets = evaluation["relational"]["sets"]
     level = next((row["level"] for row in sets.values() if "level" in row), None)
-    names = [f"{c} {level:.0%} CI" if level else c for c in cis]
+    names = [f"{c} {level:.0%} CI (lemmas resampled)" if level else c for c in cis]
     return pd.DataFrame([[_cell(row[c], 4) for c in cols] + [_interval(row.get(c)) for c in cis]
                          for row in sets.values()],
                         index=list(sets), columns=[*cols, *names])

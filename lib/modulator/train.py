@@ -186,25 +186,36 @@ def split_indices(n: int, seed: int, val_fraction: float = 0.1
     return perm[:n_train], perm[n_train:], rng
 
 
-def _check_finite(value: float, what: str, config: TrainConfig, section: str) -> None:
-    """Raise `TrainingDivergedError` when `value` (a loss or gradient norm) is inf or NaN."""
-    if not math.isfinite(value):
+def _check_finite(value: float, what: str, config: TrainConfig, section: str,
+                  built_by: str | None = None, updated: bool = True) -> None:
+    """Raise `TrainingDivergedError` when `value` (a loss or gradient norm) is inf or NaN: after
+    an update the lr is to lower; before any, the modulator as built (`built_by`) is the cause."""
+    if math.isfinite(value):
+        return
+    if updated:
         raise TrainingDivergedError(
             f"modulator training diverged: {what} is {value} (not finite), so training stopped "
             f"and nothing was saved; lower {section}.lr (now {config.lr:g}) in the parameter "
             "file")
+    raise TrainingDivergedError(
+        f"modulator training diverged: {what} is {value} (not finite) before any update, so "
+        f"training stopped and nothing was saved; {section}.lr (now {config.lr:g}) has not acted "
+        f"yet: the modulator as built gives it: check {built_by or 'how it was built'} and the "
+        "model's dtype")
 
 
 def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, texts: list[str],
                     targets: list[str], config: TrainConfig | None = None, *,
-                    target_ids: list[int] | None = None) -> TrainResult:
+                    target_ids: list[int] | None = None,
+                    built_by: str | None = None) -> TrainResult:
     """Train `modulator` hooked into the frozen `model` on (definition text, lemma) pairs.
 
     `texts` are the encoder inputs as formatted for the family (e.g. "summarize: ..." for T5),
     `targets` the lemma names; `target_ids` (encoder-only) the lemma tokens, else tokenized.
     Raises AssertionError if any model weight changed, `TrainingDivergedError` at the first loss
-    or gradient norm that is not finite (naming `training.lr`, or `field.training.lr` for the
-    field modulator).
+    or gradient norm that is not finite: naming `training.lr` (`field.training.lr` for the field
+    modulator) once an update was made, else the modulator as built (`built_by`, e.g.
+    "pipeline.scale_factor (now 0.1)") and the model's dtype.
     """
     config = config or TrainConfig()
     if len(texts) != len(targets) or len(texts) < 2:
@@ -253,10 +264,12 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
                 optimizer.zero_grad()
                 loss, _ = run(order[b * bs:(b + 1) * bs])
                 losses.append(loss.item())
-                _check_finite(losses[-1], f"the training loss at step {step}", config, section)
+                _check_finite(losses[-1], f"the training loss at step {step}", config, section,
+                              built_by, updated=step > 0)
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(modulator.parameters(), config.clip)
-                _check_finite(float(norm), f"the gradient norm at step {step}", config, section)
+                _check_finite(float(norm), f"the gradient norm at step {step}", config, section,
+                              built_by, updated=step > 0)
                 optimizer.step()
                 step_time += time.perf_counter() - tic
                 if b % config.alpha_every == 0:
@@ -271,7 +284,8 @@ def train_modulator(model: nn.Module, tokenizer: Any, modulator: nn.Module, text
             with torch.no_grad():
                 outs = [run(val_idx[s:s + bs]) for s in range(0, len(val_idx), bs)]
             val_loss.append(float(np.mean([o[0].item() for o in outs])))
-            _check_finite(val_loss[-1], f"the validation loss after step {step}", config, section)
+            _check_finite(val_loss[-1], f"the validation loss after step {step}", config, section,
+                          built_by, updated=step > 0)
             if field_trainer is not None:
                 field_trainer.check_cv(torch.cat([o[1] for o in outs]))
                 if field_trainer.should_stop():
@@ -304,7 +318,8 @@ def save_modulator(modulator: nn.Module, path: str | os.PathLike,
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ValueError(f"not saving {path.name}: {len(bad)} tensors hold inf or NaN (e.g. "
-                         f"{bad[0]}); the training diverged, lower its lr")
+                         f"{bad[0]}): the modulator as built (its scale) or its training (its "
+                         "lr) is not finite")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -331,6 +346,37 @@ def load_modulator(modulator: nn.Module, path: str | os.PathLike) -> nn.Module:
 # "alpha finds itself": can this run say whether alpha increases with depth?
 MIN_MOVE_LOGIT = 0.1  # mean |Δ logit| per layer from init: ~10% relative change at small alpha
 MIN_SPREAD_FRACTION = 0.1  # final across-layer spread (logit) / mean movement: not in lockstep
+# converged: the validation loss moved by less than CONVERGED_RTOL (relative) in each of the last
+# CONVERGED_EPOCHS epochs, so at least CONVERGED_EPOCHS + 1 validation losses are needed; the
+# embedded run's 40 steps moved it 0.50% in its second (and last) epoch
+CONVERGED_RTOL = 1e-3
+CONVERGED_EPOCHS = 2
+
+
+def convergence(val_loss: Any, rtol: float = CONVERGED_RTOL,
+                epochs: int = CONVERGED_EPOCHS) -> dict[str, Any]:
+    """Whether training converged by its validation loss per epoch: `converged` when each of
+    the last `epochs` epoch-to-epoch relative changes |v_e - v_(e-1)| / |v_(e-1)| is below
+    `rtol`; `changes` holds them (all epochs), `reason` says why not."""
+    v = np.asarray(val_loss, dtype=np.float64).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        changes = np.abs(np.diff(v)) / np.abs(v[:-1]) if v.size > 1 else np.empty(0)
+    out: dict[str, Any] = {"changes": changes.tolist(), "rtol": rtol, "epochs": epochs,
+                           "criterion": f"the validation loss changed by < {rtol:.1%} (relative) "
+                                        f"in each of the last {epochs} epochs"}
+    if not np.isfinite(v).all():
+        return out | {"converged": False, "reason": "a validation loss is not finite"}
+    if changes.size < epochs:
+        last = f"; last change {changes[-1]:.2%}" if changes.size else ""
+        return out | {"converged": False,
+                      "reason": f"{v.size} validation loss{'es' * (v.size != 1)}, the "
+                                f"criterion needs {epochs + 1}: {out['criterion']}{last}"}
+    last = changes[-epochs:]
+    if (last < rtol).all():
+        return out | {"converged": True, "reason": None}
+    return out | {"converged": False,
+                  "reason": f"{out['criterion']}: the last changes were "
+                            + ", ".join(f"{c:.2%}" for c in last)}
 
 
 def _layer_logits(alphas: Any) -> np.ndarray:
@@ -341,13 +387,15 @@ def _layer_logits(alphas: Any) -> np.ndarray:
     return np.log(a / (1 - a))
 
 
-def alpha_test(start: Any, final: Any, steps: int, *, min_move: float = MIN_MOVE_LOGIT,
+def alpha_test(start: Any, final: Any, steps: int, val_loss: Any, *,
+               min_move: float = MIN_MOVE_LOGIT,
                min_spread_fraction: float = MIN_SPREAD_FRACTION) -> dict[str, Any]:
     """Whether a training run can test "alpha increases monotonically with depth" (seed 004 §9).
 
     The alphas start equal, so their order after training is made entirely by training. The
-    order is a finding only when (a) the alphas moved: the mean per-layer |Δ logit| from `start`
-    is at least `min_move`, and (b) the layers did not move in lockstep: the final across-layer
+    order is a finding only when (a) training converged (`convergence` of `val_loss`, the
+    validation loss per epoch), (b) the alphas moved: the mean per-layer |Δ logit| from `start`
+    is at least `min_move`, and (c) the layers did not move in lockstep: the final across-layer
     spread (max - min logit) is at least `min_spread_fraction` of that movement. Otherwise the
     verdict is "not testable" with the reason, and `monotonic_increasing` is None. Per-layer
     values are the mean over experts for the field modulator's [n_layers, n_experts] alphas.
@@ -361,11 +409,15 @@ def alpha_test(start: Any, final: Any, steps: int, *, min_move: float = MIN_MOVE
         "steps": int(steps), "n_layers": int(len(last)), "movement_logit_mean": moved,
         "spread_logit": spread, "min_move_logit": min_move,
         "min_spread_fraction": min_spread_fraction,
-        "criterion": "testable when mean |Δ logit| from init >= min_move_logit and the final "
-                     "across-layer spread >= min_spread_fraction x that movement",
+        "criterion": "testable when training converged, mean |Δ logit| from init >= "
+                     "min_move_logit and the final across-layer spread >= min_spread_fraction x "
+                     "that movement",
+        "convergence": (conv := convergence(val_loss)),
     }
     if len(last) < 2:
         reason = "one alpha shared by all layers: no depth order to test"
+    elif not conv["converged"]:
+        reason = f"training has not converged ({conv['reason']})"
     elif steps < 1 or moved < min_move:
         reason = (f"alphas moved {moved:.3g} (mean |Δ logit|) from init in {steps} steps, "
                   f"< {min_move:g}")

@@ -21,10 +21,15 @@ every size.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import numpy as np
+
+from lib.bench import row
+from lib.terrain.simplex import pentachoron_benchmark
+from lib.terrain.weights import bench as weights_bench
 
 MODEL = "embedded/all-minilm-l6-v2"
 GOAL_RATIO = 50.0
@@ -175,12 +180,90 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     args = parser.parse_args()
-    for row in run(quick=args.quick):
-        print(f"{row['what']}: ours {row['ours_s']:.2f} s, NLTK {row['reference_s']:.1f} s "
-              f"({row['ratio']:.0f}x, goal {row['goal']}: {'met' if row['met'] else 'NOT met'}), "
-              f"max |diff| {row['max_abs_diff']:.3g}"
+    for r in run(quick=args.quick):
+        print(f"{r['what']}: ours {r['ours_s']:.2f} s, NLTK {r['reference_s']:.1f} s "
+              f"({r['ratio']:.0f}x, goal {r['goal']}: {'met' if r['met'] else 'NOT met'}), "
+              f"max |diff| {r['max_abs_diff']:.3g}"
               f"\n    {row['note']}")
 
 
 if __name__ == "__main__":
     main()
+
+
+PENTACHORON_SPEEDUP = 50.0
+
+
+PENTACHORON_REL_DIFF = 1e-6  # float32 distances: the seed's rounding vs ours
+
+
+WEIGHTS_REL_DIFF = 1e-9  # per-group mean SV metrics, streamed vs loaded
+
+
+PENTACHORON_SIZES = {"n": 1000, "d": 512, "repeats": 7}
+
+
+PENTACHORON_QUICK = {"n": 200, "d": 128, "repeats": 3}
+
+
+def wordnet_rows(quick: bool) -> list[dict[str, Any]]:
+    """§2 path similarity, Wu-Palmer and 50-seed stability rows from `lib.terrain.bench`."""
+    return [row("terrain WordNet", r["what"], r["ours_s"], r["reference_s"], "s", r["goal"],
+                r["met"], r["max_abs_diff"], r["note"]) for r in run(quick)]
+
+
+def pentachoron_rows(quick: bool) -> list[dict[str, Any]]:
+    """Batched Cayley-Menger vs the seed's loop (values compared where both are valid)."""
+    size = PENTACHORON_QUICK if quick else PENTACHORON_SIZES
+    r = pentachoron_benchmark(n=size["n"], d=size["d"], repeats=size["repeats"])
+    return [row("pentachora", f"{r['n']:,} pentachora in {r['d']}-d (float32), CM volumes",
+                r["batched_s"], r["loop_s"], "s",
+                f">= {PENTACHORON_SPEEDUP:.0f}x, same validity, rel diff <= 1e-6",
+                r["speedup"] >= PENTACHORON_SPEEDUP and r["same_validity"]
+                and r["max_rel_diff"] <= PENTACHORON_REL_DIFF,
+                r["max_abs_diff"],
+                f"reference: the seed's loop (one det per simplex); best of {r['repeats']}, "
+                f"interleaved; max rel diff {r['max_rel_diff']:.1e}; floor (numpy's "
+                f"points.max(), one vectorized read) {r['floor_s'] * 1e3:.2f} ms, batched / floor "
+                f"{r['floor_ratio']:.1f}; "
+                f"first call (kernel compile or cache load) {r['first_call_s']:.2f} s")]
+
+
+def max_rel_diff(a: Any, b: Any) -> float:
+    """Largest relative difference over the numeric leaves of two nested dicts (inf if their
+    keys differ)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return math.inf
+        return max((max_rel_diff(a[k], b[k]) for k in a), default=0.0)
+    a, b = float(a), float(b)
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return 0.0
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def weight_rows(quick: bool) -> list[dict[str, Any]]:
+    """Per model: time and peak memory of the battery streamed vs loaded, SVDs per second."""
+    results = weights_bench.run(quick)
+    rows = []
+    for name in dict.fromkeys(r["model"] for r in results):
+        got = {r["variant"]: r for r in results if r["model"] == name}
+        streamed, loaded = got["streamed"], got["loaded"]
+        diff = max_rel_diff(streamed["sv_mean"], loaded["sv_mean"])
+        same = diff <= WEIGHTS_REL_DIFF
+        short = name.split("/")[-1]
+        rows.append(row("weight battery", f"{short}: time, streamed vs loaded",
+                        streamed["seconds"], loaded["seconds"], "s",
+                        "streamed not slower, same metrics", streamed["seconds"]
+                        <= loaded["seconds"] and same, diff,
+                        f"SVDs/s streamed {streamed['svd_per_s'] or 0:.1f}, loaded "
+                        f"{loaded['svd_per_s'] or 0:.1f} ({streamed['n_svd']} SVDs); max |diff| "
+                        "is relative, per-group mean SV metrics"))
+        rows.append(row("weight battery", f"{short}: peak memory, streamed vs loaded",
+                        streamed["peak_mb"], loaded["peak_mb"], "MB", "streamed < loaded",
+                        streamed["peak_mb"] < loaded["peak_mb"], None,
+                        f"RSS high-water mark above imports; largest tensor "
+                        f"{streamed['largest_tensor_mb']:.1f} MB; exact peak reset: "
+                        f"{streamed['exact_peak'] and loaded['exact_peak']}; "
+                        f"{'in one process (quick)' if quick else 'fresh subprocess each'}"))
+    return rows

@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from lib.stats.intervals import check_resampling, defined, percentile_interval
+from lib.stats.pairs import resampled_correlations
+from lib.stats.resampling import multiplicities
 from lib.terrain.alignment import (
     chain_cosines,
     check_reps,
@@ -27,7 +30,6 @@ from lib.terrain.alignment import (
     sample_pairs,
 )
 from lib.terrain.cosine import normalize_rows
-from lib.terrain.resample import item_weights, resampled_correlations
 from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
 from lib.terrain.simplex import cayley_menger_volumes, sample_simplices
 
@@ -187,23 +189,20 @@ def synset_bootstrap(
     Each resample draws the `n_items` lemmas of the pair sample with replacement
     (`default_rng(seed).multinomial`); a pair (i, j) then appears count_i x count_j times, the
     pairs among the resampled lemmas, and the correlations are those of that multiset
-    (`lib.terrain.resample`, shared with the modulator's intervals), equal to recomputing them on
+    (`lib.stats.pairs`, shared with the modulator's intervals), equal to recomputing them on
     the expanded pair list. `cosines`: name (`enc`, `static`) -> the pairs' cosines; with both,
     `lift_<corr>` = enc - static per resample. Returns `<name>_<corr>`: {estimate (all pairs
     once), mean, ci: [lo, hi] (None where fewer than half the resamples are defined),
     n_defined}, and n_boot, level, seed, what.
     """
     s = np.asarray(s, dtype=np.float64)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be >= 2; got {n_boot}")
+    check_resampling(n_boot, level)
     if len(s) != len(pi) or len(pi) != len(pj) or any(len(c) != len(s) for c in cosines.values()):
         raise ValueError("s, pi, pj and every cosine array need one entry per pair")
     # the point estimate: every pair once; then each resample of the items
     ones = np.ones((1, len(s)))
     once = resampled_correlations(s, cosines, np.arange(len(s)), np.arange(len(s)), ones)
-    boot = resampled_correlations(s, cosines, pi, pj, item_weights(n_items, n_boot, seed))
+    boot = resampled_correlations(s, cosines, pi, pj, multiplicities(n_items, n_boot, seed))
     estimate = {f"{name}_{corr}": float(once[name][corr][0])
                 for name in cosines for corr in ("pearson", "spearman")}
     per = {f"{name}_{corr}": boot[name][corr] for name in cosines
@@ -215,13 +214,11 @@ def synset_bootstrap(
             estimate[f"lift_{corr}"] = estimate[f"enc_{corr}"] - estimate[f"static_{corr}"]
     out: dict[str, Any] = {}
     for key, v in arrays.items():
-        finite = v[np.isfinite(v)]
-        defined = 2 * finite.size >= n_boot
-        tail = 100 * (1 - level) / 2
+        finite = defined(v)
+        ci = percentile_interval(v, level)
         out[key] = {"estimate": estimate[key],
-                    "mean": float(finite.mean()) if defined else None,
-                    "ci": [float(x) for x in np.percentile(finite, [tail, 100 - tail])]
-                    if defined else None,
+                    "mean": float(finite.mean()) if ci is not None else None,
+                    "ci": list(ci) if ci is not None else None,
                     "n_defined": int(finite.size)}
     return out | {"n_boot": n_boot, "level": level, "seed": seed, "n_items": n_items,
                   "n_pairs": len(s), "what": BOOTSTRAP_WHAT}

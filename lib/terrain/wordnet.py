@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -363,3 +364,18 @@ def tfidf_definitions(definitions: Sequence[str]) -> Any:
     X = counts @ sparse.diags(idf)
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
     return sparse.csr_matrix(sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X)
+
+
+def prepare(check_only: bool) -> tuple[str, str, float]:
+    """`make setup`'s step of this line (`lib.prepare`): WordNet 3.0 offline, from Debian's
+    files; (name, status, seconds)."""
+    start = time.perf_counter()
+    if installed_root() is not None:
+        status = "already present"
+    elif check_only:
+        status = "MISSING"
+    else:
+        print("prepare: installing WordNet 3.0", flush=True)
+        ensure_wordnet()
+        status = "built"
+    return "wordnet 3.0", status, time.perf_counter() - start

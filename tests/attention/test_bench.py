@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lib import bench as lib_bench
 from lib.attention.bench import (
+    ATTENTION_DIFF,
     QUICK,
     QUICK_REHEARSAL,
+    attention_rows,
     main,
     random_attention,
     reference_prompt_entropies,
@@ -64,10 +65,10 @@ def test_quick_bench(capsys):
         assert row["one_layer_bf16_mb"] == one_layer
         assert row["stack_bf16_mb"] == one_layer * row["layers"]
     # the same run as `make bench`'s attention rows: ratios measured, kernels checked
-    rows = lib_bench.attention_rows(True, result)
+    rows = attention_rows(True, result)
     assert len(rows) == 4 + len(result["rehearsal"])
     for r in rows:
         assert r["ours"] > 0 and r["reference"] > 0 and isinstance(r["met"], bool), r
         assert r["ratio"] == r["reference"] / r["ours"], r
     for r in rows[:2]:  # kernel rows: vectorized vs the seeds' scipy loop
-        assert r["max_diff"] <= lib_bench.ATTENTION_DIFF
+        assert r["max_diff"] <= ATTENTION_DIFF

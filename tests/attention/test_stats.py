@@ -8,6 +8,7 @@ import torch
 
 from lib.attention.specialization import specialization_metrics
 from lib.attention.stats import bootstrap_delta_si, bootstrap_si, resample_weights, seed_invariance
+from lib.stats.resampling import multiplicities
 
 
 def per_prompt(seed: int, prompts: int = 10, layers: int = 12, heads: int = 6, noise=0.05):
@@ -31,8 +32,8 @@ def test_bootstrap_is_deterministic_and_brackets_the_point():
 def test_samples_equal_a_plain_loop():
     x = per_prompt(1, prompts=6)
     got = bootstrap_si(x, n_boot=25, seed=3, return_samples=True)["samples"]
-    rng = np.random.default_rng(3)
-    idx = rng.integers(0, 6, size=(25, 6))
+    counts = multiplicities(6, 25, seed=3)  # the one draw (lib.stats.resampling)
+    idx = [np.repeat(np.arange(6), row.astype(int)) for row in counts]
     loop = [specialization_metrics(x[i].mean(0))["specialization_index"] for i in idx]
     np.testing.assert_allclose(got, loop, atol=1e-12)
 

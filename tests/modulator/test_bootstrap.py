@@ -8,12 +8,15 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 
 from lib.modulator.bootstrap import (
-    check_bootstrap,
+    AT_THE_EDGE,
+    ROUNDING_MARGIN,
     correlation_intervals,
+    gain_verdict,
 )
 from lib.modulator.pipeline import relational_evaluation
-from lib.modulator.train import alpha_test
-from lib.terrain.resample import item_weights, weighted_pearson, weighted_ranks
+from lib.modulator.train import alpha_test, convergence
+from lib.stats.pairs import weighted_pearson, weighted_ranks
+from lib.stats.resampling import multiplicities
 
 
 def _pairs(n_lemmas: int, n_pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +33,7 @@ def test_weighted_correlations_are_those_of_the_expanded_resample() -> None:
     pi, pj = _pairs(40, 600)
     s = np.round(rng.random(len(pi)), 1)
     c = s + rng.normal(size=len(pi))
-    w_lemma = item_weights(40, 4, seed=5)
+    w_lemma = multiplicities(40, 4, seed=5)
     assert (w_lemma.sum(axis=1) == 40).all() and (w_lemma == 0).any()  # with replacement
     w = w_lemma[:, pi] * w_lemma[:, pj]
     r = weighted_pearson(s, c, w)
@@ -100,37 +103,61 @@ def test_relational_evaluation_stores_intervals_and_none_for_undefined() -> None
     assert m["pearson_ci"] is None and m["relative_lift_pearson_ci"] is None
 
 
-@pytest.mark.parametrize("n_boot", [0, -3, 2.5])
-def test_a_bad_number_of_resamples_is_refused_in_one_line(n_boot) -> None:
-    with pytest.raises(ValueError) as err:
-        check_bootstrap(n_boot, 0.95)
-    assert "evaluation.n_boot" in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(ValueError, match="level"):
-        check_bootstrap(10, 1.0)
+CONVERGED = [9.2, 8.1, 8.095, 8.094]  # last two epochs: 0.06% and 0.01%
 
 
 def test_alpha_test_refuses_a_verdict_when_the_alphas_did_not_move() -> None:
     start = np.full(6, 0.01)
-    still = alpha_test(start, start, steps=40)
+    still = alpha_test(start, start, 40, CONVERGED)
     assert still["verdict"] == "not testable" and still["monotonic_increasing"] is None
     assert still["reason"].startswith("not testable: alphas moved 0") and "40 steps" in still[
         "reason"]
-    assert alpha_test(start, np.linspace(0.01, 0.03, 6), steps=0)["verdict"] == "not testable"
-    lockstep = alpha_test(start, np.full(6, 0.02) + np.arange(6) * 1e-6, steps=100)
+    assert alpha_test(start, np.linspace(0.01, 0.03, 6), 0, CONVERGED)["verdict"] == (
+        "not testable")
+    lockstep = alpha_test(start, np.full(6, 0.02) + np.arange(6) * 1e-6, 100, CONVERGED)
     assert lockstep["verdict"] == "not testable" and "lockstep" in lockstep["reason"]
-    shared = alpha_test([0.01], [0.2], steps=100)
+    shared = alpha_test([0.01], [0.2], 100, CONVERGED)
     assert shared["verdict"] == "not testable" and "one alpha" in shared["reason"]
 
 
 def test_alpha_test_gives_the_depth_verdict_when_the_alphas_moved() -> None:
     start = np.full(6, 0.01)
-    up = alpha_test(start, np.geomspace(0.012, 0.05, 6), steps=500)
+    up = alpha_test(start, np.geomspace(0.012, 0.05, 6), 500, CONVERGED)
     assert up["verdict"] == "testable" and up["monotonic_increasing"] is True
-    down = alpha_test(start, np.geomspace(0.05, 0.012, 6), steps=500)
+    assert up["convergence"]["converged"] is True
+    down = alpha_test(start, np.geomspace(0.05, 0.012, 6), 500, CONVERGED)
     assert down["verdict"] == "testable" and down["monotonic_increasing"] is False
     # the field modulator's [layers, experts] alphas: the mean over experts per layer
     field = alpha_test(np.full((6, 3), 0.01), np.geomspace(0.012, 0.05, 6)[:, None].repeat(3, 1),
-                       steps=500)
+                       500, CONVERGED)
     assert field["n_layers"] == 6 and field["monotonic_increasing"] is True
     with pytest.raises(ValueError, match="differ"):
-        alpha_test(np.full(6, 0.01), np.full(5, 0.02), steps=5)
+        alpha_test(np.full(6, 0.01), np.full(5, 0.02), 5, CONVERGED)
+
+
+@pytest.mark.parametrize("val_loss, words", [
+    ([9.188, 9.142], "2 validation losses, the criterion needs 3"),  # the embedded run's 40 steps
+    ([9.2, 8.0, 7.5, 7.4], "the last changes were 6.25%, 1.33%"),
+    ([9.2, 8.1, 8.095, 8.0], "the last changes were 0.06%, 1.17%"),
+    ([9.2, float("nan"), 8.0], "not finite")])
+def test_alpha_is_not_testable_before_training_has_converged(val_loss, words) -> None:
+    """Alphas that moved apart in depth order are no finding while the validation loss still
+    moves by 0.1% or more per epoch in either of the last two epochs."""
+    out = alpha_test(np.full(6, 0.01), np.geomspace(0.012, 0.05, 6), 40, val_loss)
+    assert out["verdict"] == "not testable" and out["monotonic_increasing"] is None
+    assert out["reason"].startswith("not testable: training has not converged (")
+    assert words in out["reason"] and out["convergence"]["converged"] is False
+    assert convergence(CONVERGED)["changes"] == pytest.approx([0.1196, 0.000617, 0.000124],
+                                                              abs=1e-4)
+
+
+@pytest.mark.parametrize("ci, verdict", [
+    ([0.01, 0.12], "gains"), ([-0.2, -0.01], "loses"), ([-0.02, 0.12], "gains nothing"),
+    ([-0.0068, 4e-6], AT_THE_EDGE), ([-3e-6, 0.004], AT_THE_EDGE), ([2e-5, 0.1], "gains"),
+    ([-0.01, -2e-5], "loses"), (None, "undefined"), ([float("nan"), 0.1], "undefined")])
+def test_a_bound_within_the_processors_rounding_of_zero_is_at_the_edge(ci, verdict) -> None:
+    """The B8 lift interval that read "[-0.7%, -0.0%]: loses" on one processor and "gains
+    nothing" on another had an upper bound within rounding of 0: neither word is robust."""
+    assert gain_verdict(ci) == verdict
+    assert ROUNDING_MARGIN == 1e-5
+    assert gain_verdict([-0.01, 5e-6], margin=1e-6) == "gains nothing"

@@ -81,6 +81,22 @@ def test_null_space_is_bit_identical_and_the_gate_only_shrinks() -> None:
     assert set(out.expert_volumes) == {1, 2, 4}
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_half_precision_encoder_is_gated_in_float32_and_keeps_its_dtype(dtype: torch.dtype
+                                                                         ) -> None:
+    """A model loaded at `dtype: float16/bfloat16` hands the hooks half-precision residuals:
+    the float32 experts gate them (once a dtype mismatch in §12) and return the model's dtype."""
+    mod = GeometricFieldModulator(FieldModulatorConfig(d_model=64, n_layers=2))
+    x = torch.randn(2, 5, 64, generator=torch.Generator().manual_seed(0))
+    out = mod(x.to(dtype), 1)
+    assert out.residual.dtype == dtype
+    assert torch.equal(out.residual[..., 48:], x.to(dtype)[..., 48:])
+    expected = mod(x.to(dtype).float(), 1).residual.to(dtype)
+    assert torch.equal(out.residual, expected)
+    out.residual.float().sum().backward()  # trains: the gradient reaches the float32 alphas
+    assert mod.alpha_logits.grad is not None and torch.isfinite(mod.alpha_logits.grad).all()
+
+
 def test_random_null_space_is_untouched_too() -> None:
     mod = GeometricFieldModulator(FieldModulatorConfig(d_model=64, null_space_position="random"))
     x = torch.randn(1, 3, 64)
@@ -136,16 +152,35 @@ def test_cv_check_is_the_seeds_sampling() -> None:
     got = mod.cv_check(emb)
     gen = torch.Generator().manual_seed(42)
     cm = CMValidator(4)
-    vols = []
+    vols, repeats = [], 0
     for _ in range(500):  # the seed's loop, one simplex at a time
         idx = torch.randint(1000, (5,), generator=gen)
-        v = cm(emb[idx][:, :8].unsqueeze(0))[1].item()
+        if len(set(idx.tolist())) < 5:  # a repeated point: vol² = 0, not the seed's noise
+            repeats += 1
+            continue
+        v = cm(emb[idx][:, :8].double().unsqueeze(0))[1].item()
         if v > 0:
             vols.append(math.sqrt(v))
-    vols = torch.tensor(vols)
-    assert got["cv"] == pytest.approx((vols.std() / vols.mean()).item(), rel=1e-5)
-    assert got["valid_fraction"] == len(vols) / 500
+    vols = torch.tensor(vols, dtype=torch.float64)
+    assert repeats == 5  # with replacement (B12d): 5 of the 500 draws repeat a point
+    assert got["cv"] == pytest.approx((vols.std() / vols.mean()).item(), rel=1e-12)
+    assert got["valid_fraction"] == len(vols) / 500 == 495 / 500
     assert got["in_band"] == (abs(got["cv"] - 0.21) < 0.05)
+
+
+def test_cv_check_gives_a_repeated_point_no_volume() -> None:
+    """A draw that repeats a point is a degenerate simplex: float32 gave its vol² rounding noise
+    of either sign (which the processor decided), so it counted as valid on some and moved the
+    CV by 0.3% (0.730 vs 0.728 in the embedded run); it has vol² = 0, and is never valid."""
+    mod = GeometricFieldModulator(FieldModulatorConfig(d_model=32, n_layers=1))
+    emb = torch.randn(8, 32, generator=torch.Generator().manual_seed(3))
+    got = mod.cv_check(emb)  # 8 points: most of the 500 draws of 5 repeat one
+    gen = torch.Generator().manual_seed(42)
+    idx = torch.stack([torch.randint(8, (5,), generator=gen) for _ in range(500)])
+    distinct = sum(len(set(i.tolist())) == 5 for i in idx)
+    assert 50 < distinct < 150 and got["valid_fraction"] == distinct / 500
+    noisy = CMValidator(4)(emb[idx][..., :8])[1]  # float32: repeated draws are not all exactly 0
+    assert (noisy[[len(set(i.tolist())) < 5 for i in idx]] != 0).any()
 
 
 def test_trainer_groups_and_should_stop() -> None:

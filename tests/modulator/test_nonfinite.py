@@ -49,6 +49,24 @@ def test_a_nan_loss_stops_field_training_naming_field_training_lr(bert) -> None:
     _diverges(bert, GeometricFieldModulator(FieldModulatorConfig(d_model=128)), "field.training")
 
 
+def test_a_loss_not_finite_before_any_update_blames_how_the_modulator_was_built(bert) -> None:
+    """A projection scaled past float32 (`pipeline.scale_factor: 1e30` once) makes the very first
+    loss NaN: no update has been made, so the message names the scale factor, not the lr."""
+    modulator = _lerp(bert.model)
+    with torch.no_grad():
+        modulator.proj.weight.mul_(1e30)  # what the §8 projection becomes at scale_factor 1e30
+    ids = [bert.tokenizer.encode(t, add_special_tokens=False)[0] for t in TARGETS]
+    config = TrainConfig(epochs=1, batch_size=3, max_input_len=32, progress=False)
+    with pytest.raises(TrainingDivergedError) as err:
+        train_modulator(bert.model, bert.tokenizer, modulator, TEXTS, TARGETS, config,
+                        target_ids=ids, built_by="pipeline.scale_factor (now 1e+30)")
+    assert re.fullmatch(
+        r"modulator training diverged: the training loss at step 0 is (nan|inf) \(not finite\) "
+        r"before any update, so training stopped and nothing was saved; training\.lr \(now "
+        r"0\.001\) has not acted yet: the modulator as built gives it: check "
+        r"pipeline\.scale_factor \(now 1e\+30\) and the model's dtype", str(err.value)), err.value
+
+
 def test_a_usual_lr_trains_without_a_complaint(bert) -> None:
     ids = [bert.tokenizer.encode(t, add_special_tokens=False)[0] for t in TARGETS]
     run = train_modulator(bert.model, bert.tokenizer, _lerp(bert.model), TEXTS, TARGETS,

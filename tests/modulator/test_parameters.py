@@ -93,7 +93,7 @@ def test_sections_switch_off_with_null(tmp_path: Path) -> None:
 @pytest.mark.parametrize("keys, expected", [
     ({"trainig": {}}, r"trainig: unknown key \(known: .*training.*\)"),
     ({"training": {"epoch": 2}}, r"training\.epoch: unknown key \(known: epochs, "),
-    ({"field": {"training": {"lr": "1e-3"}}}, r"field\.training\.lr: expected a number"),
+    ({"field": {"training": {"lr": "0.001"}}}, r"field\.training\.lr: expected a number"),
     ({"max_items": 3}, r"max_items: 3 is below the minimum 5"),
     ({"layers": [-1]}, r"layers\[0\]: -1 is below the minimum 0"),
     ({"pipeline": {"n_anchor": 64, "n_geo": 64}}, r"n_geo \(64\) must be smaller than n_anchor"),
@@ -102,6 +102,10 @@ def test_sections_switch_off_with_null(tmp_path: Path) -> None:
     ({"dtype": "float33"}, r"dtype: .*float33"),
     ({"evaluation": {"n_boot": 0}}, r"evaluation\.n_boot: 0 is below the minimum 1"),
     ({"model": "tiny/t6"}, r"model: unknown model 'tiny/t6'"),
+    ({"field": {"expert_ks": [1, 1, 2]}},  # once one expert gated twice, with two alphas
+     r"field\.expert_ks: 1 is listed twice \(\[1, 1, 2\]\): give each value once"),
+    ({"pipeline": {"scale_factor": 1e30}}, r"pipeline\.scale_factor: 1e\+30 is above the "
+     r"maximum 100 \(the §8 target's norm in units of the encoder's mean representation norm"),
 ])
 def test_bad_keys_give_one_line(tmp_path: Path, keys: dict, expected: str) -> None:
     message = _error(_write(tmp_path, MINIMAL | keys))

@@ -95,8 +95,9 @@ def test_headline_and_tables_carry_intervals_the_b8_effect_and_the_alpha_test() 
            "pearson_ci": [0.15, 0.25], "relative_lift_pearson_ci": None, "level": 0.95}
     evaluation = {"relational": {"sets": {"Trained": row}}}
     table = study.relational_table(evaluation)
-    assert table.loc["Trained", "pearson_ci 95% CI"] == "[0.1500, 0.2500]"
-    assert table.loc["Trained", "relative_lift_pearson_ci 95% CI"] == "undefined"
+    assert table.loc["Trained", "pearson_ci 95% CI (lemmas resampled)"] == "[0.1500, 0.2500]"
+    assert table.loc["Trained", "relative_lift_pearson_ci 95% CI (lemmas resampled)"] == (
+        "undefined")
     test = {"verdict": "not testable", "monotonic_increasing": None,
             "reason": "not testable: alphas moved 0 (mean |Δ logit|) from init in 3 steps, < 0.1"}
     train = {"final_alpha_mean": 0.01, "final_alpha_std": 0.0, "distance_to": {"0.5": 0.49},
@@ -126,3 +127,43 @@ def test_effects_table_shows_b8_and_b11_both_ways() -> None:
     assert table.iloc[1]["as executed"] == "-0.0030"  # an interval with an undefined end: left out
     assert table.iloc[2]["difference"] == "+0.0300"
     assert study.effects_table({}).empty
+
+
+def test_the_b8_pearson_effect_is_split_into_the_token_sets_and_the_modulator() -> None:
+    """Issue 24: the embedded run's +0.0142 was almost all the unmodulated encoder's difference
+    between the two token sets (0.2380 vs 0.2234); the modulator's lift part was -0.0004."""
+    a = {"pearson": 0.2370, "original_pearson": 0.2380, "delta_pearson": -0.0010,
+         "relative_lift_pearson": -0.0042}
+    c = {"pearson": 0.2228, "original_pearson": 0.2234, "delta_pearson": -0.0006,
+         "relative_lift_pearson": -0.0024}
+    diff = {k: a[k] - c[k] for k in a}
+    table = study.effects_table({"B8": {"as_executed": a, "corrected": c, "difference": diff}})
+    assert list(table["number"]) == [label for _, label in study.B8_ROWS]
+    assert list(table["difference"]) == ["+0.0142", "+0.0146", "-0.0004", "-0.0018"]
+    assert "token sets" in table.iloc[1]["number"] and "modulator" in table.iloc[2]["number"]
+    out = study.headline({"effects": {"B8": {"as_executed": a, "corrected": c,
+                                             "difference": diff}}})
+    assert out["b8_pearson_difference_token_sets"] == pytest.approx(0.0146)
+    assert out["b8_pearson_difference_modulator"] == pytest.approx(-0.0004)
+
+
+def test_the_findings_attribute_b8_and_mark_a_lift_at_the_edge() -> None:
+    """The notebook's findings: B8's Pearson effect as token sets + modulator, and a lift
+    interval whose bound is within rounding of 0 called "at the edge", not "loses"."""
+    from lib.findings import findings_for
+
+    def arm(r: float, orig: float, ci: list[float]) -> dict:
+        return {"pearson": r, "original_pearson": orig, "relative_lift_pearson": r / orig - 1,
+                "relative_lift_pearson_ci": ci, "n_boot": 200, "level": 0.95}
+
+    payload = {"run": "minilm", "effects": {"B8": {
+        "as_executed": arm(0.2370, 0.2380, [-0.0073, -4e-6]),
+        "corrected": arm(0.2228, 0.2234, [-0.0081, 0.0017])}}}
+    lines = findings_for(payload, "modulator")
+    b8 = next(x for x in lines if "B8" in x)
+    assert ("Pearson 0.2370 vs 0.2228 (+0.0142) = the token sets +0.0146 (the unmodulated "
+            "encoder's 0.2380 vs 0.2234) + the modulator's lift -0.0004") in b8
+    assert "[-0.7%, -0.0%]: at the edge: a bound within the processors' rounding of 0" in b8
+    assert "loses" not in b8 and b8.endswith("gains nothing.")
+    assert any(x.startswith('- minilm: "at the edge": an interval bound within 1e-05 of 0')
+               for x in lines)

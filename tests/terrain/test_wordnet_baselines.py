@@ -13,8 +13,9 @@ from scipy.stats import spearmanr
 
 from lib.params import ParameterError, load_parameters
 from lib.results import to_jsonable
+from lib.stats import pairs as rs_
+from lib.stats.resampling import multiplicities
 from lib.terrain import alignment as al
-from lib.terrain import resample as rs_
 from lib.terrain import stability as st
 from lib.terrain import study, tables, wordnet
 from lib.terrain.wordnet import MatchedLemma
@@ -109,7 +110,7 @@ def test_the_compiled_resamples_equal_the_numpy_statistics() -> None:
     `weighted_ranks` on the expanded pair weights, with ties and an undefined side."""
     s, cosines, pi, pj, n_items = _toy_pairs()
     cosines = {**{k: np.round(v, 1) for k, v in cosines.items()}, "flat": np.full(len(s), 0.5)}
-    weights = rs_.item_weights(n_items, 7, seed=3)
+    weights = multiplicities(n_items, 7, seed=3)
     got = rs_.resampled_correlations(s, cosines, pi, pj, weights)
     w = weights[:, pi] * weights[:, pj]
     for name, v in cosines.items():

@@ -503,7 +503,7 @@ def _tensor_pass(source: TensorSource, catalog: Catalog, thresholds: tuple[float
     }
 
 
-def _qk_pairs(catalog: Catalog) -> list[tuple[str, str, int, Entry | None, Entry | None]]:
+def qk_pairs(catalog: Catalog) -> list[tuple[str, str, int, Entry | None, Entry | None]]:
     """(location, attention, layer, q-or-qkv entry, k entry or None) for every attention layer."""
     found: dict[tuple[str, str, int], dict[str, Entry]] = defaultdict(dict)
     for e in catalog.entries:
@@ -522,7 +522,7 @@ def _qk_pass(source: TensorSource, catalog: Catalog, device: torch.device,
              reads: list[str], svd: bool = True,
              conventions: tuple[str, ...] = CONVENTIONS) -> dict[str, Any]:
     rows = []
-    for location, attention, layer, first, second in (_qk_pairs(catalog) if conventions else []):
+    for location, attention, layer, first, second in (qk_pairs(catalog) if conventions else []):
         if second is None:
             W_q, W_k, _ = split_fused_qkv(_read(source, first.key, reads), catalog.heads,
                                           first.fused or "contiguous")

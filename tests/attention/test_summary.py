@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from payloads import pair_payload
 from sealed import write_sealed
 
-from lib import results, summary
+from lib import results
+from lib.attention import summary
 from lib.integrity import canonical_sha256
 
 # results files the workflow makes (their parameter files exist): a payload written there as the
@@ -20,22 +22,6 @@ SLOTS = ("E11_tiny-mha", "E11_tiny-mqa")
 
 def slot(folders: Path, i: int) -> Path:
     return folders / "results" / "embedded" / f"{SLOTS[i]}.json"
-
-
-def pair_payload(run: str, si: float | None, dsi: float | None, **extra) -> dict:
-    """A minimal E11 results payload (what the notebook saves), NaN allowed."""
-    def side(value: float | None) -> dict:
-        ci = None if value is None else [value - 0.01, value + 0.01]
-        return {"specialization_index": value, "si_ci": ci,
-                "model": {"name": f"tiny/{run}", "architecture": {"attention_kind": "GQA"}}}
-
-    instruct = None if si is None or dsi is None else si + dsi
-    return {"experiment": "E11", "run": run, "methodology": {"entropy_mode": "padded"},
-            "base": side(si), "instruct": side(instruct),
-            "delta": {"specialization_index": dsi, "si_ci": [math.nan, math.inf],
-                      "si_ci_excludes_zero": False},
-            "verdict": {"code": "UNDEFINED", "reason": "not finite: specialization_index of "
-                        "base tiny/x is nan"}, **extra}
 
 
 @pytest.fixture

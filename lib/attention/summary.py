@@ -3,8 +3,8 @@ the collapse verdict corrected and as the seed's rule executed it, each SI again
 head-permutation null (`lib.attention.nulls.NULL_FIGURES`), and beside each pair its architecture
 controls (`lib.attention.stats.CONTROL_FIGURES`).
 
-    python -m lib.summary embedded results/embedded/E11_a.json ...   # exactly these files
-    python -m lib.summary embedded    # the results of every parameters/embedded/ file
+    python -m lib.attention.summary embedded results/embedded/E11_a.json ...   # exactly these files
+    python -m lib.attention.summary embedded    # the results of every parameters/embedded/ file
 
 Writes results/<profile>/summary.{json,md} and figures/<profile>/summary.png (under
 results/scratch/ outside the workflow, see `lib.results`).

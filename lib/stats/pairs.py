@@ -1,10 +1,11 @@
-"""Resampling items of a pair sample: the one implementation behind the §3 synset bootstrap and
-the modulator's intervals over evaluation lemmas.
+"""Resampling the items of a pair sample: the bootstrap behind the terrain line's synset
+intervals and the modulator line's intervals over evaluation lemmas.
 
-A resample draws the `n_items` items with replacement (`default_rng(seed).multinomial`): item i
-appears w_i times, and every pair among the drawn items is kept, so pair (i, j) counts w_i·w_j
-times. Pearson and Spearman of a resample are the *weighted* Pearson of the values and of their
-weighted mid-ranks: exactly the correlations of the expanded pair list, without expanding it.
+A resample draws the `n_items` items with replacement
+(`lib.stats.resampling.multiplicities`): item i appears w_i times, and every pair among the
+drawn items is kept, so pair (i, j) counts w_i·w_j times. Pearson and Spearman of a resample
+are the *weighted* Pearson of the values and of their weighted mid-ranks: exactly the
+correlations of the expanded pair list, without expanding it.
 Arrays are [B, P]: B resamples (rows) of P pairs. A correlation is undefined (NaN) where a side
 is constant up to rounding (`lib.stats.correlation`'s rule) or the total weight is below 2.
 """
@@ -19,19 +20,6 @@ import numpy as np
 from lib.stats.correlation import NEAR_CONSTANT_ULPS
 
 ROUNDING = NEAR_CONSTANT_ULPS * float(np.finfo(np.float32).eps)  # as lib.stats.correlation
-ROWS_BUDGET = 5_000_000  # floats per [rows, pairs] array when resamples are reweighted at once
-
-
-def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
-    """[n_boot, n_items] multiplicities of a with-replacement draw of `n_items` items."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(
-        np.float64)
-
-
-def chunk_rows(n_pairs: int) -> int:
-    """How many resamples to reweight at once for `n_pairs` pairs (memory, not results)."""
-    return max(1, min(100, ROWS_BUDGET // max(n_pairs, 1)))
 
 
 def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
