@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(BSD_CACHE_DIR)/pip
 export PIP_CONSTRAINT := $(CURDIR)/requirements/constraints.txt
 WITH_ENV := $(PY) -m lib.workflow exec
 
-.PHONY: setup test test-unit test-integration test-portability browser preflight reproduce paper-dry-run notebooks lab bench lint site cluster-check clean-cache
+.PHONY: setup test test-unit test-integration test-portability test-deps preflight reproduce paper-dry-run notebooks lab bench lint site cluster-check clean-cache
 
 setup: $(STAMP)
 	@$(PY) -m lib.prepare
@@ -36,7 +36,7 @@ $(STAMP): $(REQUIREMENTS)
 # reproduce` left in results/ never changes a test. `make test-unit` is the quick loop for
 # development: the unit tests alone (no subprocess, browser or notebook), on every core.
 PYTEST_WORKERS ?= 2
-test: setup browser
+test: setup test-deps
 	$(PY) -m lib.preflight
 	$(PY) -m pytest tests notebooks -n $(PYTEST_WORKERS)
 
@@ -44,7 +44,7 @@ test-unit: setup
 	$(PY) -m pytest tests -n auto -m "not integration"
 
 # the slow half alone: subprocess runs, the browser and the notebooks
-test-integration: setup browser
+test-integration: setup test-deps
 	$(PY) -m pytest tests notebooks -n $(PYTEST_WORKERS) -m integration
 
 # The notebook check under other CPU kernels and thread counts, one setting at a time: the twins
@@ -70,9 +70,10 @@ define debian
 	fi
 endef
 
-# the browser tests drive Debian's chromium through Selenium (tests/browser.py)
-browser:
-	$(call debian,chromium chromedriver,chromium chromium-driver,make test (browser tests))
+# the browser tests drive Debian's chromium through Selenium (tests/browser.py); the daemon tests
+# start Debian's slurmctld, slurmd and munged (tests/test_cluster_daemons.py)
+test-deps:
+	$(call debian,chromium chromedriver slurmctld munged,chromium chromium-driver slurm-wlm munge,make test (browser and cluster tests))
 
 # Every paper run checked offline in seconds: each model built from its architecture preset on
 # the meta device (heads, hooks, quantization path, estimated GPU memory vs the file's resources).

@@ -1,4 +1,4 @@
-"""Colab set-up, run by every notebook's setup cell after the clone: `python -m lib.colab`.
+"""Colab set-up, run by `lib.notebook.start` on Colab (or by hand: `python -m lib.colab`).
 
 Installs what the default (embedded) parameters need on top of Colab's own CUDA torch, numpy and
 jupyter (`requirements/colab.txt`, then the embedded model packages without their dependencies),

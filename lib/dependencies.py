@@ -1,7 +1,8 @@
 """The `lib` files a notebook (or a module) runs, from its source: what its results depend on.
 
 `lib_dependencies(path)` lists the modules it imports, found with `ast`, transitively, with every
-package `__init__.py` on the way and the data files those modules name (e.g. `claims.yaml`). A
+package `__init__.py` on the way, the modules its hook strings name (`"lib.<line>.<module>:f"`,
+imported on first use) and the data files those modules name (e.g. `claims.yaml`). A
 notebook job of the Snakefile depends on exactly these, so a comment in a module no notebook
 imports re-plans nothing, and a result records their sha256 (`lib.integrity`).
 """
@@ -9,6 +10,7 @@ imports re-plans nothing, and a result records their sha256 (`lib.integrity`).
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -74,6 +76,7 @@ def _direct(path: Path, root: Path) -> frozenset[Path]:
         names = imported_names(source, name, path.name == "__init__.py")
     except SyntaxError as exc:
         raise ValueError(f"{path}: cannot parse ({exc.msg}, line {exc.lineno})") from None
+    names |= hooked_modules(source)
     files = {
         file for imported in names if imported.split(".")[0] == PACKAGE
         for prefix in _with_packages(imported) if (file := module_file(prefix, root))
@@ -81,6 +84,17 @@ def _direct(path: Path, root: Path) -> frozenset[Path]:
     if name is not None:
         files |= _named_files(path, source)
     return frozenset(files)
+
+
+HOOK = re.compile(rf"^({PACKAGE}(?:\.\w+)+):\w+$")
+
+
+def hooked_modules(source: str) -> set[str]:
+    """Modules named by hook strings (`"lib.<line>.layout:Result"`, `lib.lines`): they
+    are imported when the hook is first asked for, so they count as imports."""
+    return {match.group(1) for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and (match := HOOK.match(n.value))}
 
 
 def _named_files(path: Path, source: str) -> set[Path]:

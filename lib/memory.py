@@ -7,6 +7,7 @@ exact for that block (blocks may nest: an inner reset hands the peak so far to t
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import re
 import resource
@@ -30,7 +31,6 @@ def release_freed_memory() -> None:
     """Hand freed heap memory back to the OS (glibc `malloc_trim`), so that a later peak is not
     hidden by reuse of fragmented heap; a no-op without glibc."""
     try:
-        import ctypes
 
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):

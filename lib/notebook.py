@@ -8,12 +8,14 @@ or a scratch run, and fixes the CPU thread count (`lib.threads`). A workflow run
 `results/<profile>/<name>.json` and so must come from the workflow's own file,
 `parameters/<profile>/<name>.yaml`, without overrides: anything else is refused here, before any
 model loads. Every other run writes under `results/scratch/<profile>/`. A folder it cannot
-write is refused here too, not after the computation.
+write is refused here too, not after the computation. On Colab it first installs what the
+embedded parameters need (`lib.colab`; once per runtime).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,26 +62,31 @@ def start(parameters: str | Path, experiment: str,
           overrides: Mapping[str, Any] | None = None) -> Run:
     """Load `parameters` for `experiment` with `overrides`, check it may write where this
     process writes, and run on the file's CPU threads."""
+    if "google.colab" in sys.modules:
+        from lib import colab  # installs packages: only ever wanted on Colab
+
+        if colab.main() != 0:
+            raise RuntimeError("Colab set-up failed (see above): rerun this cell")
     params = load_parameters(parameters, experiment, overrides)
     check_workflow_file(params)
-    name, profile = result_name(params), params["profile"]
+    name, profile = result_name(params), params.profile
     results_file, figure_file = results_path(profile, name), figure_path(profile, name)
     for folder, variable in ((results_file.parent, "BSD_RESULTS_DIR"),
                              (figure_file.parent, "BSD_FIGURES_DIR")):
         writable(folder, variable)
-    threads = fix_threads(params["threads"])
+    threads = fix_threads(params.threads)
     return Run(params, name, profile, not workflow_run(), threads, results_file, figure_file)
 
 
-def check_workflow_file(params: Mapping[str, Any]) -> None:
+def check_workflow_file(params: RunParameters) -> None:
     """In a workflow run, refuse (ScratchRunError, one line) anything but the workflow's own
     parameter file for the run's name, as it is."""
     if not workflow_run():
         return
-    name, profile = result_name(params), params["profile"]
+    name, profile = result_name(params), params.profile
     expected = workflow_file(profile, name)
-    if params["parameter_overrides"] or params["parameter_file"] != expected:
-        given = params["parameter_file"] + (" with overrides" if params["parameter_overrides"]
+    if params.parameter_overrides or params.parameter_file != expected:
+        given = params.parameter_file + (" with overrides" if params.parameter_overrides
                                             else "")
         raise ScratchRunError(
             f"{given}: a workflow run ({WORKFLOW_RUN}=1) writes results/{profile}/{name}.json "

@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from lib import yamlfile
+from lib.claims import CLAIMS, CLAIMS_BY_ID
 from lib.paths import PARAMETERS, ROOT, shown
 
 PROFILES: tuple[str, ...] = ("embedded", "paper")
@@ -112,7 +113,6 @@ def _registry_name(name: str) -> str:
 
 
 def _claim_id(claim: str) -> str:
-    from lib.claims import CLAIMS_BY_ID
 
     if claim not in CLAIMS_BY_ID:
         close = difflib.get_close_matches(claim, list(CLAIMS_BY_ID), n=3)
@@ -122,7 +122,6 @@ def _claim_id(claim: str) -> str:
 
 
 def _claim_group(group: str) -> str:
-    from lib.claims import CLAIMS
 
     groups = sorted({c.id.split(".", 1)[0] for c in CLAIMS})
     if group not in groups:
@@ -328,26 +327,25 @@ def load_parameters(
         "parameter_overrides": overrides})
 
 
-def reference_runs(params: Mapping[str, Any]) -> list[str]:
-    """The runs whose results a run reads (`{run: <experiment>_<run>}` blocks typed
+def reference_runs(params: RunParameters) -> list[str]:
+    """The runs whose results a run reads (its `{run: <experiment>_<run>}` blocks typed
     `ReferenceRun`): the edges of the workflow's graph."""
-    model_cls = experiments()[params["experiment"]]
     runs = []
-    for key, field in model_cls.model_fields.items():
-        block = params.get(key)
+    for key, field in type(params).model_fields.items():
+        block = getattr(params, key)
         sub = _unwrap(field.annotation)
-        if not (isinstance(block, Mapping) and isinstance(sub, type)
+        if not (isinstance(block, BaseModel) and isinstance(sub, type)
                 and issubclass(sub, BaseModel) and "run" in sub.model_fields):
             continue
         if any(getattr(m, "func", None) is _reference_run
                for m in sub.model_fields["run"].metadata):
-            runs.append(block["run"])
+            runs.append(block.run)
     return runs
 
 
-def result_name(params: Mapping[str, Any]) -> str:
+def result_name(params: RunParameters) -> str:
     """The deterministic results stem of a run: `<experiment>_<run>`."""
-    return f"{params['experiment']}_{params['run']}"
+    return f"{params.experiment}_{params.run}"
 
 
 def _experiment_model(where: str, name: Any, asked: str | None) -> type[RunParameters]:

@@ -26,6 +26,19 @@ from typing import Any
 import torch
 
 from lib.lines import hook, line_of
+from lib.models.base import torch_dtype
+from lib.models.embedded import is_built, model_dir
+from lib.models.presets import (
+    expected_mismatches,
+    has_preset,
+    meta_model,
+    model_info,
+    preset_config,
+    unknown_preset,
+)
+from lib.models.random_init import random_config
+from lib.models.tiny import tiny_config
+from lib.params import ParameterError, RunParameters, load_parameters, resolve_path
 from lib.paths import PARAMETERS, shown
 
 GIB = 2**30
@@ -60,22 +73,18 @@ class Row:
 @cache
 def config_of(name: str) -> Any:
     """The transformers config (OpenClipConfig) of a preset, registry or random/ name."""
-    from lib.models.presets import has_preset, preset_config, unknown_preset
 
     if has_preset(name):
         return preset_config(name)
     if name.startswith("random/"):
-        from lib.models.random_init import random_config
 
         return random_config(name)[0]
     if name.startswith("tiny/"):
-        from lib.models.tiny import tiny_config
 
         return tiny_config(name)
     if name.startswith("embedded/"):
         from transformers import AutoConfig
 
-        from lib.models.embedded import is_built, model_dir
 
         if not is_built(name):
             raise FileNotFoundError(f"{name} is not built yet; run `make setup`")
@@ -85,7 +94,6 @@ def config_of(name: str) -> Any:
 
 @cache
 def meta_model_of(name: str) -> torch.nn.Module:
-    from lib.models.presets import meta_model
 
     return meta_model(config_of(name))
 
@@ -112,7 +120,6 @@ def describe_problem(exc: BaseException) -> str:
 
 def preset_checks(row: Row, name: str) -> None:
     """A preset's model, as the loader reads it, has the layers and heads the preset expects."""
-    from lib.models.presets import expected_mismatches, has_preset
 
     if not has_preset(name):
         return
@@ -126,7 +133,6 @@ def preset_checks(row: Row, name: str) -> None:
 
 def model_info_of(name: str) -> Any:
     """`architecture_info` of a name's meta model (fused-qkv checked)."""
-    from lib.models.presets import model_info
 
     return model_info(config_of(name), meta_model_of(name))
 
@@ -138,7 +144,6 @@ def model_info_of(name: str) -> Any:
 
 
 def dtype_bytes(dtype: str) -> int:
-    from lib.models.base import torch_dtype
 
     return torch_dtype(dtype).itemsize
 
@@ -167,18 +172,18 @@ def unique_bytes(model: torch.nn.Module, nbytes: int) -> float:
     return sum(p.numel() for p in model.parameters()) * nbytes  # parameters() dedups ties
 
 
-def host_budget(params: dict[str, Any]) -> float:
+def host_budget(params: RunParameters) -> float:
     """resources.mem_mb in GiB."""
-    return float((params.get("resources") or {}).get("mem_mb", 0)) / 1024
+    return params.resources.mem_mb / 1024
 
 
-def model_memory(row: Row, name: str, params: dict[str, Any], streamed_bytes: float,
+def model_memory(row: Row, name: str, params: RunParameters, streamed_bytes: float,
                  built: bool, factor: float = 1.0) -> None:
     """The model at the run's dtype times `factor` (activations and gradients through it), on
     the GPU when the run asks for one, where the run builds it (`built`); else what its streamed
     sections hold, against host memory."""
     if built:
-        nbytes = dtype_bytes(params.get("dtype", "float32"))
+        nbytes = dtype_bytes(getattr(params, "dtype", None) or "float32")  # not every line's
         weights = unique_bytes(meta_model_of(name), nbytes) * factor
         budget = gpu_budget(params)
         row.resource = "GPU" if budget is not None else "host"
@@ -201,14 +206,13 @@ def model_memory(row: Row, name: str, params: dict[str, Any], streamed_bytes: fl
 
 def check_file(path: str | Path) -> list[Row]:
     """Every check of one parameter file: its rows (a file that does not validate: one row)."""
-    from lib.params import ParameterError, load_parameters, resolve_path
 
     file = resolve_path(path)
     try:
         params = load_parameters(file)
     except ParameterError as exc:
         return [Row(file.stem, "-", problems=[str(exc)])]
-    check = line_of(params["experiment"]).preflight
+    check = line_of(params.experiment).preflight
     if check is None:
         return [Row(file.stem, "-", notes=["its line of research has no preflight"])]
     return hook(check)(params, file.parent)
@@ -252,7 +256,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="parameter files (default: parameters/paper/)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    from lib.params import ParameterError, resolve_path
 
     try:
         files = [resolve_path(f) for f in args.files] or default_files()
@@ -278,11 +281,11 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def gpu_budget(params: dict[str, Any]) -> float | None:
-    """resources.gpu_memory_gb less max_memory's headroom (GiB); None when the run asks for no
-    GPU."""
-    resources = params.get("resources") or {}
-    if not resources.get("gpu"):
+def gpu_budget(params: RunParameters) -> float | None:
+    """resources.gpu_memory_gb less max_memory's headroom (GiB, where the line has max_memory);
+    None when the run asks for no GPU."""
+    if not params.resources.gpu:
         return None
-    headroom = (params.get("max_memory") or {}).get("gpu_headroom_gib", 0.0)
-    return float(resources.get("gpu_memory_gb", 0)) - float(headroom)
+    max_memory = getattr(params, "max_memory", None)
+    headroom = max_memory.gpu_headroom_gib if max_memory is not None else 0.0
+    return float(params.resources.gpu_memory_gb) - headroom

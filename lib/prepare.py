@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lib.lines import hook, lines
+from lib.models import embedded
 from lib.paths import CACHE
 
 # PyPI's torchvision 0.28.0 is CUDA-linked but carries no CUDA runtime (SPEC §5): expected.
@@ -64,14 +65,12 @@ def _human(size: float) -> str:
 
 
 def _build(name: str, why: str) -> None:
-    from lib.models import embedded
 
     print(f"prepare: converting {name} ({why}; about a minute)", flush=True)
     embedded.build(name, force=True, log=lambda line: print(f"prepare:   {line}", flush=True))
 
 
 def _models(check_only: bool, rebuild: Iterable[str] = ()) -> list[tuple[str, str, float]]:
-    from lib.models import embedded
 
     embedded.clear_stale_builds()
     rows = []
@@ -107,7 +106,6 @@ def _models(check_only: bool, rebuild: Iterable[str] = ()) -> list[tuple[str, st
 
 
 def _gguf_names() -> list[str]:
-    from lib.models import embedded
 
     return [name for name, spec in embedded.EMBEDDED.items() if spec.kind == "gguf"]
 

@@ -20,6 +20,7 @@ overrides with their hash. Other runs' results are always read from the workflow
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -29,7 +30,7 @@ import tempfile
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -43,6 +44,9 @@ from lib.integrity import (
 )
 from lib.paths import FIGURES, PARAMETERS, RESULTS, ROOT
 from lib.threads import threads_in_force
+
+if TYPE_CHECKING:  # lib.params reads claims, which read results
+    from lib.params import RunParameters
 
 PACKAGES = (
     "torch", "transformers", "accelerate", "bitsandbytes", "numpy", "scipy", "tokenizers",
@@ -209,7 +213,6 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def save_figure(fig: Any, profile: str, name: str, dpi: int = 130) -> Path:
     """Save a matplotlib figure atomically as `figures/<profile>/<name>.png`."""
-    import io
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
@@ -262,20 +265,20 @@ def overrides_sha256(overrides: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]],
+def provenance(params: RunParameters, models: dict[str, dict[str, Any]],
                entry: str | None = None) -> dict[str, Any]:
     """Where a result came from: models and revisions, packages, commit, the notebook and lib
     files that ran (with their sha256, checked by `lib.integrity`), parameters, device, threads.
 
     `entry`: the module that made it when not the experiment's notebook (a line's module that
     makes a derived file). Records the overrides applied on top of the parameter file
-    (`params["parameter_overrides"]`, added by `lib.params.load_parameters`), their sha256, and
+    (`params.parameter_overrides`, added by `lib.params.load_parameters`), their sha256, and
     whether this is a `scratch` run.
     """
-    overrides = dict(params.get("parameter_overrides") or {})
+    overrides = dict(params.parameter_overrides)
     if overrides and workflow_run():
         raise ScratchRunError(
-            f"{params['parameter_file']} was run with overrides {sorted(overrides)} under "
+            f"{params.parameter_file} was run with overrides {sorted(overrides)} under "
             f"{WORKFLOW_RUN}=1: a workflow result must come from the parameter file alone; "
             "unset the variable (the run then goes to results/scratch/) or drop the overrides")
     return {
@@ -283,9 +286,9 @@ def provenance(params: dict[str, Any], models: dict[str, dict[str, Any]],
         "packages": package_versions(),
         "python": platform.python_version(),
         "git": git_commit(),
-        "code": code_identity(params["experiment"], entry),
-        "parameter_file": params["parameter_file"],
-        "parameter_sha256": params["parameter_sha256"],
+        "code": code_identity(params.experiment, entry),
+        "parameter_file": params.parameter_file,
+        "parameter_sha256": params.parameter_sha256,
         "overrides": overrides,
         "overrides_sha256": overrides_sha256(overrides),
         "scratch": not workflow_run(),

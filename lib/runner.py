@@ -210,14 +210,14 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
     params = load_parameters(parameters, experiment, overrides)  # fail before any kernel starts
     # only the workflow's own file, as it is, makes the workflow's result; anything else is a
     # scratch run (results/scratch/<profile>/), and a workflow job refuses it
-    own = workflow_file(params["profile"], result_name(params))
-    scratch = bool(overrides) or params["parameter_file"] != own
+    own = workflow_file(params.profile, result_name(params))
+    scratch = bool(overrides) or params.parameter_file != own
     if scratch and workflow:
-        raise ValueError(f"{params['parameter_file']} is not {own}: a workflow job runs the "
+        raise ValueError(f"{params.parameter_file} is not {own}: a workflow job runs the "
                          "repository's parameter file for its result")
     if scratch and not overrides:
-        print(f"note: {params['parameter_file']} is not {own}: a scratch run, written under "
-              f"results/scratch/{params['profile']}/", file=sys.stderr)
+        print(f"note: {params.parameter_file} is not {own}: a scratch run, written under "
+              f"results/scratch/{params.profile}/", file=sys.stderr)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -232,7 +232,7 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
             try:
                 papermill.execute_notebook(
                     str(source), str(partial),
-                    parameters={"PARAMETERS": params["parameter_file"], "OVERRIDES": overrides},
+                    parameters={"PARAMETERS": params.parameter_file, "OVERRIDES": overrides},
                     kernel_name="python3", language="python", progress_bar=progress,
                     log_output=True, cwd=str(ROOT), config=kernel_config(tmp),
                 )
@@ -242,7 +242,7 @@ def run_notebook(notebook: str | Path, parameters: str | Path, output: str | Pat
                     os.replace(partial, failed)
                 first_line = (exc.source or "").strip().splitlines()
                 raise NotebookFailed(
-                    f"{shown(notebook)} failed on {params['parameter_file']} in cell "
+                    f"{shown(notebook)} failed on {params.parameter_file} in cell "
                     f"{exc.cell_index} (execution {exc.exec_count}: "
                     f"{first_line[0] if first_line else ''!r}): {exc.ename}: {exc.evalue}. "
                     f"The partial notebook is kept at {shown(failed)}"

@@ -4,6 +4,7 @@ text table where it is printed (a terminal, a log, and the text the notebook che
 from __future__ import annotations
 
 import pandas as pd
+from IPython.display import display
 
 
 class Table:
@@ -23,6 +24,5 @@ class Table:
 
 def show_table(frame: pd.DataFrame | pd.Series, index: bool = True) -> None:
     """Display `frame` as a table: HTML in a notebook, text elsewhere."""
-    from IPython.display import display
 
     display(Table(frame, index))

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,6 @@ def sha256(data: bytes) -> str:
 
 @cache
 def _builder_version() -> str:
-    from importlib.metadata import version
 
     return sha256(Path(__file__).read_bytes() + version("nbconvert").encode())[:16]
 

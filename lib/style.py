@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 BASE = "#2a9d8f"
 ALIGNED = "#e76f51"
 NULL = "#8d8d8d"
@@ -71,7 +73,6 @@ def qk_reference(ax: Any, vertical: bool = False) -> None:
 def yerr(values: Sequence[float], intervals: Sequence[Any]) -> Any:
     """Asymmetric error bars [2, n] from (lo, hi) intervals; a missing interval gives 0 bars.
     None when no value has an interval."""
-    import numpy as np
 
     rows, any_ok = [], False
     for v, ci in zip(values, intervals, strict=True):

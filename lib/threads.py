@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from threadpoolctl import threadpool_info, threadpool_limits
+
 # read by a BLAS or OpenMP library when it loads: one loaded later (scipy's own OpenBLAS, on its
 # first use) starts with the run's count too
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -22,7 +24,6 @@ def fix_threads(threads: int) -> int:
     (The compiled numba kernels here are serial: they take no thread count.)
     """
     import torch
-    from threadpoolctl import threadpool_limits
 
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
@@ -35,7 +36,6 @@ def fix_threads(threads: int) -> int:
 def threads_in_force() -> dict[str, Any]:
     """torch's thread count and each BLAS/OpenMP pool's (for the provenance)."""
     import torch
-    from threadpoolctl import threadpool_info
 
     pools: dict[str, int] = {}
     for pool in threadpool_info():

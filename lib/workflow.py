@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
 
 from lib.dependencies import lib_dependencies
+from lib.nbcompare import without_widgets
 from lib.paths import CACHE, ROOT
+from lib.results import atomic_write_bytes
 
 # The order nbval and `make notebooks` run the notebooks on their defaults, against one empty
 # results folder: a notebook whose default reads another run's results comes after the notebook
@@ -65,7 +68,6 @@ def clean_twin(path: str | Path) -> int:
     """
     import nbformat
 
-    from lib.nbcompare import without_widgets
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
@@ -77,7 +79,6 @@ def clean_twin(path: str | Path) -> int:
         dropped += len(cell.outputs) - len(kept)
         cell.outputs = kept
     if notebook.metadata.pop("widgets", None) is not None or dropped:
-        from lib.results import atomic_write_bytes
 
         atomic_write_bytes(path, (nbformat.writes(notebook) + "\n").encode())
     return dropped
@@ -89,7 +90,6 @@ SNAKEMAKE_TMP = CACHE / "tmp"  # TMPDIR of `make reproduce`'s Snakemake: its own
 def clean_snakemake_tmp(folder: Path = SNAKEMAKE_TMP) -> list[Path]:
     """Remove the temporary folders a killed Snakemake left in `folder` (`snakemake*`); only
     when no Snakemake works in this repository. Returns what was removed."""
-    import shutil
 
     if snakemake_pids(ROOT) != [] or not folder.is_dir():
         return []

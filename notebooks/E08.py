@@ -61,27 +61,20 @@ OVERRIDES: dict = {}
 
 # %% [markdown]
 # ## Setup
-# On Colab this cell clones the repository (set `REPOSITORY_URL`; a runtime restart reuses the
-# clone) and installs what the default parameters need (`lib.colab`, which also says where
-# results go and how to keep them); elsewhere it only makes `lib` importable.
+# On Colab this cell clones the repository named by `BSD_REPOSITORY_URL` and works in the clone
+# (a runtime restart reuses it); `start` below installs what the parameters need. Elsewhere it
+# does nothing: `make setup` installs `lib`. See `docs/colab.md`.
 
 # %%
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
-if "google.colab" in sys.modules and not Path("lib").is_dir():
-    if not Path("repo/lib").is_dir():
-        if not REPOSITORY_URL:
-            raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's "
-                               "URL")
-        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+if "google.colab" in sys.modules and not os.path.isdir("lib"):
+    if not os.path.isdir("repo"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", os.environ["BSD_REPOSITORY_URL"],
+                        "repo"], check=True)
     os.chdir("repo")
-    subprocess.run([sys.executable, "-m", "lib.colab"], check=True)
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
-sys.path.insert(0, str(ROOT))
 
 # %%
 from lib.attention import plots, study, tables
@@ -90,22 +83,22 @@ from lib.attention.prompts import load_prompts, prompt_md5
 from lib.findings import findings_for
 from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, save_figure, write_json
+from lib.results import provenance, save_figure
 from lib.show import show_table
 
 RUN = start(PARAMETERS, "E08", OVERRIDES)  # parameters, output folder, CPU threads
 params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
-print(f"{params['parameter_file']}: {params['description']}")
-print(f"models: {[m['name'] for m in params['models']]} | entropy {params['entropy_mode']} | "
-      f"sanity variants {params['sanity_variants']}")
+print(f"{params.parameter_file}: {params.description}")
+print(f"models: {[m.name for m in params.models]} | entropy {params.entropy_mode} | "
+      f"sanity variants {params.sanity_variants}")
 # checked before anything is measured; an interactive run makes a missing reference first
-REFERENCE_SOURCE = study.ensure_reference(PROFILE, params["references"])
+REFERENCE_SOURCE = study.ensure_reference(PROFILE, params.references)
 if REFERENCE_SOURCE:
-    print(f"reference run {params['references']['run']} from {REFERENCE_SOURCE}")
+    print(f"reference run {params.references.run} from {REFERENCE_SOURCE}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-prompts = load_prompts(params["prompt_set"])
+prompts = load_prompts(params.prompt_set)
 print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
 
 # %% [markdown]
@@ -113,12 +106,12 @@ print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
 
 # %%
 runs = {}
-for entry in params["models"]:
-    run = study.measure_with_sanity_variants(params, entry["name"], prompts)
-    runs[entry["name"]] = run
+for entry in params.models:
+    run = study.measure_with_sanity_variants(params, entry.name, prompts)
+    runs[entry.name] = run
     tried = ", ".join(f"{a['label']}: SI {a.get('baseline_si', float('nan')):.4f}"
                       for a in run.sanity["attempts"])
-    print(f"{entry['name']}: sanity passed with {run.sanity['label']} ({tried})")
+    print(f"{entry.name}: sanity passed with {run.sanity['label']} ({tried})")
     print("   ", tables.describe_run(run))
 
 # %% [markdown]
@@ -126,10 +119,10 @@ for entry in params["models"]:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-rows = [study.ladder_row(entry, runs[entry["name"]]) for entry in params["models"]]
-references = study.ladder_references(PROFILE, params["references"])
+rows = [study.ladder_row(entry, runs[entry.name]) for entry in params.models]
+references = study.ladder_references(PROFILE, params.references)
 show_table(tables.ladder_table(rows + references), index=False)
-heritage = study.ladder_verdict(rows + references, params["si_target"], params["si_tolerance"])
+heritage = study.ladder_verdict(rows + references, params.si_target, params.si_tolerance)
 trend = study.ladder_trend(rows + references)
 print(f"\nVERDICT {tables.describe_rule(heritage)}")
 if heritage.values.get("stand_ins_excluded"):
@@ -220,8 +213,8 @@ print("beyond the null after Holm: " + ("; ".join(beyond) if beyond else "none")
 # ## Figures
 
 # %%
-fig = plots.ladder_figure(f"E08 {params['run']}: SI across the ladder ({params['entropy_mode']})",
-                          rows + references, params["si_target"], params["si_tolerance"], trend)
+fig = plots.ladder_figure(f"E08 {params.run}: SI across the ladder ({params.entropy_mode})",
+                          rows + references, params.si_target, params.si_tolerance, trend)
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %% [markdown]
@@ -229,8 +222,8 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %%
 payload = {
-    "experiment": "E08", "run": params["run"], "profile": PROFILE,
-    "description": params["description"],
+    "experiment": "E08", "run": params.run, "profile": PROFILE,
+    "description": params.description,
     "methodology": study.methodology(params, prompts, list(runs.values())),
     "models": {name: {**run.block(), "display": row["display"], "size_b": row["size_b"],
                       "null_model": nulls[name]}
@@ -239,7 +232,7 @@ payload = {
     "multiplicity": family, "seed_spread": seed_spread,
     "provenance": provenance(params, {name: run.record for name, run in runs.items()}),
 }
-print("saved", shown(write_json(RUN.results_file, payload)))
+print("saved", shown(RUN.save(payload)))
 
 # %% [markdown]
 # ## What this run shows

@@ -50,27 +50,20 @@ OVERRIDES: dict = {}
 
 # %% [markdown]
 # ## Setup
-# On Colab this cell clones the repository (set `REPOSITORY_URL`; a runtime restart reuses the
-# clone) and installs what the default parameters need (`lib.colab`, which also says where
-# results go and how to keep them); elsewhere it only makes `lib` importable.
+# On Colab this cell clones the repository named by `BSD_REPOSITORY_URL` and works in the clone
+# (a runtime restart reuses it); `start` below installs what the parameters need. Elsewhere it
+# does nothing: `make setup` installs `lib`. See `docs/colab.md`.
 
 # %%
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
-if "google.colab" in sys.modules and not Path("lib").is_dir():
-    if not Path("repo/lib").is_dir():
-        if not REPOSITORY_URL:
-            raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's "
-                               "URL")
-        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+if "google.colab" in sys.modules and not os.path.isdir("lib"):
+    if not os.path.isdir("repo"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", os.environ["BSD_REPOSITORY_URL"],
+                        "repo"], check=True)
     os.chdir("repo")
-    subprocess.run([sys.executable, "-m", "lib.colab"], check=True)
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
-sys.path.insert(0, str(ROOT))
 
 # %%
 from lib.attention import calibration, plots, study, tables, verdicts
@@ -79,30 +72,30 @@ from lib.attention.specialization import gqa_group_metrics
 from lib.findings import findings_for
 from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, save_figure, write_json
+from lib.results import provenance, save_figure
 from lib.show import show_table
 
 RUN = start(PARAMETERS, "E11-T", OVERRIDES)  # parameters, output folder, CPU threads
 params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
-print(f"{params['parameter_file']}: {params['description']}")
-MHA_REFERENCE = params.get("mha_reference")
+print(f"{params.parameter_file}: {params.description}")
+MHA_REFERENCE = params.mha_reference
 # checked before anything is measured; an interactive run makes a missing reference first
 REFERENCE_SOURCE = study.ensure_reference(PROFILE, MHA_REFERENCE)
-print(f"base {params['base']} | instruct {params['instruct']} | entropy {params['entropy_mode']}"
-      f" | dtype {params['dtype']} | MHA reference: "
-      f"{MHA_REFERENCE['run'] + ' from ' + REFERENCE_SOURCE if MHA_REFERENCE else 'none'}")
+print(f"base {params.base} | instruct {params.instruct} | entropy {params.entropy_mode}"
+      f" | dtype {params.dtype} | MHA reference: "
+      f"{MHA_REFERENCE.run + ' from ' + REFERENCE_SOURCE if MHA_REFERENCE else 'none'}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-prompts = load_prompts(params["prompt_set"])
+prompts = load_prompts(params.prompt_set)
 print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
 
 # %% [markdown]
 # ## Measure the GQA pair
 
 # %%
-base = study.measure_model(params, params["base"], prompts)
-instruct = study.measure_model(study.matching_quantization(params, base), params["instruct"],
+base = study.measure_model(params, params.base, prompts)
+instruct = study.measure_model(study.matching_quantization(params, base), params.instruct,
                                prompts)
 for run in (base, instruct):
     print(tables.describe_run(run))
@@ -129,8 +122,8 @@ print(f"dSI 95% CI [{tables.number(delta['si_ci'][0], '+.4f')}, "
       f"{'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
 print(tables.bootstrap_note(delta["bootstrap"]))
 print(tables.seed_null_note(delta["seed_null"]))
-trained = study.trained_seed_reference(PROFILE, params["trained_seed_reference"],
-                                       delta["specialization_index"], params["entropy_mode"])
+trained = study.trained_seed_reference(PROFILE, params.trained_seed_reference,
+                                       delta["specialization_index"], params.entropy_mode)
 if trained:
     print(tables.trained_seed_line(trained))
 
@@ -145,7 +138,7 @@ if trained:
 # %%
 # NBVAL_CHECK_OUTPUT
 show_table(tables.modes_table(delta))
-print(tables.modes_note(delta, params["entropy_mode"]))
+print(tables.modes_note(delta, params.entropy_mode))
 show_table(tables.calibration_table({NAME: seed_null["calibration"]}))
 print(tables.planted_note(seed_null["calibration"]))
 
@@ -191,12 +184,12 @@ print(tables.planted_note(seed_null["calibration"]))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-null = study.null_model(params, params["base"], prompts, base.metrics["specialization_index"],
+null = study.null_model(params, params.base, prompts, base.metrics["specialization_index"],
                         seed_null)
 print(tables.pair_controls_report(base, instruct, delta["controls"], null, delta["bootstrap"]))
 for run in (base, instruct):
     print(tables.null_words(run.controls, run.name) or f"{run.name}: no head-permutation null")
-print(tables.init_line(f"{params['base']} (base)", null.get("init_seeds")))
+print(tables.init_line(f"{params.base} (base)", null.get("init_seeds")))
 beyond = tables.beyond_null({"base": base.controls, "instruct": instruct.controls,
                              "delta": delta["controls"]})
 print("beyond the null after Holm (" + delta["multiplicity"]["what"] + f", "
@@ -222,7 +215,7 @@ show_table(tables.group_table(groups))
 mha = invariance = mismatch = None
 if MHA_REFERENCE:
     mha = study.reference_pair(PROFILE, MHA_REFERENCE)
-    mismatch = study.mode_mismatch(params["entropy_mode"], mha)
+    mismatch = study.mode_mismatch(params.entropy_mode, mha)
     invariance = verdicts.architecture_invariance(
         mha["delta_si"], mha["delta_corr"], delta["specialization_index"],
         delta["mean_head_correlation"], mha["si_sign"],
@@ -240,10 +233,10 @@ else:
 
 # %%
 fig = plots.gqa_figure(
-    f"E11-T {params['run']}: {study.pair_subject(base, instruct, 'GQA vs MHA')}, "
+    f"E11-T {params.run}: {study.pair_subject(base, instruct, 'GQA vs MHA')}, "
     f"GQA ({base.record['architecture']['num_heads']} query / "
     f"{kv_heads} kv heads) vs MHA ({mha['run'] if mha else 'none'})",
-    {**mha, "label": (f"published ({MHA_REFERENCE['claim']})" if mha["published"]
+    {**mha, "label": (f"published ({MHA_REFERENCE.claim})" if mha["published"]
                       else mha["run"]) + (f"\n{mha['entropy_mode']} entropy" if mismatch else "")}
     if mha else None,
     base.block(), instruct.block(), groups, groups["base"]["group_size"], delta)
@@ -254,8 +247,8 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %%
 payload = {
-    "experiment": "E11-T", "run": params["run"], "profile": PROFILE,
-    "description": params["description"],
+    "experiment": "E11-T", "run": params.run, "profile": PROFILE,
+    "description": params.description,
     "methodology": study.methodology(params, prompts, [base, instruct]),
     "base": {**base.block(), "gqa": groups["base"]},
     "instruct": {**instruct.block(), "gqa": groups["instruct"]},
@@ -265,7 +258,7 @@ payload = {
                        if mha else None),
     "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
 }
-print("saved", shown(write_json(RUN.results_file, payload)))
+print("saved", shown(RUN.save(payload)))
 
 # %% [markdown]
 # ## What this run shows

@@ -70,27 +70,20 @@ OVERRIDES: dict = {}  # keys to change for an interactive run, e.g. {"seeds": [4
 
 # %% [markdown]
 # ## Setup
-# On Colab this cell clones the repository (set `REPOSITORY_URL`; a runtime restart reuses the
-# clone) and installs what the default parameters need (`lib.colab`, which also says where
-# results go and how to keep them); elsewhere it only makes `lib` importable.
+# On Colab this cell clones the repository named by `BSD_REPOSITORY_URL` and works in the clone
+# (a runtime restart reuses it); `start` below installs what the parameters need. Elsewhere it
+# does nothing: `make setup` installs `lib`. See `docs/colab.md`.
 
 # %%
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
-if "google.colab" in sys.modules and not Path("lib").is_dir():
-    if not Path("repo/lib").is_dir():
-        if not REPOSITORY_URL:
-            raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's "
-                               "URL")
-        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+if "google.colab" in sys.modules and not os.path.isdir("lib"):
+    if not os.path.isdir("repo"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", os.environ["BSD_REPOSITORY_URL"],
+                        "repo"], check=True)
     os.chdir("repo")
-    subprocess.run([sys.executable, "-m", "lib.colab"], check=True)
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
-sys.path.insert(0, str(ROOT))
 
 # %%
 
@@ -99,14 +92,14 @@ from lib.attention.prompts import load_prompts, prompt_md5
 from lib.findings import findings_for
 from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, save_figure, write_json
+from lib.results import provenance, save_figure
 from lib.show import show_table
 
 RUN = start(PARAMETERS, "E11", OVERRIDES)  # parameters, output folder, CPU threads
 params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
-print(f"{params['parameter_file']}: {params['description']}")
-print(f"base {params['base']} | instruct {params['instruct']} | entropy {params['entropy_mode']}"
-      f" | dtype {params['dtype']} | quantization {params['quantization']}")
+print(f"{params.parameter_file}: {params.description}")
+print(f"base {params.base} | instruct {params.instruct} | entropy {params.entropy_mode}"
+      f" | dtype {params.dtype} | quantization {params.quantization}")
 
 # %% [markdown]
 # ## The prompts
@@ -114,7 +107,7 @@ print(f"base {params['base']} | instruct {params['instruct']} | entropy {params[
 
 # %%
 # NBVAL_CHECK_OUTPUT
-prompts = load_prompts(params["prompt_set"])
+prompts = load_prompts(params.prompt_set)
 print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
 
 # %% [markdown]
@@ -125,9 +118,9 @@ print(f"{len(prompts)} prompts, MD5 {prompt_md5(prompts)} (verified)")
 # The instruct model is loaded with the quantization the base model actually got.
 
 # %%
-base = study.measure_model(params, params["base"], prompts)
+base = study.measure_model(params, params.base, prompts)
 instruct_params = study.matching_quantization(params, base)
-instruct = study.measure_model(instruct_params, params["instruct"], prompts)
+instruct = study.measure_model(instruct_params, params.instruct, prompts)
 for run in (base, instruct):
     print(tables.describe_run(run))
 
@@ -159,8 +152,8 @@ print(f"dSI = {tables.number(delta['specialization_index'], '+.4f')} (relative t
       f": {'excludes' if delta['si_ci_excludes_zero'] else 'includes'} 0")
 print(tables.bootstrap_note(delta["bootstrap"]))
 print(tables.seed_null_note(delta["seed_null"]))
-trained = study.trained_seed_reference(PROFILE, params["trained_seed_reference"],
-                                       delta["specialization_index"], params["entropy_mode"])
+trained = study.trained_seed_reference(PROFILE, params.trained_seed_reference,
+                                       delta["specialization_index"], params.entropy_mode)
 if trained:
     print(tables.trained_seed_line(trained))
 
@@ -173,7 +166,7 @@ if trained:
 # %%
 # NBVAL_CHECK_OUTPUT
 show_table(tables.modes_table(delta))
-print(tables.modes_note(delta, params["entropy_mode"]))
+print(tables.modes_note(delta, params.entropy_mode))
 
 # %% [markdown]
 # ## Calibration of the collapse rules on this architecture
@@ -232,12 +225,12 @@ print(tables.planted_note(seed_null["calibration"]))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-null = study.null_model(params, params["base"], prompts, base.metrics["specialization_index"],
+null = study.null_model(params, params.base, prompts, base.metrics["specialization_index"],
                         seed_null)
 print(tables.pair_controls_report(base, instruct, delta["controls"], null, delta["bootstrap"]))
 for run in (base, instruct):
     print(tables.null_words(run.controls, run.name) or f"{run.name}: no head-permutation null")
-print(tables.init_line(f"{params['base']} (base)", null.get("init_seeds")))
+print(tables.init_line(f"{params.base} (base)", null.get("init_seeds")))
 beyond = tables.beyond_null({"base": base.controls, "instruct": instruct.controls,
                              "delta": delta["controls"]})
 print("beyond the null after Holm (" + delta["multiplicity"]["what"] + f", "
@@ -263,9 +256,9 @@ pattern = verdicts.pre_collapsed(base.metrics["specialization_index"],
                                  delta["specialization_index"], base.si_ci, delta["si_ci"])
 print(tables.describe_rule(pattern))
 cross_scale = mismatch = None
-if params["cross_scale"]:
-    ref = study.reference_pair(PROFILE, params["cross_scale"])
-    mismatch = study.mode_mismatch(params["entropy_mode"], ref)
+if params.cross_scale is not None:
+    ref = study.reference_pair(PROFILE, params.cross_scale)
+    mismatch = study.mode_mismatch(params.entropy_mode, ref)
     cross_scale = verdicts.falcon40b_pattern(
         base.metrics["specialization_index"], base.metrics["mean_head_correlation"],
         delta["specialization_index"], ref["base_si"], ref["delta_si"], ref["run"],
@@ -286,10 +279,10 @@ if params["cross_scale"]:
 # ## Figures
 
 # %%
-labels = (f"base\n{params['base']}", f"instruct\n{params['instruct']}")
-fig = plots.pair_figure(f"E11 {params['run']}: {study.pair_subject(base, instruct)} "
+labels = (f"base\n{params.base}", f"instruct\n{params.instruct}")
+fig = plots.pair_figure(f"E11 {params.run}: {study.pair_subject(base, instruct)} "
                         f"({base.record['architecture']['attention_kind']}, "
-                        f"{params['entropy_mode']} entropy)",
+                        f"{params.entropy_mode} entropy)",
                         base.block(), instruct.block(), labels, delta,
                         seed_null.get("calibration"))
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
@@ -299,8 +292,8 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %%
 payload = {
-    "experiment": "E11", "run": params["run"], "profile": PROFILE,
-    "description": params["description"],
+    "experiment": "E11", "run": params.run, "profile": PROFILE,
+    "description": params.description,
     "methodology": study.methodology(params, prompts, [base, instruct]),
     "base": base.block(), "instruct": instruct.block(), "delta": delta, "null_model": null,
     "verdict": verdict.as_dict(), "pre_collapsed": pattern.as_dict(),
@@ -309,7 +302,7 @@ payload = {
     "calibration": seed_null.get("calibration"), "trained_seed_null": trained,
     "provenance": provenance(params, {"base": base.record, "instruct": instruct.record}),
 }
-print("saved", shown(write_json(RUN.results_file, payload)))
+print("saved", shown(RUN.save(payload)))
 
 # %% [markdown]
 # ## What this run shows

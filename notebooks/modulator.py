@@ -68,27 +68,20 @@ OVERRIDES: dict = {}  # keys to change for an interactive run, e.g. {"field": No
 
 # %% [markdown]
 # ## Setup
-# On Colab this cell clones the repository (set `REPOSITORY_URL`; a runtime restart reuses the
-# clone) and installs what the default parameters need (`lib.colab`, which also says where
-# results go and how to keep them); elsewhere it only makes `lib` importable.
+# On Colab this cell clones the repository named by `BSD_REPOSITORY_URL` and works in the clone
+# (a runtime restart reuses it); `start` below installs what the parameters need. Elsewhere it
+# does nothing: `make setup` installs `lib`. See `docs/colab.md`.
 
 # %%
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
-if "google.colab" in sys.modules and not Path("lib").is_dir():
-    if not Path("repo/lib").is_dir():
-        if not REPOSITORY_URL:
-            raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's "
-                               "URL")
-        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+if "google.colab" in sys.modules and not os.path.isdir("lib"):
+    if not os.path.isdir("repo"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", os.environ["BSD_REPOSITORY_URL"],
+                        "repo"], check=True)
     os.chdir("repo")
-    subprocess.run([sys.executable, "-m", "lib.colab"], check=True)
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
-sys.path.insert(0, str(ROOT))
 
 # %%
 from tqdm.auto import tqdm

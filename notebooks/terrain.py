@@ -51,45 +51,38 @@ OVERRIDES: dict = {}  # keys to change for an interactive run, e.g. {"wordnet": 
 
 # %% [markdown]
 # ## Setup
-# On Colab this cell clones the repository (set `REPOSITORY_URL`; a runtime restart reuses the
-# clone) and installs what the default parameters need (`lib.colab`, which also says where
-# results go and how to keep them); elsewhere it only makes `lib` importable.
+# On Colab this cell clones the repository named by `BSD_REPOSITORY_URL` and works in the clone
+# (a runtime restart reuses it); `start` below installs what the parameters need. Elsewhere it
+# does nothing: `make setup` installs `lib`. See `docs/colab.md`.
 
 # %%
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-REPOSITORY_URL = os.environ.get("BSD_REPOSITORY_URL", "")
-if "google.colab" in sys.modules and not Path("lib").is_dir():
-    if not Path("repo/lib").is_dir():
-        if not REPOSITORY_URL:
-            raise RuntimeError("Set REPOSITORY_URL (or BSD_REPOSITORY_URL) to this repository's "
-                               "URL")
-        subprocess.run(["git", "clone", "--depth", "1", REPOSITORY_URL, "repo"], check=True)
+if "google.colab" in sys.modules and not os.path.isdir("lib"):
+    if not os.path.isdir("repo"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", os.environ["BSD_REPOSITORY_URL"],
+                        "repo"], check=True)
     os.chdir("repo")
-    subprocess.run([sys.executable, "-m", "lib.colab"], check=True)
-ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "lib" / "__init__.py").is_file())
-sys.path.insert(0, str(ROOT))
 
 # %%
 from lib.claims import published
 from lib.findings import findings_for
 from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, save_figure, write_json
+from lib.results import provenance, save_figure
 from lib.show import show_table
 from lib.terrain import plots, study, tables
 
 RUN = start(PARAMETERS, "terrain", OVERRIDES)  # parameters, output folder, CPU threads
 params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
-MODEL = params["model"]
-SECTIONS = [s for s in study.SECTIONS if params[s]]
-print(f"{params['parameter_file']}: {params['description']}")
+MODEL = params.model
+SECTIONS = [s for s in study.SECTIONS if getattr(params, s) is not None]
+print(f"{params.parameter_file}: {params.description}")
 print(f"model {MODEL} | sections: {', '.join(SECTIONS)}")
-payload = {"experiment": "terrain", "run": params["run"], "profile": PROFILE,
-           "description": params["description"], "model": study.model_record(MODEL),
+payload = {"experiment": "terrain", "run": params.run, "profile": PROFILE,
+           "description": params.description, "model": study.model_record(MODEL),
            **{s: None for s in study.SECTIONS}}
 arrays: dict = {}
 
@@ -106,8 +99,8 @@ arrays: dict = {}
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if params["embedding"]:
-    payload["embedding"] = study.embedding_section(MODEL, params["embedding"])
+if params.embedding is not None:
+    payload["embedding"] = study.embedding_section(MODEL, params.embedding)
     show_table(tables.embedding_table(payload["embedding"]))
     print()
     show_table(tables.published_embedding_table(payload["embedding"], published))
@@ -127,10 +120,10 @@ else:
 
 # %%
 loaded = None
-if params["layers"] or params["wordnet"]:
+if params.layers is not None or params.wordnet is not None:
     loaded = study.load_for_forward(MODEL)
-if params["layers"]:
-    payload["layers"] = study.layers_section(MODEL, params["layers"], loaded)
+if params.layers is not None:
+    payload["layers"] = study.layers_section(MODEL, params.layers, loaded)
     show_table(tables.layers_table(payload["layers"]))
     if payload["layers"]["encoder_decoder"]:
         print(f"\nencoder vs decoder: {payload['layers']['encoder_decoder']['label']}")
@@ -160,8 +153,8 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if params["wordnet"]:
-    payload["wordnet"], arrays = study.wordnet_section(MODEL, params["wordnet"], loaded)
+if params.wordnet is not None:
+    payload["wordnet"], arrays = study.wordnet_section(MODEL, params.wordnet, loaded)
     wn_block = payload["wordnet"]
     print(f"{wn_block['matched']:,} single-token lemmas; template {wn_block['template']!r}")
     print(tables.pos_mix_line(wn_block["pos_mix"]))
@@ -194,8 +187,8 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if params["weights"]:
-    payload["weights"] = study.weights_section(MODEL, params["weights"])
+if params.weights is not None:
+    payload["weights"] = study.weights_section(MODEL, params.weights)
     show_table(tables.weights_table(payload["weights"]))
     if payload["weights"]["init_spread"]:
         print()
@@ -212,8 +205,8 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if params["projection"]:
-    payload["projection"] = study.projection_section(MODEL, params["projection"])
+if params.projection is not None:
+    payload["projection"] = study.projection_section(MODEL, params.projection)
     show_table(tables.projection_table(payload["projection"]))
 else:
     print("projection section off")
@@ -222,7 +215,7 @@ else:
 # ## Figure
 
 # %%
-fig = plots.terrain_figure(f"terrain {params['run']}: {MODEL}", payload, arrays)
+fig = plots.terrain_figure(f"terrain {params.run}: {MODEL}", payload, arrays)
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %% [markdown]
@@ -231,7 +224,7 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 # %%
 payload["headline"] = study.headline(payload)
 payload["provenance"] = provenance(params, {"model": payload["model"]})
-print("saved", shown(write_json(RUN.results_file, payload)))
+print("saved", shown(RUN.save(payload)))  # checked against lib.terrain.layout first
 
 # %% [markdown]
 # ## What this run shows

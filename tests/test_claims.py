@@ -140,7 +140,7 @@ def test_every_result_names_an_existing_parameter_file(claim: claims.Claim) -> N
     profile, name = claim.result.split("/", 1)
     assert claim.parameters == f"parameters/{profile}/{name}.yaml"
     params = load_parameters(claim.parameters)
-    assert (params["profile"], result_name(params)) == (profile, name)
+    assert (params.profile, result_name(params)) == (profile, name)
     assert claim.field
 
 

@@ -14,7 +14,7 @@ import yaml
 from hang import HANG_S
 
 from lib import cluster
-from lib.params import load_parameters
+from lib.params import load_parameters, reference_runs
 from lib.paths import ROOT
 
 NODE = ("NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 "
@@ -138,7 +138,7 @@ def test_run_folder_holds_the_subset_only(tmp_path: Path) -> None:
     assert files == ["E11_tiny-mha.yaml", "E11_tiny-mqa.yaml"]
     # the linked file is the repository's own: same parameter_file as in a run from the root
     params = load_parameters(folder / "parameters" / "embedded" / "E11_tiny-mha.yaml")
-    assert params["parameter_file"] == "parameters/embedded/E11_tiny-mha.yaml"
+    assert params.parameter_file == "parameters/embedded/E11_tiny-mha.yaml"
     assert (folder / "lib" / "cluster.py").is_file()
     with pytest.raises(cluster.ClusterError, match="E11_nope"):
         cluster.prepare_run_folder(tmp_path / "other", ["E11_nope"])
@@ -148,9 +148,8 @@ def test_the_subset_is_closed_under_its_references() -> None:
     """Every run the subset's runs read is in the subset, so its graph runs on its own."""
     for name in cluster.SUBSET:
         params = load_parameters(ROOT / "parameters" / cluster.PROFILE / f"{name}.yaml")
-        for key in ("cross_scale", "mha_reference", "references"):
-            if params.get(key):
-                assert params[key]["run"] in cluster.SUBSET, (name, key)
+        for run in reference_runs(params):
+            assert run in cluster.SUBSET, (name, run)
 
 
 def _outputs(folder: Path, files: dict[str, str]) -> Path:
@@ -213,6 +212,7 @@ def test_running_pid_needs_a_live_process_of_that_program(tmp_path: Path) -> Non
     assert cluster.running_pid(pid_file, comm) is None
 
 
+@pytest.mark.integration
 def test_slurm_local_dry_run_is_the_subset_with_summary_and_report(tmp_path: Path) -> None:
     """The check's SLURM graph, planned without a cluster: the subset's notebook jobs, the
     summary and the report, each a SLURM job on the local partition, and nothing else."""

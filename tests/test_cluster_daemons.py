@@ -16,15 +16,17 @@ import pytest
 from lib import cluster
 from lib.paths import CACHE
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(p) for p in ("slurmctld", "slurmd", "munged", "sinfo")),
-    reason="slurm-wlm and munge are not installed: apt-get install -y slurm-wlm munge")
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def base() -> Iterator[Path]:
     """A cluster folder in the cache beside the real one's: munged wants every folder above its
-    socket searchable by all, which pytest's tmp folders are not."""
+    socket searchable by all, which pytest's tmp folders are not. Without the daemons (`make
+    test` installs them) the test fails saying what to install."""
+    if not all(shutil.which(p) for p in ("slurmctld", "slurmd", "munged", "sinfo")):
+        pytest.fail("slurm-wlm and munge are not installed: apt-get install -y slurm-wlm munge",
+                    pytrace=False)
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="slurm-test-", dir=CACHE) as folder:
         Path(folder).chmod(0o755)

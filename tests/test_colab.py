@@ -22,9 +22,11 @@ def _setup_cell(notebook: Path) -> str:
 
 def test_every_notebook_has_the_same_setup_cell() -> None:
     sources = {_setup_cell(nb) for nb in ordered_notebooks()}
-    assert len(sources) == 1 and "lib.colab" in sources.pop()
+    source = sources.pop()
+    assert not sources and "BSD_REPOSITORY_URL" in source and len(source.splitlines()) < 12
 
 
+@pytest.mark.integration
 def test_the_setup_cell_clones_once_and_survives_a_restart(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the cell as Colab would (in its working directory), twice: the second run is a
@@ -36,11 +38,9 @@ def test_the_setup_cell_clones_once_and_survives_a_restart(
     calls: list[list[str]] = []
     real_run = subprocess.run
 
-    def run(command: list[str], **kwargs):  # git really clones; lib.colab is recorded
+    def run(command: list[str], **kwargs):  # git really clones
         calls.append(command)
-        if command[:2] == ["git", "clone"]:
-            return real_run(command, **kwargs, capture_output=True)
-        return subprocess.CompletedProcess(command, 0)
+        return real_run(command, **kwargs, capture_output=True)
 
     monkeypatch.setattr(subprocess, "run", run)
     cell = _setup_cell(ROOT / "notebooks/E11.py")
@@ -48,10 +48,32 @@ def test_the_setup_cell_clones_once_and_survives_a_restart(
         monkeypatch.chdir(content)
         namespace: dict = {}
         exec(compile(cell, "setup", "exec"), namespace)
-        assert Path.cwd() == content / "repo" and namespace["ROOT"] == content / "repo"
-    clones = [c for c in calls if c[:2] == ["git", "clone"]]
-    assert len(clones) == 1 and (content / "repo/lib/__init__.py").is_file()
-    assert [c[1:] for c in calls if "lib.colab" in c] == [["-m", "lib.colab"]] * 2
+        assert Path.cwd() == content / "repo"
+    assert [c[:2] for c in calls] == [["git", "clone"]]
+    assert (content / "repo/lib/__init__.py").is_file()
+
+
+def test_the_setup_cell_does_nothing_off_colab(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a command"))
+    exec(compile(_setup_cell(ROOT / "notebooks/E08.py"), "setup", "exec"), {})
+    assert Path.cwd() == tmp_path and not list(tmp_path.iterdir())
+
+
+def test_start_installs_on_colab_once_per_call_and_stops_on_failure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one set-up call: a notebook's `start` runs `lib.colab` on Colab, and only there."""
+    from lib import notebook
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    codes = [0, 1]
+    monkeypatch.setattr(colab, "main", lambda: codes.pop(0))
+    run = notebook.start("parameters/embedded/E11_tiny-mha.yaml", "E11")
+    assert run.params.run == "tiny-mha" and codes == [1]
+    with pytest.raises(RuntimeError, match="Colab set-up failed"):
+        notebook.start("parameters/embedded/E11_tiny-mha.yaml", "E11")
 
 
 def test_colab_installs_once_per_requirements(tmp_path: Path,
@@ -75,6 +97,6 @@ def test_prepare_refuses_cuda_packages_unless_told_it_is_a_gpu_environment(
     monkeypatch.setattr(prepare, "installed_distributions",
                         lambda: [("torch", "2.9.1+cu126"), ("nvidia-cublas-cu12", "12.6")])
     monkeypatch.setattr(prepare, "_models", lambda check_only, rebuild: [])
-    monkeypatch.setattr(prepare, "_wordnet", lambda check_only: ("wordnet 3.0", "present", 0.0))
+    monkeypatch.setattr(prepare, "lines", dict)  # no line's own preparation (WordNet)
     assert prepare.main([]) == 1
     assert prepare.main(["--allow-cuda"]) == 0

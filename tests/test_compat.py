@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from hang import HANG_S
 
 from lib.paths import ROOT
@@ -16,6 +17,7 @@ def run_fresh(code: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration
 def test_vision_imports_work_after_import_lib() -> None:
     out = run_fresh(
         "import lib, torchvision, open_clip\n"
@@ -26,6 +28,7 @@ def test_vision_imports_work_after_import_lib() -> None:
     assert out.stdout.startswith("ok 0.28.0")
 
 
+@pytest.mark.integration
 def test_shim_is_idempotent() -> None:
     out = run_fresh(
         "import lib\n"

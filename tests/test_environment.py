@@ -83,6 +83,7 @@ def test_configure_sets_only_what_is_missing() -> None:
         assert Path(environ[key]).is_relative_to(CACHE), key
 
 
+@pytest.mark.integration
 def test_the_tools_themselves_resolve_their_state_inside_the_repository(tmp_path: Path) -> None:
     """Ask matplotlib, IPython, Jupyter, platformdirs and Snakemake where they would write, in a
     fresh interpreter that imports lib under an empty HOME."""
@@ -109,6 +110,7 @@ for p in (matplotlib.get_configdir(), matplotlib.get_cachedir(), get_ipython_dir
     assert list(home.iterdir()) == []
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_make_lab_starts_for_root_and_writes_nothing_in_home(tmp_path: Path) -> None:
     """`make lab` serves (as root too: containers run as root) and leaves an empty HOME empty."""

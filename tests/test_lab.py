@@ -16,6 +16,7 @@ from browser import HANG_S, headless_chromium, repository_copy, running_lab
 from lib.params import load_parameters
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_the_lab_opens_a_py_notebook_as_a_notebook_on_double_click(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,6 +66,7 @@ def test_the_lab_opens_a_py_notebook_as_a_notebook_on_double_click(
         assert {"notebooks", "parameters", "lib"} <= names(), names()
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

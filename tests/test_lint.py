@@ -17,6 +17,7 @@ from hang import HANG_S
 from lib.paths import ROOT
 
 
+@pytest.mark.integration
 def test_ruff_check_is_clean() -> None:
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.py"))
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "lib", "tests", "conftest.py",

@@ -150,6 +150,7 @@ def test_tiny_models_are_deterministic_and_instruct_differs() -> None:
     assert base.config.to_dict() == instruct.config.to_dict()
 
 
+@pytest.mark.integration
 def test_tiny_models_are_identical_across_processes() -> None:
     code = (
         "import sys; sys.path.insert(0, 'tests'); import lib; "

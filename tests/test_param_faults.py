@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lib.params import MAX_PAIRS, MAX_SIMPLICES, WORDNET_LEMMAS, ParameterError, load_parameters
-from lib.terrain.parameters import MAX_PAIRWISE_ROWS, WORDNET_SYNSETS
+from lib.params import ParameterError, load_parameters
 
 TERRAIN = {"experiment": "terrain", "run": "x", "profile": "embedded", "model": "tiny/t5"}
 MODULATOR = {"experiment": "modulator", "run": "x", "profile": "embedded", "model": "tiny/t5"}
@@ -61,79 +60,12 @@ def test_learning_rates_lie_in_a_sane_range(tmp_path: Path, keys: dict, expected
     assert expected in _error(tmp_path, MODULATOR | keys)
 
 
-# ----------------------------------------------------------------------------- terrain
-
-
-def test_thresholds_must_hold_the_q_sparsity_threshold(tmp_path: Path) -> None:
-    message = _error(tmp_path, TERRAIN | {"weights": {"thresholds": [1e-4, 1e-3, 1e-2]}})
-    assert "weights.thresholds: must include 0.1 (the \"Q sparsity\" share" in message
-
-
-def test_trained_false_needs_the_init_baseline(tmp_path: Path) -> None:
-    message = _error(tmp_path, TERRAIN | {"weights": {"trained": False}})
-    assert ("weights: trained: false with init_baseline: false measures nothing: set "
-            "init_baseline: true") in message
-
-
-@pytest.mark.parametrize("section", ["wordnet", "stability"])
-def test_n_rel_below_three_is_refused(tmp_path: Path, section: str) -> None:
-    block = {"n_rel": 2} if section == "wordnet" else {"stability": {"n_rel": 2}}
-    key = "wordnet.n_rel" if section == "wordnet" else "wordnet.stability.n_rel"
-    message = _error(tmp_path, TERRAIN | {"wordnet": block})
-    assert f"{key}: 2 is below the minimum 3 (2 lemmas give at most one WordNet similarity" \
-        in message
+# ---------------------------------------------------------------------------- modulator
 
 
 def test_modulator_n_rel_below_three_is_refused(tmp_path: Path) -> None:
     message = _error(tmp_path, MODULATOR | {"evaluation": {"n_rel": 2}})
     assert "evaluation.n_rel: 2 is below the minimum 3" in message
-
-
-@pytest.mark.parametrize("model", ["random/tiny/t5", "random/google-t5/t5-small"])
-def test_random_models_are_refused_in_terrain(tmp_path: Path, model: str) -> None:
-    inner = model.removeprefix("random/")
-    message = _error(tmp_path, TERRAIN | {"model": model, "weights": {}})
-    assert (f"model: {model} is an architecture at random initialization, which terrain does not "
-            f"measure (it reads real weights): use {inner} itself") in message
-    message = _error(tmp_path, TERRAIN | {"projection": {"source": model}})
-    assert f"projection.source: {model} is an architecture at random initialization" in message
-
-
-@pytest.mark.parametrize("keys, expected", [
-    ({"embedding": {"n_simplices": 10**10}},
-     f"embedding.n_simplices: 10,000,000,000 is above the maximum {MAX_SIMPLICES:,}"),
-    ({"wordnet": {"n_pairs": 10**12}},
-     f"wordnet.n_pairs: 1,000,000,000,000 is above the maximum {MAX_PAIRS:,}"),
-    ({"wordnet": {"stability": {"n_pairs": 10**12}}},
-     f"wordnet.stability.n_pairs: 1,000,000,000,000 is above the maximum {MAX_PAIRS:,}"),
-    ({"wordnet": {"n_rel": 10**6}},
-     f"wordnet.n_rel: 1,000,000 is above the maximum {WORDNET_LEMMAS:,} (the distinct lemma "
-     "names of WordNet 3.0"),
-    ({"wordnet": {"stability": {"n_chains": 10**6}}},
-     f"wordnet.stability.n_chains: 1,000,000 is above the maximum {WORDNET_SYNSETS:,}"),
-    ({"wordnet": {"stability": {"n_seeds": 10**9}}},
-     "wordnet.stability.n_seeds: 1,000,000,000 is above the maximum 1,000"),
-    ({"embedding": {"n_cosine": 10**6}},
-     f"embedding.n_cosine: 1,000,000 is above the maximum {MAX_PAIRWISE_ROWS:,} (all n(n-1)/2"),
-    ({"embedding": {"n_pca": 10**9}}, "embedding.n_pca: 1,000,000,000 is above the maximum"),
-    ({"projection": {"source": "tiny/t5", "n_test": 1}},
-     "projection.n_test: 1 is below the minimum 2"),
-])
-def test_absurd_terrain_sizes_are_refused(tmp_path: Path, keys: dict, expected: str) -> None:
-    assert expected in _error(tmp_path, TERRAIN | keys)
-
-
-def test_the_seeds_sizes_still_load(tmp_path: Path) -> None:
-    path = tmp_path / "parameters" / "embedded" / "terrain_x.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(TERRAIN | {"embedding": {}, "wordnet": {"stability": {}},
-                                              "weights": {"trained": False,
-                                                          "init_baseline": True}}))
-    params = load_parameters(path, "terrain")
-    assert params["wordnet"]["n_pairs"] == 500_000 and params["embedding"]["n_simplices"] == 1000
-
-
-# ---------------------------------------------------------------------------- modulator
 
 
 @pytest.mark.parametrize("max_items, n_anchor", [(600, 600), (602, 600)])

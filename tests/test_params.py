@@ -75,14 +75,15 @@ def test_paper_falcon_and_phi_load_with_native_classes() -> None:
     checked = 0
     for path in files:
         params = load_parameters(path)
-        names = [params.get("base"), params.get("instruct")]
-        names += [m["name"] for m in params.get("models", [])]
+        names = [getattr(params, "base", None), getattr(params, "instruct", None)]
+        names += [m.name for m in getattr(params, "models", [])]
         if any(n and ("falcon" in n.lower() or "phi" in n.lower()) for n in names):
-            assert params["trust_remote_code"] is False, path
+            assert params.trust_remote_code is False, path
             checked += 1
     assert checked == 4  # Falcon-7B, Falcon-40B, the Phi ladder, the Phi-3 references
 
 
+@pytest.mark.integration
 def test_validating_every_file_loads_no_transformers() -> None:
     """Validation is cheap by construction: a fresh interpreter validates every file without
     importing transformers (its import alone is seconds); `make bench` is where time is measured."""
@@ -130,7 +131,7 @@ def test_ladder_entries_keep_only_the_keys_given(tmp_path: Path) -> None:
 
 def test_overrides_apply_last_and_are_recorded(tmp_path: Path) -> None:
     params = load_parameters(_write(tmp_path, E11_MIN), "E11", {"seeds": [7]})
-    assert params["seeds"] == [7] and params["parameter_overrides"] == {"seeds": [7]}
+    assert params.seeds == [7] and params.parameter_overrides == {"seeds": [7]}
 
 
 def test_choices_are_the_owning_modules_constants(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -11,7 +10,6 @@ from sealed import write_sealed
 
 from lib import checks, claims, report, results
 from lib.attention import summary
-from lib.terrain import report as terrain_report
 
 
 def claim_payload(claim: claims.Claim, value) -> dict:
@@ -52,93 +50,7 @@ def test_a_null_regenerated_value_is_undefined_and_prints_na(folders: Path, stor
     assert "1 undefined (n/a)" in text
 
 
-def test_report_shows_the_comparisons_across_entropy_modes(folders: Path) -> None:
-    mismatch = {"this_run": "padded", "reference": "masked", "reference_run": "E11_tiny-mha"}
-    rows = [{"label": "E11-T tiny-gqa", "result": "results/embedded/E11-T_tiny-gqa.json",
-             "kind": "GQA", "base_si": 0.9, "base_ci": [0.8, 1.0], "instruct_si": None,
-             "instruct_ci": None, "delta_si": None, "delta_ci": [None, None],
-             "delta_ci_excludes_zero": False, "verdict": "C_REFUTED", "verdict_reason": "",
-             "mode_mismatch": [mismatch]}]
-    path = results.write_json(results.results_path("embedded", "summary"),
-                              {"profile": "embedded", "rows": rows})
-    report.write_report([path])
-    text = (folders / "results" / "REPORT.md").read_text()
-    assert ("## Comparisons across entropy modes" in text
-            and "- E11-T tiny-gqa (results/embedded/E11-T_tiny-gqa.json): entropy modes differ: "
-                "padded vs masked (E11_tiny-mha)" in text)
-    assert "| E11-T tiny-gqa | GQA | 0.9000 [0.8000, 1.0000] | n/a [n/a, n/a] |" in text
-    machine = json.loads((folders / "results" / "report.json").read_text())
-    assert machine["mode_mismatches"] == [
-        "- E11-T tiny-gqa (results/embedded/E11-T_tiny-gqa.json): entropy modes differ: padded "
-        "vs masked (E11_tiny-mha)"]
-    rows[0]["mode_mismatch"] = []
-    assert "across entropy modes" not in report.render([], {}, {"summary": {"rows": rows}})
-
-
-def test_report_shows_each_pairs_controls(folders: Path) -> None:
-    sink = {"point": 0.25, "low": 0.2, "high": 0.3, "reason": None}
-    undefined = {"point": None, "low": None, "high": None, "reason": "one KV group (MQA)"}
-    row = {"label": "E11 tiny-mqa", "result": "results/embedded/E11_tiny-mqa.json",
-           "kind": "MQA", "base_si": 0.9, "base_ci": [0.8, 1.0], "instruct_si": 0.9,
-           "instruct_ci": [0.8, 1.0], "delta_si": 0.0, "delta_ci": [-0.1, 0.1],
-           "delta_ci_excludes_zero": False, "verdict": "C_REFUTED", "verdict_reason": "",
-           "mode_mismatch": [],
-           "controls": {"num_kv_heads": 1, "figures": [
-               {"control": "Group SI (among KV groups)", "base": undefined,
-                "instruct": undefined, "delta": undefined},
-               {"control": "Attention-sink share (first token)", "base": sink,
-                "instruct": sink, "delta": {**sink, "point": 0.0, "low": -0.01,
-                                            "high": 0.01},
-                "null": {**sink, "point": 0.125, "low": 0.1, "high": 0.15}}]}}
-    text = report.render([], {}, {"summary": {"rows": [row]}})
-    assert "### Architecture controls of each pair" in text
-    assert ("| E11 tiny-mqa | MQA | 1 | Group SI (among KV groups) | n/a | n/a | n/a | n/a | "
-            "one KV group (MQA) |") in text  # a figure without a null side: n/a there
-    assert ("| E11 tiny-mqa | MQA | 1 | Attention-sink share (first token) | "
-            "0.2500 [0.2000, 0.3000] | 0.2500 [0.2000, 0.3000] | +0.0000 [-0.0100, +0.0100] | "
-            "0.1250 [0.1000, 0.1500] |" in text)
-    row["controls"] = None  # a summary written before the controls: no section
-    assert "Architecture controls" not in report.render([], {}, {"summary": {"rows": [row]}})
-
-
-def test_report_shows_each_e08_si_against_the_permutation_null(folders: Path) -> None:
-    def model(name: str, source: str, si: float, p: float | None) -> dict:
-        null = {"point": si, "null_mean": 0.45, "low": 0.4, "high": 0.5, "p": p, "reason": None}
-        return {"display": name, "specialization_index": si, "si_ci": [si - 0.05, si + 0.05],
-                "model": {"name": name, "source": source,
-                          "architecture": {"attention_kind": "MHA"}},
-                "controls": {"head_permutation": {"n_permutations": 1000, "seed": 0, "ci": 0.95,
-                                                  "si": null}}}
-
-    payload = {"experiment": "E08", "methodology": {"num_prompts": 10,
-                                                    "bootstrap": {"n": 1000, "ci": 0.95}},
-               "models": {"a": model("MiniLM", "embedded", 0.47, 0.667),
-                          "b": model("tiny Phi", "tiny", 0.87, None)}}
-    text = report.render([], {"embedded/E08_x": payload})
-    assert "## E08: each model's SI against the head-permutation null" in text
-    assert ("| embedded/E08_x | MiniLM | MHA | 0.4700 [0.4200, 0.5200] | "
-            "0.4500 [0.4000, 0.5000] | 0.667 | 10 prompts, 1000 resamples, percentile 95% | "
-            "real |") in text
-    assert ("| embedded/E08_x | tiny Phi | MHA | 0.8700 [0.8200, 0.9200] | n/a | n/a | "
-            "10 prompts, 1000 resamples, percentile 95% | random-init stand-in (tests the "
-            "pipeline) |") in text
-    assert "shuffled independently for a delta" not in text  # E08 has no pair
-    assert "1000 permutations, seed 0, 95% interval." in text
-    assert "E08: each model" not in report.render([], {})
-
-
-def test_report_states_both_collapse_rules_and_the_mistral_resolution(folders: Path) -> None:
-    row = {"label": "E11 tiny-mha", "result": "results/embedded/E11_tiny-mha.json",
-           "kind": "MHA", "base_si": 0.9, "base_ci": [0.8, 1.0], "instruct_si": 0.9,
-           "instruct_ci": [0.8, 1.0], "delta_si": 0.0, "delta_ci": [-0.1, 0.1],
-           "delta_ci_excludes_zero": False, "verdict": "NOT_RESOLVED",
-           "verdict_seed_rule": "C_REFUTED", "verdict_reason": "", "mode_mismatch": [],
-           "stand_in": True,
-           "bootstrap": {"n_prompts": 10, "n_boot": 1000, "seed": 0, "ci": 0.95}}
-    text = report.render([], {}, {"summary": {"rows": [row]}})
-    assert "| no | n/a | NOT_RESOLVED | - | C_REFUTED | 10 prompts, 1000 resamples |" in text
-    assert "Intervals: percentile bootstrap over prompts" in text
-    assert "Verdict (corrected): two independent signs" in text
+def test_report_states_the_mistral_resolution() -> None:
     relative = claims.CLAIMS_BY_ID["mistral7b.delta_si_relative"]
     absolute = claims.CLAIMS_BY_ID["mistral7b.delta_si"]
     base = claims.CLAIMS_BY_ID["mistral7b.base_si"]
@@ -406,58 +318,6 @@ def test_the_report_opens_with_what_the_runs_show_and_cannot_show() -> None:
             "12 prompts, 500 resamples |") in text
     assert ("- SmolLM2: SI 0.470, null mean 0.450 (excess +0.020, null sd 0.030, p = 0.500): a "
             "typical draw of its null.") in text
-
-
-def test_the_report_shows_the_calibration_of_the_collapse_rules(folders: Path) -> None:
-    """calibration.json (rule -> null pairs, false-positive rate, power) as a table in the
-    report, with its figure, and its rules in report.json."""
-    import numpy as np
-
-    from lib.attention import calibration
-
-    rng = np.random.default_rng(0)
-    per_prompt = 0.5 + rng.normal(0, 0.05, (6, 1, 4, 6)) + rng.normal(0, 0.01, (6, 5, 4, 6))
-    block = calibration.calibrate(per_prompt, 100, 0, 0.95, fractions=(0.9,))
-    seed_null = write_sealed(folders / "results/embedded/seed_null/E11_tiny-mha.json",
-                             {"run": "E11_tiny-mha", "architecture": "random/tiny/mistral-mha",
-                              "protocol": {"entropy_mode": "masked"}, "n_models": 6,
-                              "reduction": "none", "calibration": block})
-    merged = calibration.merge("embedded", [seed_null])
-    path = results.write_json(folders / "results/embedded/calibration.json", merged)
-    report.write_report([path])
-    text = (folders / "results" / "REPORT.md").read_text()
-    assert "## Calibration of the collapse rules on null pairs" in text
-    assert "![calibration](../figures/embedded/calibration.png)" in text
-    for rule, r in merged["rules"].items():
-        assert f"- `{rule}` ({r['what']}): {r['n_null_pairs']} null pairs" in text
-    machine = json.loads((folders / "results" / "report.json").read_text())
-    assert machine["calibration"] == merged["rules"]
-
-
-def test_the_terrain_table_shows_the_confound_and_names_each_reference() -> None:
-    def run(name: str, reference: str, wordnet: dict | None) -> dict:
-        return {"experiment": "terrain", "run": name, "model": {"name": f"embedded/{name}"},
-                "headline": {}, "wordnet": wordnet,
-                "embedding": {"spectrum": {"pr_over_dim": 0.5},
-                              "init_spread": {"quantities": {"spectrum/pr_over_dim": _spread(
-                                  [0.98, 0.99, 0.985, 0.987, 0.983])}},
-                              "pentachora": {"cv": 0.3, "reference_cv": 0.07,
-                                             "reference": reference}}}
-
-    wordnet = {"baselines": {"noun_only": {"pearson": 0.31, "n_pairs": 2000}},
-               "effects": {"B10": {"fake_root_share": 0.6}}}
-    lines = terrain_report.terrain_lines({
-        "embedded/terrain_a": run("a", "isotropic Gaussian, sigma = global std of E", wordnet),
-        "embedded/terrain_b": run("b", "per-dimension Gaussian, sigma_j = std of dimension j",
-                                  None)})
-    head = next(x for x in lines if x.startswith("| run |"))
-    assert "| encoder Pearson, noun pairs only | pairs through the fake root |" in head
-    a = next(x for x in lines if x.startswith("| a |"))
-    b = next(x for x in lines if x.startswith("| b |"))
-    assert "| 0.31 (2,000 pairs) | 60% |" in a and "| - | - |" in b
-    assert "0.3 (isotropic reference 0.07)" in a and "0.3 (per-dimension reference 0.07)" in b
-    assert "0.5 (init 0.985, 5 seeds)" in a
-    assert a.count("|") == head.count("|") == b.count("|")
 
 
 def test_a_run_says_which_claims_random_weights_pass_too() -> None:

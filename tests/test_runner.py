@@ -70,6 +70,7 @@ def outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.integration
 def test_only_a_workflow_run_writes_the_workflow_folders(outputs: Path, monkeypatch) -> None:
     monkeypatch.delenv(results.WORKFLOW_RUN, raising=False)  # JupyterLab, papermill, nbconvert
     scratch = outputs / "results" / "scratch" / "embedded" / "E11_x.json"
@@ -124,6 +125,7 @@ def test_overrides_that_are_not_a_literal_dict_are_refused_in_one_line(tmp_path:
         default_overrides(jupytext.read(_notebook(tmp_path, '{"seeds": [4')))
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_runner_with_overrides_writes_scratch_and_keeps_the_workflow_result(
         outputs: Path) -> None:
@@ -142,6 +144,7 @@ def test_runner_with_overrides_writes_scratch_and_keeps_the_workflow_result(
     assert os.environ.get(results.WORKFLOW_RUN) == "1"  # the session's value is restored
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("edited", ['{"max_length": 64}', '{"max_length": 64'],
                          ids=["overrides", "half-typed"])
@@ -166,12 +169,14 @@ def test_a_workflow_job_ignores_overrides_left_in_the_parameters_cell(
     assert executed.cells[0].source == WORKFLOW_PARAMETERS_CELL
 
 
+@pytest.mark.integration
 def test_a_workflow_job_refuses_explicit_overrides(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="a workflow run takes no --overrides"):
         run_notebook(_notebook(tmp_path), TINY, tmp_path / "out.ipynb",
                      overrides={"max_length": 64}, workflow=True)
 
 
+@pytest.mark.integration
 def test_the_snakefile_runs_notebooks_as_workflow_jobs() -> None:
     assert "lib.runner" in (paths.ROOT / "Snakefile").read_text()
     assert "--workflow" in (paths.ROOT / "Snakefile").read_text()
@@ -192,6 +197,7 @@ def test_runner_prints_a_bad_parameter_file_in_one_line(tmp_path: Path, capsys) 
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.integration
 def test_runner_overrides_must_be_a_mapping(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["notebooks/E11.py", TINY, "--output", "x.ipynb", "--overrides", "[42]"])
@@ -221,6 +227,7 @@ def test_tests_run_against_an_empty_private_results_folder() -> None:
     assert os.environ["BSD_RESULTS_DIR"] == str(paths.RESULTS)  # the nbval kernels inherit it
 
 
+@pytest.mark.integration
 def test_run_folders_live_under_the_repository_cache_and_go_away() -> None:
     from jupyter_client.manager import AsyncKernelManager
 
@@ -235,6 +242,7 @@ def test_run_folders_live_under_the_repository_cache_and_go_away() -> None:
     assert not folder.exists()
 
 
+@pytest.mark.integration
 def test_stale_run_folders_of_dead_runs_on_this_host_are_removed(tmp_path: Path) -> None:
     from lib.runner import clean_stale_run_folders
 
@@ -265,6 +273,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_killed_runner_leaves_nothing_in_tmp_and_the_next_run_cleans_up(tmp_path: Path) -> None:
     """SIGKILL the runner while its kernel runs: /tmp (here a private TMPDIR) holds nothing; the

@@ -216,6 +216,7 @@ def crawl(driver, base: str, seen: list[tuple[str, int]]) -> list[str]:  # type:
     return problems
 
 
+@pytest.mark.integration
 def test_site_loads_in_headless_chromium(sources: dict, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     site = tmp_path / "site"

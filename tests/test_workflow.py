@@ -23,6 +23,7 @@ from lib.runner import NotebookFailed, run_notebook
 from lib.workflow import clean_snakemake_tmp, snakemake_pids
 
 
+@pytest.mark.integration
 def test_failing_notebook_names_cell_and_parameter_file(tmp_path: Path) -> None:
     notebook = tmp_path / "E11.py"
     notebook.write_text(
@@ -39,6 +40,7 @@ def test_failing_notebook_names_cell_and_parameter_file(tmp_path: Path) -> None:
     assert output.with_name("E11.ipynb.failed").exists()
 
 
+@pytest.mark.integration
 def test_runner_refuses_a_parameter_file_for_another_notebook(tmp_path: Path) -> None:
     from lib.params import ParameterError
 
@@ -73,6 +75,7 @@ def _inputs(block: str) -> list[str]:
     return line.split("input:", 1)[1].strip().split(", ")
 
 
+@pytest.mark.integration
 def test_paper_dry_run_lists_the_whole_graph() -> None:
     text = _dry_run("paper")
     for path in sorted((ROOT / "parameters" / "paper").glob("*.yaml")):
@@ -80,6 +83,7 @@ def test_paper_dry_run_lists_the_whole_graph() -> None:
     assert "rule summary" in text and "rule report" in text
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("run, reads", [
     ("E11-T_llama-3.1-8b", "E11_mistral-7b"),
     ("E11_falcon-40b", "E11_falcon-7b"),
@@ -89,6 +93,7 @@ def test_reference_runs_are_edges_of_the_graph(run: str, reads: str) -> None:
     assert f"results/paper/{reads}.json" in _inputs(_job("paper", "notebook", run))
 
 
+@pytest.mark.integration
 def test_slurm_profile_asks_a_gpu_sized_for_each_paper_run() -> None:
     # each job's block ends where the next rule's begins (`rule all`, last in any order, has gpu=1)
     parts = re.split(r"^rule (\w+):$", _dry_run("slurm"), flags=re.M)
@@ -107,6 +112,7 @@ def test_slurm_profile_asks_a_gpu_sized_for_each_paper_run() -> None:
 # --------------------------------------------------------------------------- inputs of each job
 
 
+@pytest.mark.integration
 def test_notebook_jobs_depend_on_the_lib_files_their_notebook_imports() -> None:
     """Editing bench.py re-plans no notebook job; editing entropy.py re-plans every one."""
     for name in ("E11_tiny-mqa", "E11-T_tiny-gqa", "E08_embedded-ladder"):
@@ -119,6 +125,7 @@ def test_notebook_jobs_depend_on_the_lib_files_their_notebook_imports() -> None:
         assert Path("lib/attention/bench.py") not in deps, notebook.name
 
 
+@pytest.mark.integration
 def test_dependencies_cover_what_the_notebook_imports_at_run_time() -> None:
     """Cross-check with Python itself: the lib modules a fresh interpreter loads for the
     notebook's import statements are all among the ast-computed dependencies."""
@@ -161,6 +168,7 @@ def test_relative_imports_and_packages_are_resolved(tmp_path: Path) -> None:
         imported_names("from . import q")
 
 
+@pytest.mark.integration
 def test_snakefile_validates_every_parameter_file_in_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "parameters" / "embedded"
     folder.mkdir(parents=True)
@@ -174,6 +182,7 @@ def test_snakefile_validates_every_parameter_file_in_one_line(tmp_path: Path) ->
     assert "gpus" in lines[-1] and "Traceback" not in out.stderr
 
 
+@pytest.mark.integration
 def test_summary_and_report_read_exactly_their_input_files() -> None:
     summary = _job("embedded", "summary")
     attention = sorted(f"results/embedded/{p.stem}.json"
@@ -277,6 +286,7 @@ def test_report_checks_claims_against_its_input_files_only(folders: Path) -> Non
 # --------------------------------------------------------------------------- the lock
 
 
+@pytest.mark.integration
 def test_lock_release_looks_only_at_this_folders_snakemake(tmp_path: Path) -> None:
     """A Snakemake working elsewhere on the machine does not block (or count for) this folder."""
     fake = tmp_path / "bin" / "snakemake"
@@ -302,6 +312,7 @@ def test_lock_release_looks_only_at_this_folders_snakemake(tmp_path: Path) -> No
         process.wait()
 
 
+@pytest.mark.integration
 def test_a_killed_snakemakes_temporary_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
     """Snakemake makes its temporary folder (`snakemake*`) in TMPDIR when it starts; killed
     (SIGKILL) it leaves it. `make reproduce` points TMPDIR at .cache/tmp/ and, with no
@@ -328,3 +339,14 @@ def test_a_killed_snakemakes_temporary_folder_is_removed_by_the_next_run(tmp_pat
     assert [p.name for p in tmp.iterdir()] == ["not-snakemakes"]
     dry = subprocess.run(["make", "-n", "reproduce"], cwd=ROOT, capture_output=True, text=True)
     assert "TMPDIR=" in dry.stdout and "/.cache/tmp" in dry.stdout
+
+
+def test_a_hook_string_counts_as_an_import(tmp_path: Path) -> None:
+    """`lib.lines` imports a hook's module on first use: a job depends on it as on an import."""
+    (tmp_path / "lib" / "a").mkdir(parents=True)
+    for name in ("lib/__init__.py", "lib/a/__init__.py", "lib/a/b.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "lib" / "a" / "line.py").write_text('HOOKS = {"x": "lib.a.b:function"}\n')
+    (tmp_path / "nb.py").write_text("import lib.a.line\n")
+    assert {str(p) for p in lib_dependencies("nb.py", root=tmp_path)} == {
+        "lib/__init__.py", "lib/a/__init__.py", "lib/a/line.py", "lib/a/b.py"}

@@ -41,6 +41,9 @@ from lib.attention.entropy import (
 from lib.attention.prompts import load_prompts
 from lib.bench import row
 from lib.memory import PeakRSS
+from lib.models import free_model, load_model
+from lib.models.embedded import is_built
+from lib.models.tiny import byte_tokenizer
 
 EMBEDDED_NAME = "embedded/smollm2-135m-instruct"
 SMOLLM2_SHAPE = {
@@ -80,7 +83,7 @@ def reference_prompt_entropies(
     mode: str = "masked",
 ) -> np.ndarray:
     """The seeds' loop (seed 000 masked, seed 002 padded, seed 003 unpadded), kept as reference."""
-    from scipy.stats import entropy as scipy_entropy
+    from scipy.stats import entropy as scipy_entropy  # scipy: only the seeds' reference loop
 
     num_layers, num_heads = patterns[0].shape[:2]
     out = np.zeros((len(patterns), num_layers, num_heads))
@@ -160,14 +163,12 @@ def bench_kernel(
 
 def toy_tokenizer():
     """The registry's byte-level tokenizer, one token per byte (ids fit a 300-token vocab)."""
-    from lib.models.tiny import byte_tokenizer
-
     return byte_tokenizer("plain")
 
 
 def llama_model(shape: dict, seed: int = 0) -> torch.nn.Module:
     """A randomly initialized Llama (eager attention, float32, eval) of the given shape."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM  # transformers: only a random model
 
     config = LlamaConfig(**shape, tie_word_embeddings=True, attn_implementation="eager")
     with torch.random.fork_rng(devices=[]):
@@ -182,9 +183,6 @@ def bench_model(quick: bool) -> tuple[torch.nn.Module, object, str]:
     if quick:
         return llama_model(TINY_SHAPE), toy_tokenizer(), "random tiny Llama (4 layers, 8 heads)"
     try:
-        from lib.models import load_model
-        from lib.models.embedded import is_built
-
         if is_built(EMBEDDED_NAME):
             loaded = load_model(EMBEDDED_NAME, dtype="float32")
             return loaded.model, loaded.tokenizer, f"{EMBEDDED_NAME} (real weights, float32)"
@@ -329,8 +327,6 @@ def bench_rehearsal(prompts: Sequence[str], tokens: int,
                     models: Sequence[tuple[str, str]] = REHEARSAL) -> list[dict]:
     """Time and peak RSS of `measure_entropies` on each (model, entropy mode) of `models`
     (bfloat16), after a short warm-up pass; the attention sizes are for bfloat16 weights."""
-    from lib.models import free_model, load_model
-
     rows = []
     for name, mode in models:
         start = time.perf_counter()

@@ -37,16 +37,31 @@ from typing import Any
 
 import numpy as np
 
-from lib.attention.seednull import METRICS, SCALES, on_scale, spread
+from lib.attention.parameters import PairParameters
+from lib.attention.prompts import load_prompts
+from lib.attention.seednull import METRICS, SCALES, init_architecture, on_scale, spread
 from lib.attention.stats import resample_weights, resampled
+from lib.attention.study import init_block, measure_init_seeds
+from lib.attention.tables import calibration_table
 from lib.attention.verdicts import (
     NOT_RESOLVED,
     SEED_NULL_ALPHA,
     territorial_collapse,
 )
 from lib.integrity import check_result, refusal_line
-from lib.results import to_jsonable
+from lib.notebook import check_workflow_file
+from lib.params import load_parameters, result_name
+from lib.paths import RESULTS
+from lib.results import (
+    output_folder,
+    pop_measurements,
+    provenance,
+    save_figure,
+    to_jsonable,
+    write_json,
+)
 from lib.stats.intervals import percentile_interval
+from lib.threads import fix_threads
 
 RULES = {  # key -> what it is
     "seed_null": "corrected: bootstrap interval excludes 0 and outside the seed null (Holm)",
@@ -169,55 +184,48 @@ def calibrate(per_prompt: np.ndarray, n_boot: int, seed: int, ci: float,
 # --------------------------------------------------------------------------- the run's seed null
 
 
-def protocol(params: Mapping[str, Any]) -> dict[str, Any]:
+def protocol(params: PairParameters) -> dict[str, Any]:
     """What a seed null depends on: the architecture and the run's measurement protocol."""
-    from lib.attention.seednull import init_architecture
-
-    return {"architecture": init_architecture(params["base"]),
-            "entropy_mode": params["entropy_mode"], "dtype": params["dtype"],
-            "max_length": params["max_length"], "prompt_set": params["prompt_set"],
-            "use_chat_template": params["use_chat_template"],
-            "random_max_parameters": params["random_max_parameters"],
-            "seed_null": dict(params["seed_null"]), "bootstrap": dict(params["bootstrap"])}
+    return {"architecture": init_architecture(params.base),
+            "entropy_mode": params.entropy_mode, "dtype": params.dtype,
+            "max_length": params.max_length, "prompt_set": params.prompt_set,
+            "use_chat_template": params.use_chat_template,
+            "random_max_parameters": params.random_max_parameters,
+            "seed_null": params.seed_null.model_dump(), "bootstrap": params.bootstrap.model_dump()}
 
 
 def seed_null_path(profile: str, name: str, root: Path | None = None) -> Path:
     """Where the workflow keeps run `name`'s seed null: results/<profile>/seed_null/<name>.json."""
-    from lib.paths import RESULTS
-
     return (root or RESULTS) / profile / SEED_NULL_DIR / f"{name}.json"
 
 
-def measure_seed_null(params: dict[str, Any], prompts: Sequence[str]) -> dict[str, Any]:
+def measure_seed_null(params: PairParameters, prompts: Sequence[str]) -> dict[str, Any]:
     """The seed null of a pair run (its base model's architecture, `protocol(params)`): per
     entropy mode the seed-null block, and the calibration of the protocol mode."""
-    from lib.attention.study import init_block, measure_init_seeds
-
-    init = measure_init_seeds(params, params["base"], prompts)
-    boot = params["bootstrap"]
+    init = measure_init_seeds(params, params.base, prompts)
+    boot = params.bootstrap
     start = time.perf_counter()
-    calibration = calibrate(init.per_prompt[params["entropy_mode"]], boot["n"], boot["seed"],
-                            boot["ci"], params["seed_null"]["alpha"])
+    calibration = calibrate(init.per_prompt[params.entropy_mode], boot.n, boot.seed, boot.ci,
+                            params.seed_null.alpha)
     timings = {"measure_s": init.timings["measure_s"],
                "calibrate_s": time.perf_counter() - start}
     modes = {mode: {k: v for k, v in init_block(init, mode).items()
                     if k in METRICS} for mode in init.per_prompt}
-    return {"run": f"{params['experiment']}_{params['run']}", "profile": params["profile"],
+    return {"run": result_name(params), "profile": params.profile,
             "protocol": protocol(params), "architecture": init.architecture,
             "seeds": init.seeds, "n_models": len(init.seeds),
             "reduction": init.record.get("reduction"), "model": init.record, "modes": modes,
             "calibration": calibration, "timings": timings}
 
 
-def seed_null_for_run(params: dict[str, Any], prompts: Sequence[str]) -> dict[str, Any]:
+def seed_null_for_run(params: PairParameters, prompts: Sequence[str]) -> dict[str, Any]:
     """The seed null a pair run's verdict reads: the workflow's file
     (results/<profile>/seed_null/<run>.json, made by `seed-null`, its own job) when its
     protocol is this run's; else measured here, the same way (an interactive run, one with
     overrides, or a workflow without that job: the same numbers, at the cost of the
     measurement). `source` says which."""
-    name = f"{params['experiment']}_{params['run']}"
-    path = seed_null_path(params["profile"], name)
-    where = f"results/{params['profile']}/{SEED_NULL_DIR}/{path.name}"
+    path = seed_null_path(params.profile, result_name(params))
+    where = f"results/{params.profile}/{SEED_NULL_DIR}/{path.name}"
     check = check_result(path)
     if check.ok:
         stored = json.loads(path.read_text())
@@ -235,22 +243,16 @@ def seed_null_for_run(params: dict[str, Any], prompts: Sequence[str]) -> dict[st
 
 def write_seed_null(parameter_file: str) -> Path:
     """The `seed-null` command: measure and write a pair run's seed null and calibration."""
-    from lib.attention.prompts import load_prompts
-    from lib.notebook import check_workflow_file
-    from lib.params import load_parameters, result_name
-    from lib.results import RESULTS, output_folder, pop_measurements, provenance, write_json
-    from lib.threads import fix_threads
-
     params = load_parameters(parameter_file)
     check_workflow_file(params)
-    if params["experiment"] not in ("E11", "E11-T"):
+    if not isinstance(params, PairParameters):
         raise ValueError(f"{parameter_file}: a seed null belongs to a pair run (E11, E11-T), "
-                         f"not {params['experiment']}")
-    fix_threads(params["threads"])
-    block = measure_seed_null(params, load_prompts(params["prompt_set"]))
+                         f"not {params.experiment}")
+    fix_threads(params.threads)
+    block = measure_seed_null(params, load_prompts(params.prompt_set))
     timings = pop_measurements(block, ("timings",))
     block["provenance"] = provenance(params, {"init": block["model"]}, entry=ENTRY)
-    path = output_folder(RESULTS, params["profile"]) / SEED_NULL_DIR / \
+    path = output_folder(RESULTS, params.profile) / SEED_NULL_DIR / \
         f"{result_name(params)}.json"
     write_json(path, block)
     print(f"{path}: {block['n_models']} init seeds of {block['architecture']} "
@@ -299,8 +301,7 @@ def merge(profile: str, files: Sequence[str | Path]) -> dict[str, Any]:
 
 def write_merged(profile: str, files: Sequence[str | Path]) -> Path:
     """The `merge` command: results/<profile>/calibration.json and its figure."""
-    from lib.attention.plots import calibration_figure
-    from lib.results import RESULTS, output_folder, save_figure, write_json
+    from lib.attention.plots import calibration_figure  # matplotlib: only for this figure
 
     payload = merge(profile, files)
     path = write_json(output_folder(RESULTS, profile) / "calibration.json", payload)
@@ -313,8 +314,6 @@ def write_merged(profile: str, files: Sequence[str | Path]) -> Path:
 def report_lines(payload: Mapping[str, Any]) -> list[str]:
     """calibration.json as Markdown for the report: the rules, their false-positive rates on
     null pairs and their power on planted effects (`lib.attention.tables.calibration_table`)."""
-    from lib.attention.tables import calibration_table
-
     target = payload["target"]
     lines = ["", "## Calibration of the collapse rules on null pairs", "",
              "Every pair of init seeds of an architecture is a pair with no alignment at all; "

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 MODES: tuple[str, ...] = ("masked", "padded", "unpadded")
 MAX_LENGTH = 128  # the E11-v3 protocol's tokenization length (truncation, padding)
@@ -502,8 +503,6 @@ def measure_attention(
     mode. A prompt of fewer than 2 tokens (after truncation) raises a PromptTooShortError naming
     it before the model runs.
     """
-    from tqdm.auto import tqdm
-
     check_mode(mode)
     if isinstance(prompts, str) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty sequence of strings")

@@ -16,4 +16,6 @@ LINE = register(Line(
     report_json="lib.attention.report:report_json",
     bench={"attention": "lib.attention.bench:attention_rows"},
     derived=("summary", "calibration"),
+    layouts={"E08": "lib.attention.layout:E08Result", "E11": "lib.attention.layout:E11Result",
+             "E11-T": "lib.attention.layout:E11TResult"},
 ))

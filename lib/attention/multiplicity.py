@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from lib.attention.nulls import NULL_FIGURES
+
 ALPHA = 0.05
 HOLM, BH = "holm", "benjamini-hochberg"
 METHODS = {HOLM: "Holm (family-wise error rate)", BH: "Benjamini-Hochberg (false discovery rate)"}
@@ -93,8 +95,6 @@ def permutation_family(blocks: Mapping[str, Mapping[str, Any]], what: str,
     """The head-permutation tests of several `head_permutation` blocks ({label: block}, e.g.
     each model of a run and a pair's delta) as one family: `adjust_family` over every test
     with a p (keys `<label>: <test key>`), adjusted in place."""
-    from lib.attention.nulls import NULL_FIGURES
-
     tests = {f"{label}: {key}": block[key] for label, block in blocks.items()
              for _, key in NULL_FIGURES if isinstance(block.get(key), dict)
              and block[key].get("p") is not None}

@@ -187,3 +187,8 @@ class E08Parameters(AttentionParameters):
     references: LadderReferences | None = None
     si_target: Fraction = HERITAGE_TARGET
     si_tolerance: Fraction = HERITAGE_TOLERANCE
+
+
+PairParameters = E11Parameters | E11TParameters
+"""A base/instruct pair run (E11, E11-T): `base`, `instruct`, `sanity_check`,
+`trained_seed_reference`."""

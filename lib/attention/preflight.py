@@ -30,6 +30,20 @@ from typing import Any
 
 import torch
 
+from lib.attention.entropy import attention_modules, backbone_of, check_mode, forward_kwargs
+from lib.attention.parameters import (
+    AttentionParameters,
+    E08Parameters,
+    E11TParameters,
+    PairParameters,
+)
+from lib.attention.prompts import load_prompts
+from lib.models.architecture import architecture_info
+from lib.models.base import torch_dtype
+from lib.models.hub import falcon_linear_as_linear, quantization_config, quantized_layers
+from lib.models.presets import has_preset, meta_model, model_info, preset
+from lib.models.random_init import DEFAULT_MAX_PARAMETERS, random_config
+from lib.params import load_parameters
 from lib.preflight import (
     CUDA_OVERHEAD_GIB,
     GIB,
@@ -50,13 +64,7 @@ from lib.preflight import (
 )
 
 QUANTIZED_LINEARS = ("Linear8bitLt", "Linear4bit")
-
-
-
-
 ATTENTION_EXPERIMENTS = ("E11", "E11-T", "E08")
-
-
 KINDS = ("MHA", "GQA", "MQA")
 
 
@@ -76,8 +84,6 @@ def _projection_kv_heads(module: torch.nn.Module, head_dim: int, heads: int) -> 
 def _meta_forward_heads(model: torch.nn.Module, modules: list, batch: int = 2) -> list[Any]:
     """Hooks on the attention modules, one meta forward: per module, the shapes its weights had
     each time it fired (a list per module)."""
-    from lib.attention.entropy import backbone_of, forward_kwargs
-
     fired: list[list[Any]] = [[] for _ in modules]
 
     def hook(i: int, index: int):
@@ -106,11 +112,8 @@ def _meta_forward_heads(model: torch.nn.Module, modules: list, batch: int = 2) -
     return fired
 
 
-def attention_checks(row: Row, name: str, params: dict[str, Any]) -> Any:
+def attention_checks(row: Row, name: str) -> Any:
     """The architecture and streaming-measurement checks of one model; returns its info."""
-    from lib.attention.entropy import attention_modules
-    from lib.models.presets import has_preset, model_info, preset
-
     config, model = config_of(name), meta_model_of(name)
     info = model_info(config, model)
     row.arch = arch_text(info)
@@ -156,7 +159,7 @@ def description_claims(text: str) -> dict[str, Any]:
     return claims
 
 
-def pair_checks(rows: list[Row], infos: list[Any], params: dict[str, Any],
+def pair_checks(rows: list[Row], infos: list[Any], params: PairParameters,
                 folder: Path) -> None:
     """E11/E11-T: the pair shares an architecture, which is what the description states."""
     base, instruct = infos
@@ -164,9 +167,9 @@ def pair_checks(rows: list[Row], infos: list[Any], params: dict[str, Any],
         return
     if (base.num_layers, base.num_heads, base.num_kv_heads) != (
             instruct.num_layers, instruct.num_heads, instruct.num_kv_heads):
-        rows[1].problems.append(f"{params['instruct']}: architecture {arch_text(instruct)} differs "
+        rows[1].problems.append(f"{params.instruct}: architecture {arch_text(instruct)} differs "
                                 f"from the base model's {arch_text(base)}")
-    claims = description_claims(params.get("description", ""))
+    claims = description_claims(params.description)
     for row, info in zip(rows, infos, strict=True):
         wrong = [f"{key} {getattr(info, key)} (description: {value})"
                  for key, value in claims.items() if key != "attention_kind"
@@ -178,20 +181,20 @@ def pair_checks(rows: list[Row], infos: list[Any], params: dict[str, Any],
             row.problems.append(f"{row.model}: {', '.join(wrong)}")
         elif claims:
             row.checks.append("description")
-    if params["experiment"] == "E11-T":
+    if isinstance(params, E11TParameters):
         for row, info in zip(rows, infos, strict=True):
             if info.attention_kind != "GQA":
                 row.problems.append(f"{row.model} is {info.attention_kind}: E11-T measures a GQA "
                                     "pair")
-        reference = params["mha_reference"]["run"]
+        reference = params.mha_reference.run
         ref_file = folder / f"{reference}.yaml"
         try:
-            from lib.params import load_parameters
-
             ref = load_parameters(ref_file)
-            ref_info = model_info_of(ref["base"])
+            if not isinstance(ref, PairParameters):
+                raise TypeError(f"{reference} is an {ref.experiment} run, not a pair run")
+            ref_info = model_info_of(ref.base)
             if ref_info.attention_kind != "MHA":
-                rows[0].notes.append(f"its MHA reference {reference} ({ref['base']}) is "
+                rows[0].notes.append(f"its MHA reference {reference} ({ref.base}) is "
                                      f"{ref_info.attention_kind} ({ref_info.num_heads} q / "
                                      f"{ref_info.num_kv_heads} kv): the seeds' label")
         except Exception as exc:  # a reference without a preset: its own run reports it
@@ -209,10 +212,7 @@ def quantization_requests(quantization: str) -> tuple[str, ...]:
 def quantized_model(name: str, kind: str, dtype: torch.dtype) -> torch.nn.Module:
     """The meta model built as the loader builds it for `kind` (Falcon's projections as
     nn.Linear), with transformers' bitsandbytes quantizer's layers swapped in."""
-    from transformers.quantizers import AutoHfQuantizer
-
-    from lib.models.hub import falcon_linear_as_linear, quantization_config
-    from lib.models.presets import meta_model
+    from transformers.quantizers import AutoHfQuantizer  # transformers: only when quantizing
 
     quantizer = AutoHfQuantizer.from_config(quantization_config(kind), pre_quantized=False)
     quantizer.validate_environment(device_map={"": "cuda:0"}, dtype=dtype)
@@ -224,8 +224,6 @@ def quantized_model(name: str, kind: str, dtype: torch.dtype) -> torch.nn.Module
 
 def quantization_checks(row: Row, name: str, kind: str, dtype: torch.dtype) -> Any:
     """Build the quantized meta model; every projection of every block must be quantized."""
-    from lib.models.hub import quantized_layers
-
     try:
         model = quantized_model(name, kind, dtype)
     except Exception as exc:
@@ -253,18 +251,15 @@ def activation_bytes(info: Any, config: Any, batch: int, tokens: int, nbytes: in
     return attention + hidden
 
 
-def attention_memory(row: Row, name: str, params: dict[str, Any], info: Any,
+def attention_memory(row: Row, name: str, params: AttentionParameters, info: Any,
                      quantized: dict[str, Any]) -> None:
     """Peak GPU memory of an attention run's model against the file's GPU."""
-    from lib.attention.prompts import load_prompts
-
     config, model = config_of(name), meta_model_of(name)
-    dtype = params["sanity_variants"][0] if params["experiment"] == "E08" else params["dtype"]
+    dtype = params.sanity_variants[0] if isinstance(params, E08Parameters) else params.dtype
     nbytes = dtype_bytes(dtype)
-    unpadded = params["entropy_mode"] == "unpadded"
-    batch = 1 if unpadded else len(load_prompts(params["prompt_set"]))
-    transient = activation_bytes(info, config, batch, params["max_length"], nbytes)
-    first = quantization_requests(params["quantization"])
+    batch = _batch(params)
+    transient = activation_bytes(info, config, batch, params.max_length, nbytes)
+    first = quantization_requests(params.quantization)
     weights = weight_bytes(quantized[first[0]], nbytes) if first and first[0] in quantized \
         else weight_bytes(model, nbytes)
     precision = {"8bit": "8-bit", "4bit": "4-bit NF4"}.get(first[0], dtype) if first else dtype
@@ -272,7 +267,7 @@ def attention_memory(row: Row, name: str, params: dict[str, Any], info: Any,
     row.budget_gib = gpu_budget(params)
     overhead = CUDA_OVERHEAD_GIB
     if row.budget_gib is None:
-        if params["profile"] == "paper":
+        if params.profile == "paper":
             row.problems.append(f"{name} needs a GPU (~{(weights + transient) / GIB + overhead:.1f}"
                                 f" GiB at {precision}); the file's resources ask for none: set "
                                 "resources.gpu and gpu_memory_gb")
@@ -281,7 +276,7 @@ def attention_memory(row: Row, name: str, params: dict[str, Any], info: Any,
     row.need_gib = (weights + transient) / GIB + overhead
     if row.need_gib > row.budget_gib:
         fallback = ""
-        if params["quantization"] == "8bit-fallback-4bit" and "4bit" in quantized:
+        if params.quantization == "8bit-fallback-4bit" and "4bit" in quantized:
             nf4 = (weight_bytes(quantized["4bit"], nbytes) + transient) / GIB + overhead
             if nf4 <= row.budget_gib:
                 row.notes.append(f"8-bit needs ~{row.need_gib:.1f} GiB: the NF4 fallback "
@@ -290,63 +285,60 @@ def attention_memory(row: Row, name: str, params: dict[str, Any], info: Any,
                 return
             fallback = f" (NF4 fallback ~{nf4:.1f} GiB)"
         advice = "use quantization 8bit or raise it" if not first else "raise it"
-        given = (f"resources.mem_mb is {params['resources']['mem_mb']}" if row.resource == "host"
-                 else f"resources.gpu_memory_gb is {params['resources']['gpu_memory_gb']}"
-                 + (f" less {params['max_memory']['gpu_headroom_gib']:g} GiB headroom"
-                    if params.get("max_memory") else ""))
+        given = (f"resources.mem_mb is {params.resources.mem_mb}" if row.resource == "host"
+                 else f"resources.gpu_memory_gb is {params.resources.gpu_memory_gb}"
+                 + (f" less {params.max_memory.gpu_headroom_gib:g} GiB headroom"
+                    if params.max_memory is not None else ""))
         row.problems.append(f"{name} needs ~{row.need_gib:.1f} GiB at {precision}{fallback}, "
                             f"{given}: {advice}")
-    if params["experiment"] == "E08":
-        worst = max(params["sanity_variants"], key=dtype_bytes)
+    if isinstance(params, E08Parameters):
+        worst = max(params.sanity_variants, key=dtype_bytes)
         if worst != dtype:
             need = (unique_bytes(model, dtype_bytes(worst)) + activation_bytes(
-                info, config, batch, params["max_length"], dtype_bytes(worst))) / GIB + overhead
+                info, config, batch, params.max_length, dtype_bytes(worst))) / GIB + overhead
             if need > row.budget_gib:
                 row.notes.append(f"its {worst} sanity fallback would need ~{need:.1f} GiB (only "
-                                 f"if {', '.join(params['sanity_variants'][:-1])} fail)")
+                                 f"if {', '.join(params.sanity_variants[:-1])} fail)")
 
 
-def attention_rows(params: Any, folder: Path) -> list[Row]:
+def _batch(params: AttentionParameters) -> int:
+    """Prompts in one forward pass: one (unpadded), else the whole prompt set."""
+    return 1 if params.entropy_mode == "unpadded" else len(load_prompts(params.prompt_set))
+
+
+def attention_rows(params: AttentionParameters, folder: Path) -> list[Row]:
     """The checks of an E11 / E11-T / E08 run: one row per model."""
-    from lib.attention.entropy import check_mode
-    from lib.models.base import torch_dtype
-
-    run = Path(params["parameter_file"]).stem
-    names = ([params["base"], params["instruct"]] if "base" in params
-             else [m["name"] for m in params["models"]])
+    run = Path(params.parameter_file).stem
+    names = ([params.base, params.instruct] if isinstance(params, PairParameters)
+             else [m.name for m in params.models])
     rows, infos = [], []
     for name in names:
         row = Row(run, name)
         rows.append(row)
         try:
-            check_mode(params["entropy_mode"])
-            info = attention_checks(row, name, params)
+            check_mode(params.entropy_mode)
+            info = attention_checks(row, name)
             quantized = {}
-            for kind in quantization_requests(params["quantization"]):
-                model = quantization_checks(row, name, kind, torch_dtype(params["dtype"]))
+            for kind in quantization_requests(params.quantization):
+                model = quantization_checks(row, name, kind, torch_dtype(params.dtype))
                 if model is not None:
                     quantized[kind] = model
             attention_memory(row, name, params, info, quantized)
-            if params["null_model"] and not name.startswith("random/"):
+            if params.null_model and not name.startswith("random/"):
                 null_checks(row, name, params)
         except Exception as exc:
             row.problems.append(describe_problem(exc))
             info = None
         infos.append(info)
-    if "base" in params:
+    if isinstance(params, PairParameters):
         pair_checks(rows, infos, params, folder)
     return rows
 
 
-def null_checks(row: Row, name: str, params: dict[str, Any]) -> None:
+def null_checks(row: Row, name: str, params: AttentionParameters) -> None:
     """The null model (`random/<name>`) builds under the file's `random_max_parameters` with the
     model's layers and heads, and fits the GPU alone (it is measured after the pair is freed)."""
-    from lib.attention.prompts import load_prompts
-    from lib.models.architecture import architecture_info
-    from lib.models.presets import meta_model
-    from lib.models.random_init import DEFAULT_MAX_PARAMETERS, random_config
-
-    budget = params["random_max_parameters"] or DEFAULT_MAX_PARAMETERS
+    budget = params.random_max_parameters or DEFAULT_MAX_PARAMETERS
     config, reduction, _ = random_config(f"random/{name}", budget, keep_vocabulary=True)
     info, real = architecture_info(config), model_info_of(name)
     shape = (info.num_layers, info.num_heads, info.num_kv_heads)
@@ -354,13 +346,12 @@ def null_checks(row: Row, name: str, params: dict[str, Any]) -> None:
         row.problems.append(f"null model random/{name} has {arch_text(info)}, not "
                             f"{arch_text(real)}")
         return
-    nbytes = dtype_bytes(params["dtype"])
-    batch = 1 if params["entropy_mode"] == "unpadded" else len(load_prompts(params["prompt_set"]))
+    nbytes = dtype_bytes(params.dtype)
     need = (unique_bytes(meta_model(config), nbytes) + activation_bytes(
-        info, config, batch, params["max_length"], nbytes)) / GIB + CUDA_OVERHEAD_GIB
+        info, config, _batch(params), params.max_length, nbytes)) / GIB + CUDA_OVERHEAD_GIB
     row.checks.append("null model builds")
     row.notes.append(f"null model random/{name}: ~{need:.1f} GiB; reduced: {reduction}")
     if row.budget_gib is not None and need > row.budget_gib:
-        row.problems.append(f"null model random/{name} needs ~{need:.1f} GiB at {params['dtype']}"
+        row.problems.append(f"null model random/{name} needs ~{need:.1f} GiB at {params.dtype}"
                             f", more than {row.budget_gib:.1f}: lower random_max_parameters "
                             f"(now {budget:,})")

@@ -23,12 +23,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.stats import norm
 
 from lib.attention.entropy import OTHER_MODES, measure_attention
 from lib.attention.multiplicity import ALPHA as PERMUTATION_ALPHA
 from lib.attention.multiplicity import permutation_family
 from lib.attention.nulls import head_permutation_controls, head_permutation_delta, undefined_null
+from lib.attention.parameters import (
+    AttentionParameters,
+    E08Parameters,
+    LadderModel,
+    LadderReferences,
+    MaxMemory,
+    PairParameters,
+    PairReference,
+    SeedReference,
+)
 from lib.attention.prompts import prompt_md5
 from lib.attention.sanity import first_passing_variant, sanity_check
 from lib.attention.seednull import (
@@ -37,6 +48,7 @@ from lib.attention.seednull import (
     seed_null_block,
     seeds_for,
     spreads,
+    trained_spread,
 )
 from lib.attention.specialization import mean_head_variance, specialization_metrics
 from lib.attention.stats import (
@@ -65,6 +77,7 @@ from lib.models.architecture import architecture_info
 from lib.models.base import check_quantization, default_device, set_pad_token, torch_dtype
 from lib.models.random_init import DEFAULT_MAX_PARAMETERS, random_models
 from lib.models.random_init import PREFIX as RANDOM_PREFIX
+from lib.params import ParameterError, load_parameters
 from lib.paths import ROOT
 from lib.results import ResultRefused, find_result, workflow_run
 
@@ -132,39 +145,34 @@ def format_prompts(tokenizer: Any, prompts: Sequence[str], use_chat_template: bo
                                           add_generation_prompt=True) for p in prompts]
 
 
-def max_memory(spec: dict[str, Any] | None) -> dict[Any, str] | None:
+def max_memory(spec: MaxMemory | None) -> dict[Any, str] | None:
     """accelerate's max_memory from a parameter file's {gpu_headroom_gib, cpu} (seed 002:
     GPU total minus 2 GiB, 50 GiB of CPU offload). None without a GPU or without a spec."""
-    import torch
-
-    if not spec or not torch.cuda.is_available():
+    if spec is None or not torch.cuda.is_available():
         return None
     total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
-    return {0: f"{int(total_gib - spec.get('gpu_headroom_gib', 2))}GiB",
-            "cpu": str(spec.get("cpu", "50GiB"))}
+    return {0: f"{int(total_gib - spec.gpu_headroom_gib)}GiB", "cpu": spec.cpu}
 
 
-def _load(params: dict[str, Any], name: str, dtype: str | None = None) -> LoadedModel:
-    return load_model(name, dtype=dtype or params["dtype"], quantization=params["quantization"],
-                      trust_remote_code=params["trust_remote_code"],
-                      max_memory=max_memory(params["max_memory"]),
-                      max_parameters=params["random_max_parameters"])
+def _load(params: AttentionParameters, name: str, dtype: str | None = None) -> LoadedModel:
+    return load_model(name, dtype=dtype or params.dtype, quantization=params.quantization,
+                      trust_remote_code=params.trust_remote_code,
+                      max_memory=max_memory(params.max_memory),
+                      max_parameters=params.random_max_parameters)
 
 
-def _bootstrap_args(params: dict[str, Any]) -> dict[str, Any]:
-    boot = params["bootstrap"]
-    return {"n_boot": boot["n"], "seed": boot["seed"], "ci": boot["ci"]}
+def _bootstrap_args(params: AttentionParameters) -> dict[str, Any]:
+    boot = params.bootstrap
+    return {"n_boot": boot.n, "seed": boot.seed, "ci": boot.ci}
 
 
-def bootstrap_settings(params: dict[str, Any], n_prompts: int) -> dict[str, Any]:
+def bootstrap_settings(params: AttentionParameters, n_prompts: int) -> dict[str, Any]:
     """How the intervals are made: {n_prompts, n_boot, seed, ci} (percentile, over prompts)."""
-    boot = params["bootstrap"]
-    return {"n_prompts": int(n_prompts), "n_boot": boot["n"], "seed": boot["seed"],
-            "ci": boot["ci"]}
+    return {"n_prompts": int(n_prompts), **_bootstrap_args(params)}
 
 
-def _null_args(params: dict[str, Any]) -> dict[str, Any]:
-    return dict(params["permutation_null"])  # n, seed, ci
+def _null_args(params: AttentionParameters) -> dict[str, Any]:
+    return params.permutation_null.model_dump()  # n, seed, ci
 
 
 def is_stand_in(record: dict[str, Any] | None) -> bool:
@@ -179,7 +187,7 @@ def pair_subject(base: ModelRun, instruct: ModelRun, what: str = "territorial co
     return STAND_IN_PAIR if is_stand_in(base.record) or is_stand_in(instruct.record) else what
 
 
-def model_controls(params: dict[str, Any], per_prompt: np.ndarray, sink_share: np.ndarray,
+def model_controls(params: AttentionParameters, per_prompt: np.ndarray, sink_share: np.ndarray,
                    num_kv_heads: int, si: dict[str, Any]) -> dict[str, Any]:
     """The architecture controls of one model: `specialization` (the SI with its bootstrap `si`,
     beside which the null model's is read), `kv_groups` (group SI, within-group correlation),
@@ -194,24 +202,25 @@ def model_controls(params: dict[str, Any], per_prompt: np.ndarray, sink_share: n
                                                           **_null_args(params))}
 
 
-def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequence[str],
+def measure_loaded(params: AttentionParameters, loaded: LoadedModel, prompts: Sequence[str],
                    ) -> ModelRun:
     """Measure an already loaded model: seed-invariance checked entropies and sink shares (one
-    pass per seed), metrics, CI, architecture controls."""
-    texts = format_prompts(loaded.tokenizer, prompts, params["use_chat_template"])
-    sanity = sanity_check(loaded.model, loaded.tokenizer) if params.get("sanity_check") else None
+    pass per seed), metrics, CI, architecture controls; a pair file's `sanity_check` first."""
+    texts = format_prompts(loaded.tokenizer, prompts, params.use_chat_template)
+    sanity = (sanity_check(loaded.model, loaded.tokenizer)
+              if isinstance(params, PairParameters) and params.sanity_check else None)
     if sanity is not None and not sanity["ok"]:
         raise RuntimeError(f"sanity check failed for {loaded.name}: {sanity}")
 
-    others = OTHER_MODES[params["entropy_mode"]]
+    others = OTHER_MODES[params.entropy_mode]
 
     def measure(_seed: int) -> np.ndarray:  # [2 + others, prompts, layers, heads], seed-checked
-        m = measure_attention(loaded.model, loaded.tokenizer, texts, mode=params["entropy_mode"],
-                              max_length=params["max_length"], other_modes=others)
+        m = measure_attention(loaded.model, loaded.tokenizer, texts, mode=params.entropy_mode,
+                              max_length=params.max_length, other_modes=others)
         return np.stack([m.entropies, m.sink_share, *(m.other_modes[o] for o in others)])
 
     start = time.perf_counter()
-    (per_prompt, sink, *extra), outcome = seed_invariance(measure, seeds=params["seeds"])
+    (per_prompt, sink, *extra), outcome = seed_invariance(measure, seeds=params.seeds)
     measured = time.perf_counter() - start
     si = bootstrap_si(per_prompt, **_bootstrap_args(params))
     record = model_record(loaded)
@@ -223,7 +232,7 @@ def measure_loaded(params: dict[str, Any], loaded: LoadedModel, prompts: Sequenc
                     dict(zip(others, extra, strict=True)))
 
 
-def measure_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> ModelRun:
+def measure_model(params: AttentionParameters, name: str, prompts: Sequence[str]) -> ModelRun:
     """Load `name` as the parameters say, measure it, and free it (and its hub cache if asked)."""
     start = time.perf_counter()
     loaded = _load(params, name)
@@ -231,12 +240,12 @@ def measure_model(params: dict[str, Any], name: str, prompts: Sequence[str]) -> 
     try:
         run = measure_loaded(params, loaded, prompts)
     finally:
-        free_model(loaded, delete_hub_cache=params["free_hub_cache"])
+        free_model(loaded, delete_hub_cache=params.free_hub_cache)
     run.timings["load_s"] = load_s
     return run
 
 
-def measure_with_sanity_variants(params: dict[str, Any], name: str, prompts: Sequence[str],
+def measure_with_sanity_variants(params: E08Parameters, name: str, prompts: Sequence[str],
                                  ) -> ModelRun:
     """E08: try the dtype variants in order until one passes, then measure with it."""
     loaded_by_dtype: dict[str, LoadedModel] = {}
@@ -248,16 +257,16 @@ def measure_with_sanity_variants(params: dict[str, Any], name: str, prompts: Seq
         return loaded_by_dtype[dtype].model, loaded_by_dtype[dtype].tokenizer
 
     start = time.perf_counter()
-    outcome = first_passing_variant(load, prompts[0], max_length=params["max_length"],
-                                    threshold=params["sanity_threshold"],
-                                    variants=params["sanity_variants"])
+    outcome = first_passing_variant(load, prompts[0], max_length=params.max_length,
+                                    threshold=params.sanity_threshold,
+                                    variants=params.sanity_variants)
     loaded = loaded_by_dtype[outcome["dtype"]]
     load_s = time.perf_counter() - start
     try:
         run = measure_loaded(params, loaded, prompts)
     finally:
         for item in loaded_by_dtype.values():
-            free_model(item, delete_hub_cache=params["free_hub_cache"])
+            free_model(item, delete_hub_cache=params.free_hub_cache)
     run.sanity = outcome
     run.timings["load_s"] = load_s
     return run
@@ -275,7 +284,7 @@ class InitSeeds:
     timings: dict[str, float] = field(default_factory=dict)  # seconds; printed, not saved
 
 
-def measure_init_seeds(params: dict[str, Any], name: str, prompts: Sequence[str],
+def measure_init_seeds(params: AttentionParameters, name: str, prompts: Sequence[str],
                        n: int | None = None) -> InitSeeds:
     """`name`'s architecture at random initialization (`random/<name>`, or `name` itself if it
     is one) from `n` seeds (default the file's `seed_null.n`; `seeds_for`), each measured by the
@@ -284,23 +293,23 @@ def measure_init_seeds(params: dict[str, Any], name: str, prompts: Sequence[str]
     vocabulary where it has one (`keep_vocabulary`; widths shrink only to fit
     `random_max_parameters`)."""
     architecture = init_architecture(name)
-    seeds = seeds_for(architecture, n or params["seed_null"]["n"])
-    mode = params["entropy_mode"]
+    seeds = seeds_for(architecture, n or params.seed_null.n)
+    mode = params.entropy_mode
     modes = (mode, *OTHER_MODES[mode])
     per: dict[str, list[np.ndarray]] = {m: [] for m in modes}
     sinks, record = [], None
     start = time.perf_counter()
-    budget = params["random_max_parameters"] or DEFAULT_MAX_PARAMETERS
+    budget = params.random_max_parameters or DEFAULT_MAX_PARAMETERS
     for built in random_models(architecture, seeds, budget, keep_vocabulary=True):
-        model = built.model.to(device=default_device(None), dtype=torch_dtype(params["dtype"]))
+        model = built.model.to(device=default_device(None), dtype=torch_dtype(params.dtype))
         set_pad_token(built.tokenizer)
         if record is None:
             record = model_record(LoadedModel.ready(
                 architecture, model, built.tokenizer, architecture_info(model.config), "random",
                 "none", built.revision, built.reduction))
-        texts = format_prompts(built.tokenizer, prompts, params["use_chat_template"])
+        texts = format_prompts(built.tokenizer, prompts, params.use_chat_template)
         m = measure_attention(model, built.tokenizer, texts, mode=mode,
-                              max_length=params["max_length"], other_modes=modes[1:],
+                              max_length=params.max_length, other_modes=modes[1:],
                               progress=False)
         per[mode].append(m.entropies)
         for other in modes[1:]:
@@ -320,7 +329,7 @@ def init_block(init: InitSeeds, mode: str, ci: float = 0.95) -> dict[str, Any]:
             **seed_null_block(init.per_prompt[mode], ci)}
 
 
-def null_model(params: dict[str, Any], name: str, prompts: Sequence[str],
+def null_model(params: AttentionParameters, name: str, prompts: Sequence[str],
                point: float | None = None, seed_null: dict[str, Any] | None = None,
                ) -> dict[str, Any]:
     """The null model of `name`: its architecture at random initialization from the file's
@@ -336,7 +345,7 @@ def null_model(params: dict[str, Any], name: str, prompts: Sequence[str],
     `name` is itself a random initialization.
     """
     reason = None
-    if not params["null_model"]:
+    if not params.null_model:
         reason = "null_model: false in the parameter file"
     elif name.startswith(RANDOM_PREFIX):
         reason = f"{name} is itself a random initialization: its own SI is the null"
@@ -347,7 +356,7 @@ def null_model(params: dict[str, Any], name: str, prompts: Sequence[str],
                 "attention_sink": {"mean": nothing},
                 "head_permutation": {"si": undefined_null(reason)},
                 "init_seeds": {"reason": reason}}
-    mode = params["entropy_mode"]
+    mode = params.entropy_mode
     reuse = bool(seed_null) and seed_null.get("architecture") == init_architecture(name)
     init = measure_init_seeds(params, name, prompts, 1 if reuse else None)
     first = init.per_prompt[mode][0]
@@ -368,7 +377,7 @@ def null_model(params: dict[str, Any], name: str, prompts: Sequence[str],
                 init_comparison(point, values) if point is not None else None)}}
 
 
-def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
+def pair_controls(params: AttentionParameters, base: ModelRun, instruct: ModelRun,
                   dsi: dict[str, Any]) -> dict[str, Any]:
     """Instruct - base of each architecture control, with the paired bootstrap over prompts;
     `dsi` is the pair's `bootstrap_delta_si` (computed once, by `compare_pair`)."""
@@ -391,7 +400,7 @@ def pair_controls(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
                                                        **_null_args(params))}
 
 
-def _mode_delta(params: dict[str, Any], base: np.ndarray, instruct: np.ndarray,
+def _mode_delta(params: AttentionParameters, base: np.ndarray, instruct: np.ndarray,
                 ) -> dict[str, Any]:
     """dSI and d mean head variance of one entropy mode with their paired bootstraps."""
     boot = _bootstrap_args(params)
@@ -420,7 +429,7 @@ def seed_null_summary(seed_null: dict[str, Any] | None, mode: str,
             "alpha": alpha, "reason": None}
 
 
-def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
+def compare_pair(params: AttentionParameters, base: ModelRun, instruct: ModelRun,
                  seed_null: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deltas (instruct - base) of the specialization metrics and of the architecture controls
     (`controls`), with paired bootstrap intervals over prompts of dSI (`si_ci`; the correlation's
@@ -431,7 +440,7 @@ def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
     every mode the pass measured (the protocol's first), each with its own collapse verdict."""
     keys = ("specialization_index", "mean_head_correlation", "mean_head_variance",
             "effective_ratio", "early_variance", "middle_variance", "late_variance")
-    mode = params["entropy_mode"]
+    mode = params.entropy_mode
     protocol = _mode_delta(params, base.per_prompt, instruct.per_prompt)
     dsi = protocol.pop("_dsi")
     delta = {k: instruct.metrics[k] - base.metrics[k] for k in keys}
@@ -444,7 +453,7 @@ def compare_pair(params: dict[str, Any], base: ModelRun, instruct: ModelRun,
     delta["variance_ci"] = protocol["variance_ci"]
     delta["variance_ci_excludes_zero"] = protocol["variance_ci_excludes_zero"]
     delta["bootstrap"] = bootstrap_settings(params, dsi["n_prompts"])
-    alpha = params["seed_null"]["alpha"]
+    alpha = params.seed_null.alpha
     delta["seed_null"] = seed_null_summary(seed_null, mode, alpha)
     delta["controls"] = pair_controls(params, base, instruct, dsi)
     modes = {mode: protocol}
@@ -511,21 +520,21 @@ def modes_differ(delta: dict[str, Any]) -> bool:
     return len({(m["verdict"], interval_side(m["si_ci"])) for m in modes}) > 1
 
 
-def methodology(params: dict[str, Any], prompts: Sequence[str], runs: Sequence[ModelRun],
+def methodology(params: AttentionParameters, prompts: Sequence[str], runs: Sequence[ModelRun],
                 ) -> dict[str, Any]:
     """The seeds' E11-v3 methodology block, as this run actually applied it."""
     return {
-        "standard": "E11-v3", "prompt_set": params["prompt_set"], "num_prompts": len(prompts),
+        "standard": "E11-v3", "prompt_set": params.prompt_set, "num_prompts": len(prompts),
         "prompt_md5": prompt_md5(prompts), "prompt_md5_verified": True,
-        "max_length": params["max_length"], "dtype": params["dtype"],
-        "entropy_mode": params["entropy_mode"],
-        "attention_masked": params["entropy_mode"] == "masked",
-        "use_chat_template": params["use_chat_template"], "seeds": params["seeds"],
-        "quantization_requested": params["quantization"],
+        "max_length": params.max_length, "dtype": params.dtype,
+        "entropy_mode": params.entropy_mode,
+        "attention_masked": params.entropy_mode == "masked",
+        "use_chat_template": params.use_chat_template, "seeds": list(params.seeds),
+        "quantization_requested": params.quantization,
         "quantization_used": {r.name: r.record["quantization"] for r in runs},
         "seed_invariance": {r.name: r.seed_invariance["outcome"] for r in runs},
-        "bootstrap": params["bootstrap"], "seed_null": params["seed_null"],
-        "other_entropy_modes": list(OTHER_MODES[params["entropy_mode"]]),
+        "bootstrap": params.bootstrap.model_dump(), "seed_null": params.seed_null.model_dump(),
+        "other_entropy_modes": list(OTHER_MODES[params.entropy_mode]),
     }
 
 
@@ -546,18 +555,18 @@ def snakemake_target(profile: str, run: str) -> list[str]:
             f"results/{profile}/{run}.json"]
 
 
-def ensure_reference(profile: str, spec: dict[str, Any] | None,
+def ensure_reference(profile: str, spec: PairReference | LadderReferences | SeedReference | None,
                      make: Callable[[list[str]], Any] | None = None) -> str | None:
-    """Check at load that reference run `spec['run']` can be read; return where it comes from.
+    """Check at load that reference run `spec.run` can be read; return where it comes from.
 
     Its results file, else (paper profile) the published claims. Missing elsewhere: a workflow
     job raises MissingReferenceError at once (Snakemake makes references first); an interactive
     run makes it with the workflow (`snakemake results/<profile>/<run>.json`, the same file
     `make reproduce` writes) before measuring anything. `make` runs that command (tests pass one).
     """
-    if not spec:
+    if spec is None:
         return None
-    run = spec["run"]
+    run = spec.run
     path = f"results/{profile}/{run}.json"
     try:
         if find_result(profile, run) is not None:
@@ -585,13 +594,11 @@ def reference_mode(profile: str, run: str, payload: dict[str, Any] | None) -> st
     (the mode the published numbers were computed in); None where neither says."""
     if payload is not None:
         return (payload.get("methodology") or {}).get("entropy_mode")
-    from lib.params import load_parameters
-
     try:
         params = load_parameters(f"parameters/{profile}/{run}.yaml")
-    except ValueError:  # no such file (the loader's ParameterError)
+    except ParameterError:  # no such file
         return None
-    return params["entropy_mode"] if isinstance(params, dict) else params.entropy_mode
+    return params.entropy_mode if isinstance(params, AttentionParameters) else None
 
 
 def mode_mismatch(this_mode: str, reference: dict[str, Any]) -> dict[str, str] | None:
@@ -602,9 +609,9 @@ def mode_mismatch(this_mode: str, reference: dict[str, Any]) -> dict[str, str] |
     return {"this_run": this_mode, "reference": other, "reference_run": reference["run"]}
 
 
-def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Base/instruct SI and correlation of another pair run (`spec`: {run, claim}), with its
-    entropy mode and source.
+def reference_pair(profile: str, spec: PairReference) -> dict[str, Any]:
+    """Base/instruct SI and correlation of another pair run (`spec`: its run and claim group),
+    with its entropy mode and source.
 
     A run without results raises MissingReferenceError naming the run to make, except in the
     paper profile, where the published claims `<claim>.<field>` stand in (`published: True`).
@@ -623,12 +630,12 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
         "delta_si_permutation": ("delta", "controls", "head_permutation", "si"),
         "si_sign": ("verdict", "values", "sign_status", "SI down / correlation up"),
     }
-    run = spec["run"]
+    run = spec.run
     payload = find_result(profile, run)
     fallback = profile == PUBLISHED_FALLBACK_PROFILE
     if payload is None and not fallback:
         raise _missing_reference(profile, run, allowed=False)
-    prefix = spec.get("claim")
+    prefix = spec.claim
     out: dict[str, Any] = {"run": run, "entropy_mode": reference_mode(profile, run, payload)}
     for key, path in fields.items():
         claim = f"{prefix}.{key}" if prefix and f"{prefix}.{key}" in CLAIMS_BY_ID else None
@@ -645,13 +652,13 @@ def reference_pair(profile: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def matching_quantization(params: dict[str, Any], base: ModelRun) -> dict[str, Any]:
+def matching_quantization(params: PairParameters, base: ModelRun) -> PairParameters:
     """Parameters for the instruct model: the quantization the base model actually got."""
     used = check_quantization(base.record["quantization"])  # "8-bit" -> "8bit", ...
-    return {**params, "quantization": used}
+    return params.model_copy(update={"quantization": used})
 
 
-def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
+def ladder_row(entry: LadderModel, run: ModelRun) -> dict[str, Any]:
     """A model of the E08 ladder: its label, size, SI with interval, and descriptors.
 
     `stand_in` marks a random-initialized model (`tiny/...`, `random/...`): drawn apart, left out
@@ -659,9 +666,9 @@ def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
     """
     a = run.record["architecture"]
     return {
-        "display": entry.get("display", run.name), "name": run.name,
-        "family": entry.get("family") or a["family"],
-        "size_b": entry.get("size_b", run.record["parameters"] / 1e9),
+        "display": run.name if entry.display is None else entry.display, "name": run.name,
+        "family": entry.family or a["family"],
+        "size_b": run.record["parameters"] / 1e9 if entry.size_b is None else entry.size_b,
         "si": run.metrics["specialization_index"], "si_ci": list(run.si_ci),
         "kind": a["attention_kind"], "rho_head": run.record["rho_head"],
         "rho_kv": run.record["rho_kv"], "sanity": run.sanity["label"] if run.sanity else None,
@@ -670,12 +677,12 @@ def ladder_row(entry: dict[str, Any], run: ModelRun) -> dict[str, Any]:
     }
 
 
-def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[str, Any]]:
+def ladder_references(profile: str, spec: LadderReferences | None) -> list[dict[str, Any]]:
     """Reference rows for E08: the reference run's models; in the paper profile, while that run
     has not been made, its published fallback (labelled); elsewhere MissingReferenceError."""
-    if not spec:
+    if spec is None:
         return []
-    run_name = spec["run"]
+    run_name = spec.run
     payload = find_result(profile, run_name)
     if payload is not None:
         return [{
@@ -688,16 +695,16 @@ def ladder_references(profile: str, spec: dict[str, Any] | None) -> list[dict[st
             "source": f"results/{profile}/{run_name}.json", "stand_in": is_stand_in(m["model"]),
             "si_null": ((m.get("controls") or {}).get("head_permutation") or {}).get("si"),
         } for name, m in payload["models"].items()]
-    published = spec.get("published")
+    published = spec.published
     if profile != PUBLISHED_FALLBACK_PROFILE or not published:
         raise _missing_reference(profile, run_name, profile == PUBLISHED_FALLBACK_PROFILE)
     rows = []
     for entry in published:
-        claim = CLAIMS_BY_ID[entry["claim"]]
+        claim = CLAIMS_BY_ID[entry.claim]
         rows.append({
-            "display": entry["display"], "name": claim.id, "size_b": entry["size_b"],
-            "family": entry.get("family") or entry["display"],
-            "si": claim.value, "si_ci": None, "kind": entry["kind"], "rho_head": None,
+            "display": entry.display, "name": claim.id, "size_b": entry.size_b,
+            "family": entry.family or entry.display,
+            "si": claim.value, "si_ci": None, "kind": entry.kind, "rho_head": None,
             "rho_kv": None, "sanity": None, "reference": True,
             "source": f"published ({claim.source}); results/{profile}/{run_name}.json not made",
             "stand_in": False, "si_null": None,
@@ -758,27 +765,25 @@ def ladder_trend(rows: Sequence[dict[str, Any]], min_models: int = TREND_MIN_MOD
             "sizes_b": sizes.tolist()}
 
 
-def trained_seed_reference(profile: str, spec: dict[str, Any] | None, delta_si: float,
+def trained_seed_reference(profile: str, spec: SeedReference | None, delta_si: float,
                            mode: str) -> dict[str, Any] | None:
     """dSI against how SI varies between trained checkpoints that differ only in training seed
-    (`spec`: {run}, an E08 run over such checkpoints, e.g. MultiBERTs or Pythia's seed
+    (`spec.run`: an E08 run over such checkpoints, e.g. MultiBERTs or Pythia's seed
     variants): that run's SIs, their spread and the 95% interval of a two-seed dSI
     (`lib.attention.seednull.trained_spread`), and whether `delta_si` lies outside it. Shown
     beside the init seed null (another architecture: a scale, not this pair's null). None
     without `spec`; `reason` while that run has not been made."""
-    if not spec:
+    if spec is None:
         return None
-    payload = find_result(profile, spec["run"])
+    payload = find_result(profile, spec.run)
     if payload is None:
-        return {"run": spec["run"], "reason": f"results/{profile}/{spec['run']}.json has not "
+        return {"run": spec.run, "reason": f"results/{profile}/{spec.run}.json has not "
                 "been made (a GPU run)"}
-    from lib.attention.seednull import trained_spread
-
     other = (payload.get("methodology") or {}).get("entropy_mode")
     block = trained_spread({name: m["specialization_index"]
                             for name, m in payload["models"].items()})
     interval = block["specialization_index"]["interval"]
-    return {"run": spec["run"], "entropy_mode": other, "mode_mismatch": other != mode,
+    return {"run": spec.run, "entropy_mode": other, "mode_mismatch": other != mode,
             **block, "delta_si": delta_si,
             "outside": (None if not interval or not is_finite(delta_si) else
                         not interval[0] <= delta_si <= interval[1]), "reason": None}
@@ -788,8 +793,6 @@ def seed_reference_spread(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | No
     """When the real models of an E08 run are one family at one size (checkpoints that differ
     only in training seed: MultiBERTs, Pythia's seed variants), the SI's spread over them and
     the 95% interval of a two-seed dSI (`lib.attention.seednull.trained_spread`); else None."""
-    from lib.attention.seednull import trained_spread
-
     real = [r for r in rows if not r.get("stand_in")]
     if len(real) < 3 or len({(r.get("family"), r["size_b"]) for r in real}) != 1:
         return None

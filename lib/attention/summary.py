@@ -275,7 +275,7 @@ CONTROLS_NOTE = ("Architecture controls: group SI = SI among the KV groups' mean
 
 def write_summary(profile: str, files: Sequence[str | Path] | None = None) -> dict[str, Any]:
     """Write results/<profile>/summary.json and .md and figures/<profile>/summary.png."""
-    from lib.attention.plots import summary_figure
+    from lib.attention.plots import summary_figure  # matplotlib: only for the figure
 
     refused: list[str] = []
     rows = summary_rows(profile, files, refused)

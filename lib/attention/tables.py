@@ -13,7 +13,7 @@ import pandas as pd
 
 from lib.attention.nulls import NULL_FIGURES, SHUFFLES, null_reading
 from lib.attention.stats import CONTROL_FIGURES
-from lib.attention.study import STAND_IN_PAIR, ModelRun, interval_side, pair_subject
+from lib.attention.study import STAND_IN_PAIR, ModelRun, interval_side, modes_differ, pair_subject
 from lib.attention.verdicts import COLLAPSE_SIGNS, UNDEFINED, Verdict, is_finite
 
 NOT_AVAILABLE = "n/a"
@@ -156,8 +156,6 @@ def modes_table(delta: Mapping[str, Any]) -> pd.DataFrame:
 
 def modes_note(delta: Mapping[str, Any], protocol_mode: str) -> str:
     """Which entropy mode the verdict uses, and whether the other mode reads differently."""
-    from lib.attention.study import modes_differ
-
     modes = list(delta.get("entropy_modes") or {})
     if len(modes) < 2:
         return f"entropy mode: {protocol_mode} (the protocol's; no other mode from this pass)"

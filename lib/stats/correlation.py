@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 # a spread of at most this many units in the last place of the largest |value| is rounding noise
 NEAR_CONSTANT_ULPS = 64
@@ -78,7 +79,6 @@ def correlation(x: Any, y: Any, names: tuple[str, str] = ("x", "y"),
             return float("nan"), f"undefined: {reason}"
     if method == "pearson":
         return float(np.corrcoef(x, y)[0, 1]), None
-    from scipy.stats import spearmanr
 
     return float(spearmanr(x, y)[0]), None
 

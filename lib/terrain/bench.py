@@ -21,15 +21,26 @@ every size.
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from lib.bench import row
+from lib.models import load_model
+from lib.terrain.alignment import hypernym_chains, sample_pairs
+from lib.terrain.similarity import (
+    path_distance_matrix,
+    similarity_from_distance,
+    wup_similarities,
+)
 from lib.terrain.simplex import pentachoron_benchmark
+from lib.terrain.stability import stability
 from lib.terrain.weights import bench as weights_bench
+from lib.terrain.wordnet import encode_definitions, ensure_wordnet, match_single_token_lemmas
 
 MODEL = "embedded/all-minilm-l6-v2"
 GOAL_RATIO = 50.0
@@ -55,9 +66,6 @@ def _max_abs_diff(ours: np.ndarray, ref: np.ndarray) -> float:
 
 def bench_path_pairs(synsets: list, n_pairs: int, n_reference: int, seed: int = 42) -> dict:
     """(a): dense matrix + gathers for `n_pairs` pairs vs NLTK on `n_reference` of them."""
-    from lib.terrain.alignment import sample_pairs
-    from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
-
     rng = np.random.default_rng(seed)
     rel, pi, pj = sample_pairs(len(synsets), len(synsets), n_pairs, rng)
     sub = [synsets[i] for i in rel]
@@ -77,8 +85,6 @@ def bench_path_pairs(synsets: list, n_pairs: int, n_reference: int, seed: int = 
 
 def bench_wup_all_pairs(synsets: list, n_reference: int, seed: int = 0) -> dict:
     """(b): Wu-Palmer of all pairs i < j vs NLTK on a random sample of them."""
-    from lib.terrain.similarity import wup_similarities
-
     i, j = np.triu_indices(len(synsets), k=1)
     start = time.perf_counter()
     ours = wup_similarities([synsets[x] for x in i], [synsets[y] for y in j])
@@ -98,10 +104,6 @@ def bench_wup_all_pairs(synsets: list, n_reference: int, seed: int = 0) -> dict:
 def bench_stability(static: np.ndarray, encoder: np.ndarray, matched: list, n_seeds: int,
                     nltk_s_per_pair: float, n_check: int = 2000, encoded: str = "") -> dict:
     """(c): `stability` at the seed's sizes; values of seed 0's first pairs checked vs NLTK."""
-    from lib.terrain.alignment import hypernym_chains, sample_pairs
-    from lib.terrain.similarity import path_distance_matrix, similarity_from_distance
-    from lib.terrain.stability import stability
-
     chains = hypernym_chains(matched)
     start = time.perf_counter()
     result = stability(static, encoder, matched, chains, n_seeds=n_seeds, progress=False)
@@ -132,12 +134,7 @@ def _row(what: str, n: int, ours_s: float, reference_s: float, max_abs_diff: flo
 
 def _minilm(quick: bool) -> tuple[list, np.ndarray, np.ndarray, str]:
     """(matched lemmas, static rows, encoder rows, how the encoder rows were made)."""
-    from itertools import islice
-
-    from nltk.corpus import wordnet as wn
-
-    from lib.models import load_model
-    from lib.terrain.wordnet import encode_definitions, match_single_token_lemmas
+    from nltk.corpus import wordnet as wn  # optional: loads the corpus (after ensure_wordnet)
 
     loaded = load_model(MODEL, dtype="float32")
     synsets = islice(wn.all_synsets(), QUICK_SYNSETS) if quick else None
@@ -159,8 +156,6 @@ def _minilm(quick: bool) -> tuple[list, np.ndarray, np.ndarray, str]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """All three rows; `quick` uses small sizes (a smoke run, not the goals' workloads)."""
-    from lib.terrain.wordnet import ensure_wordnet
-
     ensure_wordnet()
     matched, static, encoder, encoded = _minilm(quick)
     n_syn = 300 if quick else 3000
@@ -175,8 +170,6 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     args = parser.parse_args()

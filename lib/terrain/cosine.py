@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial.distance import pdist
 
 from lib.stats.correlation import pearson
 
@@ -243,8 +244,6 @@ def pairwise_distances(X: Any) -> np.ndarray:
     _check_rows(X, min_rows=2)
     if isinstance(X, torch.Tensor) and X.is_cuda:
         return torch.pdist(X.detach().to(torch.float64)).cpu().numpy()
-    from scipy.spatial.distance import pdist
-
     return pdist(_to_numpy(X), metric="euclidean")
 
 

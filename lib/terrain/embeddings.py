@@ -25,7 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from lib.models.checkpoint import checkpoint, checkpoint_folder
+from lib.models.tiny import tiny_names, tiny_processor
 from lib.terrain.cosine import (
     PERCENTILES,
     SECTION1_CONSTANTS,
@@ -102,8 +105,6 @@ def find_input_embedding_key(keys: list[str], shapes: dict[str, tuple] | None = 
 
 def embedding_matrices(name: str, dtype: torch.dtype = torch.float32) -> EmbeddingMatrices:
     """Read the input embedding (and an untied output head) of `name` from its checkpoint."""
-    from lib.models.checkpoint import checkpoint
-
     ckpt = checkpoint(name)
     key = find_input_embedding_key(ckpt.keys(), ckpt.shapes)
     E = ckpt.tensor(key, dtype)
@@ -121,18 +122,14 @@ def embedding_matrices(name: str, dtype: torch.dtype = torch.float32) -> Embeddi
 
 def load_tokenizer(name: str) -> Any:
     """The tokenizer of a registry name (tiny/..., embedded/...) or a local checkpoint folder."""
-    from lib.models.checkpoint import checkpoint_folder
-
     if name.startswith("tiny/"):
-        from lib.models.tiny import tiny_names, tiny_processor
-
         if name not in tiny_names():
             raise ValueError(f"unknown tiny model {name!r}; known: {', '.join(tiny_names())}")
         proc = tiny_processor(name)
         if not hasattr(proc, "encode") and not hasattr(proc, "tokenizer"):
             raise ValueError(f"{name} has no text tokenizer (an image model)")
         return getattr(proc, "tokenizer", proc)
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy: only a real checkpoint's tokenizer needs it
 
     return AutoTokenizer.from_pretrained(str(checkpoint_folder(name)))
 
@@ -221,8 +218,6 @@ def section1_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, n_cosine
     With a tokenizer, also digits (first id of `encode(str(d))`, flagged when split), the eight
     semantic categories, and the special tokens (pad, eos, unk, `<extra_id_i>` when present).
     """
-    from tqdm.auto import tqdm
-
     E = _prepare(E)
     V, d = E.shape
     _check_counts(V, n_cosine=n_cosine, n_distances=n_distances)

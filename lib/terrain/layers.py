@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.models.checkpoint import checkpoint
 from lib.terrain.cosine import upper_tri_cosines
 
 RPB_KEY = "{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
@@ -194,8 +195,6 @@ def position_bias_stats(rpb: Any) -> dict[str, Any]:
 
 def read_position_bias(name: str, stack: str = "encoder") -> torch.Tensor:
     """Block 0's relative_attention_bias [32, H] of a T5 checkpoint, read alone."""
-    from lib.models.checkpoint import checkpoint
-
     ckpt = checkpoint(name)
     key = RPB_KEY.format(stack=stack)
     if key not in ckpt.shapes:

@@ -16,4 +16,5 @@ LINE = register(Line(
     bench={"terrain WordNet": "lib.terrain.bench:wordnet_rows",
            "pentachora": "lib.terrain.bench:pentachoron_rows",
            "weight battery": "lib.terrain.bench:weight_rows"},
+    layouts={"terrain": "lib.terrain.layout:TerrainResult"},
 ))

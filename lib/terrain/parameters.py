@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lib.models.registry import text_encoder
 from lib.params import (
     RANDOM_PREFIX,
     ModelName,
@@ -209,8 +210,6 @@ class TerrainParameters(RunParameters):
     def _some_section(self) -> TerrainParameters:
         if not any(getattr(self, s) is not None for s in SECTIONS):
             raise ValueError(f"give at least one section: {', '.join(SECTIONS)}")
-        from lib.models.registry import text_encoder
-
         for section in ("layers", "wordnet"):
             if getattr(self, section) is not None and text_encoder(self.model) is False:
                 raise ValueError(f"{section}: {self.model} has no text encoder to run; switch the "

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from lib import style
+from lib.terrain.weights.summary import QKV_GROUPS, SR_GROUPS, primary_stack
 
 GROUPS_QKV = ("self_attn_q", "self_attn_k", "self_attn_v", "self_attn_qkv", "mlp_up", "mlp_down")
 
@@ -143,8 +146,6 @@ def _wordnet_panels(block: dict[str, Any], arrays: dict[str, np.ndarray],
         ax.set_title(f"{what} ({a['n_pairs']:,} pairs)")
 
     def decay(ax: Any) -> None:
-        from scipy import stats
-
         rows = a.get("depth_decay") or []
         d = np.array([r["depth"] for r in rows], dtype=float)
         for offset, (key, role) in ((-0.06, ("static", "static")),
@@ -306,8 +307,6 @@ def _projection_panels(block: dict[str, Any]) -> list:
 
 def terrain_figure(title: str, payload: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     """All panels of the run's sections in a grid of three columns."""
-    import matplotlib.pyplot as plt
-
     panels: list = []
     if payload.get("embedding"):
         panels += _embedding_panels(payload["embedding"])
@@ -337,12 +336,8 @@ def cross_architecture_figure(results: list[dict[str, Any]], convention: str = "
     """§5 across runs (battery dicts with `model`): Q/K/V/QKV sparsity (initialization hatched
     grey), stable rank, QK positive fraction by depth (0.5 = random; the initialization's range
     as a grey band where the run has it), dead and weak MLP neurons (a note when all zero)."""
-    import matplotlib.pyplot as plt
-
     if not results:
         raise ValueError("no battery results given; pass run_battery(...) dicts")
-    from lib.terrain.weights.summary import QKV_GROUPS, SR_GROUPS, primary_stack
-
     names = [r["model"] for r in results]
     x = np.arange(len(results))
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))

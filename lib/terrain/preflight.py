@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from lib.models.presets import OpenClipConfig
 from lib.preflight import (
     META_TOKENS,
     Row,
@@ -31,6 +32,11 @@ from lib.preflight import (
     preset_checks,
     unique_bytes,
 )
+from lib.terrain.embeddings import find_input_embedding_key
+from lib.terrain.layers import capture, named_layers
+from lib.terrain.parameters import TerrainParameters
+from lib.terrain.weights.battery import qk_pairs
+from lib.terrain.weights.catalog import build_catalog
 
 
 class MetaSource:
@@ -59,11 +65,10 @@ def meta_source(name: str) -> MetaSource:
     `attention.attention.query` for the class's `attention.q_proj`) and the config dict; an
     open_clip model: its own names and no config (recognized by its fused keys, as its checkpoint
     has no config.json)."""
-    from lib.models.presets import OpenClipConfig
-
     config, model = config_of(name), meta_model_of(name)
     if isinstance(config, OpenClipConfig):
         return MetaSource(name, model.state_dict(), {})
+    # heavy: only a transformers model's names are converted
     from transformers.core_model_loading import revert_weight_conversion
 
     return MetaSource(name, revert_weight_conversion(model, model.state_dict()), config.to_dict())
@@ -71,9 +76,6 @@ def meta_source(name: str) -> MetaSource:
 
 def catalog_checks(row: Row, name: str) -> Any:
     """Every attention layer of every stack has q and k (or a fused qkv) and the MLP pair."""
-    from lib.terrain.weights.battery import qk_pairs
-    from lib.terrain.weights.catalog import build_catalog
-
     try:
         catalog = build_catalog(meta_source(name))
     except ValueError as exc:
@@ -107,8 +109,6 @@ def catalog_checks(row: Row, name: str) -> Any:
 
 def embedding_checks(row: Row, name: str) -> float:
     """The input embedding the embedding sections read; returns its float32 bytes."""
-    from lib.terrain.embeddings import find_input_embedding_key
-
     source = meta_source(name)
     try:
         key = find_input_embedding_key(source.keys(), source.shapes)
@@ -121,8 +121,6 @@ def embedding_checks(row: Row, name: str) -> float:
 
 def encoder_checks(row: Row, name: str, stacks: Sequence[str]) -> None:
     """The named encoder (and decoder) layers attach hooks, and each fires in a meta forward."""
-    from lib.terrain.layers import capture, named_layers
-
     model = meta_model_of(name)
     ids = torch.ones(1, META_TOKENS, dtype=torch.long, device="meta")
     for stack in stacks:
@@ -148,10 +146,10 @@ def encoder_checks(row: Row, name: str, stacks: Sequence[str]) -> None:
             row.checks.append(f"{stack} hooks {len(names)}")
 
 
-def terrain_rows(params: Any, folder: Path | None = None) -> list[Row]:
+def terrain_rows(params: TerrainParameters, folder: Path | None = None) -> list[Row]:
     """The checks of one terrain run (`folder`: its parameter file's, unused)."""
-    run = Path(params["parameter_file"]).stem
-    name = params["model"]
+    run = Path(params.parameter_file).stem
+    name = params.model
     row = Row(run, name)
     rows = [row]
     if name.startswith("init/"):
@@ -164,23 +162,23 @@ def terrain_rows(params: Any, folder: Path | None = None) -> list[Row]:
         row.problems.append(describe_problem(exc))
         return rows
     streamed = 0.0
-    if params.get("embedding"):
+    if params.embedding is not None:
         streamed = max(streamed, 3 * embedding_checks(row, name))
-    if params["experiment"] == "terrain" and params.get("layers"):  # a modulator's: block indices
+    if params.layers is not None:
         stacks = ("encoder", "decoder") if model_info_of(name).family == "t5" \
-            and params["layers"]["encoder_decoder"] else ("encoder",)
+            and params.layers.encoder_decoder else ("encoder",)
         encoder_checks(row, name, stacks)
-    elif params.get("wordnet"):
+    elif params.wordnet is not None:
         encoder_checks(row, name, ("encoder",))
-    if params.get("weights"):
+    if params.weights is not None:
         catalog = catalog_checks(row, name)
         if catalog is not None:
             largest = max(e.numel for e in catalog.entries) * 4
             streamed = max(streamed, 4 * largest)
-            if params["weights"]["init_baseline"]:  # the initialized twin is built whole
+            if params.weights.init_baseline:  # the initialized twin is built whole
                 streamed = max(streamed, unique_bytes(meta_model_of(name), 4) + 4 * largest)
-    if params.get("projection"):
-        source = params["projection"]["source"]
+    if params.projection is not None:
+        source = params.projection.source
         extra = Row(run, source, resource="host")
         rows.append(extra)
         try:
@@ -191,5 +189,5 @@ def terrain_rows(params: Any, folder: Path | None = None) -> list[Row]:
         except Exception as exc:
             extra.problems.append(describe_problem(exc))
     model_memory(row, name, params, streamed,
-                 built=bool(params.get("layers") or params.get("wordnet")))
+                 built=params.layers is not None or params.wordnet is not None)
     return rows

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.linalg import orthogonal_procrustes
 
+from lib.models.tiny import bytes_to_unicode
 from lib.stats.correlation import pearson
 from lib.terrain.cosine import normalize_rows, row_cosine, upper_tri_cosines, value_stats
 from lib.terrain.simplex import (
@@ -103,8 +105,6 @@ class ProcrustesFit:
 
 def fit_procrustes(A: Any, B: Any, center: bool = True) -> ProcrustesFit:
     """`scipy.linalg.orthogonal_procrustes` on matrices centred on their own means."""
-    from scipy.linalg import orthogonal_procrustes
-
     A, B = _f64(A, "A"), _f64(B, "B")
     if A.shape != B.shape:
         raise ValueError(f"A {A.shape} and B {B.shape} must have the same shape (paired rows, "
@@ -140,8 +140,6 @@ def _vocab(tokenizer_or_vocab: Any) -> tuple[dict[str, int], set[str]]:
 
 
 def _byte_decoder() -> dict[str, int]:
-    from lib.models.tiny import bytes_to_unicode
-
     return {ch: b for b, ch in bytes_to_unicode().items()}
 
 

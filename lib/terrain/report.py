@@ -1,5 +1,6 @@
 """The terrain line's section of REPORT.md (`lib.report` asks `lib.lines` for it): the
-embedded terrain runs' headline numbers beside their baselines."""
+embedded terrain runs' headline numbers beside their baselines, read through the results layout
+(`lib.terrain.layout`: the report has refused every file that does not fit it)."""
 
 from __future__ import annotations
 
@@ -8,76 +9,94 @@ from typing import Any
 
 from lib.checks import NOT_AVAILABLE, fmt
 from lib.stats.values import is_finite
+from lib.terrain.layout import Headline, TerrainResult
 from lib.terrain.nulls import LEVEL
+
+
+def terrain_runs(results: Mapping[str, dict[str, Any]], profile: str | None = None
+                 ) -> list[TerrainResult]:
+    """The terrain results among `results` ({"<profile>/<name>": payload}), read through their
+    layout (`lib.terrain.layout`; pydantic's ValidationError for one that does not fit), in key
+    order; only `profile`'s when given."""
+    return [TerrainResult.model_validate(p) for key, p in sorted(results.items())
+            if p.get("experiment") == "terrain"
+            and (profile is None or key.startswith(f"{profile}/"))]
+
+
+def _pair(h: Headline, a: str, b: str, lift: str) -> str:
+    if getattr(h, a) is None:
+        return "-"
+    return f"{fmt(getattr(h, a))} → {fmt(getattr(h, b))} ({fmt(getattr(h, lift), signed=True)})"
+
+
+def _precision(h: Headline) -> str:
+    """The 95% t-interval of the encoder Pearson over the stability seeds."""
+    interval = (h.stability_ci or {}).get("enc_pearson")
+    if not interval or not all(is_finite(v) for v in interval):
+        return "-"
+    return f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def _synsets(r: TerrainResult) -> str:
+    """The synset bootstrap interval of the encoder Pearson, with its resamples."""
+    stability = r.wordnet.stability if r.wordnet else None
+    boot = stability.synset_bootstrap if stability else None
+    interval = boot.enc_pearson.ci if boot else None
+    if boot is None or not interval or not all(is_finite(v) for v in interval):
+        return "-"
+    return (f"[{interval[0]:.4f}, {interval[1]:.4f}] ({boot.n_boot} resamples, "
+            f"{boot.level:.0%})")
+
+
+def _q(h: Headline) -> str:
+    trained = (h.q_sparsity or {}).get("self_attn_q")
+    # a run that measured the initialization itself has nothing to set beside it
+    init = None if h.weights_measured == "initialization" else \
+        (h.init_q_sparsity or {}).get("self_attn_q")
+    if trained is None:
+        return "-"
+    return f"{trained:.1%}" + (f" (init {init:.1%})" if init is not None else "")
+
+
+def _confound(r: TerrainResult) -> str:
+    """§2's part-of-speech confound: the encoder on noun pairs alone, and the share of the pairs
+    whose path similarity nltk's fake root sets (B10, measured on the run's pairs)."""
+    if r.wordnet is None:
+        return "- | -"
+    noun = r.wordnet.baselines.get("noun_only")
+    share = r.wordnet.effects.B10.fake_root_share
+    nouns = (f"{fmt(noun.pearson)} ({noun.n_pairs:,} pairs)"
+             if noun is not None and is_finite(noun.pearson) else
+             "-" if noun is None else NOT_AVAILABLE)
+    return f"{nouns} | {f'{share:.0%}' if is_finite(share) else NOT_AVAILABLE}"
+
+
+def _volume(r: TerrainResult) -> str:
+    """The volume CV beside the Gaussian reference this run drew, named (B13)."""
+    if r.embedding is None:
+        return "-"
+    penta = r.embedding.pentachora
+    name = ("isotropic" if penta.reference.startswith("isotropic") else "per-dimension"
+            if penta.reference.startswith("per-dimension") else penta.reference or "Gaussian")
+    return f"{fmt(penta.cv)} ({name} reference {fmt(penta.reference_cv)})"
+
+
+def _pr(r: TerrainResult) -> str:
+    """PR/dim beside the mean over the initialization seeds, where the run measured them."""
+    if r.embedding is None:
+        return "-"
+    spread = r.embedding.init_spread
+    init = spread.quantities.get("spectrum/pr_over_dim") if spread else None
+    return fmt(r.embedding.spectrum.pr_over_dim) + (
+        f" (init {fmt(init.mean)}, {init.k} seeds)" if init is not None and init.mean is not None
+        else "")
 
 
 def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     """The embedded terrain runs' headline numbers (real weights and machinery runs)."""
-    runs = [p for key, p in sorted(results.items())
-            if key.startswith("embedded/") and p.get("experiment") == "terrain"]
+    runs = terrain_runs(results, "embedded")
     if not runs:
         return []
-
-    def pair(h: dict[str, Any], a: str, b: str, lift: str) -> str:
-        if a not in h:
-            return "-"
-        return f"{fmt(h[a])} → {fmt(h[b])} ({fmt(h[lift], signed=True)})"
-
-    def ci(h: dict[str, Any]) -> str:
-        interval = (h.get("stability_ci") or {}).get("enc_pearson")
-        return f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
-
-    def synsets(p: dict[str, Any]) -> str:
-        """The synset bootstrap interval of the encoder Pearson, with its resamples."""
-        boot = ((p.get("wordnet") or {}).get("stability") or {}).get("synset_bootstrap") or {}
-        block = boot.get("enc_pearson") or boot.get("encoder_pearson") or {}
-        interval = block.get("ci") if isinstance(block, dict) else None
-        if not interval or not all(is_finite(v) for v in interval):
-            return "-"
-        return (f"[{interval[0]:.4f}, {interval[1]:.4f}] ({boot.get('n_boot', '-')} resamples, "
-                f"{boot.get('level', 0.95):.0%})")
-
-    def q(h: dict[str, Any]) -> str:
-        trained = (h.get("q_sparsity") or {}).get("self_attn_q")
-        init = (h.get("init_q_sparsity") or {}).get("self_attn_q")
-        if h.get("weights_measured") == "initialization":
-            init = None  # the run measured the initialization itself: nothing to set beside it
-        if trained is None:
-            return "-"
-        return f"{trained:.1%}" + (f" (init {init:.1%})" if init is not None else "")
-
-    def confound(p: dict[str, Any]) -> str:
-        """§2's part-of-speech confound: the encoder on noun pairs alone, and the share of the
-        pairs whose path similarity nltk's fake root sets (B10, measured on the run's pairs)."""
-        wn = p.get("wordnet") or {}
-        noun = (wn.get("baselines") or {}).get("noun_only") or {}
-        share = ((wn.get("effects") or {}).get("B10") or {}).get("fake_root_share")
-        if not noun and share is None:
-            return "- | -"
-        nouns = (f"{fmt(noun['pearson'])} ({noun['n_pairs']:,} pairs)"
-                 if is_finite(noun.get("pearson")) else NOT_AVAILABLE)
-        return f"{nouns} | {f'{share:.0%}' if is_finite(share) else NOT_AVAILABLE}"
-
-    def volume(p: dict[str, Any]) -> str:
-        """The volume CV beside the Gaussian reference this run drew, named (B13)."""
-        penta = (p.get("embedding") or {}).get("pentachora") or {}
-        if "cv" not in penta:
-            return "-"
-        kind = str(penta.get("reference", ""))
-        name = ("isotropic" if kind.startswith("isotropic") else "per-dimension"
-                if kind.startswith("per-dimension") else kind or "Gaussian")
-        return f"{fmt(penta['cv'])} ({name} reference {fmt(penta.get('reference_cv'))})"
-
-    def pr(p: dict[str, Any]) -> str:
-        emb = p.get("embedding") or {}
-        if "spectrum" not in emb:
-            return "-"
-        init = (((emb.get("init_spread") or {}).get("quantities") or {})
-                .get("spectrum/pr_over_dim") or {})
-        return fmt(emb["spectrum"]["pr_over_dim"]) + (
-            f" (init {fmt(init['mean'])}, {init['k']} seeds)" if init.get("mean") is not None
-            else "")
-
     lines = ["", "## Terrain: embedded runs (this machine, offline)", "",
              "MiniLM, SmolLM2 and Gemma-3 carry real weights; `tiny/...` and `init/...` runs test "
              "the machinery (random weights) and claim nothing. WordNet columns: static token "
@@ -98,28 +117,29 @@ def terrain_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
              "seeds) | encoder Pearson: synset bootstrap CI | encoder Pearson, noun pairs only | "
              "pairs through the fake root | PR/dim | volume CV (Gaussian reference) | Q sparsity |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for p in runs:
-        h = p.get("headline", {})
-        grad = (f"{fmt(h['gradient_static'])} → {fmt(h['gradient_encoder'])}"
-                if "gradient_static" in h else "-")
+    for r in runs:
+        h = r.headline
+        grad = (f"{fmt(h.gradient_static)} → {fmt(h.gradient_encoder)}"
+                if h.gradient_static is not None else "-")
         lines.append(
-            f"| {p['run']} | {p['model']['name']} | {h.get('matched', '-')} | "
-            f"{pair(h, 'static_pearson', 'encoder_pearson', 'lift_pearson')} | "
-            f"{pair(h, 'static_spearman', 'encoder_spearman', 'lift_spearman')} | {grad} | "
-            f"{ci(h)} | {synsets(p)} | {confound(p)} | {pr(p)} | {volume(p)} | {q(h)} |")
+            f"| {r.run} | {r.model.name} | {'-' if h.matched is None else h.matched} | "
+            f"{_pair(h, 'static_pearson', 'encoder_pearson', 'lift_pearson')} | "
+            f"{_pair(h, 'static_spearman', 'encoder_spearman', 'lift_spearman')} | {grad} | "
+            f"{_precision(h)} | {_synsets(r)} | {_confound(r)} | {_pr(r)} | {_volume(r)} | "
+            f"{_q(h)} |")
     return lines
 
 
 def baseline_rule_line(results: Mapping[str, dict[str, Any]]) -> str:
     """How 'indistinguishable' is decided, with the rule's false-positive rate measured on the
-    initialization seeds of the runs given (leave one seed out, pooled)."""
+    initialization seeds of the terrain runs given (leave one seed out, pooled)."""
     trials = outside = 0
-    for payload in results.values():
-        for block in ((payload.get("weights") or {}).get("init_spread"),
-                      (payload.get("embedding") or {}).get("init_spread")):
-            fp = (block or {}).get("false_positive") or {}
-            trials += fp.get("trials") or 0
-            outside += fp.get("outside") or 0
+    for r in terrain_runs(results):
+        for spread in (r.weights.init_spread if r.weights else None,
+                       r.embedding.init_spread if r.embedding else None):
+            if spread is not None:
+                trials += spread.false_positive.trials
+                outside += spread.false_positive.outside
     measured = (f" Its false-positive rate, each initialization seed judged against the "
                 f"interval of the others (leave one seed out) over every spread of these runs: "
                 f"{outside} of {trials} ({outside / trials:.1%})." if trials else "")

@@ -59,7 +59,7 @@ def _sqdist_kernel() -> Any:
     each simplex's rows read from cache: numpy's Gram form needs 15 separate dot products per
     pentachoron and is bound by reading each row six times (pentachora use `_edge_gram_kernel`).
     """
-    import numba
+    import numba  # heavy: imported (and the kernel compiled) on the first call only
 
     @numba.njit(cache=True, fastmath=True, nogil=True)
     def sqdist(points: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover (compiled)
@@ -99,7 +99,7 @@ def _edge_gram_kernel() -> Any:
     p_a - p_0 (differences in the points' dtype, as the seed's `points[i] - points[j]`; products
     summed in float64), all in one pass over the coordinates: five reads per coordinate and ten
     accumulators in registers, where pairwise distances read each row four times."""
-    import numba
+    import numba  # heavy: imported (and the kernel compiled) on the first call only
 
     @numba.njit(cache=True, fastmath=True, nogil=True)
     def edge_gram(points: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover (compiled)

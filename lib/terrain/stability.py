@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as sps
+from tqdm.auto import tqdm
 
 from lib.stats.intervals import check_resampling, defined, percentile_interval
 from lib.stats.pairs import resampled_correlations
@@ -123,8 +124,6 @@ def stability(
     "invariant check" is `std/mean*100` of encoder CV, static CV and encoder Pearson.
     `distances` (from `path_distance_matrix` over the matched synsets) can be passed to reuse it.
     """
-    from tqdm.auto import tqdm
-
     check_reps(static, encoder, matched)
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1; got {n_seeds}")

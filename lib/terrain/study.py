@@ -17,8 +17,60 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.models import load_model
+from lib.models.checkpoint import checkpoint_folder, checkpoint_revision
+from lib.models.random_init import build_random
 from lib.results import pop_measurements
-from lib.terrain.parameters import SECTIONS
+from lib.terrain.alignment import (
+    RelationalSample,
+    baseline_alignment,
+    defect_effects,
+    hypernym_chains,
+    pair_cosines,
+    relational_sample,
+    wordnet_alignment,
+)
+from lib.terrain.embeddings import (
+    embedding_matrices,
+    load_tokenizer,
+    section1_geometry,
+    section13a_geometry,
+)
+from lib.terrain.layers import (
+    encoder_decoder_position_cosine,
+    encoder_layer_geometry,
+    position_bias_stats,
+    read_position_bias,
+)
+from lib.terrain.nulls import analytic_nulls
+from lib.terrain.parameters import (
+    SECTIONS,
+    EmbeddingSection,
+    LayersSection,
+    ProjectionSection,
+    WeightsSection,
+    WordNetSection,
+)
+from lib.terrain.procrustes import cross_scale_projection, shared_token_index
+from lib.terrain.stability import stability, synset_bootstrap
+from lib.terrain.weights.baseline import (
+    attach_init,
+    embedding_spread,
+    init_battery,
+    init_folder,
+    init_spread,
+)
+from lib.terrain.weights.battery import run_battery
+from lib.terrain.weights.summary import headline_qk
+from lib.terrain.wordnet import (
+    MatchedLemma,
+    definition_template,
+    encode_definitions,
+    ensure_wordnet,
+    match_single_token_lemmas,
+    pos_mix,
+    tfidf_definitions,
+)
 
 __all__ = ["SECTIONS"]
 
@@ -48,64 +100,47 @@ def _measured(block: dict[str, Any], start: float, section: str,
     return block
 
 
-def embedding_section(model: str, cfg: dict[str, Any],
+def embedding_section(model: str, cfg: EmbeddingSection,
                       measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§1 or §13a on the input-embedding matrix read alone from the checkpoint."""
-    from lib.terrain.embeddings import (
-        embedding_matrices,
-        load_tokenizer,
-        section1_geometry,
-        section13a_geometry,
-    )
-
     start = time.perf_counter()
     em = embedding_matrices(model)
     tokenizer = load_tokenizer(model)
-    sizes = {k: cfg[k] for k in ("n_cosine", "n_simplices", "n_distances")}
-    if cfg["protocol"] == "section1":
-        block = section1_geometry(em.E, cfg["seed"], tokenizer=tokenizer, **sizes)
+    sizes = {"n_cosine": cfg.n_cosine, "n_simplices": cfg.n_simplices,
+             "n_distances": cfg.n_distances}
+    if cfg.protocol == "section1":
+        block = section1_geometry(em.E, cfg.seed, tokenizer=tokenizer, **sizes)
     else:
-        block = section13a_geometry(em.E, cfg["seed"], tokenizer=tokenizer, lm_head=em.head,
-                                    n_pca=cfg["n_pca"], **sizes)
-    block.update(protocol=cfg["protocol"], tensor=em.key, tied=em.tied,
+        block = section13a_geometry(em.E, cfg.seed, tokenizer=tokenizer, lm_head=em.head,
+                                    n_pca=cfg.n_pca, **sizes)
+    block.update(protocol=cfg.protocol, tensor=em.key, tied=em.tied,
                  tied_reason=em.tied_reason, shape=list(em.E.shape))
-    if cfg.get("init_seeds"):
-        from lib.terrain.weights.baseline import embedding_spread
-
-        spread_sizes = {k: cfg[k] for k in ("n_cosine", "n_simplices")} | (
-            {"n_pca": cfg["n_pca"]} if cfg["protocol"] == "section13a" else {})
-        block["init_spread"] = embedding_spread(model, list(range(cfg["init_seeds"])),
-                                                cfg["protocol"], spread_sizes, tokenizer,
-                                                tuple(cfg["init_quantities"]))
+    if cfg.init_seeds:
+        spread_sizes = {"n_cosine": cfg.n_cosine, "n_simplices": cfg.n_simplices} | (
+            {"n_pca": cfg.n_pca} if cfg.protocol == "section13a" else {})
+        block["init_spread"] = embedding_spread(model, list(range(cfg.init_seeds)),
+                                                cfg.protocol, spread_sizes, tokenizer,
+                                                tuple(cfg.init_quantities))
     return _measured(block, start, "embedding", measured)
 
 
 def load_for_forward(model: str) -> Any:
     """The model built (float32, eval) for the sections that run it."""
-    from lib.models import load_model
-
     return load_model(model, dtype="float32")
 
 
-def layers_section(model: str, cfg: dict[str, Any], loaded: Any,
+def layers_section(model: str, cfg: LayersSection, loaded: Any,
                    measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§1: encoder layer-by-layer geometry through hooks; T5: encoder vs decoder, position bias."""
-    from lib.terrain.layers import (
-        encoder_decoder_position_cosine,
-        encoder_layer_geometry,
-        position_bias_stats,
-        read_position_bias,
-    )
-
     start = time.perf_counter()
     net, tokenizer = loaded.model, loaded.tokenizer
     block: dict[str, Any] = {"sentences": len(SENTENCES),
                              "encoder": encoder_layer_geometry(net, tokenizer, SENTENCES)}
     is_t5 = getattr(net.config, "model_type", "") == "t5"
     block["encoder_decoder"] = (encoder_decoder_position_cosine(net, tokenizer, *TRANSLATION)
-                                if cfg["encoder_decoder"] and is_t5 else None)
+                                if cfg.encoder_decoder and is_t5 else None)
     bias = {}
-    if cfg["position_bias"] and is_t5:
+    if cfg.position_bias and is_t5:
         for stack in ("encoder", "decoder"):
             bias[stack] = position_bias_stats(read_position_bias(model, stack))
     block["position_bias"] = bias or None
@@ -114,85 +149,64 @@ def layers_section(model: str, cfg: dict[str, Any], loaded: Any,
 
 def slow_tokenizer(model: str) -> Any:
     """The model's slow (SentencePiece) tokenizer with `legacy=True`, as seed 004 loaded T5's."""
-    from transformers import AutoTokenizer
-
-    from lib.models.checkpoint import checkpoint_folder
+    from transformers import AutoTokenizer  # heavy: only the seed-faithful T5 runs ask for it
 
     return AutoTokenizer.from_pretrained(str(checkpoint_folder(model)), use_fast=False, legacy=True)
 
 
-def wordnet_section(model: str, cfg: dict[str, Any], loaded: Any,
+def wordnet_section(model: str, cfg: WordNetSection, loaded: Any,
                     measured: dict[str, Any] | None = None
                     ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """§2 (and §3 when asked): single-token lemmas, pooled definitions, the alignment.
 
     Returns the results block and the arrays the figure needs (pair similarities and cosines).
     """
-    from lib.terrain.alignment import (
-        defect_effects,
-        hypernym_chains,
-        pair_cosines,
-        relational_sample,
-        wordnet_alignment,
-    )
-    from lib.terrain.embeddings import embedding_matrices
-    from lib.terrain.stability import stability, synset_bootstrap
-    from lib.terrain.wordnet import (
-        definition_template,
-        encode_definitions,
-        ensure_wordnet,
-        match_single_token_lemmas,
-        pos_mix,
-    )
-
     start = time.perf_counter()
     ensure_wordnet()
-    tokenizer = slow_tokenizer(model) if cfg["slow_tokenizer"] else loaded.tokenizer
+    tokenizer = slow_tokenizer(model) if cfg.slow_tokenizer else loaded.tokenizer
     matched = match_single_token_lemmas(tokenizer)
-    if len(matched) < max(cfg["n_rel"], 5):
+    if len(matched) < max(cfg.n_rel, 5):
         raise ValueError(f"{model}: only {len(matched)} single-token WordNet lemmas, fewer than "
-                         f"n_rel = {cfg['n_rel']}; lower wordnet.n_rel in the parameter file")
-    template = definition_template(loaded.model, cfg["template"])
+                         f"n_rel = {cfg.n_rel}; lower wordnet.n_rel in the parameter file")
+    template = definition_template(loaded.model, cfg.template)
     encoder = encode_definitions(loaded.model, tokenizer, [m.definition for m in matched],
-                                 template=template, batch_size=cfg["batch_size"],
-                                 max_length=cfg["max_length"])
+                                 template=template, batch_size=cfg.batch_size,
+                                 max_length=cfg.max_length)
     E = embedding_matrices(model).E
     static = E[torch.as_tensor([m.token_id for m in matched])].float().numpy()
     encode_s = time.perf_counter() - start
-    alignment = wordnet_alignment(static, encoder, matched, seed=cfg["seed"], n_rel=cfg["n_rel"],
-                                  n_pairs=cfg["n_pairs"], n_simplices=cfg["n_simplices"],
-                                  exact_edges=cfg["exact_edges"])
+    alignment = wordnet_alignment(static, encoder, matched, seed=cfg.seed, n_rel=cfg.n_rel,
+                                  n_pairs=cfg.n_pairs, n_simplices=cfg.n_simplices,
+                                  exact_edges=cfg.exact_edges)
     scatter = alignment.pop("scatter", None)
     block: dict[str, Any] = {"matched": len(matched), "template": template,
                              "pos_mix": pos_mix(matched), "alignment": alignment,
                              "encode_seconds": encode_s}
-    sample = relational_sample(matched, np.random.default_rng(cfg["seed"]), cfg["n_rel"],
-                               cfg["n_pairs"])  # the alignment's pairs, drawn again
+    sample = relational_sample(matched, np.random.default_rng(cfg.seed), cfg.n_rel,
+                               cfg.n_pairs)  # the alignment's pairs, drawn again
     block["baselines"] = _wordnet_baselines(model, cfg, matched, encoder, template, sample)
     block["effects"] = defect_effects(encoder, matched, sample, alignment["pentachora"])
-    if cfg["stability"]:
-        s = cfg["stability"]
+    if cfg.stability is not None:
+        s = cfg.stability
         chains = hypernym_chains(matched)
-        block["stability"] = stability(static, encoder, matched, chains, n_seeds=s["n_seeds"],
-                                       n_rel=s["n_rel"], n_pairs=s["n_pairs"],
-                                       n_simplices=s["n_simplices"], n_chains=s["n_chains"])
+        block["stability"] = stability(static, encoder, matched, chains, n_seeds=s.n_seeds,
+                                       n_rel=s.n_rel, n_pairs=s.n_pairs,
+                                       n_simplices=s.n_simplices, n_chains=s.n_chains)
         cosines = {name: pair_cosines(X[sample.rel], sample.pi, sample.pj)
                    for name, X in (("enc", encoder), ("static", static))}
         block["stability"]["synset_bootstrap"] = synset_bootstrap(
-            sample.s, cosines, sample.pi, sample.pj, len(sample.rel), n_boot=cfg["n_boot"],
-            seed=cfg["boot_seed"])
+            sample.s, cosines, sample.pi, sample.pj, len(sample.rel), n_boot=cfg.n_boot,
+            seed=cfg.boot_seed)
     arrays = {k: np.asarray(v) for k, v in (scatter or {}).items()}
     return _measured(block, start, "wordnet", measured), arrays
 
 
-def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], encoder: np.ndarray,
-                       template: str, sample: Any) -> dict[str, Any]:
-    """`cfg['baselines']` on the alignment's pairs: TF-IDF of the definitions, the architecture
+def _wordnet_baselines(model: str, cfg: WordNetSection, matched: list[MatchedLemma],
+                       encoder: np.ndarray, template: str,
+                       sample: RelationalSample) -> dict[str, Any]:
+    """`cfg.baselines` on the alignment's pairs: TF-IDF of the definitions, the architecture
     at random initialization (`random/<model>`, seeded by its name) encoding them, noun pairs."""
-    from lib.terrain.alignment import baseline_alignment
-    from lib.terrain.wordnet import encode_definitions, tfidf_definitions
-
-    wanted = cfg["baselines"]
+    wanted = cfg.baselines
     definitions = [m.definition for m in matched]
     reps: dict[str, Any] = {}
     if "tfidf" in wanted:
@@ -201,13 +215,11 @@ def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], enco
         # only the sampled lemmas' definitions: the statistic reads no other row (NaN there);
         # the architecture with its own tokenizer and full vocabulary (widths reduced only if it
         # exceeds the random-model budget, `reduction` says so)
-        from lib.models.random_init import build_random
-
         rand = build_random(f"random/{model}", keep_vocabulary=True)
         rows = np.unique(sample.rel)
         encoded = encode_definitions(
             rand.model, rand.tokenizer, [definitions[i] for i in rows], template=template,
-            batch_size=cfg["batch_size"], max_length=cfg["max_length"])
+            batch_size=cfg.batch_size, max_length=cfg.max_length)
         reps["random_encoder"] = np.full((len(definitions), encoded.shape[1]), np.nan,
                                          dtype=encoded.dtype)
         reps["random_encoder"][rows] = encoded
@@ -217,24 +229,20 @@ def _wordnet_baselines(model: str, cfg: dict[str, Any], matched: list[Any], enco
     return out
 
 
-def weights_section(model: str, cfg: dict[str, Any],
+def weights_section(model: str, cfg: WeightsSection,
                     measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """§4-§6: the battery streamed from the checkpoint, the initialization beside it, and what
     random weights give: the spread over `init_seeds` initializations (`init_spread`, with
     the rule's leave-one-seed-out false-positive rate) and the analytic intervals where the
     initializer makes them known (`analytic_null`, from the shapes alone; lib.terrain.nulls)."""
-    from lib.terrain.nulls import analytic_nulls
-    from lib.terrain.weights.baseline import attach_init, init_battery, init_spread
-    from lib.terrain.weights.battery import run_battery
-
     start = time.perf_counter()
-    thresholds = cfg["thresholds"]
-    init = (init_battery(model, seed=cfg["init_seed"], thresholds=thresholds)
-            if cfg["init_baseline"] else None)
-    seeds = [cfg["init_seed"] + i for i in range(cfg.get("init_seeds", 1))]
-    spread = (init_spread(model, init, seeds, qk=cfg.get("init_spread_qk", True))
+    thresholds = cfg.thresholds
+    init = (init_battery(model, seed=cfg.init_seed, thresholds=thresholds)
+            if cfg.init_baseline else None)
+    seeds = [cfg.init_seed + i for i in range(cfg.init_seeds)]
+    spread = (init_spread(model, init, seeds, qk=cfg.init_spread_qk)
               if init is not None and len(seeds) > 1 else None)
-    trained = run_battery(model, thresholds=thresholds) if cfg["trained"] else None
+    trained = run_battery(model, thresholds=thresholds) if cfg.trained else None
     if trained is not None and init is not None:
         trained = attach_init(trained, init)
     block = {"trained": trained, "init": init, "init_spread": spread,
@@ -242,29 +250,22 @@ def weights_section(model: str, cfg: dict[str, Any],
     return _measured(block, start, "weights", measured)
 
 
-def projection_section(model: str, cfg: dict[str, Any],
+def projection_section(model: str, cfg: ProjectionSection,
                        measured: dict[str, Any] | None = None) -> dict[str, Any]:
-    """§13b: `cfg['source']`'s embeddings projected onto `model`'s over their shared tokens."""
-    from lib.terrain.embeddings import embedding_matrices, load_tokenizer
-    from lib.terrain.procrustes import cross_scale_projection, shared_token_index
-
+    """§13b: `cfg.source`'s embeddings projected onto `model`'s over their shared tokens."""
     start = time.perf_counter()
-    source = cfg["source"]
+    source = cfg.source
     shared = shared_token_index(load_tokenizer(source), load_tokenizer(model))
     block = cross_scale_projection(embedding_matrices(source).E, embedding_matrices(model).E,
-                                   shared, seed=cfg["seed"], n_pca=cfg["n_pca"],
-                                   n_anchor=cfg["n_anchor"], n_test=cfg["n_test"])
+                                   shared, seed=cfg.seed, n_pca=cfg.n_pca,
+                                   n_anchor=cfg.n_anchor, n_test=cfg.n_test)
     block.update(source=source, target=model, shared_tokens=len(shared))
     return _measured(block, start, "projection", measured)
 
 
 def model_record(model: str, init_seed: int = 0) -> dict[str, Any]:
     """The provenance of the weights a run measured: name and revision (no machine paths)."""
-    from lib.models.checkpoint import checkpoint_revision
-
     if model.startswith("init/"):
-        from lib.terrain.weights.baseline import init_folder
-
         return {"name": model, "source": "initialization",
                 "revision": init_folder(model, init_seed).name}
     source = model.split("/", 1)[0] if model.startswith(("embedded/", "tiny/")) else "hub"
@@ -275,8 +276,6 @@ def _weights_headline(w: dict[str, Any]) -> dict[str, Any]:
     """Q sparsity, the mean QK positive fraction (seed convention; decoder/cross when there is
     one) and the worst adjacent-layer cosine mean of the weights measured (trained, else the
     initialization alone), and the same of the initialization (init_*) whenever it ran."""
-    from lib.terrain.weights.summary import headline_qk
-
     res = w["trained"] or w["init"]
     stack, pos = headline_qk(res["qk"]["summary"])
     out: dict[str, Any] = {

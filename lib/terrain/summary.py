@@ -3,7 +3,8 @@
     python -m lib.terrain.summary embedded results/embedded/terrain_*.json
 
 Writes `results/<profile>/terrain_summary.{json,md}` and `figures/<profile>/terrain_summary.png`
-from exactly the results files given (a deleted parameter file leaves no row).
+from exactly the results files given (a deleted parameter file leaves no row); a file that
+`lib.integrity` refuses, or that does not fit the results layout, is listed instead of a row.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib.integrity import refusal_line, split_checked
+from lib.integrity import Check, refusal_line, split_checked
+from lib.layout import result_problem
 from lib.params import PROFILES
 from lib.paths import RESULTS
 from lib.results import atomic_write_bytes, read_json, results_path, save_figure, write_json
+from lib.terrain.plots import cross_architecture_figure
+from lib.terrain.weights.summary import cross_architecture_table
 
 NAME = "terrain_summary"
 
@@ -65,12 +69,17 @@ def headline_rows(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_summary(profile: str, files: Sequence[str | Path]) -> dict[str, Any]:
     """Write the summary files of `profile` from the terrain results `files`."""
-    from lib.terrain.plots import cross_architecture_figure
-    from lib.terrain.weights.summary import cross_architecture_table
-
     accepted, checks = split_checked(files)  # a swapped, edited or stale result gives no row
-    payloads = [read_json(path) for path in accepted]
-    payloads = [p for p in payloads if p.get("experiment") == "terrain"]
+    payloads = []
+    for path in accepted:  # and one that does not fit the results layout (lib.terrain.layout)
+        payload = read_json(path)
+        if payload.get("experiment") != "terrain":
+            continue
+        problem = result_problem(payload, "terrain")
+        if problem:
+            checks.append(Check(f"{path.parent.name}/{path.name}", problem))
+        else:
+            payloads.append(payload)
     runs = batteries(payloads)
     table = cross_architecture_table(runs) if runs else None
     refused = [refusal_line(c) for c in checks]

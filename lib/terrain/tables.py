@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 
 from lib.stats.correlation import UNDEFINED
+from lib.terrain.nulls import inside
+from lib.terrain.weights.baseline import battery_quantities
 
 # The Qwen3.5-0.8B numbers seed 004 quotes as its reference (claims registry ids) and the
 # embedding-block field each compares with.
@@ -230,8 +232,6 @@ def init_spread_table(spread: dict[str, Any], measured: dict[str, Any] | None = 
     """What random weights give, quantity by quantity: the mean ± sd over the initialization
     seeds and the rule's 99% interval (lib.terrain.nulls), an analytic interval where there is
     one, and this run's value (`measured`, {quantity: value}) with whether it lies inside."""
-    from lib.terrain.nulls import inside
-
     analytic = analytic or {}
     rows = []
     for q in _shown_rows(spread):
@@ -268,8 +268,6 @@ def false_positive_line(spread: dict[str, Any]) -> str:
 def weights_spread_table(w: dict[str, Any]) -> pd.DataFrame:
     """`init_spread_table` of a weights block: the trained battery (if any) against the spread
     of its initializations and the analytic intervals."""
-    from lib.terrain.weights.baseline import battery_quantities
-
     measured = ({q: v for q, (v, _) in battery_quantities(w["trained"]).items()}
                 if w.get("trained") else None)
     return init_spread_table(w["init_spread"], measured, w.get("analytic_null"))

@@ -13,6 +13,7 @@ install.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
+from scipy import sparse
+from tqdm.auto import tqdm
 
 from lib.paths import CACHE, NLTK_DATA
 from lib.terrain.similarity import Hierarchy as Hierarchy  # re-exported contract names
@@ -63,7 +67,7 @@ def lexnames_text() -> str:
 
 def installed_root() -> Path | None:
     """The NLTK data folder of an installed WordNet (our cache is searched too), or None."""
-    import nltk
+    import nltk  # optional and slow to import: only the WordNet sections need it
 
     if str(NLTK_DATA) not in nltk.data.path:
         nltk.data.path.append(str(NLTK_DATA))
@@ -151,7 +155,7 @@ def build_from_debian(target_root: Path = NLTK_DATA) -> Path:
 
 def ensure_wordnet() -> Path:
     """Make `nltk.corpus.wordnet` work offline; return the NLTK data folder that holds it."""
-    import nltk
+    import nltk  # optional and slow to import: only the WordNet sections need it
 
     root = installed_root()
     if root is not None:
@@ -231,7 +235,7 @@ def match_single_token_lemmas(
         raise ValueError("tokenizer must be a Hugging Face tokenizer (callable on a list of str)")
     if synsets is None:
         ensure_wordnet()
-        from nltk.corpus import wordnet as wn
+        from nltk.corpus import wordnet as wn  # the corpus loads on first use (seconds)
 
         synsets = wn.all_synsets()
     entries = [(lemma.name().replace("_", " "), syn) for syn in synsets for lemma in syn.lemmas()]
@@ -302,9 +306,6 @@ def encode_definitions(
     Each batch is tokenized with padding to the longest, truncation at `max_length`; the pooled
     vector is `sum(h * mask) / sum(mask)` over `last_hidden_state`. Runs on the model's device.
     """
-    import torch
-    from tqdm.auto import tqdm
-
     if len(definitions) == 0:
         raise ValueError("encode_definitions needs at least one definition (got none)")
     if batch_size < 1 or max_length < 1:
@@ -345,10 +346,6 @@ def tfidf_definitions(definitions: Sequence[str]) -> Any:
     `ln((1 + N) / (1 + df)) + 1` (scikit-learn's `TfidfVectorizer` defaults); a definition with
     no word is a zero row. The vocabulary is sorted, so the columns do not depend on the order.
     """
-    import re
-
-    from scipy import sparse
-
     if len(definitions) == 0:
         raise ValueError("tfidf_definitions needs at least one definition (got none)")
     pattern = re.compile(TFIDF_TOKEN)

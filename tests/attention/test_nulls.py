@@ -1,18 +1,21 @@
-"""The head-permutation null of SI, dSI and the group metrics (lib.attention.nulls) on entropy
-matrices whose head identity does or does not persist across layers."""
+"""The head-permutation null of SI, dSI and the group metrics, its KV-aware shuffles and what
+a typical draw means (lib.attention.nulls), on entropy matrices whose head identity does or does
+not persist across layers."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
 
 from lib.attention.nulls import (
+    ACROSS_GROUPS,
+    LAYER,
+    WITHIN_GROUPS,
     compare,
+    figure_reasons,
     head_permutation_controls,
     head_permutation_delta,
+    null_reading,
     null_samples,
     permutation_delta,
     permutation_null,
@@ -24,9 +27,8 @@ from lib.attention.specialization import (
     specialization_index,
     specialization_metrics,
     within_between_ratio,
+    within_group_correlation,
 )
-from lib.params import ParameterError, load_parameters
-from lib.paths import shown
 
 N = 400  # permutations: enough for p < 0.01, fast
 
@@ -166,18 +168,60 @@ def test_batched_group_variances_match_the_seed_metrics() -> None:
         "within_between_ratio"]
 
 
-def test_permutation_null_parameters_are_validated(tmp_path: Path) -> None:
-    keys = {"experiment": "E11", "run": "x", "profile": "embedded", "base": "tiny/llama-gqa",
-            "instruct": "tiny/llama-gqa-instruct"}
-    path = tmp_path / "parameters" / "embedded" / "E11_x.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(keys))
-    assert load_parameters(path, "E11")["permutation_null"] == {"n": 1000, "seed": 0, "ci": 0.95}
-    path.write_text(yaml.safe_dump({**keys, "permutation_null": {"n": 0}}))
-    with pytest.raises(ParameterError) as err:
-        load_parameters(path, "E11")
-    assert str(err.value) == f"{shown(path)}: permutation_null.n: 0 is below the minimum 1"
-    path.write_text(yaml.safe_dump({**keys, "permutation_null": {"draws": 10}}))
-    with pytest.raises(ParameterError, match=r"permutation_null\.draws: unknown key \(known: n, "
-                                             r"seed, ci\)$"):
-        load_parameters(path, "E11")
+def test_within_group_shuffle_keeps_each_head_in_its_group() -> None:
+    E = np.arange(4 * 12, dtype=float).reshape(4, 12)  # 3 KV groups of 4
+    draws = permuted(E, 50, np.random.default_rng(0), WITHIN_GROUPS, 3)
+    groups = E.reshape(4, 3, 4)
+    moved = draws.reshape(50, 4, 3, 4)
+    assert np.array_equal(np.sort(moved, axis=-1), np.broadcast_to(groups, moved.shape))
+    assert not np.array_equal(moved, np.broadcast_to(groups, moved.shape))
+    across = permuted(E, 50, np.random.default_rng(0), ACROSS_GROUPS, 3).reshape(50, 4, 3, 4)
+    # whole groups move, in one piece, and every layer keeps its groups
+    assert np.array_equal(np.sort(across[..., 0], axis=-1),
+                          np.broadcast_to(groups[..., 0], across[..., 0].shape))
+    assert np.array_equal(across - across[..., :1], np.broadcast_to(groups - groups[..., :1],
+                                                                    across.shape))
+    with pytest.raises(ValueError, match="needs num_kv_heads"):
+        permuted(E, 1, np.random.default_rng(0), WITHIN_GROUPS)
+
+
+def test_kv_sharing_alone_is_a_typical_draw_of_the_kv_aware_null() -> None:
+    # heads share their group's level in every layer (KV sharing), but no group keeps its
+    # identity across layers: the architecture alone
+    rng = np.random.default_rng(3)
+    groups, size = 4, 4
+    E = np.repeat(rng.normal(0.5, 0.1, (16, groups)), size, axis=1) \
+        + rng.normal(0, 0.01, (16, groups * size))
+    statistic = lambda x: within_group_correlation(x, groups)  # noqa: E731
+    naive = permutation_null(E, statistic, 400, 0, shuffle=LAYER)
+    aware = permutation_null(E, statistic, 400, 0, shuffle=ACROSS_GROUPS, num_kv_heads=groups)
+    assert naive["p"] < 0.01  # shuffling across the layer breaks KV sharing
+    assert aware["p"] > 0.05
+
+
+def test_kv_aware_tests_where_the_architecture_defines_them() -> None:
+    assert all(v is None for k, v in figure_reasons(12, 3).items()
+               if k != "within_between_ratio")
+    mha, mqa = figure_reasons(8, 8), figure_reasons(8, 1)
+    assert mha["si_within_groups"].startswith("one query head per KV group (MHA)")
+    assert mqa["within_group_correlation"].endswith("1 - SI (SI row)")
+    assert all("KV groups leaves it unchanged" in r["within_between_ratio"]
+               for r in (figure_reasons(12, 3), figure_reasons(8, 8), figure_reasons(8, 1))
+               if "unchanged" in r["within_between_ratio"])
+    E = np.random.default_rng(0).uniform(0.3, 0.7, (8, 6))  # 3 KV groups of 2
+    block = head_permutation_controls(E, 3, n=100)
+    assert block["within_group_correlation"]["shuffle"] == WITHIN_GROUPS
+    assert block["group_si"]["shuffle"] == ACROSS_GROUPS
+    si = block["si"]
+    assert si["excess"] == pytest.approx(si["point"] - si["null_mean"]) and si["null_std"] > 0
+    assert 0 < block["depth_share"] < 1
+
+
+def test_null_reading_says_what_a_typical_draw_means() -> None:
+    typical = {"point": 0.47, "null_mean": 0.45, "null_std": 0.03, "excess": 0.02, "p": 0.6}
+    text = null_reading(typical, 0.6)
+    assert "a typical draw" in text and "layer means explain 60% of the entropy variance" in text
+    assert "not by which head does what" in text and "nothing beyond chance" not in text
+    assert "outside its null" in null_reading({**typical, "p": 0.001}, 0.6)
+    assert null_reading({"p": None}, 0.6) is None
+

@@ -1,4 +1,5 @@
-"""Specialization and GQA group metrics (lib.attention.specialization) on hand-made E."""
+"""Specialization, the GQA group metrics and the depth share (lib.attention.specialization) on
+hand-made E."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import pytest
 from scipy.stats import entropy as scipy_entropy
 
 from lib.attention.specialization import (
+    depth_share,
     gqa_group_metrics,
+    group_si,
     head_correlations,
     specialization_index,
     specialization_metrics,
+    within_group_correlation,
 )
 
 
@@ -191,3 +195,33 @@ def test_gqa_ratio_inf_and_errors():
         gqa_group_metrics(E, 3)
     with pytest.raises(ValueError, match="positive divisor"):
         gqa_group_metrics(E, 0)
+
+
+def test_depth_share_and_the_fast_si() -> None:
+    E = np.array([[0.0, 0.0], [1.0, 1.0]])  # all of the variance is between layers
+    assert depth_share(E) == pytest.approx(1.0)
+    assert depth_share(np.array([[0.0, 1.0], [0.0, 1.0]])) == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    stack = rng.random((5, 7, 6))
+    stack[1, :, 2] = 0.3  # a constant head: left out of the pairs
+    rows, cols = np.triu_indices(6, k=1)
+    slow = 1 - np.nanmean(head_correlations(stack)[:, rows, cols], axis=-1)
+    assert np.allclose(specialization_index(stack), slow, atol=1e-12)
+
+
+
+def test_within_group_correlation_pools_the_pairs_of_every_group() -> None:
+    rng = np.random.default_rng(1)
+    E = rng.uniform(size=(7, 8))  # 2 groups of 4 heads
+    corr = np.corrcoef(E.T)
+    pairs = [corr[i, j] for g in range(2) for i in range(4 * g, 4 * g + 4)
+             for j in range(i + 1, 4 * g + 4)]
+    assert within_group_correlation(E, 2) == pytest.approx(np.mean(pairs), abs=1e-12)
+    means = E.reshape(7, 2, 4).mean(axis=2)
+    assert group_si(E, 2) == pytest.approx(1 - np.corrcoef(means.T)[0, 1], abs=1e-12)
+    # batched: a stack gives each matrix's value
+    stack = np.stack([E, E[::-1], E * 2])
+    np.testing.assert_allclose(within_group_correlation(stack, 2),
+                               [within_group_correlation(m, 2) for m in stack], atol=1e-12)
+    np.testing.assert_allclose(group_si(stack, 4), [group_si(m, 4) for m in stack], atol=1e-12)
+

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from lib.attention import verdicts
+from lib.attention.multiplicity import holm
 from lib.attention.verdicts import (
     architecture_invariance,
     falcon40b_pattern,
@@ -400,3 +403,36 @@ def test_heritage_on_a_non_finite_si_is_undefined_naming_the_model():
 def test_is_finite():
     assert verdicts.is_finite(0.0) and verdicts.is_finite(3) and verdicts.is_finite(1e308)
     assert not any(verdicts.is_finite(x) for x in (NAN, INF, None, "nan", "0.5", [1.0]))
+
+
+def test_seed_null_p_is_student_t_on_the_seeds_spread() -> None:
+    values = [0.0, 1.0, 2.0]  # sd 1, 2 degrees of freedom
+    half = stats.t.ppf(0.975, 2) * math.sqrt(2)
+    assert verdicts.seed_null_p(half, values) == pytest.approx(0.05)
+    assert verdicts.seed_null_interval(values, 0.95) == pytest.approx([-half, half])
+    assert verdicts.seed_null_p(0.1, [1.0, 1.0]) is None  # two seeds: no null
+    assert verdicts.seed_null_p(float("nan"), values) is None
+
+
+def test_two_signs_are_one_holm_family() -> None:
+    base = {"specialization_index": 0.5, "mean_head_correlation": 0.5,
+            "mean_head_variance": 0.01}
+    instruct = {"specialization_index": 0.3, "mean_head_correlation": 0.7,
+                "mean_head_variance": 0.005}
+    spread = {"specialization_index": {"values": [0.49, 0.5, 0.51, 0.5], "scale": "identity"},
+              "mean_head_variance": {"values": list(np.log([0.01, 0.011, 0.009, 0.0101])),
+                                     "scale": "log"}}
+    v = verdicts.territorial_collapse(base, instruct, intervals={
+        "specialization_index": (-0.3, -0.1), "mean_head_variance": (-0.008, -0.002)},
+        seed_null=spread)
+    null = v.values["seed_null"]
+    assert v.code == "A_CONFIRMED"
+    assert null["mean_head_variance"]["delta"] == pytest.approx(math.log(0.5))
+    assert holm([null[m]["p"] for m in null]) == [null[m]["p_holm"] for m in null]
+    assert sorted(null[m]["level"] for m in null) == pytest.approx(
+        [1 - verdicts.SEED_NULL_ALPHA, 1 - verdicts.SEED_NULL_ALPHA / 2])
+    # without a seed null no sign is resolved, whatever the bootstrap says
+    alone = verdicts.territorial_collapse(base, instruct, intervals={
+        "specialization_index": (-0.3, -0.1), "mean_head_variance": (-0.008, -0.002)})
+    assert alone.code == verdicts.NOT_RESOLVED and alone.values["bootstrap_only"] == "A_CONFIRMED"
+

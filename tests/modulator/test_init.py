@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lib.modulator.init import (
+    canonical_eigenbasis,
     fill_geometry,
     knn_softmax_fill,
     load_geometry,
@@ -87,3 +88,50 @@ def test_load_geometry_writes_only_the_given_rows() -> None:
         load_geometry(mod, [1, 2], geo, w)
     with pytest.raises(ValueError, match="outside"):
         load_geometry(mod, [1, 2, 30], geo, w)
+
+
+def _degenerate(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S with eigenvalues 5, 3, 3, 3, 2, 2, ...; its eigh output sorted descending."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(40, 40)))
+    S = (Q * np.r_[5.0, 3, 3, 3, 2, 2, np.linspace(1, 0.1, 34)]) @ Q.T
+    vals, vecs = np.linalg.eigh((S + S.T) / 2)
+    return S, vals[::-1], vecs[:, ::-1]
+
+
+def test_the_spectral_basis_is_fixed_by_the_eigenspaces() -> None:
+    """LAPACK's eigenvector signs and its basis of a degenerate eigenspace change with the
+    processor (OpenBLAS Haswell vs SkylakeX rotated the Wu-Palmer G, and with it every unmatched
+    row's projection): any such basis gives the same canonical one."""
+    _, vals, vecs = _degenerate()
+    rng = np.random.default_rng(1)
+    R, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    other = vecs * rng.choice([-1.0, 1.0], size=40)  # other signs
+    other[:, 1:4] = other[:, 1:4] @ R  # another basis of the 3-fold eigenspace
+    a, split_a = canonical_eigenbasis(vals, vecs, 5)
+    b, split_b = canonical_eigenbasis(vals, other, 5)
+    assert not np.allclose(vecs[:, :5], other[:, :5], atol=0.1)
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    np.testing.assert_allclose(a.T @ a, np.eye(5), atol=1e-12)  # still orthonormal eigenvectors
+    S = (vecs * vals) @ vecs.T
+    np.testing.assert_allclose(S @ a, a * vals[:5], atol=1e-10)
+    assert split_a and split_b  # the cut at 5 splits the 2-fold eigenspace {2, 2}
+    assert not canonical_eigenbasis(vals, vecs, 4)[1] and not canonical_eigenbasis(vals, vecs, 6)[1]
+    for j in range(5):  # each vector's largest entry (its pivot) is positive
+        assert a[np.argmax(np.abs(a[:, j])), j] > 0
+
+
+def test_knn_ties_go_to_the_lowest_anchor() -> None:
+    """Two anchors with the same static row tie at the k-th place: the lower index is taken,
+    whatever the order of the other anchors."""
+    rng = np.random.default_rng(4)
+    q = rng.normal(size=(1, 6))
+    anchors = rng.normal(size=(5, 6))
+    anchors[0] = 5 * q[0]  # the nearest
+    anchors[3] = anchors[4] = q[0] + 0.3 * rng.normal(size=6)  # tied second-nearest
+    g = np.eye(5)
+    got = knn_softmax_fill(q, anchors, g, k=2, temperature=1.0)
+    assert got[0, 3] > 0 and got[0, 4] == 0 and got[0, 0] > 0
+    flipped = knn_softmax_fill(q, anchors[[0, 2, 1, 3, 4]], g[[0, 2, 1, 3, 4]], k=2,
+                               temperature=1.0)
+    np.testing.assert_array_equal(got, flipped)

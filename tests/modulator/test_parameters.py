@@ -46,7 +46,7 @@ def test_the_repository_files_load(profile: str, name: str) -> None:
     assert f"modulator_{params['run']}" == name
     if profile == "paper":
         assert params["model"] == "google-t5/t5-small" and params["max_items"] is None
-        assert params["resources"] == {"gpu": 1, "gpu_memory_gb": 16, "mem_mb": 32000,
+        assert dict(params["resources"]) == {"gpu": 1, "gpu_memory_gb": 16, "mem_mb": 32000,
                                        "runtime": 120}
 
 
@@ -55,7 +55,7 @@ def test_as_executed_and_corrected_differ_exactly_in_the_defect_switches() -> No
     corrected = load_parameters("parameters/paper/modulator_t5-small-corrected.yaml")
     switches = {"seed_faithful", "eval_disjoint_from_anchors", "unmatched_rows_seed"}
     ignore = {"run", "description", "parameter_file", "parameter_sha256"}
-    differ = {k for k in executed if k not in ignore and executed[k] != corrected[k]}
+    differ = {k for k in executed.keys() if k not in ignore and executed[k] != corrected[k]}
     assert differ == switches
     assert (executed["seed_faithful"], executed["eval_disjoint_from_anchors"],
             executed["unmatched_rows_seed"]) == (True, False, None)

@@ -180,9 +180,9 @@ def test_b8_effect_scores_the_same_reps_on_the_anchors_and_held_out(setup) -> No
     from lib.modulator import study
     from lib.params import load_parameters
 
-    params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator")
-    params["evaluation"].update(n_rel=24, n_pairs=400, n_boot=20)
-    params["eval_disjoint_from_anchors"] = False
+    params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator",
+                             {"evaluation": {"n_rel": 24, "n_pairs": 400, "n_boot": 20},
+                              "eval_disjoint_from_anchors": False})
     payload = {"section8": {"evaluation": {"pentachora": pentachora(data.encoder, reps,
                                                                     n_simplices=30)}}}
     glued = study.effects(data, params, payload, arrays | {"procrustes_reps": reps})
@@ -275,9 +275,10 @@ def test_a_trained_modulator_is_published_only_with_its_results(setup, tmp_path)
     from lib.results import write_json
 
     bert, data, _, mod, arrays = setup
-    params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator")
-    params["training"].update(epochs=1, batch_size=16, max_steps=2, max_input_len=48)
-    params["evaluation"].update(n_simplices=30)
+    params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator", {
+        "training": {"epochs": 1, "batch_size": 16, "max_steps": 2, "max_input_len": 48,
+                     "lr": 0.01},
+        "evaluation": {"n_rel": 400, "n_simplices": 30}})
     pairs = evaluation_pairs(data, anchors=arrays["anchor_idx"], n_rel=30, n_pairs=300,
                              eval_disjoint_from_anchors=True)
     results_file, folder = tmp_path / "modulator_x.json", tmp_path / "modulator_x"

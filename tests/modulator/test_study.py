@@ -165,5 +165,5 @@ def test_the_findings_attribute_b8_and_mark_a_lift_at_the_edge() -> None:
             "encoder's 0.2380 vs 0.2234) + the modulator's lift -0.0004") in b8
     assert "[-0.7%, -0.0%]: at the edge: a bound within the processors' rounding of 0" in b8
     assert "loses" not in b8 and b8.endswith("gains nothing.")
-    assert any(x.startswith('- minilm: "at the edge": an interval bound within 1e-05 of 0')
+    assert any(x.startswith('- minilm: "at the edge": an interval bound within 0.0001 of 0')
                for x in lines)

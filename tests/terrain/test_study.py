@@ -12,6 +12,7 @@ import torch
 from lib.params import load_parameters
 from lib.results import MEASUREMENT_KEYS, pop_measurements, to_jsonable
 from lib.terrain import study
+from lib.terrain.parameters import TerrainParameters
 
 TINY = "parameters/embedded/terrain_tiny-t5.yaml"
 
@@ -24,6 +25,12 @@ def one_thread():
     torch.set_num_threads(saved)
 
 
+def _tiny() -> TerrainParameters:
+    params = load_parameters(TINY, "terrain")
+    assert isinstance(params, TerrainParameters)
+    return params
+
+
 def _keys(block: Any) -> set[str]:
     if isinstance(block, dict):
         return set(block) | {k for v in block.values() for k in _keys(v)}
@@ -32,20 +39,21 @@ def _keys(block: Any) -> set[str]:
     return set()
 
 
-def _run(params: dict[str, Any], measured: dict[str, Any]) -> str:
+def _run(params: TerrainParameters, measured: dict[str, Any]) -> str:
     """The tiny T5 run's sections and headline, as write_json would write them."""
-    model = params["model"]
-    payload: dict[str, Any] = {"embedding": study.embedding_section(model, params["embedding"],
+    assert params.embedding and params.layers and params.weights
+    model = params.model
+    payload: dict[str, Any] = {"embedding": study.embedding_section(model, params.embedding,
                                                                     measured)}
     loaded = study.load_for_forward(model)
-    payload["layers"] = study.layers_section(model, params["layers"], loaded, measured)
-    payload["weights"] = study.weights_section(model, params["weights"], measured)
+    payload["layers"] = study.layers_section(model, params.layers, loaded, measured)
+    payload["weights"] = study.weights_section(model, params.weights, measured)
     payload["headline"] = study.headline(payload)
     return json.dumps(to_jsonable(payload), indent=2, sort_keys=True, allow_nan=False)
 
 
 def test_two_runs_write_byte_identical_results(one_thread) -> None:
-    params = load_parameters(TINY, "terrain")
+    params = _tiny()
     first_measured: dict[str, Any] = {}
     first = _run(params, first_measured)
     second = _run(params, {})
@@ -70,10 +78,12 @@ def test_pop_measurements_finds_them_at_any_depth() -> None:
 
 
 def test_the_init_spreads_are_the_same_twice_and_beside_the_analytic_null(one_thread) -> None:
-    params = load_parameters(TINY, "terrain")
-    params["weights"] = params["weights"] | {"init_baseline": True, "init_seeds": 4}
-    params["embedding"] = params["embedding"] | {"init_seeds": 3,
-                                                 "init_quantities": ["spectrum/pr_over_dim"]}
+    params = _tiny()
+    assert params.weights and params.embedding
+    params = params.model_copy(update={
+        "weights": params.weights.model_copy(update={"init_baseline": True, "init_seeds": 4}),
+        "embedding": params.embedding.model_copy(update={
+            "init_seeds": 3, "init_quantities": ["spectrum/pr_over_dim"]})})
     first, second = _run(params, {}), _run(params, {})
     assert first == second
     payload = json.loads(first)
@@ -86,7 +96,8 @@ def test_the_init_spreads_are_the_same_twice_and_beside_the_analytic_null(one_th
         "cross_layer_summary/max_abs_mean",
         "position_bias/decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight/mixed"}
     # one seed, no spread; the analytic null needs no initialization
-    params["weights"] = params["weights"] | {"init_baseline": False, "init_seeds": 1}
-    alone = study.weights_section(params["model"], params["weights"])
+    assert params.weights
+    alone = study.weights_section(params.model, params.weights.model_copy(
+        update={"init_baseline": False, "init_seeds": 1}))
     assert alone["init_spread"] is None and alone["init"] is None
     assert "cross_layer_summary/max_abs_mean" in alone["analytic_null"]

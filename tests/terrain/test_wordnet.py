@@ -73,6 +73,7 @@ def test_lexnames_file_has_45_numbered_lines() -> None:
     assert lines[44] == "44\tadj.ppl\t3"
 
 
+@pytest.mark.integration  # without /usr/share/wordnet: `apt-get download` and `dpkg -x` run
 def test_build_from_debian_copies_files(monkeypatch, tmp_path: Path) -> None:
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader

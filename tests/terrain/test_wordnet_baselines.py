@@ -256,10 +256,10 @@ def test_parameters_default_and_refuse_bad_baselines(tmp_path: Path) -> None:
                                         "wordnet": wordnet_block}))
         return path
 
-    wn = load_parameters(write({}), "terrain")["wordnet"]
-    assert wn["baselines"] == ["tfidf", "random_encoder", "noun_only"]
-    assert (wn["n_boot"], wn["boot_seed"]) == (200, 0)
-    assert load_parameters(write({"baselines": []}), "terrain")["wordnet"]["baselines"] == []
+    wn = load_parameters(write({}), "terrain").wordnet
+    assert wn.baselines == ["tfidf", "random_encoder", "noun_only"]
+    assert (wn.n_boot, wn.boot_seed) == (200, 0)
+    assert load_parameters(write({"baselines": []}), "terrain").wordnet.baselines == []
     for bad, says in (([" tfidf", "glove"], "' tfidf', 'glove'"),
                       (["tfidf", "tfidf"], "a repeated entry")):
         with pytest.raises(ParameterError) as err:

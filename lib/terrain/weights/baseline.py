@@ -26,8 +26,10 @@ from typing import Any
 
 import torch
 
-from lib.models.checkpoint import saved_once
+from lib.models.checkpoint import checkpoint, checkpoint_folder, saved_once
 from lib.paths import MODEL_CACHE
+from lib.terrain.embeddings import SPREAD_QUANTITIES, protocol_quantities
+from lib.terrain.nulls import false_positive_rate, seed_spread
 from lib.terrain.weights.battery import CONVENTIONS, Q_THRESHOLD, run_battery
 
 # https://huggingface.co/google-t5/t5-small/blob/main/config.json (the values the battery needs)
@@ -64,8 +66,6 @@ def _config_dict(source: str | dict) -> tuple[str, dict]:
     if source.startswith("init/"):
         raise ValueError(f"unknown init source {source!r}; known: {', '.join(CONFIGS)}, or give "
                          "a model name (its config.json) or a config dict")
-    from lib.models.checkpoint import checkpoint_folder
-
     path = checkpoint_folder(source) / "config.json"
     if not path.is_file():
         raise ValueError(f"{source}: no config.json next to its weights (open_clip checkpoints "
@@ -74,7 +74,7 @@ def _config_dict(source: str | dict) -> tuple[str, dict]:
 
 
 def _auto_class(config: Any) -> Any:
-    import transformers
+    import transformers  # heavy: only building an initialization needs it
 
     arch = (getattr(config, "architectures", None) or [""])[0]
     if arch.endswith("ForConditionalGeneration") and getattr(config, "is_encoder_decoder", False):
@@ -86,6 +86,7 @@ def _auto_class(config: Any) -> Any:
 
 def init_folder(source: str | dict, seed: int = 0) -> Path:
     """`MODEL_CACHE/init/<name>-<hash>` (config, seed, transformers version): built once."""
+    # heavy: only building an initialization needs transformers
     import transformers
     from transformers import AutoConfig
 
@@ -110,8 +111,6 @@ def init_folder(source: str | dict, seed: int = 0) -> Path:
 
 def init_checkpoint(source: str | dict, seed: int = 0) -> Any:
     """The freshly initialized model of `source` as a lazily read checkpoint."""
-    from lib.models.checkpoint import checkpoint
-
     name = source if isinstance(source, str) and source.startswith("init/") else None
     ckpt = checkpoint(str(init_folder(source, seed)))
     ckpt.name = name or f"init/{_config_dict(source)[0]}"
@@ -210,7 +209,7 @@ def init_model(source: str | dict, seed: int, part: str = "weights") -> torch.nn
     initializer's own (same distributions per tensor as `init_checkpoint`, checked in
     tests/terrain/test_nulls.py), in another order than a full build's: seed s here is an
     independent initialization, not `init_checkpoint(source, s)` bit for bit."""
-    from transformers import AutoConfig
+    from transformers import AutoConfig  # heavy: only building an initialization needs it
 
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
@@ -282,8 +281,6 @@ def init_spread(source: str | dict, first: dict[str, Any] | None, seeds: list[in
     `init_model` and measured without singular values (`qk=False`: without the QK pass either,
     its eigenvalue decompositions being most of a seed's cost). Returns {seeds, built,
     quantities: {quantity: nulls.seed_spread}, false_positive (leave one seed out, pooled)}."""
-    from lib.terrain.nulls import false_positive_rate, seed_spread
-
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"init seeds must be distinct and at least one; got {seeds}")
     # the spread reports the < 0.1 share and the seed convention's QK signs: nothing else is
@@ -317,9 +314,6 @@ def embedding_spread(source: str | dict, seeds: list[int], protocol: str, sizes:
     alone initialized by transformers (`init_model(..., 'embedding')`, the full vocabulary) and
     measured by `protocol` (`protocol_quantities`, rng `seed`). Returns {seeds, protocol, built,
     quantities, false_positive}."""
-    from lib.terrain.embeddings import SPREAD_QUANTITIES, protocol_quantities
-    from lib.terrain.nulls import false_positive_rate, seed_spread
-
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"init seeds must be distinct and at least one; got {seeds}")
     per_seed = []

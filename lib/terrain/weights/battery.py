@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lib.memory import PeakRSS, release_freed_memory
+from lib.models.checkpoint import checkpoint
 from lib.stats.correlation import pearson
 from lib.terrain.weights.catalog import (
     ATTENTION_ROLES,
@@ -557,8 +558,6 @@ def _qk_pass(source: TensorSource, catalog: Catalog, device: torch.device,
 def open_source(name_or_checkpoint: str | TensorSource) -> TensorSource:
     """A registry name / folder / hub id as a lazily read checkpoint; a source passes through."""
     if isinstance(name_or_checkpoint, str):
-        from lib.models.checkpoint import checkpoint
-
         return checkpoint(name_or_checkpoint)
     return name_or_checkpoint
 

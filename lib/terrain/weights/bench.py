@@ -19,6 +19,10 @@ from typing import Any
 
 import torch
 
+from lib.memory import PeakRSS
+from lib.models import load_model
+from lib.terrain.weights.battery import _warm_up, resolve_device, run_battery
+
 MODELS = ("embedded/all-minilm-l6-v2", "embedded/smollm2-135m-instruct", "embedded/gemma-3-270m")
 QUICK_MODELS = MODELS[:1]
 VARIANTS = ("streamed", "loaded")
@@ -48,16 +52,11 @@ class StateDictSource:
 
 
 def _load(name: str) -> torch.nn.Module:
-    from lib.models import load_model
-
     return load_model(name, dtype="float32", device="cpu").model
 
 
 def measure_variant(variant: str, name: str) -> dict[str, Any]:
     """Run one variant here; peak RSS above the RSS after imports (exact via VmHWM reset)."""
-    from lib.memory import PeakRSS
-    from lib.terrain.weights.battery import _warm_up, resolve_device, run_battery
-
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; use one of {VARIANTS}")
     _warm_up(resolve_device(None))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 QKV_GROUPS = {"Q": "self_attn_q", "K": "self_attn_k", "V": "self_attn_v", "QKV": "self_attn_qkv"}
 SR_GROUPS = {"Q": "self_attn_q", "K": "self_attn_k", "V": "self_attn_v", "MLP_up": "mlp_up"}
 STACK_ORDER = ("vision", "encoder", "decoder", "text")  # the seed's CLIP rows are `.visual`
@@ -75,8 +77,6 @@ def table_rows(results: list[dict[str, Any]], convention: str = "seed") -> list[
 def cross_architecture_table(results: list[dict[str, Any]], convention: str = "seed",
                              formatted: bool = True) -> Any:
     """The §5 comparison as a pandas DataFrame (formatted: sparsity as '93.7%' / '-')."""
-    import pandas as pd
-
     frame = pd.DataFrame(table_rows(results, convention)).set_index("model")
     if formatted:
         for column in [c for c in frame.columns if c.endswith("sparsity")]:
