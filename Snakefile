@@ -49,7 +49,7 @@ def make_again(paths):
 
 make_again(Path("results", PROFILE, f"{name}.json") for name in PARAMS)
 NOTEBOOK_LIB = {e: [str(f) for f in lib_dependencies(f"notebooks/{e}.py")]
-                for e in sorted({p["experiment"] for p in PARAMS.values()})}
+                for e in sorted({p.experiment for p in PARAMS.values()})}
 REPORT_LIB = [str(f) for f in lib_dependencies("lib/report.py")]
 # the report also shows the other profile's runs that exist and whose parameter file still does
 OTHER_RESULTS = sorted(
@@ -67,7 +67,7 @@ REPORT_INPUTS = []
 
 def runs_of(*experiments):
     """The runs (parameter file stems) of these experiments."""
-    return [n for n, p in PARAMS.items() if p["experiment"] in experiments]
+    return [n for n, p in PARAMS.items() if p.experiment in experiments]
 
 
 def report_input(name):
@@ -85,19 +85,17 @@ def references(wildcards):
 
 def extra_inputs(wildcards):
     """What the run's line adds to its notebook job (e.g. a seed null made by its own job)."""
-    add = NOTEBOOK_INPUTS.get(PARAMS[wildcards.name]["experiment"])
+    add = NOTEBOOK_INPUTS.get(PARAMS[wildcards.name].experiment)
     return add(wildcards) if add else []
 
 
-def resource(key, default):
-    def value(wildcards):
-        given = (PARAMS[wildcards.name].get("resources") or {}).get(key)
-        return default if given is None else given
-    return value
+def resource(key):
+    """A job resource from its parameter file's `resources` (lib.params.Resources)."""
+    return lambda wildcards: getattr(PARAMS[wildcards.name].resources, key)
 
 
 def constraint(wildcards):
-    gib = (PARAMS[wildcards.name].get("resources") or {}).get("gpu_memory_gb")
+    gib = PARAMS[wildcards.name].resources.gpu_memory_gb
     return GPU_CONSTRAINTS.get(gib, "") if gib else ""
 
 
@@ -118,8 +116,8 @@ rule notebook:
         name="|".join(PARAMS) or "none",
     input:
         params=f"parameters/{PROFILE}/{{name}}.yaml",
-        notebook=lambda w: f"notebooks/{PARAMS[w.name]['experiment']}.py",
-        lib=lambda w: NOTEBOOK_LIB[PARAMS[w.name]["experiment"]],
+        notebook=lambda w: f"notebooks/{PARAMS[w.name].experiment}.py",
+        lib=lambda w: NOTEBOOK_LIB[PARAMS[w.name].experiment],
         references=references,
         extra=extra_inputs,
     output:
@@ -129,10 +127,10 @@ rule notebook:
     log:
         f"results/{PROFILE}/logs/{{name}}.log",
     resources:
-        gpu=resource("gpu", 0),
-        gpu_memory_gb=resource("gpu_memory_gb", 0),
-        mem_mb=resource("mem_mb", 8000),
-        runtime=resource("runtime", 30),
+        gpu=resource("gpu"),
+        gpu_memory_gb=resource("gpu_memory_gb"),
+        mem_mb=resource("mem_mb"),
+        runtime=resource("runtime"),
         constraint=constraint,
     shell:
         "{PYTHON} -m lib.runner {input.notebook} {input.params} --output {output.executed}"

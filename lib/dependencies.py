@@ -1,8 +1,9 @@
 """The `lib` files a notebook (or a module) runs, from its source: what its results depend on.
 
 `lib_dependencies(path)` lists the modules it imports, found with `ast`, transitively, with every
-package `__init__.py` on the way, the modules its hook strings name (`"lib.<line>.<module>:f"`,
-imported on first use) and the data files those modules name (e.g. `claims.yaml`). A
+package `__init__.py` on the way, the modules the run-time hooks of a line name
+(`layouts=...`, `run_findings="lib.<line>.<module>:f"`, imported on first use:
+`lib.lines.RUN_TIME_HOOKS`) and the data files those modules name (e.g. `claims.yaml`). A
 notebook job of the Snakefile depends on exactly these, so a comment in a module no notebook
 imports re-plans nothing, and a result records their sha256 (`lib.integrity`).
 """
@@ -14,6 +15,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+from lib.lines import RUN_TIME_HOOKS
 from lib.paths import ROOT
 
 PACKAGE = "lib"
@@ -90,9 +92,13 @@ HOOK = re.compile(rf"^({PACKAGE}(?:\.\w+)+):\w+$")
 
 
 def hooked_modules(source: str) -> set[str]:
-    """Modules named by hook strings (`"lib.<line>.layout:Result"`, `lib.lines`): they
-    are imported when the hook is first asked for, so they count as imports."""
-    return {match.group(1) for n in ast.walk(ast.parse(source))
+    """Modules named by the hook strings of a line's run-time hooks (`layouts=`, `run_findings=`:
+    `lib.lines.RUN_TIME_HOOKS`): a notebook run imports them when it first asks, so they count
+    as imports; the tools' hooks (preflight, report, bench) do not."""
+    return {match.group(1)
+            for call in ast.walk(ast.parse(source)) if isinstance(call, ast.Call)
+            for keyword in call.keywords if keyword.arg in RUN_TIME_HOOKS
+            for n in ast.walk(keyword.value)
             if isinstance(n, ast.Constant) and isinstance(n.value, str)
             and (match := HOOK.match(n.value))}
 

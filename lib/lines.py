@@ -14,7 +14,9 @@ with what it contributes:
 - `prepare`: what `make setup` makes for it (WordNet); `bench`: its areas of `make bench`;
 - `derived`: the files its own Snakemake rules (`lib/<line>/rules.smk`) make from the runs'
   results (`results/<profile>/<name>.json`), which the report reads beside them;
-- `layouts`: the typed layout of each experiment's results file (`lib/<line>/layout.py`).
+- `layouts`: the typed layout of each experiment's results file (`lib/<line>/layout.py`);
+  `renames`: its results keys renamed from seed section numbers and defect codes
+  (`lib/<line>/renames.py`, read by `python -m lib.renames`).
 
 A hook is a callable or, to keep `line.py` light (the report need not import torch), the name of
 one, `"lib.<line>.<module>:<function>"`, imported when first asked for (`hook`).
@@ -33,6 +35,10 @@ from typing import Any
 Results = Mapping[str, dict[str, Any]]  # {"<profile>/<name>": results payload}
 Derived = Mapping[str, dict[str, Any]]  # {"<name>": payload} of the lines' derived files
 Hook = Callable[..., Any] | str  # a callable, or "module:function" imported on first use
+RUN_TIME_HOOKS = ("layouts", "run_findings")
+"""The hooks a notebook run asks for (its results layout, loaded with the claims, and its
+closing findings): their modules are what a result depends on (`lib.dependencies`); the other
+hooks serve the tools (preflight, report, bench, set-up) and never run in a notebook."""
 
 
 def _none(*_args: Any) -> list[str]:
@@ -61,6 +67,7 @@ class Line:
     prepare: Hook | None = None  # (check_only) -> (name, status, seconds): `make setup`
     derived: tuple[str, ...] = ()
     layouts: Mapping[str, Hook] = field(default_factory=dict)  # experiment -> layout model
+    renames: Hook | None = None  # {experiment: [(old dotted path, new key)]}: lib.renames
 
 
 LINES: dict[str, Line] = {}

@@ -64,23 +64,6 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    # Mapping reads (`params["key"]`, `.get`, `in`), for code still reading a parameter file as
-    # the plain dict `load_parameters` once returned; new code reads attributes.
-    def __getitem__(self, key: str) -> Any:
-        if key not in type(self).model_fields:
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, None) if key in type(self).model_fields else None
-        return default if value is None else value
-
-    def __contains__(self, key: object) -> bool:
-        return key in type(self).model_fields
-
-    def keys(self) -> list[str]:
-        return list(type(self).model_fields)
-
 
 class SparseModel(StrictModel):
     """A strict model whose dump leaves out the optional keys the file did not give."""

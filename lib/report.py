@@ -266,12 +266,14 @@ UNREADABLE = (KeyError, IndexError, AttributeError, TypeError, ValueError)
 
 
 def unreadable_input(files: Sequence[str | Path]) -> str | None:
-    """The first input the report cannot read alone (named as given), if one is."""
+    """The first input the report cannot read alone (named as given), if one is: a results file
+    alone, a derived file beside no results."""
     for path in files:
         path = Path(os.path.abspath(path))
-        if path.stem in derived_names():
-            continue
         try:
+            if path.stem in derived_names():
+                render([], {}, {path.stem: read_json(path)})
+                continue
             payload = {f"{path.parent.name}/{path.stem}": read_json(path)}
             render(check_claims(payload), payload)
         except UNREADABLE:

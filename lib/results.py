@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -45,8 +45,16 @@ from lib.integrity import (
 from lib.paths import FIGURES, PARAMETERS, RESULTS, ROOT
 from lib.threads import threads_in_force
 
-if TYPE_CHECKING:  # lib.params reads claims, which read results
-    from lib.params import RunParameters
+
+class RunIdentity(Protocol):
+    """What `provenance` reads of a run's parameters (`lib.params.RunParameters` has it; named
+    here structurally, since `lib.params` reads the claims, which read results)."""
+
+    experiment: str
+    parameter_file: str
+    parameter_sha256: str
+    parameter_overrides: dict[str, Any]
+
 
 PACKAGES = (
     "torch", "transformers", "accelerate", "bitsandbytes", "numpy", "scipy", "tokenizers",
@@ -265,7 +273,7 @@ def overrides_sha256(overrides: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def provenance(params: RunParameters, models: dict[str, dict[str, Any]],
+def provenance(params: RunIdentity, models: dict[str, dict[str, Any]],
                entry: str | None = None) -> dict[str, Any]:
     """Where a result came from: models and revisions, packages, commit, the notebook and lib
     files that ran (with their sha256, checked by `lib.integrity`), parameters, device, threads.

@@ -93,21 +93,21 @@ from lib.models import load_model
 from lib.modulator import plots, study
 from lib.notebook import start
 from lib.paths import shown
-from lib.results import provenance, save_figure, write_json
+from lib.results import provenance, save_figure
 from lib.show import show_table
 from lib.terrain.tables import pos_mix_line
 
 RUN = start(PARAMETERS, "modulator", OVERRIDES)  # parameters, output folder, CPU threads
 params, NAME, PROFILE = RUN.params, RUN.name, RUN.profile
-MODEL = params["model"]
+MODEL = params.model
 SAVE_TO = study.modulator_paths(RUN.results_file)
-print(f"{params['parameter_file']}: {params['description']}")
-print(f"model {MODEL} | dtype {params['dtype']} | max_items {params['max_items']} | "
-      f"seed_faithful {params['seed_faithful']} | eval disjoint from anchors "
-      f"{params['eval_disjoint_from_anchors']} | unmatched rows seed "
-      f"{params['unmatched_rows_seed']}")
-payload = {"experiment": "modulator", "run": params["run"], "profile": PROFILE,
-           "description": params["description"]}
+print(f"{params.parameter_file}: {params.description}")
+print(f"model {MODEL} | dtype {params.dtype} | max_items {params.max_items} | "
+      f"seed_faithful {params.seed_faithful} | eval disjoint from anchors "
+      f"{params.eval_disjoint_from_anchors} | unmatched rows seed "
+      f"{params.unmatched_rows_seed}")
+payload = {"experiment": "modulator", "run": params.run, "profile": PROFILE,
+           "description": params.description}
 timings: dict = {}
 
 # %% [markdown]
@@ -116,12 +116,12 @@ timings: dict = {}
 # any WordNet or training work.
 
 # %%
-loaded = load_model(MODEL, dtype=params["dtype"])
-payload["model"] = model_record(loaded) | study.check_model(loaded, params["layers"],
-                                                          params["seed_faithful"])
-init = study.unmatched_rows_seed(params["unmatched_rows_seed"])
-payload["settings"] = {k: params[k] for k in ("seed_faithful", "eval_disjoint_from_anchors",
-                                              "unmatched_rows_seed", "max_items", "layers")}
+loaded = load_model(MODEL, dtype=params.dtype)
+payload["model"] = model_record(loaded) | study.check_model(loaded, params.layers,
+                                                          params.seed_faithful)
+init = study.unmatched_rows_seed(params.unmatched_rows_seed)
+payload["settings"] = {k: getattr(params, k) for k in (
+    "seed_faithful", "eval_disjoint_from_anchors", "unmatched_rows_seed", "max_items", "layers")}
 payload["settings"].update(unmatched_rows_seed_used=init, threads=RUN.threads)
 m = payload["model"]
 print(f"{m['name']}: {m['family']}, {m['encoder_blocks']} encoder blocks, width "
@@ -159,26 +159,28 @@ print(pos_mix_line(d["pos_mix"]))
 # two token sets' own difference, which the unmodulated encoder shows, and the modulator's lift.
 
 # %%
-payload["section8"], modulator, arrays, pairs = study.section8(data, loaded, params,
-                                                               init["seed"])
-payload["effects"] = study.effects(data, params, payload, arrays)  # B8, B11 both ways
+payload["procrustes"], modulator, arrays, pairs = study.procrustes_section(data, loaded, params,
+                                                                           init["seed"])
+# B8 (anchor_evaluation) and B11 (pentachoron_pairing), both ways
+payload["effects"] = study.effects(data, params, payload["procrustes"], arrays)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-p8, e8 = payload["section8"]["pipeline"], payload["section8"]["evaluation"]
-print(f"{p8['n_anchor']:,} anchors, {p8['wup_pairs']:,} Wu-Palmer pairs; spectral G "
-      f"({p8['n_geo']} dims) reconstructs S with r = {p8['recon_corr']:.4f}; Procrustes alignment "
-      f"cosine {p8['alignment_cos_mean']:.4f} ± {p8['alignment_cos_std']:.4f}")
-print(f"modulator: {p8['modulator_params']:,} parameters; unmatched rows "
-      f"{p8['B8']['unmatched_rows']:,} (mean norm {p8['B8']['unmatched_row_norm_mean']:.2f} vs "
-      f"{p8['B8']['matched_row_norm_mean']:.2f} matched)")
-pr = e8["relational"]["pairs"]
+built, procrustes = payload["procrustes"]["pipeline"], payload["procrustes"]["evaluation"]
+unmatched = built["unmatched"]  # B8
+print(f"{built['n_anchor']:,} anchors, {built['wup_pairs']:,} Wu-Palmer pairs; spectral G "
+      f"({built['n_geo']} dims) reconstructs S with r = {built['recon_corr']:.4f}; Procrustes "
+      f"alignment cosine {built['alignment_cos_mean']:.4f} ± {built['alignment_cos_std']:.4f}")
+print(f"modulator: {built['modulator_params']:,} parameters; unmatched rows "
+      f"{unmatched['unmatched_rows']:,} (mean norm {unmatched['unmatched_row_norm_mean']:.2f} vs "
+      f"{unmatched['matched_row_norm_mean']:.2f} matched)")
+pr = procrustes["relational"]["pairs"]
 print(f"evaluation: {pr['n_rel']:,} tokens, {pr['n_pairs']:,} pairs ({pr['similarity']} "
       f"similarity); share of evaluation tokens that are anchors: {pr['leakage_fraction']:.3f}")
-print(f"preservation {e8['preservation']['mean']:.4f}")
-show_table(study.relational_table(e8))
-show_table(study.bands_table(e8), index=False)
-print(study.pentachora_line(e8["pentachora"]))
+print(f"preservation {procrustes['preservation']['mean']:.4f}")
+show_table(study.relational_table(procrustes))
+show_table(study.bands_table(procrustes), index=False)
+print(study.pentachora_line(procrustes["pentachora"]))
 show_table(study.effects_table(payload["effects"]))
 
 # %% [markdown]
@@ -192,31 +194,32 @@ show_table(study.effects_table(payload["effects"]))
 
 # %%
 trained = run = None
-if params["training"]:
-    payload["section9"], trained, run = study.section9(data, loaded, params, modulator, pairs,
-                                                       SAVE_TO["lerp"])
-    timings["section9"] = study.pop_timings(payload["section9"])
+if params.training:
+    payload["trained"], trained, run = study.trained_section(data, loaded, params, modulator,
+                                                             pairs, SAVE_TO["lerp"])
+    timings["trained"] = study.pop_timings(payload["trained"])
     print(f"{run.steps} steps ({run.objective}) in {run.seconds:.1f} s, "
           f"{run.seconds_per_step:.3f} s per step")
-    if "saved_to" in payload["section9"]["train"]:
-        print("saved", payload["section9"]["train"]["saved_to"])
+    if "saved_to" in payload["trained"]["train"]:
+        print("saved", payload["trained"]["train"]["saved_to"])
 else:
-    payload["section9"] = None
+    payload["trained"] = None
     print("training off")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if payload["section9"]:
-    t9, e9 = payload["section9"]["train"], payload["section9"]["evaluation"]
-    print(f"objective {t9['objective']}: {t9['n_train']:,} train / {t9['n_val']:,} validation, "
-          f"{t9['steps']} steps; {t9['trainable_params']:,} trainable vs "
-          f"{t9['frozen_params']:,} frozen; encoder unchanged: {t9['encoder_unchanged']}")
-    print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in t9["val_loss"]))
-    show_table(study.alpha_table(t9).T)
-    print(study.distance_line(t9))
-    print(f"preservation {e9['preservation']['mean']:.4f}")
-    show_table(study.relational_table(e9))
-    print(study.pentachora_line(e9["pentachora"]))
+if payload["trained"]:
+    training, evaluation = payload["trained"]["train"], payload["trained"]["evaluation"]
+    print(f"objective {training['objective']}: {training['n_train']:,} train / "
+          f"{training['n_val']:,} validation, {training['steps']} steps; "
+          f"{training['trainable_params']:,} trainable vs {training['frozen_params']:,} frozen; "
+          f"encoder unchanged: {training['encoder_unchanged']}")
+    print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in training["val_loss"]))
+    show_table(study.alpha_table(training).T)
+    print(study.distance_line(training))
+    print(f"preservation {evaluation['preservation']['mean']:.4f}")
+    show_table(study.relational_table(evaluation))
+    print(study.pentachora_line(evaluation["pentachora"]))
 else:
     print("training off")
 
@@ -228,13 +231,14 @@ else:
 # B2). All on the same pairs as §8.
 
 # %%
-payload["section10"] = (study.section10(data, loaded, params, modulator, arrays["anchor_idx"])
-                        if params["sweep"] else None)
+payload["alpha_sweep"] = (study.alpha_sweep_section(data, loaded, params, modulator,
+                                                     arrays["anchor_idx"])
+                          if params.sweep else None)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if payload["section10"]:
-    show_table(study.sweep_table(payload["section10"]))
+if payload["alpha_sweep"]:
+    show_table(study.sweep_table(payload["alpha_sweep"]))
 else:
     print("sweep off")
 
@@ -246,24 +250,24 @@ else:
 # generate with: the section is skipped for them, and says so.
 
 # %%
-payload["section11"] = (study.section11(loaded, params, trained, progress=tqdm)
-                        if params["generation"] and trained is not None else None)
+payload["generation"] = (study.generation_section(loaded, params, trained, progress=tqdm)
+                         if params.generation and trained is not None else None)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if payload["section11"]:
-    g = payload["section11"]
-    if g["applicable"]:
-        show_table(study.generation_table(g), index=False)
-        print(f"{g['identical']} of {len(g['comparisons'])} generations identical")
-        for row in (g["alpha_sweep"] or {}).get("rows", []):
+if payload["generation"]:
+    generated = payload["generation"]
+    if generated["applicable"]:
+        show_table(study.generation_table(generated), index=False)
+        print(f"{generated['identical']} of {len(generated['comparisons'])} generations identical")
+        for row in (generated["alpha_sweep"] or {}).get("rows", []):
             print(f"alpha {row['alpha']:.2f}: {row['modulated'][:80]!r} "
                   f"({row['diffs']}/{row['max_len']} tokens differ)")
     else:
-        print(g["reason"])
+        print(generated["reason"])
 else:
     print("generation off (it needs the §9 trained modulator)"
-          if params["generation"] else "generation off")
+          if params.generation else "generation off")
 
 # %% [markdown]
 # ## §12 The geometric field modulator
@@ -274,27 +278,28 @@ else:
 # seed never trained it on a model; here it gets §9's training loop and §10's measurements.
 
 # %%
-if params["field"]:
-    payload["section12"], field = study.section12(data, loaded, params, pairs, SAVE_TO["field"])
-    timings["section12"] = study.pop_timings(payload["section12"])
-    t12 = timings["section12"]
-    print(f"{payload['section12']['train']['steps']} steps in {t12['train/seconds']:.1f} s, "
-          f"{t12['train/seconds_per_step']:.3f} s per step")
-    if "saved_to" in payload["section12"]:
-        print("saved", payload["section12"]["saved_to"])
+if params.field:
+    payload["field"], field = study.field_section(data, loaded, params, pairs, SAVE_TO["field"])
+    timings["field"] = study.pop_timings(payload["field"])
+    field_times = timings["field"]
+    print(f"{payload['field']['train']['steps']} steps in {field_times['train/seconds']:.1f} s, "
+          f"{field_times['train/seconds_per_step']:.3f} s per step")
+    if "saved_to" in payload["field"]:
+        print("saved", payload["field"]["saved_to"])
 else:
-    payload["section12"] = None
+    payload["field"] = None
     print("field modulator off")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if payload["section12"]:
-    s12 = payload["section12"]
-    for line in study.field_lines(s12):
+if payload["field"]:
+    measured = payload["field"]
+    for line in study.field_lines(measured):
         print(line)
-    print("validation loss per epoch: " + ", ".join(f"{v:.3f}" for v in s12["train"]["val_loss"]))
-    show_table(study.relational_table({"relational": s12["relational"]}))
-    print(study.pentachora_line(s12["pentachora"]))
+    print("validation loss per epoch: "
+          + ", ".join(f"{v:.3f}" for v in measured["train"]["val_loss"]))
+    show_table(study.relational_table({"relational": measured["relational"]}))
+    print(study.pentachora_line(measured["pentachora"]))
 else:
     print("field modulator off")
 
@@ -313,7 +318,7 @@ show_table(study.claims_table(payload, published))
 # ## Figure
 
 # %%
-fig = plots.modulator_figure(f"modulator {params['run']}: {MODEL}", payload)
+fig = plots.modulator_figure(f"modulator {params.run}: {MODEL}", payload)
 print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %% [markdown]
@@ -321,7 +326,7 @@ print("saved", shown(save_figure(fig, PROFILE, NAME)))
 
 # %%
 payload["provenance"] = provenance(params, {"model": payload["model"]})
-print("saved", shown(write_json(RUN.results_file, payload)))
+print("saved", shown(RUN.save(payload)))  # checked against lib.modulator.layout first
 
 # %% [markdown]
 # ## What this run shows

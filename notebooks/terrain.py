@@ -89,8 +89,9 @@ arrays: dict = {}
 # %% [markdown]
 # ## Embedding geometry (§1 / §13a)
 # The input-embedding matrix is read alone from the checkpoint (no model is built). §1's protocol
-# compares pentachoron volumes with an isotropic Gaussian of the matrix's global σ and uses the
-# covariance over all rows; §13a's uses a per-dimension σ and a 10k-row sample (B13). The cosine
+# (`all_rows_isotropic`) compares pentachoron volumes with an isotropic Gaussian of the matrix's
+# global σ and uses the covariance over all rows; §13a's (`sampled_per_dimension`) uses a
+# per-dimension σ and a 10k-row sample (B13). The cosine
 # checks use the seed's constants as labelled: 0.29514 ("phil_constant", the cosine constant; the
 # phase-boundary α 0.29154 is the modulator's, B2) and 0.19471 ("qwen_mean"). With `init_seeds`,
 # the claimed quantities are measured on the architecture's input embedding at initialization
@@ -145,11 +146,11 @@ else:
 # of the same statistic on the same pairs: TF-IDF vectors of the definitions, the architecture at
 # random initialization encoding them, and noun-noun pairs only; beside each, the share of its pairs
 # whose similarity nltk's fake root sets (the part-of-speech confound: noun pairs never reach it).
-# What each defect does to its number (B3, B10, B11, B16, B17) is measured both ways in this
-# run. The stability block repeats
-# the measurement over 50 seeds and adds a 95% t-interval, which the seed never computed (B6):
-# that is the precision of the mean over resamples; the bootstrap over synsets is the
-# uncertainty of the correlation itself.
+# What each defect does to its number (the hypernym walk B3, the fake root B10, the volume
+# pairing B11, the band edges B16, the hypernym order B17) is measured both ways in this run.
+# The stability block repeats the measurement over 50 seeds and adds a 95% t-interval, which the
+# seed never computed (B6): that is the precision of the mean over resamples; the bootstrap over
+# synsets is the uncertainty of the correlation itself.
 
 # %%
 # NBVAL_CHECK_OUTPUT

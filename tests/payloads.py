@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import math
+import types
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from lib.claims import CLAIMS
+from lib.layout import layout_of
 
 
 def pair_payload(run: str, si: float | None, dsi: float | None, **extra) -> dict:
@@ -50,7 +57,76 @@ def modulator_payload(ci: list[float] | None, verdict: str = "not testable") -> 
         trained["relative_lift_pearson_ci"] = ci
     return {"experiment": "modulator", "run": "minilm",
             "model": {"name": "embedded/all-minilm-l6-v2"},
-            "section9": {"evaluation": {"relational": {
+            "trained": {"evaluation": {"relational": {
                 "sets": {"Trained": trained}, "pairs": {"eval_disjoint_from_anchors": True}}},
                 "train": {"alpha_test": {"verdict": verdict, "steps": 40,
                                          "reason": "alphas moved less than their noise"}}}}
+
+
+def skeleton(model: type[BaseModel]) -> dict[str, Any]:
+    """The smallest payload `model` (a results layout) accepts: each required key at its type's
+    plainest value (null where allowed, else 0, "", False, [] or {}), nested blocks filled in
+    the same way; optional keys left out."""
+    return {name: _plainest(field.annotation) for name, field in model.model_fields.items()
+            if field.is_required()}
+
+
+def _plainest(annotation: Any) -> Any:
+    kinds = _alternatives(annotation)
+    if type(None) in kinds:
+        return None
+    kind = kinds[0]
+    origin = get_origin(kind)
+    if origin is Literal:
+        return get_args(kind)[0]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return skeleton(kind)
+    plain = {float: 0.0, int: 0, str: "", bool: False, list: [], dict: {}, tuple: []}
+    return plain.get(origin or kind, None)
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [t for arg in get_args(annotation) for t in _alternatives(arg)]
+    return [annotation]
+
+
+def fitted(payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` filled out to fit its experiment's results layout: `skeleton`'s keys where
+    `payload` leaves them out, at any depth (its own values kept)."""
+    model = layout_of(payload["experiment"])
+    assert model is not None, f"{payload['experiment']} has no results layout"
+    return _merged(skeleton(model), payload)
+
+
+def _merged(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
+def layout_payload(experiment: str, values: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """A payload that fits `experiment`'s results layout (`fitted`), with each of `values`
+    (key path -> value) set."""
+    payload: dict[str, Any] = {"experiment": experiment}
+    for path, value in values.items():
+        node = payload
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return fitted(payload)
+
+
+def claims_payload(result: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A payload that fits the layout of the results file `result` (`paper/E11_falcon-7b`),
+    holding the published value of every claim on it, or `values[claim id]` where given."""
+    values = values or {}
+    return layout_payload(result.split("/")[-1].split("_", 1)[0], {
+        c.field: values.get(c.id, c.value) for c in CLAIMS if c.result == result})
+
+
+def fitted_block(model: type[BaseModel], block: dict[str, Any]) -> dict[str, Any]:
+    """`block` filled out to fit the layout block `model` (`skeleton`'s keys where it leaves
+    them out, its own values kept): for the entries of a `dict[str, X]` key, which `fitted`
+    leaves as they are."""
+    return _merged(skeleton(model), block)

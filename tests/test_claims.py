@@ -178,7 +178,7 @@ def test_remote_code_resolution_matches_the_paper_files() -> None:
     remote = next(r for r in RESOLUTIONS if "trust_remote_code" in r["taken"])
     assert len(remote["corrected"]) == 4
     for path in remote["corrected"]:
-        assert load_parameters(path)["trust_remote_code"] is False, path
+        assert load_parameters(path).trust_remote_code is False, path
 
 
 def test_published_reads_the_registry() -> None:

@@ -214,8 +214,9 @@ def test_running_pid_needs_a_live_process_of_that_program(tmp_path: Path) -> Non
 
 @pytest.mark.integration
 def test_slurm_local_dry_run_is_the_subset_with_summary_and_report(tmp_path: Path) -> None:
-    """The check's SLURM graph, planned without a cluster: the subset's notebook jobs, the
-    summary and the report, each a SLURM job on the local partition, and nothing else."""
+    """The check's SLURM graph, planned without a cluster: the subset's notebook jobs and their
+    seed nulls, the calibration, the summary and the report, each a SLURM job on the local
+    partition, and nothing else."""
     import subprocess
     import sys
 
@@ -229,9 +230,11 @@ def test_slurm_local_dry_run_is_the_subset_with_summary_and_report(tmp_path: Pat
              "BSD_FIGURES_DIR": str(folder / "figures")})
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout + out.stderr
-    planned = sorted(re.findall(r"wildcards: name=(\S+)", text))
-    assert planned == sorted(cluster.SUBSET)
-    rules = re.findall(r"^rule (\w+):$", text, flags=re.M)
-    assert sorted(set(rules)) == ["all", "notebook", "report", "summary"]
+    parts = re.split(r"^rule (\w+):$", text, flags=re.M)
+    planned: dict[str, list[str]] = {}
+    for rule, body in zip(parts[1::2], parts[2::2], strict=True):
+        planned.setdefault(rule, []).extend(re.findall(r"wildcards: name=(\S+)", body))
+    assert sorted(planned) == ["all", "calibration", "notebook", "report", "seed_null", "summary"]
+    assert sorted(planned["notebook"]) == sorted(planned["seed_null"]) == sorted(cluster.SUBSET)
     assert "slurm_partition=local" in text
     assert not (folder / "results").exists()  # a dry run writes nothing

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from browser import HANG_S, fresh_environment, repository_copy
-from payloads import pair_payload
+from payloads import fitted, pair_payload
 from sealed import sealed, write_sealed
 
 from lib import integrity, report, results
@@ -89,8 +89,8 @@ def test_unreadable_or_unsealed_results_are_refused_in_one_line(folder: Path, te
 
 
 def test_the_report_and_the_summary_leave_a_refused_result_out_and_say_why(folder: Path) -> None:
-    good = write_sealed(folder / "E11_tiny-mha.json", pair_payload("tiny-mha", 0.5, 0.05))
-    bad = write_sealed(folder / "E11_tiny-mqa.json", pair_payload("tiny-mqa", 0.5, 0.05))
+    good = write_sealed(folder / "E11_tiny-mha.json", fitted(pair_payload("tiny-mha", 0.5, 0.05)))
+    bad = write_sealed(folder / "E11_tiny-mqa.json", fitted(pair_payload("tiny-mqa", 0.5, 0.05)))
     bad.write_text(bad.read_text().replace("0.5", "0.215"))
     line = integrity.refusal_line(integrity.check_result(bad))
     written = summary.write_summary("embedded", [good, bad])

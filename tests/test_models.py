@@ -545,7 +545,7 @@ def test_random_names_in_parameter_files(tmp_path: Path) -> None:
     path = tmp_path / "embedded" / "E11_x.yaml"
     path.parent.mkdir()
     path.write_text(yaml.safe_dump(keys))
-    assert load_parameters(path)["base"] == "random/tiiuae/falcon-7b"
+    assert load_parameters(path).base == "random/tiiuae/falcon-7b"
     path.write_text(yaml.safe_dump(keys | {"instruct": "random/tiny/falcon-mq"}))
     with pytest.raises(ParameterError, match=r"instruct: unknown model 'random/tiny/falcon-mq' "
                                              r"\(did you mean 'random/tiny/falcon-mqa'\?\)"):

@@ -95,7 +95,7 @@ def test_hub_encoders_and_unknown_hub_ids_still_load(tmp_path: Path) -> None:
         path = tmp_path / "parameters" / "paper" / "modulator_x.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(MODULATOR | {"model": model, "profile": "paper"}))
-        assert load_parameters(path, "modulator")["model"] == model
+        assert load_parameters(path, "modulator").model == model
 
 
 def test_k_neighbors_beyond_the_anchors_is_refused(tmp_path: Path) -> None:

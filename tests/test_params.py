@@ -214,7 +214,7 @@ def test_a_run_name_that_would_overflow_a_file_name_is_refused(tmp_path: Path) -
         "run names result, figure and temporary files, `.<experiment>_<run>.json.<random>.tmp`, "
         "and a file name has at most 255 bytes): shorten it")
     path = _write(tmp_path, {**E11_MIN, "run": "r" * params_module.MAX_RUN_NAME})
-    assert load_parameters(path)["run"] == "r" * params_module.MAX_RUN_NAME
+    assert load_parameters(path).run == "r" * params_module.MAX_RUN_NAME
 
 
 # ------------------------------------------------------------------------ the YAML itself
@@ -246,7 +246,7 @@ def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
 def test_exponents_without_a_dot_are_numbers(tmp_path: Path) -> None:
     """YAML 1.1 (PyYAML) read `1e30` as a string; the parameter files follow YAML 1.2."""
     path = _write_text(tmp_path, "bootstrap: {ci: 1e-1}\n")
-    assert load_parameters(path)["bootstrap"]["ci"] == 0.1
+    assert load_parameters(path).bootstrap.ci == 0.1
     path = _write_text(tmp_path, "bootstrap: {ci: 1e30}\n")
     assert _error(path) == f"{shown(path)}: bootstrap.ci: 1e+30 must be less than 1"
 
@@ -278,7 +278,7 @@ def test_unknown_embedded_name_in_a_ladder(tmp_path: Path) -> None:
 
 def test_hub_ids_are_not_checked_offline(tmp_path: Path) -> None:
     keys = {**E11_MIN, "base": "tiiuae/falcon-7b", "instruct": "tiiuae/falcon-7b-instruct"}
-    assert load_parameters(_write(tmp_path, keys), "E11")["base"] == "tiiuae/falcon-7b"
+    assert load_parameters(_write(tmp_path, keys), "E11").base == "tiiuae/falcon-7b"
 
 
 def test_unknown_claims_are_named(tmp_path: Path) -> None:
@@ -405,7 +405,7 @@ def test_a_new_experiment_is_one_class_and_one_register_call(tmp_path: Path,
 
     register(Probe)
     path = _write(tmp_path, {"experiment": "probe", "run": "a", "profile": "embedded"})
-    assert load_parameters(path, "probe")["rank"] == 3
+    assert load_parameters(path, "probe").rank == 3
     assert _error(path, "probe", {"rank": "3"}).endswith(
         "rank (from OVERRIDES): expected an integer, got '3' (str)")
     with pytest.raises(TypeError, match="registered twice"):

@@ -97,7 +97,7 @@ def _modulator_payload(with_ci: bool, source: str = "embedded") -> dict[str, Any
 
     sets = {k: block(v) for k, v in (("Static", 0.3), ("Original", 0.5), ("Procrustes", 0.52))}
     return {"model": {"name": "m", "source": source},
-            "section8": {"evaluation": {"relational": {"sets": sets, "bands": []}}}}
+            "procrustes": {"evaluation": {"relational": {"sets": sets, "bands": []}}}}
 
 
 def test_modulator_pearsons_get_error_bars_only_with_intervals() -> None:

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from lib import preflight
-from lib.modulator import preflight as modulator_preflight
 from lib.paths import PARAMETERS
 
 BERT = "google-bert/bert-large-uncased"
@@ -56,13 +55,6 @@ def test_a_missing_file_is_one_error_line_not_a_traceback(
     assert out.out == "" and out.err.count("\n") == 1, out.err
     assert out.err.startswith("error: parameter file 'parameters/paper/nope.yaml' not found (")
     assert "Available: " in out.err and "parameters/paper/E11_mistral-7b.yaml" in out.err
-
-
-def test_seed_faithful_on_a_bert_modulator_fails() -> None:
-    row = preflight.Row("modulator_bert-large", BERT)
-    modulator_preflight.modulator_checks(row, BERT, {"layers": None, "seed_faithful": True})
-    assert row.problems == [f"{BERT}: seed_faithful applies to T5 only; BertModel is "
-                            "encoder-only: use seed_faithful=False (the encoder-token objective)"]
 
 
 @pytest.mark.parametrize("experiment, sections", [

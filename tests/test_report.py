@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pytest
+from payloads import claims_payload, fitted, fitted_block
 from sealed import write_sealed
 
 from lib import checks, claims, report, results
 from lib.attention import summary
+from lib.attention.layout import LadderModelBlock
 
 
 def claim_payload(claim: claims.Claim, value) -> dict:
-    """A results payload holding `value` at the field `claim` names and the published value of
-    every other claim of the same results file."""
-    payload: dict = {}
-    for other in (c for c in claims.CLAIMS if c.result == claim.result):
-        node = payload
-        for key in other.field[:-1]:
-            node = node.setdefault(key, {})
-        node[other.field[-1]] = value if other.id == claim.id else other.value
-    return payload
+    """A results payload that fits its layout, holding `value` at the field `claim` names and
+    the published value of every other claim of the same results file."""
+    return claims_payload(claim.result, {claim.id: value})
 
 
 @pytest.fixture
@@ -36,10 +33,9 @@ def folders(tmp_path: Path, monkeypatch) -> Path:
 NUMERIC = next(c for c in claims.CLAIMS if c.result and not isinstance(c.value, str))
 
 
-@pytest.mark.parametrize("stored", [math.nan, "nan"])  # null today, a string in older results
-def test_a_null_regenerated_value_is_undefined_and_prints_na(folders: Path, stored) -> None:
+def test_a_null_regenerated_value_is_undefined_and_prints_na(folders: Path) -> None:
     path = write_sealed(folders / "results" / f"{NUMERIC.result}.json",
-                        claim_payload(NUMERIC, stored))
+                        claim_payload(NUMERIC, math.nan))
     rows = report.write_report([path])
     row = next(r for r in rows if r["id"] == NUMERIC.id)
     assert row["status"] == checks.UNDEFINED and row["difference"] is None
@@ -48,6 +44,17 @@ def test_a_null_regenerated_value_is_undefined_and_prints_na(folders: Path, stor
     cells = [c.strip() for c in line.split("|")]
     assert cells[3:7] == ["n/a", "-", checks.fmt(NUMERIC.tolerance), "**undefined**"]
     assert "1 undefined (n/a)" in text
+
+
+def test_a_number_stored_as_a_word_is_refused_not_read(folders: Path) -> None:
+    """"nan" as a string (older results wrote it): the file does not fit its layout."""
+    path = write_sealed(folders / "results" / f"{NUMERIC.result}.json",
+                        claim_payload(NUMERIC, "nan"))
+    rows = report.write_report([path])
+    assert next(r for r in rows if r["id"] == NUMERIC.id)["status"] == checks.NOT_RUN
+    [line] = json.loads((folders / "results" / "report.json").read_text())["refused"]
+    assert line.startswith(f"{NUMERIC.result}.json: {'.'.join(NUMERIC.field)}") or \
+        NUMERIC.field[-1] in line, line
 
 
 def test_report_states_the_mistral_resolution() -> None:
@@ -276,7 +283,7 @@ def test_a_fact_stated_twice_is_counted_once() -> None:
 
 
 def test_a_resolution_effect_reads_its_result() -> None:
-    effect = {"result": "embedded/terrain_x", "field": ("wordnet", "effects", "B10")}
+    effect = {"result": "embedded/terrain_x", "field": ("wordnet", "effects", "fake_root")}
     assert report.effect_text(effect, {}).startswith(checks.NOT_RUN)
     assert report.effect_text(effect, {"embedded/terrain_x": {"wordnet": {}}}).startswith(
         checks.MISSING)
@@ -284,11 +291,11 @@ def test_a_resolution_effect_reads_its_result() -> None:
              "difference": 0.0, "what": "what the defect does"}
     text = report.effect_text(effect, {"embedded/terrain_x": _at(block, effect["field"])})
     assert text == "fake-root share of pairs: as executed 0.4, taken 0.4, difference +0"
-    b8 = {"number": "D10 Pearson", "as_executed": {"pearson": 0.3, "relative_lift": 0.5},
-          "corrected": {"pearson": 0.1}, "difference": {"pearson": 0.2}, "taken": "corrected",
-          "what": "anchors vs held out"}
-    text = report.effect_text({"result": "embedded/m", "field": ("effects", "B8")},
-                              {"embedded/m": {"effects": {"B8": b8}}})
+    anchors = {"number": "D10 Pearson", "as_executed": {"pearson": 0.3, "relative_lift": 0.5},
+               "corrected": {"pearson": 0.1}, "difference": {"pearson": 0.2},
+               "taken": "corrected", "what": "anchors vs held out"}
+    text = report.effect_text({"result": "embedded/m", "field": ("effects", "anchor_evaluation")},
+                              {"embedded/m": {"effects": {"anchor_evaluation": anchors}}})
     assert text == ("D10 Pearson: as executed 0.3 (pearson), corrected 0.1 (pearson), "
                     "difference +0.2 (pearson) (this run takes: corrected)")
     assert "| effect on the number |" in report.render([], {})
@@ -305,9 +312,10 @@ def test_the_report_opens_with_what_the_runs_show_and_cannot_show() -> None:
                     "si": {"point": si, "null_mean": 0.45, "excess": si - 0.45, "null_std": 0.03,
                            "low": 0.4, "high": 0.5, "p": 0.5}}}}
 
-    payload = {"experiment": "E08", "methodology": {"num_prompts": 12,
-                                                    "bootstrap": {"n": 500, "ci": 0.95}},
-               "models": {"a": model("SmolLM2", "embedded", 0.47)}}
+    payload = fitted({"experiment": "E08", "methodology": {"num_prompts": 12,
+                                                           "bootstrap": {"n": 500, "ci": 0.95}},
+                      "models": {"a": fitted_block(LadderModelBlock,
+                                                 model("SmolLM2", "embedded", 0.47))}})
     text = report.render(checks.check_claims({}), {"embedded/E08_x": payload})
     heads = [x for x in text.splitlines() if x.startswith("## ")]
     assert heads[:5] == ["## What the embedded runs show", "## What they cannot show",

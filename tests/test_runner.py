@@ -43,14 +43,14 @@ from lib.params import load_parameters, result_name
 from lib.results import provenance, results_path, save_figure, write_json
 
 params = load_parameters(PARAMETERS, "E11", OVERRIDES)
-NAME, PROFILE = result_name(params), params["profile"]
+NAME, PROFILE = result_name(params), params.profile
 for _ in tqdm(range(3)):
     pass
 fig, ax = plt.subplots()
 ax.plot([0, 1], [1, 0])
 save_figure(fig, PROFILE, NAME)
 write_json(results_path(PROFILE, NAME),
-           {{"max_length": params["max_length"], "provenance": provenance(params, {{}})}})
+           {{"max_length": params.max_length, "provenance": provenance(params, {{}})}})
 """
 
 
@@ -162,7 +162,7 @@ def test_a_workflow_job_ignores_overrides_left_in_the_parameters_cell(
     assert "Input Notebook" in caplog.text  # papermill's log is captured: the next line can fail
     assert "Passed unknown parameter" not in caplog.text + err
     result = json.loads((outputs / "results/embedded/E11_tiny-mqa.json").read_text())
-    assert result["max_length"] == load_parameters(TINY, "E11")["max_length"] != 64
+    assert result["max_length"] == load_parameters(TINY, "E11").max_length != 64
     assert result["provenance"]["scratch"] is False
     assert not (outputs / "results/scratch").exists()
     executed = nbformat.read(outputs / "out.ipynb", as_version=4)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hang import HANG_S
+from payloads import claims_payload
 from sealed import write_sealed
 
 from lib import checks, claims, results
@@ -104,7 +105,7 @@ def test_slurm_profile_asks_a_gpu_sized_for_each_paper_run() -> None:
     from lib.params import load_parameters
 
     gpu_runs = [p for p in (ROOT / "parameters" / "paper").glob("*.yaml")
-                if load_parameters(p)["resources"]["gpu"] >= 1]
+                if load_parameters(p).resources.gpu >= 1]
     assert len(gpu_runs) >= 6  # the six attention runs at least
     assert sum("gpu=1" in b for b in blocks[1:]) == len(gpu_runs)
 
@@ -265,13 +266,9 @@ def test_report_checks_claims_against_its_input_files_only(folders: Path) -> Non
     from lib import report
 
     claim = next(c for c in claims.CLAIMS if c.result and isinstance(c.value, float))
-    payload: dict = {}  # a results file holding the published value of every claim it reproduces
-    for other in (c for c in claims.CLAIMS if c.result == claim.result):
-        node = payload
-        for key in other.field[:-1]:
-            node = node.setdefault(key, {})
-        node[other.field[-1]] = other.value
-    path = write_sealed(folders / "results" / f"{claim.result}.json", payload)
+    # a results file holding the published value of every claim it reproduces
+    path = write_sealed(folders / "results" / f"{claim.result}.json",
+                        claims_payload(claim.result))
 
     def status(files: list[Path]) -> str:
         rows = report.write_report(files)

@@ -14,6 +14,7 @@ from typing import Any
 
 from lib.attention import readings
 from lib.attention.calibration import report_lines as calibration_lines
+from lib.attention.layout import E08Result
 from lib.attention.study import is_stand_in
 from lib.attention.summary import (
     CONTROLS_NOTE,
@@ -36,29 +37,39 @@ def mode_lines(summary: dict[str, Any] | None) -> list[str]:
             for r in (summary or {}).get("rows", []) if r.get("mode_mismatch")]
 
 
+def ladders(results: Mapping[str, dict[str, Any]],
+            embedded: bool = False) -> list[tuple[str, E08Result]]:
+    """(key, typed payload) of every E08 result of `results` in key order (`embedded`: only the
+    embedded profile's); each payload validated once against its layout (`E08Result`)."""
+    return [(key, E08Result.model_validate(payload)) for key, payload in sorted(results.items())
+            if payload.get("experiment") == "E08"
+            and (not embedded or key.startswith("embedded/"))]
+
+
+def _bootstrap_cell(ladder: E08Result) -> str:
+    """'10 prompts, 1000 resamples' of a ladder's methodology."""
+    method = ladder.methodology
+    return f"{method.num_prompts} prompts, {method.bootstrap.n} resamples"
+
+
 def ladder_null_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     """Each E08 model's SI with its bootstrap interval beside its head-permutation null."""
     lines, methods = [], []
-    for key, payload in sorted(results.items()):
-        if payload.get("experiment") != "E08":
-            continue
-        method = payload.get("methodology") or {}
-        boot = method.get("bootstrap") or {}
-        bootstrap = (f"{method.get('num_prompts', '-')} prompts, {boot.get('n', '-')} resamples"
-                     + (f", percentile {boot['ci']:.0%}" if "ci" in boot else ""))
-        for m in payload.get("models", {}).values():
-            block = (m.get("controls") or {}).get("head_permutation") or {}
-            null = block.get("si") or {}
-            methods.append(block or None)
-            p = null.get("p")
-            weights = "random-init stand-in (tests the pipeline)" if is_stand_in(m["model"]) else (
+    for key, ladder in ladders(results):
+        bootstrap = (f"{_bootstrap_cell(ladder)}, "
+                     f"percentile {ladder.methodology.bootstrap.ci:.0%}")
+        for m in ladder.models.values():
+            block = m.controls.head_permutation
+            null = block.si
+            methods.append(block.model_dump())
+            weights = "random-init stand-in (tests the pipeline)" if is_stand_in(m.model) else (
                 "real")
             lines.append(
-                f"| {key} | {m.get('display', m['model']['name'])} | "
-                f"{m['model']['architecture']['attention_kind']} | "
-                f"{interval_text(m['specialization_index'], m.get('si_ci'))} | "
-                + (f"{interval_text(null.get('null_mean'), (null.get('low'), null.get('high')))}"
-                   f" | {p:.3f} | " if is_finite(p) else f"{NOT_AVAILABLE} | {NOT_AVAILABLE} | ")
+                f"| {key} | {m.display} | {m.model.architecture.attention_kind} | "
+                f"{interval_text(m.specialization_index, m.si_ci)} | "
+                + (f"{interval_text(null.null_mean, (null.low, null.high))}"
+                   f" | {null.p:.3f} | " if is_finite(null.p)
+                   else f"{NOT_AVAILABLE} | {NOT_AVAILABLE} | ")
                 + f"{bootstrap} | {weights} |")
     if not lines:
         return []
@@ -72,25 +83,19 @@ def ladder_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     """The E08 embedded ladder: model, size, attention type, SI [bootstrap CI] and its
     head-permutation null interval, with the prompts and resamples behind the intervals."""
     lines = []
-    for key, payload in sorted(results.items()):
-        if not key.startswith("embedded/") or payload.get("experiment") != "E08":
-            continue
-        method = payload.get("methodology") or {}
-        boot = method.get("bootstrap") or {}
-        for m in payload.get("models", {}).values():
-            null = ((m.get("controls") or {}).get("head_permutation") or {}).get("si") or {}
-            size = m.get("size_b", m["model"].get("parameters", 0) / 1e9 if isinstance(
-                m["model"].get("parameters"), (int, float)) else None)
-            null_cell = (f"[{float(null['low']):.4f}, {float(null['high']):.4f}], p = "
-                         f"{float(null['p']):.3f}" if all(is_finite(null.get(k))
-                                                          for k in ("low", "high", "p"))
+    for _, ladder in ladders(results, embedded=True):
+        for m in ladder.models.values():
+            null = m.controls.head_permutation.si
+            null_cell = (f"[{float(null.low):.4f}, {float(null.high):.4f}], p = "
+                         f"{float(null.p):.3f}" if all(is_finite(v)
+                                                       for v in (null.low, null.high, null.p))
                          else NOT_AVAILABLE)
             lines.append(
-                f"| {m.get('display', m['model']['name'])} | "
-                f"{fmt(float(size)) + ' B' if is_finite(size) else '-'} | "
-                f"{m['model']['architecture']['attention_kind']} | "
-                f"{interval_text(m['specialization_index'], m.get('si_ci'))} | {null_cell} | "
-                f"{method.get('num_prompts', '-')} prompts, {boot.get('n', '-')} resamples |")
+                f"| {m.display} | "
+                f"{fmt(float(m.size_b)) + ' B' if is_finite(m.size_b) else '-'} | "
+                f"{m.model.architecture.attention_kind} | "
+                f"{interval_text(m.specialization_index, m.si_ci)} | {null_cell} | "
+                f"{_bootstrap_cell(ladder)} |")
     if not lines:
         return []
     return ["", "## E08 ladder (embedded)", "",

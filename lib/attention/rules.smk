@@ -32,10 +32,10 @@ rule seed_null:
     log:
         f"results/{PROFILE}/logs/seed_null_{{name}}.log",
     resources:
-        gpu=resource("gpu", 0),
-        gpu_memory_gb=resource("gpu_memory_gb", 0),
-        mem_mb=resource("mem_mb", 8000),
-        runtime=resource("runtime", 30),
+        gpu=resource("gpu"),
+        gpu_memory_gb=resource("gpu_memory_gb"),
+        mem_mb=resource("mem_mb"),
+        runtime=resource("runtime"),
         constraint=constraint,
     shell:
         "{WORKFLOW} {PYTHON} -m lib.attention.calibration seed-null {input.params} > {log} 2>&1"

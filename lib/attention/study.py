@@ -18,7 +18,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from scipy.stats import norm
 
 from lib.attention.entropy import OTHER_MODES, measure_attention
+from lib.attention.layout import ModelRecord
 from lib.attention.multiplicity import ALPHA as PERMUTATION_ALPHA
 from lib.attention.multiplicity import permutation_family
 from lib.attention.nulls import head_permutation_controls, head_permutation_delta, undefined_null
@@ -175,8 +176,11 @@ def _null_args(params: AttentionParameters) -> dict[str, Any]:
     return params.permutation_null.model_dump()  # n, seed, ci
 
 
-def is_stand_in(record: dict[str, Any] | None) -> bool:
-    """True for a random-initialized model (`tiny/...`, `random/...`): it tests the pipeline."""
+def is_stand_in(record: Mapping[str, Any] | ModelRecord | None) -> bool:
+    """True for a random-initialized model (`tiny/...`, `random/...`): it tests the pipeline
+    (`record`: a model record, as a dict or typed)."""
+    if isinstance(record, ModelRecord):
+        return record.source in STAND_IN_SOURCES
     return bool(record) and record.get("source") in STAND_IN_SOURCES
 
 

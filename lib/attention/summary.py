@@ -253,7 +253,7 @@ def permutation_text(methods: Sequence[dict[str, Any] | None], paired: bool = Tr
     is made."""
     settings = dict.fromkeys(
         f"{m['n_permutations']} permutations, seed {m['seed']}, {m['ci']:.0%} interval"
-        for m in methods if m)
+        for m in methods if m and None not in (m.get(k) for k in ("n_permutations", "seed", "ci")))
     return ("Head-permutation null: the heads of each layer shuffled independently (head h of "
             "layer l and head h of layer l + 1 are one unit only if head identity persists "
             "across layers), the figure recomputed per draw"

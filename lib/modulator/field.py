@@ -4,7 +4,7 @@ Each `KSimplexChannelExpert` deforms a (not quite regular) k-simplex template by
 the residual's active dimensions and measures it with a Gram-based Cayley-Menger validator; the
 experts' gates multiply the active dimensions, `gate = Π_i ((1 - α_li) + α_li·σ(W_i geo_i))`, and
 the null-space dimensions pass untouched. The seed's faults (SPEC B12) that change numbers are
-kept, the one that does not is fixed; `b12_decisions()` lists each, and comments carry its letter.
+kept, the one that does not is fixed; `fault_decisions()` lists each, and comments carry its letter.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from lib.modulator.lerp import alpha_logit, uniform_draw
 PHASE_BOUNDARY = 0.29154  # the seed's binding/separation constant (B2); alpha_max is 0.35 (B12f)
 
 
-def b12_decisions() -> list[dict[str, str]]:
+def fault_decisions() -> list[dict[str, str]]:
     """How this port treats each §12 fault (SPEC B12): letter, fault, decision."""
     return [
         {"id": "B12a", "fault": "the experts' validity gate is computed but never used, so "

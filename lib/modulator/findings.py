@@ -25,9 +25,9 @@ def gain_verdict(ci: list[float] | None) -> str:
     return modulator_gain_verdict(ci)
 
 
-# (label, section, set) of each modulator a payload measures, in the notebook's order
-MODULATORS = (("Procrustes (§8, alpha 0.01)", "section8", "Procrustes"),
-              ("trained (§9)", "section9", "Trained"), ("field (§12)", "section12", "Field"))
+# (label, results key, set) of each modulator a payload measures, in the notebook's order
+MODULATORS = (("Procrustes (§8, alpha 0.01)", "procrustes", "Procrustes"),
+              ("trained (§9)", "trained", "Trained"), ("field (§12)", "field", "Field"))
 
 
 def _lift(block: dict[str, Any], label: str) -> dict[str, Any]:
@@ -44,30 +44,30 @@ def _relational(section: dict[str, Any] | None) -> dict[str, Any]:
 
 def modulator_findings(payload: dict[str, Any]) -> dict[str, Any]:
     """One modulator payload: the trained (§9) modulator's relative Pearson lift with its
-    interval (top-level keys), every modulator's (`modulators`), B8's effect on the lift, and
-    the alpha test."""
-    s9 = payload.get("section9") or {}
-    relational = _relational(s9)
+    interval (top-level keys), every modulator's (`modulators`), B8's effect on the lift
+    (`anchor_effect`: on the anchors as executed vs held out), and the alpha test."""
+    trained_block = payload.get("trained") or {}
+    relational = _relational(trained_block)
     trained = (relational.get("sets") or {}).get("Trained") or {}
     ci = _interval(trained, "relative_lift_pearson_ci")
     n_boot = trained.get("n_boot", relational.get("n_boot"))
     level = trained.get("level", relational.get("level"))
     pairs = relational.get("pairs") or {}
-    alpha = (s9.get("train") or {}).get("alpha_test") or {}
+    alpha = (trained_block.get("train") or {}).get("alpha_test") or {}
     modulators = []
     for label, section, name in MODULATORS:
         block = (_relational(payload.get(section)).get("sets") or {}).get(name)
         if block:
             modulators.append(_lift(block, label))
-    b8 = (payload.get("effects") or {}).get("B8") or {}
-    effect = ({side: _lift(b8[side], side) | {k: _si(b8[side].get(k)) for k in (
+    anchors = (payload.get("effects") or {}).get("anchor_evaluation") or {}
+    effect = ({side: _lift(anchors[side], side) | {k: _si(anchors[side].get(k)) for k in (
         "pearson", "original_pearson")} for side in ("as_executed", "corrected")}
-              if "as_executed" in b8 and "corrected" in b8 else None)
+              if "as_executed" in anchors and "corrected" in anchors else None)
     return {"lift_pearson": _si(trained.get("relative_lift_pearson")), "lift_ci": ci,
             "n_boot": n_boot, "level": level, "verdict": gain_verdict(ci),
             "held_out": pairs.get("eval_disjoint_from_anchors"), "modulators": modulators,
-            "b8": effect, "alpha_test": alpha.get("verdict"), "alpha_steps": alpha.get("steps"),
-            "alpha_reason": alpha.get("reason")}
+            "anchor_effect": effect, "alpha_test": alpha.get("verdict"),
+            "alpha_steps": alpha.get("steps"), "alpha_reason": alpha.get("reason")}
 
 
 def _lift_text(m: dict[str, Any]) -> str:
@@ -76,7 +76,7 @@ def _lift_text(m: dict[str, Any]) -> str:
     return f"{m['lift_pearson']:+.1%}{ci}: {m['verdict']}"
 
 
-def _b8_parts(a: dict[str, Any], c: dict[str, Any]) -> str:
+def _anchor_parts(a: dict[str, Any], c: dict[str, Any]) -> str:
     """B8's Pearson effect split: the token sets' own (the unmodulated encoder's Pearson on each)
     plus the modulator's lift (r_mod - r_orig on each); empty without the four Pearsons."""
     r = [x.get(k) for x in (a, c) for k in ("pearson", "original_pearson")]
@@ -102,15 +102,16 @@ def _modulator_line(run: str, m: dict[str, Any]) -> list[str]:
     elif m["lift_pearson"] is not None:
         lines.append(f"- {run}: the trained modulator's relative Pearson lift on {where}: "
                      f"{_lift_text(m | {'lift_pearson': m['lift_pearson']})}.")
-    if any(AT_THE_EDGE in x["verdict"] for x in [*measured, m, *(m.get("b8") or {}).values()]):
+    arms = (m.get("anchor_effect") or {}).values()
+    if any(AT_THE_EDGE in x["verdict"] for x in [*measured, m, *arms]):
         lines.append(f"- {run}: \"at the edge\": an interval bound within {ROUNDING_MARGIN:g} "
                      "of 0, where processors' rounding could put it on either side: that lift's "
                      "verdict is not robust.")
-    if m.get("b8"):
-        a, c = m["b8"]["as_executed"], m["b8"]["corrected"]
+    if m.get("anchor_effect"):
+        a, c = m["anchor_effect"]["as_executed"], m["anchor_effect"]["corrected"]
         if a["lift_pearson"] is not None and c["lift_pearson"] is not None:
             lines.append(f"- {run}: B8, the §8 modulator scored on its own anchors as the seed did "
-                         f"vs on held-out lemmas: {_b8_parts(a, c)}lift {_lift_text(a)} vs "
+                         f"vs on held-out lemmas: {_anchor_parts(a, c)}lift {_lift_text(a)} vs "
                          f"{_lift_text(c)}.")
     if m["alpha_test"]:
         steps = f" in {m['alpha_steps']} steps" if m["alpha_steps"] is not None else ""

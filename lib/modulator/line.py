@@ -12,4 +12,6 @@ LINE = register(Line(
     run_findings="lib.modulator.findings:run_findings",
     preflight="lib.modulator.preflight:modulator_rows",
     details="lib.modulator.report:details",
+    layouts={"modulator": "lib.modulator.layout:ModulatorResult"},
+    renames="lib.modulator.renames:RENAMES",
 ))

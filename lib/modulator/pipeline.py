@@ -4,11 +4,11 @@ Each step returns a JSON-able dict (plus, where a figure or a later step needs t
 the modulator). The order a notebook follows:
 
     data = prepare_data(model, tokenizer)                          # D12 matching, D8 encoding
-    s8, mod, geo = procrustes_modulator(data, model)               # §8 steps 1-4
+    built, mod, geo = procrustes_modulator(data, model)            # §8 steps 1-4
     ev = evaluate_modulator(data, model, tokenizer, mod, anchors=geo["anchor_idx"])  # §8 5-7
-    s9, run = train_step(data, model, tokenizer, mod, TrainConfig(...))             # §9
-    s10 = alpha_sweep(data, model, tokenizer, mod, anchors=geo["anchor_idx"])       # §10
-    s12, field = field_modulator_step(data, model, tokenizer)                        # §12
+    train, run = train_step(data, model, tokenizer, mod, TrainConfig(...))          # §9
+    sweep = alpha_sweep(data, model, tokenizer, mod, anchors=geo["anchor_idx"])     # §10
+    measured, field = field_modulator_step(data, model, tokenizer)                   # §12
 
 Relational evaluation (D10): `default_rng(seed)` draws `n_rel` tokens and `n_pairs` index pairs
 (self pairs dropped); pairs with NLTK path (or Wu-Palmer) similarity None or 0 are dropped.
@@ -33,7 +33,7 @@ from lib.modulator.field import (
     PHASE_BOUNDARY,
     FieldModulatorConfig,
     GeometricFieldModulator,
-    b12_decisions,
+    fault_decisions,
 )
 from lib.modulator.generation import SWEEP_ALPHAS
 from lib.modulator.hooks import attach, encoder_blocks, hidden_size
@@ -188,14 +188,16 @@ def procrustes_modulator(data: ModulatorData, model: nn.Module, *, n_anchor: int
         "pca_retained": proc["pca_retained"],
         "residual_scale": proc["residual_scale"], "scale_factor": scale_factor,
         "projection_norm": float(np.linalg.norm(proc["weight"])),
-        "B7": "proj is scaled by 0.1·mean‖pooled final rep‖ but injected into every internal "
-              "residual stream (kept as the seed did)",
-        "B8": {"unmatched_rows": int((~matched_mask).sum()), "init_seed": init_seed,
-               "unmatched_row_norm_mean": float(norms[~matched_mask].mean())
-               if (~matched_mask).any() else None,
-               "matched_row_norm_mean": float(norms[matched_mask].mean()),
-               "note": "unmatched vocabulary rows keep their N(0, 1) init (unseeded in the seed, "
-                       "seeded here)"},
+        # B7: the target's scale is the final pooled reps', injected into every block
+        "injection_note": "proj is scaled by 0.1·mean‖pooled final rep‖ but injected into every "
+                          "internal residual stream (kept as the seed did)",
+        # B8: the vocabulary rows no lemma matched keep their N(0, 1) init
+        "unmatched": {"unmatched_rows": int((~matched_mask).sum()), "init_seed": init_seed,
+                      "unmatched_row_norm_mean": float(norms[~matched_mask].mean())
+                      if (~matched_mask).any() else None,
+                      "matched_row_norm_mean": float(norms[matched_mask].mean()),
+                      "note": "unmatched vocabulary rows keep their N(0, 1) init (unseeded in the "
+                              "seed, seeded here)"},
         "initial_alpha": initial_alpha, "n_layers": n_layers,
         "modulator_params": sum(p.numel() for p in modulator.parameters()),
     }
@@ -514,8 +516,9 @@ def alpha_sweep(data: ModulatorData, model: nn.Module, tokenizer: Any,
     return {"rows": rows, "pairs": {k: v for k, v in pairs.items()
                                     if k not in ("rel", "pi", "pj", "s")},
             "phase_boundary": PHASE_BOUNDARY, "cosine_constant": COSINE_CONSTANT,
-            "B2": "alpha 0.29154 is the phase-boundary constant; 0.29514 is the cosine "
-                  "constant of the §1/§13a checks (two digits transposed)"}
+            # B2: the two constants, two digits transposed
+            "constants_note": "alpha 0.29154 is the phase-boundary constant; 0.29514 is the "
+                              "cosine constant of the §1/§13a checks (two digits transposed)"}
 
 
 def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, *,
@@ -529,7 +532,8 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
     trained through the same hooks and loop (on `train_config.layers`), then its health report,
     the seed's `cv_check`, preservation and the D1 CV of the modulated pooled reps; with
     `pairs` (`evaluation_pairs`) also the Static / Original / Field relational table (§9/§10's
-    protocol); with the B12 decisions. Saved with `save_modulator` if `save_path`."""
+    protocol); with the B12 decisions (`fault_decisions`). Saved with `save_modulator` if
+    `save_path`."""
     width = hidden_size(model) or data.encoder.shape[1]
     n_layers = len(encoder_blocks(model))
     config = config or FieldModulatorConfig(d_model=width, n_layers=n_layers)
@@ -548,7 +552,7 @@ def field_modulator_step(data: ModulatorData, model: nn.Module, tokenizer: Any, 
         "cv_check_seed": modulator.cv_check(torch.as_tensor(reps)),
         "preservation": preservation(data.encoder, reps),
         "pentachora": pentachora(data.encoder, reps, n_simplices=n_simplices),
-        "b12_decisions": b12_decisions(),
+        "fault_decisions": fault_decisions(),
     }
     if pairs is not None:
         result["relational"] = relational_evaluation(

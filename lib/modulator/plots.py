@@ -94,17 +94,18 @@ def sweep_panel(ax: Any, sweep: dict[str, Any] | None) -> None:
 
 def relational_sets(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every relational evaluation set of the run, by name: §8's Static / Original /
-    Procrustes, §9's Trained, §12's Field (each its block: pearson, pearson_ci, lifts ...)."""
+    Procrustes (`procrustes`), §9's Trained (`trained`), §12's Field (`field`), each its block:
+    pearson, pearson_ci, lifts ..."""
     out: dict[str, dict[str, Any]] = {}
-    s8 = payload.get("section8")
-    if s8:
-        sets = s8["evaluation"]["relational"]["sets"]
+    procrustes = payload.get("procrustes")
+    if procrustes:
+        sets = procrustes["evaluation"]["relational"]["sets"]
         out.update({n: sets[n] for n in ("Static", "Original", "Procrustes") if n in sets})
-    if payload.get("section9"):
-        out["Trained"] = payload["section9"]["evaluation"]["relational"]["sets"]["Trained"]
-    s12 = payload.get("section12")
-    if s12 and "relational" in s12:
-        out["Field"] = s12["relational"]["sets"]["Field"]
+    if payload.get("trained"):
+        out["Trained"] = payload["trained"]["evaluation"]["relational"]["sets"]["Trained"]
+    field = payload.get("field")
+    if field and "relational" in field:
+        out["Field"] = field["relational"]["sets"]["Field"]
     return out
 
 
@@ -151,17 +152,18 @@ def pearson_panel(ax: Any, payload: dict[str, Any]) -> None:
 
 def bands_panel(ax: Any, payload: dict[str, Any]) -> None:
     """Mean cosine per similarity band for the Original and the modulated sets (§8, §9)."""
-    s8 = payload.get("section8")
-    if not s8 or not s8["evaluation"]["relational"]["bands"]:
+    procrustes = payload.get("procrustes")
+    if not procrustes or not procrustes["evaluation"]["relational"]["bands"]:
         _off(ax, "no bands")
         return
-    bands = s8["evaluation"]["relational"]["bands"]
+    bands = procrustes["evaluation"]["relational"]["bands"]
     x = np.arange(len(bands))
     series = {name: [b[name] for b in bands] for name in ("Static", "Original", "Procrustes")}
-    s9 = payload.get("section9")
-    if s9:
-        b9 = {(b["lo"], b["hi"]): b.get("Trained") for b in s9["evaluation"]["relational"]["bands"]}
-        series["Trained"] = [b9.get((b["lo"], b["hi"])) for b in bands]
+    trained = payload.get("trained")
+    if trained:
+        by_band = {(b["lo"], b["hi"]): b.get("Trained")
+                   for b in trained["evaluation"]["relational"]["bands"]}
+        series["Trained"] = [by_band.get((b["lo"], b["hi"])) for b in bands]
     for i, (name, ys) in enumerate(series.items()):
         ax.plot(x, [y if y is not None else np.nan for y in ys], "o-",
                 color=style.SET_COLORS.get(name, f"C{i}"), label=name)
@@ -177,14 +179,14 @@ def modulator_figure(title: str, payload: dict[str, Any]) -> Any:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(16, 9))
-    s9, s12 = payload.get("section9"), payload.get("section12")
-    alpha_panel(axes[0, 0], s9["train"] if s9 else None, "§9: alpha per layer (LERP)")
-    loss_panel(axes[0, 1], {"LERP §9": s9["train"] if s9 else None,
-                            "field §12": s12["train"] if s12 else None})
-    sweep_panel(axes[0, 2], payload.get("section10"))
+    trained, field = payload.get("trained"), payload.get("field")
+    alpha_panel(axes[0, 0], trained["train"] if trained else None, "§9: alpha per layer (LERP)")
+    loss_panel(axes[0, 1], {"LERP §9": trained["train"] if trained else None,
+                            "field §12": field["train"] if field else None})
+    sweep_panel(axes[0, 2], payload.get("alpha_sweep"))
     pearson_panel(axes[1, 0], payload)
     bands_panel(axes[1, 1], payload)
-    alpha_panel(axes[1, 2], s12["train"] if s12 else None,
+    alpha_panel(axes[1, 2], field["train"] if field else None,
                 "§12: field alpha per layer (mean of experts)")
     fig.suptitle(title)
     fig.tight_layout()

@@ -6,8 +6,11 @@ check (`lib.modulator.study.check_model`: an encoder, the file's `layers` among 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
 
+from lib.modulator.hooks import encoder_blocks, hidden_size
+from lib.modulator.parameters import ModulatorParameters
+from lib.modulator.study import check_model
 from lib.preflight import (
     Row,
     arch_text,
@@ -20,25 +23,20 @@ from lib.preflight import (
 from lib.terrain.preflight import encoder_checks
 
 
-def modulator_checks(row: Row, name: str, params: dict[str, Any]) -> None:
+def modulator_checks(row: Row, name: str, params: ModulatorParameters) -> None:
     """The notebook's own model check (an encoder, the file's `layers` among its blocks,
     `seed_faithful` on T5 only); the modulator's hooks find one encoder block per layer, and the
     width it modulates."""
-    from types import SimpleNamespace
-
-    from lib.modulator.hooks import encoder_blocks, hidden_size
-    from lib.modulator.study import check_model
-
     model, info = meta_model_of(name), model_info_of(name)
     try:
         checked = check_model(SimpleNamespace(model=model, name=name, info=info),
-                              params["layers"], params["seed_faithful"])
+                              params.layers, params.seed_faithful)
         blocks = len(encoder_blocks(model))
     except ValueError as exc:
         problem = describe_problem(exc)
         row.problems.append(problem if name in problem else f"{name}: {problem}")
         return
-    if params["layers"]:
+    if params.layers:
         row.checks.append(f"layers {checked['layers']}")
     if blocks != info.num_layers or hidden_size(model) != info.hidden_size:
         row.problems.append(f"{name}: the modulator finds {blocks} blocks of width "
@@ -48,11 +46,11 @@ def modulator_checks(row: Row, name: str, params: dict[str, Any]) -> None:
         row.checks.append(f"modulator blocks {blocks}")
 
 
-def modulator_rows(params: Any, folder: Path | None = None) -> list[Row]:
+def modulator_rows(params: ModulatorParameters, folder: Path | None = None) -> list[Row]:
     """The checks of one modulator run: its encoder's hooks, the notebook's model check, the
     memory of the model in float32 (`folder`: its parameter file's, unused)."""
-    name = params["model"]
-    row = Row(Path(params["parameter_file"]).stem, name)
+    name = params.model
+    row = Row(Path(params.parameter_file).stem, name)
     try:
         row.arch = arch_text(model_info_of(name))
         preset_checks(row, name)

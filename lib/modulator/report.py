@@ -9,6 +9,7 @@ from typing import Any
 
 from lib.checks import fmt
 from lib.modulator.findings import modulator_findings
+from lib.modulator.layout import ModulatorResult
 
 
 def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
@@ -29,12 +30,11 @@ def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
              "| run | model | original r | Procrustes r (preservation) | trained r (lift) | "
              "field r (lift) | mean α after training |", "|---|---|---|---|---|---|---|"]
 
-    def pair(h: dict[str, Any], r: str, extra: str, pct: bool = True) -> str:
-        if r not in h:
+    def pair(value: float | None, extra: float | None, pct: bool = True) -> str:
+        if value is None:
             return "-"
-        tail = h.get(extra)
-        shown = (f"{tail:+.1%}" if pct else f"{tail:.4f}") if tail is not None else "-"
-        return f"{fmt(h[r])} ({shown})"
+        shown = ((f"{extra:+.1%}" if pct else f"{extra:.4f}") if extra is not None else "-")
+        return f"{fmt(value)} ({shown})"
 
     def lift_ci(p: dict[str, Any]) -> str:
         m = modulator_findings(p)
@@ -45,14 +45,13 @@ def modulator_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
         return f" [{m['lift_ci'][0]:+.1%}, {m['lift_ci'][1]:+.1%}{boot}]"
 
     for p in runs:
-        h = p.get("headline", {})
+        result = ModulatorResult.model_validate(p)  # the report admits fitting files only
+        h = result.headline
         lines.append(
-            f"| {p['run']} | {p.get('model', {}).get('name', p.get('model', '-'))} | "
-            f"{fmt(h.get('original_pearson'))} | "
-            f"{pair(h, 'procrustes_pearson', 'procrustes_preservation', pct=False)} | "
-            f"{pair(h, 'trained_pearson', 'trained_lift_pearson')}{lift_ci(p)} | "
-            f"{pair(h, 'field_pearson', 'field_lift_pearson')} | "
-            f"{fmt(h.get('trained_alpha_mean'))} |")
+            f"| {result.run} | {result.model.name} | {fmt(h.original_pearson)} | "
+            f"{pair(h.procrustes_pearson, h.procrustes_preservation, pct=False)} | "
+            f"{pair(h.trained_pearson, h.trained_lift_pearson)}{lift_ci(p)} | "
+            f"{pair(h.field_pearson, h.field_lift_pearson)} | {fmt(h.trained_alpha_mean)} |")
     return lines
 
 

@@ -1,4 +1,5 @@
-"""The modulator notebook's steps: one call per section of seed 004 §8-§12, each returning a
+"""The modulator notebook's steps: one call per section of seed 004 §8-§12 (`procrustes_section`,
+`trained_section`, `alpha_sweep_section`, `generation_section`, `field_section`), each returning a
 JSON-able block (and, where a later step needs it, the modulator), plus the tables it prints.
 
 Nothing here prints; the notebook narrates. Wall times are kept out of the blocks (a results file
@@ -21,6 +22,7 @@ from lib.modulator.field import PHASE_BOUNDARY, FieldModulatorConfig
 from lib.modulator.generation import compare_generation, generation_alpha_sweep, is_seq2seq
 from lib.modulator.generation import not_applicable as generation_not_applicable
 from lib.modulator.hooks import LayerIndexError, encoder_blocks, hidden_size
+from lib.modulator.parameters import FieldSection, ModulatorParameters, TrainingSection
 from lib.modulator.pipeline import (
     ModulatorData,
     alpha_sweep,
@@ -81,22 +83,23 @@ def unmatched_rows_seed(seed: int | None) -> dict[str, Any]:
     return {"seed": int(seed), "drawn": False}
 
 
-def train_config(section: dict[str, Any], params: dict[str, Any],
+def train_config(section: TrainingSection, params: ModulatorParameters,
                  progress: bool = True) -> TrainConfig:
     """§9's TrainConfig from a `training` block and the run's B9 switch and layers."""
     keys = ("epochs", "batch_size", "lr", "weight_decay", "clip", "max_input_len",
             "max_target_len", "val_fraction", "alpha_every", "seed", "max_steps")
-    layers = params["layers"]
-    return TrainConfig(**{k: section[k] for k in keys}, seed_faithful=params["seed_faithful"],
+    layers = params.layers
+    return TrainConfig(**{k: getattr(section, k) for k in keys},
+                       seed_faithful=params.seed_faithful,
                        layers=tuple(layers) if layers else None, progress=progress)
 
 
-def field_config(section: dict[str, Any], model: Any) -> FieldModulatorConfig:
+def field_config(section: FieldSection, model: Any) -> FieldModulatorConfig:
     """§12's FieldModulatorConfig: the section's keys, the model's width and depth."""
     keys = ("expert_ks", "expert_edim", "initial_alpha", "alpha_max", "alpha_min",
             "null_space_fraction", "null_space_position", "gradient_scale", "cv_target",
             "cv_tolerance", "deform_scale")
-    values = {k: section[k] for k in keys}
+    values = {k: getattr(section, k) for k in keys}
     values["expert_ks"] = tuple(values["expert_ks"])
     return FieldModulatorConfig(d_model=hidden_size(model), n_layers=len(encoder_blocks(model)),
                                 vocab_size=model.get_input_embeddings().weight.shape[0], **values)
@@ -128,140 +131,144 @@ def _saved_to(block: dict[str, Any], save_path: Path | None) -> None:
 # ------------------------------------------------------------------------------- the sections
 
 
-def load_data(loaded: Any, params: dict[str, Any],
+def load_data(loaded: Any, params: ModulatorParameters,
               progress: bool = True) -> tuple[ModulatorData, dict[str, Any]]:
     """D12 matching (all of WordNet), `max_items` of them, D8 encoding; with the POS mix (B10)."""
-    cfg = params["data"]
+    cfg = params.data
     matched = match_single_token_lemmas(loaded.tokenizer)
     data = prepare_data(loaded.model, loaded.tokenizer, matched=matched,
-                        max_items=params["max_items"], seed=cfg["seed"], template=cfg["template"],
-                        batch_size=cfg["batch_size"], max_length=cfg["max_length"],
+                        max_items=params.max_items, seed=cfg.seed, template=cfg.template,
+                        batch_size=cfg.batch_size, max_length=cfg.max_length,
                         progress=progress)
     used = [MatchedLemma(n, s, int(i), d) for n, s, i, d in
             zip(data.names, data.synsets, data.token_ids, data.definitions, strict=True)]
-    block = {"matched": data.n_matched, "used": len(data), "max_items": params["max_items"],
-             "sample_seed": cfg["seed"], "template": data.template, "pos_mix": pos_mix(used),
+    block = {"matched": data.n_matched, "used": len(data), "max_items": params.max_items,
+             "sample_seed": cfg.seed, "template": data.template, "pos_mix": pos_mix(used),
              "hidden_size": int(data.encoder.shape[1])}
     return data, block
 
 
-def pairs_for(data: ModulatorData, params: dict[str, Any], anchors: Any) -> dict[str, Any]:
+def pairs_for(data: ModulatorData, params: ModulatorParameters, anchors: Any) -> dict[str, Any]:
     """The D10 pairs every set is measured on (disjoint from the anchors unless as executed)."""
-    ev = params["evaluation"]
-    return evaluation_pairs(data, anchors=anchors, seed=ev["seed"], n_rel=ev["n_rel"],
-                            n_pairs=ev["n_pairs"], similarity=ev["similarity"],
-                            eval_disjoint_from_anchors=params["eval_disjoint_from_anchors"])
+    ev = params.evaluation
+    return evaluation_pairs(data, anchors=anchors, seed=ev.seed, n_rel=ev.n_rel,
+                            n_pairs=ev.n_pairs, similarity=ev.similarity,
+                            eval_disjoint_from_anchors=params.eval_disjoint_from_anchors)
 
 
-def section8(data: ModulatorData, loaded: Any, params: dict[str, Any], init_seed: int,
-             progress: bool = True) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any]]:
-    """§8: build the Procrustes modulator and measure it at its initial alpha (the seed's
-    α=0.01 row). Returns (block, modulator, arrays, pairs); `arrays["procrustes_reps"]` holds
-    the modulated reps `effects` reuses."""
-    p, ev = params["pipeline"], params["evaluation"]
+def procrustes_section(data: ModulatorData, loaded: Any, params: ModulatorParameters,
+                       init_seed: int, progress: bool = True
+                       ) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any]]:
+    """§8 (`procrustes` of the results): build the Procrustes modulator and measure it at its
+    initial alpha (the seed's α=0.01 row). Returns (block, modulator, arrays, pairs);
+    `arrays["procrustes_reps"]` holds the modulated reps `effects` reuses."""
+    p, ev = params.pipeline, params.evaluation
     built, modulator, arrays = procrustes_modulator(
-        data, loaded.model, n_anchor=p["n_anchor"], n_geo=p["n_geo"], seed=p["seed"],
-        k_neighbors=p["k_neighbors"], temperature=p["temperature"],
-        scale_factor=p["scale_factor"], initial_alpha=p["initial_alpha"], init_seed=init_seed)
+        data, loaded.model, n_anchor=p.n_anchor, n_geo=p.n_geo, seed=p.seed,
+        k_neighbors=p.k_neighbors, temperature=p.temperature,
+        scale_factor=p.scale_factor, initial_alpha=p.initial_alpha, init_seed=init_seed)
     pairs = pairs_for(data, params, arrays["anchor_idx"])
     evaluation, reps = evaluate_modulator(
         data, loaded.model, loaded.tokenizer, modulator, name="Procrustes", pairs=pairs,
-        seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
-        layers=params["layers"], n_boot=ev["n_boot"], progress=progress)
+        seed=ev.seed, n_simplices=ev.n_simplices, batch_size=params.data.batch_size,
+        layers=params.layers, n_boot=ev.n_boot, progress=progress)
     arrays["procrustes_reps"] = reps  # for `effects` (B8 on the same reps, no re-encoding)
     return {"pipeline": built, "evaluation": evaluation}, modulator, arrays, pairs
 
 
-def section9(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator: Any,
-             pairs: dict[str, Any], save_path: Path | None,
-             progress: bool = True) -> tuple[dict[str, Any], Any, Any]:
-    """§9: train a copy of the §8 modulator on the frozen encoder, then measure it (Original vs
-    Trained, the lift the seed's "+152%" most plausibly is). Returns (block, trained, run).
-    With `training.save`, the modulator is written staged for `save_path` (`modulator_paths`):
-    `write_json` of the results publishes it."""
-    section, ev = params["training"], params["evaluation"]
+def trained_section(data: ModulatorData, loaded: Any, params: ModulatorParameters,
+                    modulator: Any, pairs: dict[str, Any], save_path: Path | None,
+                    progress: bool = True) -> tuple[dict[str, Any], Any, Any]:
+    """§9 (`trained`): train a copy of the §8 modulator on the frozen encoder, then measure it
+    (Original vs Trained, the lift the seed's "+152%" most plausibly is). Returns (block,
+    trained, run). With `training.save`, the modulator is written staged for `save_path`
+    (`modulator_paths`): `write_json` of the results publishes it."""
+    section, ev = params.training, params.evaluation
     trained = copy.deepcopy(modulator)
     config = train_config(section, params, progress)
-    save_path = save_path if section["save"] else None
+    save_path = save_path if section.save else None
     train, run = train_step(data, loaded.model, loaded.tokenizer, trained, config,
-                            reset_alpha=section["reset_alpha"],
+                            reset_alpha=section.reset_alpha,
                             save_path=str(staged(save_path)) if save_path else None,
                             built_by=f"pipeline.scale_factor (now "
-                                     f"{params['pipeline']['scale_factor']:g})")
+                                     f"{params.pipeline.scale_factor:g})")
     _saved_to(train, save_path)
     evaluation, _ = evaluate_modulator(
         data, loaded.model, loaded.tokenizer, trained, name="Trained", pairs=pairs,
-        seed=ev["seed"], n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"],
-        layers=params["layers"], n_boot=ev["n_boot"], progress=progress)
+        seed=ev.seed, n_simplices=ev.n_simplices, batch_size=params.data.batch_size,
+        layers=params.layers, n_boot=ev.n_boot, progress=progress)
     return {"train": train, "evaluation": evaluation}, trained, run
 
 
-def section10(data: ModulatorData, loaded: Any, params: dict[str, Any], modulator: Any,
-              anchors: Any, progress: bool = True) -> dict[str, Any]:
-    """§10: the untrained §8 modulator at each static alpha (rows keyed by alpha as well)."""
-    ev, sw = params["evaluation"], params["sweep"]
-    block = alpha_sweep(data, loaded.model, loaded.tokenizer, modulator, alphas=sw["alphas"],
-                        include_phase_boundary=sw["include_phase_boundary"], anchors=anchors,
-                        eval_disjoint_from_anchors=params["eval_disjoint_from_anchors"],
-                        seed=ev["seed"], n_rel=ev["n_rel"], n_pairs=ev["n_pairs"],
-                        similarity=ev["similarity"], n_simplices=ev["n_simplices"],
-                        batch_size=params["data"]["batch_size"], layers=params["layers"],
-                        n_boot=ev["n_boot"], progress=progress)
+def alpha_sweep_section(data: ModulatorData, loaded: Any, params: ModulatorParameters,
+                        modulator: Any, anchors: Any, progress: bool = True) -> dict[str, Any]:
+    """§10 (`alpha_sweep`): the untrained §8 modulator at each static alpha (rows keyed by alpha
+    as well)."""
+    ev, sw = params.evaluation, params.sweep
+    block = alpha_sweep(data, loaded.model, loaded.tokenizer, modulator, alphas=sw.alphas,
+                        include_phase_boundary=sw.include_phase_boundary, anchors=anchors,
+                        eval_disjoint_from_anchors=params.eval_disjoint_from_anchors,
+                        seed=ev.seed, n_rel=ev.n_rel, n_pairs=ev.n_pairs,
+                        similarity=ev.similarity, n_simplices=ev.n_simplices,
+                        batch_size=params.data.batch_size, layers=params.layers,
+                        n_boot=ev.n_boot, progress=progress)
     block["by_alpha"] = {f"{row['alpha']:g}": row for row in block["rows"]}
     block["modulator"] = "the §8 Procrustes modulator, untrained (SPEC §10: the §8 state)"
     return block
 
 
-def section11(loaded: Any, params: dict[str, Any], modulator: Any,
-              progress: Callable[[Sequence], Sequence] | None = None) -> dict[str, Any]:
-    """§11: greedy (or sampled) generations with and without the modulator, and the alpha
-    sweep on one prompt; a 'not applicable' record for encoder-only models."""
+def generation_section(loaded: Any, params: ModulatorParameters, modulator: Any,
+                       progress: Callable[[Sequence], Sequence] | None = None) -> dict[str, Any]:
+    """§11 (`generation`): greedy (or sampled) generations with and without the modulator, and
+    the alpha sweep on one prompt; a 'not applicable' record for encoder-only models."""
     if not is_seq2seq(loaded.model):
         return generation_not_applicable(loaded.model)
-    g = params["generation"]
-    prompts = progress(g["prompts"]) if progress else g["prompts"]
+    g = params.generation
+    prompts = progress(g.prompts) if progress else g.prompts
     rows = [compare_generation(loaded.model, loaded.tokenizer, modulator, prompt,
-                               max_new_tokens=g["max_new_tokens"], temperature=g["temperature"],
-                               top_p=g["top_p"], seed=g["seed"], layers=params["layers"])
+                               max_new_tokens=g.max_new_tokens, temperature=g.temperature,
+                               top_p=g.top_p, seed=g.seed, layers=params.layers)
             for prompt in prompts]
-    sweep = (generation_alpha_sweep(loaded.model, loaded.tokenizer, modulator, g["sweep_prompt"],
-                                    g["sweep_alphas"], max_new_tokens=g["sweep_max_new_tokens"],
-                                    layers=params["layers"])
-             if g["sweep_alphas"] else None)
+    sweep = (generation_alpha_sweep(loaded.model, loaded.tokenizer, modulator, g.sweep_prompt,
+                                    g.sweep_alphas, max_new_tokens=g.sweep_max_new_tokens,
+                                    layers=params.layers)
+             if g.sweep_alphas else None)
     alphas = modulator.alphas.cpu().numpy().tolist()
     return {"applicable": True, "modulator": "the §9 trained modulator", "alphas": alphas,
             "comparisons": rows, "identical": sum(r["identical"] for r in rows),
             "alpha_sweep": sweep}
 
 
-def section12(data: ModulatorData, loaded: Any, params: dict[str, Any], pairs: dict[str, Any],
-              save_path: Path | None, progress: bool = True) -> tuple[dict[str, Any], Any]:
-    """§12: the field modulator trained with §9's loop, measured with §10's protocol; saved
-    staged for `save_path` like §9's."""
-    section, ev = params["field"], params["evaluation"]
-    save_path = save_path if section["training"]["save"] else None
+def field_section(data: ModulatorData, loaded: Any, params: ModulatorParameters,
+                  pairs: dict[str, Any], save_path: Path | None,
+                  progress: bool = True) -> tuple[dict[str, Any], Any]:
+    """§12 (`field`): the field modulator trained with §9's loop, measured with §10's protocol;
+    saved staged for `save_path` like §9's."""
+    section, ev = params.field, params.evaluation
+    save_path = save_path if section.training.save else None
     block, field = field_modulator_step(
         data, loaded.model, loaded.tokenizer, config=field_config(section, loaded.model),
-        train_config=train_config(section["training"], params, progress), seed=section["seed"],
-        n_simplices=ev["n_simplices"], batch_size=params["data"]["batch_size"], pairs=pairs,
-        save_path=str(staged(save_path)) if save_path else None, n_boot=ev["n_boot"],
+        train_config=train_config(section.training, params, progress), seed=section.seed,
+        n_simplices=ev.n_simplices, batch_size=params.data.batch_size, pairs=pairs,
+        save_path=str(staged(save_path)) if save_path else None, n_boot=ev.n_boot,
         progress=progress)
     _saved_to(block, save_path)
     return block, field
 
 
-def effects(data: ModulatorData, params: dict[str, Any], payload: dict[str, Any],
+def effects(data: ModulatorData, params: ModulatorParameters, procrustes: dict[str, Any],
             arrays: dict[str, Any]) -> dict[str, Any]:
-    """The results' top-level `effects`: what B8 and B11 do to the §8 numbers, both ways in this
-    run (`anchor_effect` on §8's modulated reps, `pairing_effect` on §8's pentachora); `taken`
-    says which way this run's own numbers go."""
-    ev = params["evaluation"]
-    taken = "corrected" if params["eval_disjoint_from_anchors"] else "as_executed"
-    b8 = anchor_effect(data, arrays["procrustes_reps"], arrays["anchor_idx"], taken=taken,
-                       seed=ev["seed"], n_rel=ev["n_rel"], n_pairs=ev["n_pairs"],
-                       similarity=ev["similarity"], n_boot=ev["n_boot"])
-    b11 = pairing_effect(payload["section8"]["evaluation"]["pentachora"])
-    return {"B8": b8, "B11": b11}
+    """The results' top-level `effects`: what B8 (`anchor_evaluation`) and B11
+    (`pentachoron_pairing`) do to the §8 numbers, both ways in this run (`anchor_effect` on the
+    `procrustes` block's modulated reps, `pairing_effect` on its pentachora); `taken` says which
+    way this run's own numbers go."""
+    ev = params.evaluation
+    taken = "corrected" if params.eval_disjoint_from_anchors else "as_executed"
+    anchors = anchor_effect(data, arrays["procrustes_reps"], arrays["anchor_idx"], taken=taken,
+                            seed=ev.seed, n_rel=ev.n_rel, n_pairs=ev.n_pairs,
+                            similarity=ev.similarity, n_boot=ev.n_boot)
+    pairing = pairing_effect(procrustes["evaluation"]["pentachora"])
+    return {"anchor_evaluation": anchors, "pentachoron_pairing": pairing}
 
 
 def _fmt(value: Any) -> str:
@@ -269,33 +276,35 @@ def _fmt(value: Any) -> str:
 
 
 # B8's Pearson effect = the token sets' own (unmodulated) part + the modulator's lift part
-B8_ROWS = (("pearson", "Pearson: on the anchors (seed) vs held out"),
+ANCHOR_ROWS = (("pearson", "Pearson: on the anchors (seed) vs held out"),
            ("original_pearson", "of which the token sets: the unmodulated encoder's Pearson"),
            ("delta_pearson", "of which the modulator: its lift r_mod − r_orig"),
            ("relative_lift_pearson", "relative lift (r_mod − r_orig) / r_orig"))
 
 
 def effects_table(effects: dict[str, Any]) -> pd.DataFrame:
-    """What B8 and B11 do to the §8 numbers, both ways in this run (`effects` of the results);
-    B8's Pearson difference split into the token sets' own and the modulator's lift."""
+    """What B8 (`anchor_evaluation`) and B11 (`pentachoron_pairing`) do to the §8 numbers, both
+    ways in this run (`effects` of the results), labelled by defect; B8's Pearson difference
+    split into the token sets' own and the modulator's lift."""
     def ci(arm: dict[str, Any], key: str) -> str:
         lo_hi = arm.get(key)
         return "" if not lo_hi or None in lo_hi else f" [{lo_hi[0]:+.4f}, {lo_hi[1]:+.4f}]"
 
     rows = []
-    b8 = effects.get("B8") or {}
-    for key, label in B8_ROWS:
-        if "as_executed" in b8 and key in b8["as_executed"]:
-            a, c = b8["as_executed"], b8["corrected"]
+    anchors = effects.get("anchor_evaluation") or {}
+    for key, label in ANCHOR_ROWS:
+        if "as_executed" in anchors and key in anchors["as_executed"]:
+            a, c = anchors["as_executed"], anchors["corrected"]
             rows.append(("B8", label,
                          _fmt(a.get(key)) + ci(a, key + "_ci"),
-                         _fmt(c.get(key)) + ci(c, key + "_ci"), _fmt(b8["difference"].get(key))))
-    b11 = effects.get("B11") or {}
-    if "as_executed" in b11:
+                         _fmt(c.get(key)) + ci(c, key + "_ci"),
+                         _fmt(anchors["difference"].get(key))))
+    pairing = effects.get("pentachoron_pairing") or {}
+    if "as_executed" in pairing:
         rows.append(("B11", "modulated pentachoron CV: unpaired (seed) vs paired",
-                     _fmt(b11["as_executed"]["cv_modulated"]),
-                     _fmt(b11["corrected"]["cv_modulated"]),
-                     _fmt(b11["difference"]["cv_modulated"])))
+                     _fmt(pairing["as_executed"]["cv_modulated"]),
+                     _fmt(pairing["corrected"]["cv_modulated"]),
+                     _fmt(pairing["difference"]["cv_modulated"])))
     return pd.DataFrame(rows, columns=["defect", "number", "as executed", "corrected",
                                        "difference"]).set_index("defect")
 
@@ -303,10 +312,10 @@ def effects_table(effects: dict[str, Any]) -> pd.DataFrame:
 # ------------------------------------------------------------------------ defects and claims
 
 
-def defects(params: dict[str, Any], init: dict[str, Any]) -> pd.DataFrame:
+def defects(params: ModulatorParameters, init: dict[str, Any]) -> pd.DataFrame:
     """What the seed did for each defect that changes a modulator number, and what this run
     does (SPEC-terrain B7, B8, B9, B11, B12)."""
-    faithful, disjoint = params["seed_faithful"], params["eval_disjoint_from_anchors"]
+    faithful, disjoint = params.seed_faithful, params.eval_disjoint_from_anchors
     rows = [
         ("B7", "proj scaled by the final pooled norm, injected into every layer",
          "kept, documented"),
@@ -347,43 +356,47 @@ def claims_table(payload: dict[str, Any], published: Callable[[str], Any]) -> pd
 
 
 def headline(payload: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers a reader compares across runs."""
+    """The few numbers a reader compares across runs (`layout.Headline`): the §8 Procrustes, §9
+    trained and §12 field modulators' Pearson and lifts, and B8's effect (`anchors_*`: scored on
+    the anchors as the seed did, `held_out_*`: on held-out lemmas)."""
     out: dict[str, Any] = {}
-    s8 = payload.get("section8")
-    if s8:
-        sets = s8["evaluation"]["relational"]["sets"]
+    procrustes = payload.get("procrustes")
+    if procrustes:
+        sets = procrustes["evaluation"]["relational"]["sets"]
         out.update(static_pearson=sets["Static"]["pearson"],
                    original_pearson=sets["Original"]["pearson"],
                    procrustes_pearson=sets["Procrustes"]["pearson"],
                    procrustes_pearson_ci=sets["Procrustes"].get("pearson_ci"),
-                   procrustes_preservation=s8["evaluation"]["preservation"]["mean"],
-                   leakage_fraction=s8["evaluation"]["relational"]["pairs"]["leakage_fraction"])
-    s9 = payload.get("section9")
-    if s9:
-        trained = s9["evaluation"]["relational"]["sets"]["Trained"]
-        out.update(trained_pearson=trained["pearson"],
-                   trained_pearson_ci=trained.get("pearson_ci"),
-                   trained_lift_pearson=trained["relative_lift_pearson"],
-                   trained_lift_pearson_ci=trained.get("relative_lift_pearson_ci"),
-                   trained_lift_spearman=trained["relative_lift_spearman"],
-                   trained_alpha_mean=s9["train"]["final_alpha_mean"],
-                   alpha_test=(s9["train"].get("alpha_test") or {}).get("verdict"),
-                   alpha_monotonic=s9["train"]["alpha_monotonic_increasing_with_depth"])
-    s12 = payload.get("section12")
-    if s12 and "relational" in s12:
-        out.update(field_pearson=s12["relational"]["sets"]["Field"]["pearson"],
-                   field_lift_pearson=s12["relational"]["sets"]["Field"]["relative_lift_pearson"],
-                   field_lift_pearson_ci=s12["relational"]["sets"]["Field"].get(
-                       "relative_lift_pearson_ci"),
-                   field_parameters=s12["params"],
-                   field_preservation=s12["preservation"]["mean"])
-    b8 = (payload.get("effects") or {}).get("B8")
-    if b8:
-        out.update(b8_pearson_as_executed=b8["as_executed"]["pearson"],
-                   b8_pearson_corrected=b8["corrected"]["pearson"],
-                   b8_pearson_difference=b8["difference"]["pearson"],
-                   b8_pearson_difference_token_sets=b8["difference"].get("original_pearson"),
-                   b8_pearson_difference_modulator=b8["difference"].get("delta_pearson"))
+                   procrustes_preservation=procrustes["evaluation"]["preservation"]["mean"],
+                   leakage_fraction=procrustes["evaluation"]["relational"]["pairs"][
+                       "leakage_fraction"])
+    trained = payload.get("trained")
+    if trained:
+        measured = trained["evaluation"]["relational"]["sets"]["Trained"]
+        out.update(trained_pearson=measured["pearson"],
+                   trained_pearson_ci=measured.get("pearson_ci"),
+                   trained_lift_pearson=measured["relative_lift_pearson"],
+                   trained_lift_pearson_ci=measured.get("relative_lift_pearson_ci"),
+                   trained_lift_spearman=measured["relative_lift_spearman"],
+                   trained_alpha_mean=trained["train"]["final_alpha_mean"],
+                   alpha_test=(trained["train"].get("alpha_test") or {}).get("verdict"),
+                   alpha_monotonic=trained["train"]["alpha_monotonic_increasing_with_depth"])
+    field = payload.get("field")
+    if field and "relational" in field:
+        measured = field["relational"]["sets"]["Field"]
+        out.update(field_pearson=measured["pearson"],
+                   field_lift_pearson=measured["relative_lift_pearson"],
+                   field_lift_pearson_ci=measured.get("relative_lift_pearson_ci"),
+                   field_parameters=field["params"],
+                   field_preservation=field["preservation"]["mean"])
+    anchors = (payload.get("effects") or {}).get("anchor_evaluation")
+    if anchors:
+        out.update(anchors_pearson=anchors["as_executed"]["pearson"],
+                   held_out_pearson=anchors["corrected"]["pearson"],
+                   anchors_minus_held_out_pearson=anchors["difference"]["pearson"],
+                   anchors_minus_held_out_token_sets=anchors["difference"].get(
+                       "original_pearson"),
+                   anchors_minus_held_out_modulator=anchors["difference"].get("delta_pearson"))
     return out
 
 
@@ -441,7 +454,8 @@ def pentachora_line(pent: dict[str, Any]) -> str:
 
 
 def sweep_table(block: dict[str, Any]) -> pd.DataFrame:
-    """§10: preservation, Pearson, Spearman, gradient, lift and CV per static alpha."""
+    """§10 (`alpha_sweep`): preservation, Pearson, Spearman, gradient, lift and CV per static
+    alpha."""
     cols = ("preservation", "pearson", "spearman", "gradient", "relative_lift_pearson",
             "cv_paired")
     return pd.DataFrame([[r["label"], *(_cell(r[c], 4) for c in cols)] for r in block["rows"]],

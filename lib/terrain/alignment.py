@@ -22,6 +22,9 @@ from lib.terrain.simplex import cayley_menger_volumes, sample_simplices, volume_
 # (lo, hi) as the seed lists them (L863)
 SEED_BANDS = ((0.9, 1.0), (0.5, 0.9), (0.25, 0.5), (0.1, 0.25), (0.05, 0.1), (0.0, 0.05))
 MIN_BAND_PAIRS = 10
+# each measured defect effect (`defect_effects`' keys) and its code in SPEC-terrain's defect table
+EFFECT_DEFECTS = {"hypernym_walk": "B3", "fake_root": "B10", "volume_pairing": "B11",
+                  "band_edges": "B16", "hypernym_order": "B17"}
 GRADIENT_HIGH, GRADIENT_LOW = 0.25, 0.10
 
 
@@ -433,10 +436,14 @@ def defect_effects(
     sample: RelationalSample,
     pentachora: Mapping[str, Any],
 ) -> dict[str, dict[str, Any]]:
-    """B3, B10, B11, B16, B17 computed both ways in one run (SPEC-terrain's defect table).
+    """Five defects of SPEC-terrain's table computed both ways in one run, keyed by what each
+    changes (`EFFECT_DEFECTS` gives their codes): `hypernym_walk` (B3, the hypernym walk's
+    nesting), `fake_root` (B10, nltk's simulated root), `volume_pairing` (B11, pentachoron volumes
+    paired by truncation), `band_edges` (B16, the distance bands' edges) and `hypernym_order`
+    (B17, which hypernym the walk follows).
 
     `sample`: the §2 pairs; `pentachora`: the §2 block (`pentachoron_comparison`), whose paired
-    and truncated correlations are B11's two ways.
+    and truncated correlations are the volume pairing's two ways.
     """
     encoder_n = normalize_rows(np.asarray(encoder, dtype=np.float32))
     depth1 = "mean encoder cosine of a chain's root and its 1st matched ancestor (§2 chains)"
@@ -455,28 +462,28 @@ def defect_effects(
     count = {edges: int(sum(m.sum() for *_, m in band_masks(sample.s, exact_edges=edges)))
              for edges in (False, True)}
     return {
-        "B3": effect(depth1, _depth1(encoder_n, stalled), _depth1(encoder_n, taken),
+        "hypernym_walk": effect(depth1, _depth1(encoder_n, stalled), _depth1(encoder_n, taken),
                      "as executed: the other reading of the lost indentation (`current = parent` "
                      "inside the `if`: the walk stops at an unmatched parent); taken: the walk "
                      "continues through unmatched ancestors",
                      n_chains={"as_executed": len(stalled), "taken": len(taken)}),
-        "B10": effect("encoder Pearson r (§2 pairs)", full["pearson"], kept["pearson"],
+        "fake_root": effect("encoder Pearson r (§2 pairs)", full["pearson"], kept["pearson"],
                       "as executed (and reported): every pair, nltk's fake root included; "
                       "beside it: the pairs whose path distance the fake root does not set",
                       fake_root_share=float(1.0 - real.mean()) if len(real) else None,
                       n_pairs={"as_executed": len(cos), "taken": int(real.sum())}),
-        "B11": effect("Pearson r of static vs encoder pentachoron volumes",
+        "volume_pairing": effect("Pearson r of static vs encoder pentachoron volumes",
                       pentachora["truncated_corr"], pentachora["paired_corr"],
                       "as executed: volumes paired by truncation of the separately filtered "
                       "lists; taken: paired by simplex with both validity masks",
                       n_both_valid=pentachora["n_both_valid"],
                       pairing_broken=pentachora["pairing_broken"]),
-        "B16": effect("pairs counted in the distance bands", count[False], count[True],
+        "band_edges": effect("pairs counted in the distance bands", count[False], count[True],
                       "as executed: s = 1.0 in no band, s = 0.05 in two; taken (exact_edges): "
                       "half-open bands covering [0, 1] once",
                       n_pairs=len(sample.s), n_s_one=int((sample.s == 1.0).sum()),
                       n_s_005=int(np.isclose(sample.s, 0.05).sum())),
-        "B17": effect(depth1, _depth1(encoder_n, other), _depth1(encoder_n, taken),
+        "hypernym_order": effect(depth1, _depth1(encoder_n, other), _depth1(encoder_n, taken),
                       "as executed nltk follows hypernyms()[0], whose order changes with "
                       "PYTHONHASHSEED; shown: the walk through the largest (pos, offset) "
                       "hypernym, one order a process can give; taken: the smallest, every run",

@@ -19,13 +19,15 @@ from lib.stats.correlation import pearson
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 NEAR_TOL = 0.01
 
-# §1's constant check. B2: 0.29514 is the executed "phil_constant" cosine; the modulator's
-# alpha constant 0.29154 is a different number (two digits transposed) and is not checked here.
-SECTION1_CONSTANTS: tuple[tuple[float, str], ...] = (
+# The named constants the cosines are checked against (seed 004 §1). B2: 0.29514 is the executed
+# "phil_constant" cosine; the modulator's alpha constant 0.29154 is a different number (two digits
+# transposed) and is not checked here.
+COSINE_CONSTANTS: tuple[tuple[float, str], ...] = (
     (0.0, "zero"), (0.19471, "qwen_mean"), (0.29514, "phil_constant"), (0.5, "half"),
 )
-# §13a's thresholds (the seed prints only the value; labels added where the value is a constant).
-SECTION13A_THRESHOLDS: tuple[tuple[float, str], ...] = (
+# The thresholds of seed 004 §13a's cosine check (the seed prints only the value; labels added
+# where the value is a constant).
+COSINE_THRESHOLDS: tuple[tuple[float, str], ...] = (
     (0.0, "zero"), (0.1, "0.1"), (0.2, "0.2"), (0.29514, "phil_constant"), (0.3, "0.3"),
     (0.5, "half"), (0.7, "0.7"), (0.9, "0.9"),
 )
@@ -126,7 +128,7 @@ def sampled_cosines(E: Any, n: int, rng: np.random.Generator) -> tuple[np.ndarra
     return idx, upper_tri_cosines(rows)
 
 
-def near_value_fractions(cosines: Any, constants: Sequence[tuple[float, str]] = SECTION1_CONSTANTS,
+def near_value_fractions(cosines: Any, constants: Sequence[tuple[float, str]] = COSINE_CONSTANTS,
                          tol: float = NEAR_TOL) -> list[dict[str, Any]]:
     """Per labelled constant v: `mean(|cos - v| < tol)`, `min|cos - v|` and the closest cosine."""
     c = np.asarray(cosines, dtype=np.float64).ravel()

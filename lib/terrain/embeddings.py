@@ -1,13 +1,15 @@
 """Input-embedding geometry (seed 004 §1 and §13a), from the embedding matrix read alone.
 
 `embedding_matrices(name)` reads the input embedding (and the output head when the checkpoint
-stores one) without building the model. `section1_geometry` and `section13a_geometry` reproduce
-the seed's protocols with its numpy rng stream **in its order**:
+stores one) without building the model. Two protocols (parameter `embedding.protocol`) reproduce
+the seed's with its numpy rng stream **in its order**:
 
-- §1 (`default_rng(seed)`): 5k cosine sample -> 1,000 x (simplex ids, isotropic Gaussian with
-  σ = global std, ddof 0) alternating -> 2k distance sample; spectrum over all rows, cov/N.
-- §13a (`default_rng(seed)`): 5k cosine sample -> 2k distances -> 10k PR sample (ddof 1) ->
-  1,000 simplex ids -> 1,000 per-dimension Gaussian references (σ_j = per-dimension std, ddof 1).
+- `all_rows_isotropic_geometry` (seed 004 §1, `default_rng(seed)`): 5k cosine sample -> 1,000 x
+  (simplex ids, isotropic Gaussian with σ = global std, ddof 0) alternating -> 2k distance
+  sample; spectrum over all rows, cov/N.
+- `sampled_per_dimension_geometry` (seed 004 §13a, `default_rng(seed)`): 5k cosine sample -> 2k
+  distances -> 10k PR sample (ddof 1) -> 1,000 simplex ids -> 1,000 per-dimension Gaussian
+  references (σ_j = per-dimension std, ddof 1).
 
 Both return JSON-able dicts. Quantity names for the published Qwen claims (§1 L648-654):
 `cosine.mean` (0.195), `spectrum.pr_over_dim` (0.535), `pentachora.cv` (0.208),
@@ -30,9 +32,9 @@ from tqdm.auto import tqdm
 from lib.models.checkpoint import checkpoint, checkpoint_folder
 from lib.models.tiny import tiny_names, tiny_processor
 from lib.terrain.cosine import (
+    COSINE_CONSTANTS,
+    COSINE_THRESHOLDS,
     PERCENTILES,
-    SECTION1_CONSTANTS,
-    SECTION13A_THRESHOLDS,
     category_geometry,
     digit_cosine_matrix,
     digit_manifold,
@@ -191,8 +193,9 @@ def _special_ids(tokenizer: Any, V: int) -> dict[str, int]:
     return ids
 
 
-def norm_stats_section1(E: Any, tokenizer: Any = None) -> dict[str, Any]:
-    """§1 norms: mean/std/min/max, per-dimension means and stds (ddof 0), zeros, percentiles."""
+def norm_stats_numpy(E: Any, tokenizer: Any = None) -> dict[str, Any]:
+    """§1 norms (numpy semantics): mean/std/min/max, per-dimension means and stds (ddof 0),
+    zeros, percentiles."""
     X = _numpy(E).astype(np.float32)
     norms = np.linalg.norm(X, axis=1)
     lo, hi = int(norms.argmin()), int(norms.argmax())
@@ -210,9 +213,10 @@ def norm_stats_section1(E: Any, tokenizer: Any = None) -> dict[str, Any]:
     }
 
 
-def section1_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, n_cosine: int = 5000,
-                      n_simplices: int = 1000, n_distances: int = 2000,
-                      progress: bool = False) -> dict[str, Any]:
+def all_rows_isotropic_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None,
+                                n_cosine: int = 5000, n_simplices: int = 1000,
+                                n_distances: int = 2000, progress: bool = False
+                                ) -> dict[str, Any]:
     """§1 embedding geometry of E [vocab, dims] with the seed's rng stream (module docstring).
 
     With a tokenizer, also digits (first id of `encode(str(d))`, flagged when split), the eight
@@ -226,11 +230,11 @@ def section1_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, n_cosine
                          f"{n_simplices}")
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"section": "1", "seed": seed, "vocab": V, "dim": d,
-                           "norms": norm_stats_section1(E, tokenizer)}
+                           "norms": norm_stats_numpy(E, tokenizer)}
 
     _, cos = sampled_cosines(E, n_cosine, rng)
     out["cosine"] = value_stats(cos) | {"n_sample": n_cosine}
-    out["cosine_constants"] = near_value_fractions(cos, SECTION1_CONSTANTS)
+    out["cosine_constants"] = near_value_fractions(cos, COSINE_CONSTANTS)
     global_mean = out["cosine"]["mean"]
     del cos
 
@@ -263,7 +267,7 @@ def section1_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, n_cosine
     return out
 
 
-def norm_stats_section13a(E: Any) -> dict[str, Any]:
+def norm_stats_torch(E: Any) -> dict[str, Any]:
     """§13a norms (torch semantics: std ddof 1, lower median, quantile percentiles)."""
     T = torch.as_tensor(E).float()
     norms = T.norm(dim=1)
@@ -296,9 +300,10 @@ def embed_head_comparison(E: Any, head: Any) -> dict[str, Any]:
             "frobenius_diff": diff, "relative_diff": diff / norm_e}
 
 
-def section13a_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, lm_head: Any = None,
-                        n_cosine: int = 5000, n_distances: int = 2000, n_pca: int = 10000,
-                        n_simplices: int = 1000) -> dict[str, Any]:
+def sampled_per_dimension_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None,
+                                   lm_head: Any = None, n_cosine: int = 5000,
+                                   n_distances: int = 2000, n_pca: int = 10000,
+                                   n_simplices: int = 1000) -> dict[str, Any]:
     """§13a embedding geometry of E [vocab, dims] with the seed's rng stream (module docstring).
 
     The volume reference is a per-dimension Gaussian (B13; §1 uses an isotropic one). With a
@@ -314,11 +319,11 @@ def section13a_geometry(E: Any, seed: int = 42, *, tokenizer: Any = None, lm_hea
     rng = np.random.default_rng(seed)
     T = E if isinstance(E, torch.Tensor) else torch.from_numpy(E)
     out: dict[str, Any] = {"section": "13a", "seed": seed, "vocab": V, "dim": d,
-                           "norms": norm_stats_section13a(T)}
+                           "norms": norm_stats_torch(T)}
 
     _, cos = sampled_cosines(E, n_cosine, rng)
     out["cosine"] = value_stats(cos) | {"n_sample": n_cosine}
-    out["cosine_constants"] = near_value_fractions(cos, SECTION13A_THRESHOLDS)
+    out["cosine_constants"] = near_value_fractions(cos, COSINE_THRESHOLDS)
     global_mean = out["cosine"]["mean"]
     del cos
 
@@ -379,20 +384,22 @@ def protocol_quantities(E: Any, protocol: str, seed: int, *, tokenizer: Any = No
                         n_cosine: int = 5000, n_simplices: int = 1000, n_pca: int = 10000,
                         quantities: tuple[str, ...] = SPREAD_QUANTITIES
                         ) -> dict[str, float | None]:
-    """`quantities` (of `SPREAD_QUANTITIES`) of E by `protocol`'s definitions (section1: PR over
-    all rows /N, isotropic Gaussian reference of the global σ; section13a: PR over an n_pca-row
-    sample /(N−1), per-dimension reference), with rng `seed`, without the rest of the protocol:
-    what one initialization seed costs (only what is asked is computed). The digit correlation
-    needs the tokenizer (else None)."""
-    if protocol not in ("section1", "section13a"):
-        raise ValueError(f"protocol must be section1 or section13a; got {protocol!r}")
+    """`quantities` (of `SPREAD_QUANTITIES`) of E by `protocol`'s definitions
+    (all_rows_isotropic, §1: PR over all rows /N, isotropic Gaussian reference of the global σ;
+    sampled_per_dimension, §13a: PR over an n_pca-row sample /(N−1), per-dimension reference),
+    with rng `seed`, without the rest of the protocol: what one initialization seed costs (only
+    what is asked is computed). The digit correlation needs the tokenizer (else None)."""
+    if protocol not in ("all_rows_isotropic", "sampled_per_dimension"):
+        raise ValueError("protocol must be all_rows_isotropic or sampled_per_dimension; got "
+                         f"{protocol!r}")
     unknown = [q for q in quantities if q not in SPREAD_QUANTITIES]
     if unknown or not quantities:
         raise ValueError(f"quantities must be some of {', '.join(SPREAD_QUANTITIES)}; got "
                          f"{list(quantities)}")
     E = _prepare(E)
     V, d = E.shape
-    _check_counts(V, n_cosine=n_cosine, **({"n_pca": n_pca} if protocol == "section13a" else {}))
+    _check_counts(V, n_cosine=n_cosine,
+                  **({"n_pca": n_pca} if protocol == "sampled_per_dimension" else {}))
     rng = np.random.default_rng(seed)
     out: dict[str, float | None] = {}
     if "cosine/mean" in quantities:
@@ -402,7 +409,7 @@ def protocol_quantities(E: Any, protocol: str, seed: int, *, tokenizer: Any = No
     if "pentachora/cv" in quantities or "pentachora/ratio_embed_random" in quantities:
         ids = sample_simplices(V, n_simplices, rng)
         vol_e = cayley_menger_volumes(_rows(E, ids.ravel()).reshape(n_simplices, 5, d))
-        if protocol == "section1":
+        if protocol == "all_rows_isotropic":
             sigma = float(E.std()) if isinstance(E, np.ndarray) else float(E.std(unbiased=False))
             refs = isotropic_gaussian(rng, n_simplices, d, sigma)
         else:
@@ -412,7 +419,7 @@ def protocol_quantities(E: Any, protocol: str, seed: int, *, tokenizer: Any = No
         out["pentachora/cv"] = embed["cv"]
         out["pentachora/ratio_embed_random"] = embed["mean"] / random["mean"]
     if "spectrum/pr_over_dim" in quantities:
-        eig = (centered_cov_eigvals(E, ddof=0) if protocol == "section1" else
+        eig = (centered_cov_eigvals(E, ddof=0) if protocol == "all_rows_isotropic" else
                centered_cov_eigvals(_rows(E, sample_rows(V, n_pca, rng)), ddof=1))
         out["spectrum/pr_over_dim"] = spectrum_summary(eig, d)["pr_over_dim"]
     if "digits/manifold/corr_abs_diff_cosine" in quantities:

@@ -143,13 +143,14 @@ class FakeRootEffect(Effect):
 
 
 class Effects(Block):
-    """B3, B10, B11, B16, B17 both ways (`alignment.defect_effects`)."""
+    """Five defects' numbers both ways (`alignment.defect_effects`; their codes in
+    `alignment.EFFECT_DEFECTS`: B3, B10, B11, B16, B17)."""
 
-    B3: Effect
-    B10: FakeRootEffect
-    B11: Effect
-    B16: Effect
-    B17: Effect
+    hypernym_walk: Effect
+    fake_root: FakeRootEffect
+    volume_pairing: Effect
+    band_edges: Effect
+    hypernym_order: Effect
 
 
 class BaselineAlignment(Block):

@@ -17,4 +17,5 @@ LINE = register(Line(
            "pentachora": "lib.terrain.bench:pentachoron_rows",
            "weight battery": "lib.terrain.bench:weight_rows"},
     layouts={"terrain": "lib.terrain.layout:TerrainResult"},
+    renames="lib.terrain.renames:RENAMES",
 ))

@@ -1,7 +1,7 @@
 """The parameter model of the terrain notebook: one model (or an initialization) per run, and the
 sections of seed 004 it measures, each switched on by giving its block (absent = off).
 
-Sections: `embedding` (§1 or §13a protocol on the input-embedding matrix), `layers` (§1 encoder
+Sections: `embedding` (§1's or §13a's protocol on the input-embedding matrix), `layers` (§1 encoder
 layer by layer, encoder vs decoder, position bias; needs the model built), `wordnet` (§2, and §3's
 50-seed stability as its `stability` block), `weights` (the §4-§6 battery, streamed; optionally
 beside the architecture's initialization), `projection` (§13b: another model's embeddings
@@ -65,14 +65,16 @@ def _not_random(model: str) -> str:
 
 
 class EmbeddingSection(StrictModel):
-    """§1 (isotropic Gaussian reference, cov/N) or §13a (per-dimension reference, 10k PR sample)."""
+    """The embedding protocol: `all_rows_isotropic` (seed 004 §1: spectrum over all rows, cov/N,
+    isotropic Gaussian reference) or `sampled_per_dimension` (§13a: spectrum over an `n_pca`-row
+    sample, per-dimension Gaussian reference)."""
 
-    protocol: Literal["section1", "section13a"] = "section1"
+    protocol: Literal["all_rows_isotropic", "sampled_per_dimension"] = "all_rows_isotropic"
     seed: Seed = 42
     n_cosine: PairwiseRows = 5000
     n_simplices: SimplexCount = 1000
     n_distances: PairwiseRows = 2000
-    n_pca: VocabRows = 10000  # §13a only
+    n_pca: VocabRows = 10000  # sampled_per_dimension only
     # issue 24: the claimed quantities (PR/dim, mean cosine, volume CV and ratio, digit
     # correlation) on the input embedding at initialization, seeds 0..init_seeds-1 (0: none);
     # `init_quantities` keeps those a run's claims read (each costs per seed)

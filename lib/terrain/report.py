@@ -64,7 +64,7 @@ def _confound(r: TerrainResult) -> str:
     if r.wordnet is None:
         return "- | -"
     noun = r.wordnet.baselines.get("noun_only")
-    share = r.wordnet.effects.B10.fake_root_share
+    share = r.wordnet.effects.fake_root.fake_root_share
     nouns = (f"{fmt(noun.pearson)} ({noun.n_pairs:,} pairs)"
              if noun is not None and is_finite(noun.pearson) else
              "-" if noun is None else NOT_AVAILABLE)

@@ -2,7 +2,7 @@
 # architecture summary of the weight battery (§5).
 TERRAIN = runs_of("terrain")
 TERRAIN_SUMMARY_LIB = [str(f) for f in lib_dependencies("lib/terrain/summary.py")]
-TERRAIN_BATTERY = any(PARAMS[n].get("weights") for n in TERRAIN)
+TERRAIN_BATTERY = any(PARAMS[n].weights for n in TERRAIN)
 if TERRAIN:
     TARGETS.append(f"results/{PROFILE}/terrain_summary.json")
 

@@ -31,10 +31,10 @@ from lib.terrain.alignment import (
     wordnet_alignment,
 )
 from lib.terrain.embeddings import (
+    all_rows_isotropic_geometry,
     embedding_matrices,
     load_tokenizer,
-    section1_geometry,
-    section13a_geometry,
+    sampled_per_dimension_geometry,
 )
 from lib.terrain.layers import (
     encoder_decoder_position_cosine,
@@ -108,16 +108,16 @@ def embedding_section(model: str, cfg: EmbeddingSection,
     tokenizer = load_tokenizer(model)
     sizes = {"n_cosine": cfg.n_cosine, "n_simplices": cfg.n_simplices,
              "n_distances": cfg.n_distances}
-    if cfg.protocol == "section1":
-        block = section1_geometry(em.E, cfg.seed, tokenizer=tokenizer, **sizes)
+    if cfg.protocol == "all_rows_isotropic":
+        block = all_rows_isotropic_geometry(em.E, cfg.seed, tokenizer=tokenizer, **sizes)
     else:
-        block = section13a_geometry(em.E, cfg.seed, tokenizer=tokenizer, lm_head=em.head,
-                                    n_pca=cfg.n_pca, **sizes)
+        block = sampled_per_dimension_geometry(em.E, cfg.seed, tokenizer=tokenizer,
+                                               lm_head=em.head, n_pca=cfg.n_pca, **sizes)
     block.update(protocol=cfg.protocol, tensor=em.key, tied=em.tied,
                  tied_reason=em.tied_reason, shape=list(em.E.shape))
     if cfg.init_seeds:
         spread_sizes = {"n_cosine": cfg.n_cosine, "n_simplices": cfg.n_simplices} | (
-            {"n_pca": cfg.n_pca} if cfg.protocol == "section13a" else {})
+            {"n_pca": cfg.n_pca} if cfg.protocol == "sampled_per_dimension" else {})
         block["init_spread"] = embedding_spread(model, list(range(cfg.init_seeds)),
                                                 cfg.protocol, spread_sizes, tokenizer,
                                                 tuple(cfg.init_quantities))

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from lib.stats.correlation import UNDEFINED
+from lib.terrain.alignment import EFFECT_DEFECTS
 from lib.terrain.nulls import inside
 from lib.terrain.weights.baseline import battery_quantities
 
@@ -168,7 +169,7 @@ def baselines_table(block: dict[str, Any]) -> pd.DataFrame:
     (a wordnet block: `alignment` and `baselines`), with the share of each row's pairs whose
     path similarity nltk's fake root sets (B10: the part-of-speech confound; noun pairs: none)."""
     a, base = block["alignment"], block.get("baselines") or {}
-    share = ((block.get("effects") or {}).get("B10") or {}).get("fake_root_share")
+    share = ((block.get("effects") or {}).get("fake_root") or {}).get("fake_root_share")
     every = "n/a" if share is None else f"{share:.1%}"
     rows = [(label, _corr(r["pearson"]), _corr(r["spearman"]), f"{n:,}",
              "0.0%" if key == "noun_only" else every)
@@ -181,14 +182,15 @@ def baselines_table(block: dict[str, Any]) -> pd.DataFrame:
 
 
 def effects_table(block: dict[str, Any]) -> pd.DataFrame:
-    """Each defect's number as executed and as taken (a wordnet block's `effects`)."""
+    """Each defect's number as executed and as taken (a wordnet block's `effects`), labelled by
+    its code in SPEC-terrain's defect table (`alignment.EFFECT_DEFECTS`)."""
     def shown(value: Any, signed: bool = False) -> str:  # counts as counts, others to 4 places
         spec = ("+," if signed else ",") if isinstance(value, int) else ("+.4f" if signed
                                                                           else ".4f")
         return _num(value, spec) if not isinstance(value, int) else format(value, spec)
 
-    rows = [(defect, e["number"], shown(e["as_executed"]), shown(e["taken"]),
-             shown(e["difference"], True)) for defect, e in (block.get("effects") or {}).items()]
+    rows = [(EFFECT_DEFECTS.get(key, key), e["number"], shown(e["as_executed"]), shown(e["taken"]),
+             shown(e["difference"], True)) for key, e in (block.get("effects") or {}).items()]
     return pd.DataFrame(rows, columns=["defect", "number", "as executed", "taken",
                                        "difference"]).set_index("defect")
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from payloads import fitted, fitted_block
 from sealed import write_sealed
 
 from lib.attention import calibration, report
+from lib.attention.layout import LadderModelBlock
 from lib.attention.verdicts import COLLAPSE_RULES
 
 MISMATCH = {"this_run": "padded", "reference": "masked", "reference_run": "E11_tiny-mha"}
@@ -75,16 +77,17 @@ def test_both_collapse_rules_and_how_the_intervals_were_made() -> None:
 def test_each_e08_si_against_the_permutation_null() -> None:
     def model(name: str, source: str, si: float, p: float | None) -> dict:
         null = {"point": si, "null_mean": 0.45, "low": 0.4, "high": 0.5, "p": p, "reason": None}
-        return {"display": name, "specialization_index": si, "si_ci": [si - 0.05, si + 0.05],
+        return fitted_block(LadderModelBlock, {
+                "display": name, "specialization_index": si, "si_ci": [si - 0.05, si + 0.05],
                 "model": {"name": name, "source": source,
                           "architecture": {"attention_kind": "MHA"}},
                 "controls": {"head_permutation": {"n_permutations": 1000, "seed": 0, "ci": 0.95,
-                                                  "si": null}}}
+                                                  "si": null}}})
 
-    payload = {"experiment": "E08", "methodology": {"num_prompts": 10,
-                                                    "bootstrap": {"n": 1000, "ci": 0.95}},
-               "models": {"a": model("MiniLM", "embedded", 0.47, 0.667),
-                          "b": model("tiny Phi", "tiny", 0.87, None)}}
+    payload = fitted({"experiment": "E08", "methodology": {"num_prompts": 10,
+                                                           "bootstrap": {"n": 1000, "ci": 0.95}},
+                      "models": {"a": model("MiniLM", "embedded", 0.47, 0.667),
+                                 "b": model("tiny Phi", "tiny", 0.87, None)}})  # fits E08Result
     text = details([], {"embedded/E08_x": payload})
     assert "## E08: each model's SI against the head-permutation null" in text
     assert ("| embedded/E08_x | MiniLM | MHA | 0.4700 [0.4200, 0.5200] | "

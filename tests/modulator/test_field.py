@@ -16,8 +16,8 @@ from lib.modulator.field import (
     FieldModulatorTrainer,
     GeometricFieldModulator,
     KSimplexChannelExpert,
-    b12_decisions,
     build_regular_simplex,
+    fault_decisions,
 )
 from lib.terrain.simplex import cayley_menger_vol2
 
@@ -115,7 +115,7 @@ def test_alphas_clamp_and_init() -> None:
     assert mod.alphas[1].min().item() == pytest.approx(0.35)
 
 
-def test_b12b_the_k1_expert_is_input_independent() -> None:
+def test_the_k1_expert_is_input_independent() -> None:
     expert = KSimplexChannelExpert(1, 32, 8)
     geo1 = expert(torch.randn(5, 32))[0]
     geo2 = expert(10 * torch.randn(5, 32))[0]
@@ -123,7 +123,7 @@ def test_b12b_the_k1_expert_is_input_independent() -> None:
     assert torch.allclose(geo1, expert._norm.bias.expand_as(geo1), atol=1e-2)
 
 
-def test_b12a_validity_gets_no_gradient_and_training_updates_history() -> None:
+def test_validity_gets_no_gradient_and_training_updates_history() -> None:
     mod = GeometricFieldModulator(FieldModulatorConfig(d_model=32, n_layers=2))
     mod.train()
     mod(torch.randn(2, 3, 32), 1).residual.sum().backward()
@@ -200,8 +200,8 @@ def test_trainer_groups_and_should_stop() -> None:
     assert not trainer.should_stop(patience=5)
 
 
-def test_b12_decisions_cover_each_letter_and_bad_config_raises() -> None:
-    ids = [d["id"] for d in b12_decisions()]
+def test_fault_decisions_cover_each_b12_letter_and_bad_config_raises() -> None:
+    ids = [d["id"] for d in fault_decisions()]
     assert {f"B12{c}" for c in "abcdefg"} <= set(ids)
     with pytest.raises(ValueError, match="null_space_position"):
         FieldModulatorConfig(null_space_position="middle")

@@ -105,6 +105,7 @@ print(h.hexdigest(), hashlib.sha256(plain.numpy().tobytes()).hexdigest())
 """
 
 
+@pytest.mark.integration  # two Python subprocesses, one per torch CPU kernel
 def test_the_inits_are_the_same_bits_under_every_torch_cpu_kernel() -> None:
     """torch's float32 normal_ and uniform_ round differently in their AVX2/AVX-512 and default
     kernels (the unmatched rows differed by 2e-6); the modulators' inits do not."""

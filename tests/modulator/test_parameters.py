@@ -42,11 +42,11 @@ def _error(path: Path) -> str:
 @pytest.mark.parametrize("profile, name", [(p, n) for p, names in FILES.items() for n in names])
 def test_the_repository_files_load(profile: str, name: str) -> None:
     params = load_parameters(f"parameters/{profile}/{name}.yaml", "modulator")
-    assert (params["experiment"], params["profile"]) == ("modulator", profile)
-    assert f"modulator_{params['run']}" == name
+    assert (params.experiment, params.profile) == ("modulator", profile)
+    assert f"modulator_{params.run}" == name
     if profile == "paper":
-        assert params["model"] == "google-t5/t5-small" and params["max_items"] is None
-        assert dict(params["resources"]) == {"gpu": 1, "gpu_memory_gb": 16, "mem_mb": 32000,
+        assert params.model == "google-t5/t5-small" and params.max_items is None
+        assert params.resources.model_dump() == {"gpu": 1, "gpu_memory_gb": 16, "mem_mb": 32000,
                                        "runtime": 120}
 
 
@@ -55,12 +55,13 @@ def test_as_executed_and_corrected_differ_exactly_in_the_defect_switches() -> No
     corrected = load_parameters("parameters/paper/modulator_t5-small-corrected.yaml")
     switches = {"seed_faithful", "eval_disjoint_from_anchors", "unmatched_rows_seed"}
     ignore = {"run", "description", "parameter_file", "parameter_sha256"}
-    differ = {k for k in executed.keys() if k not in ignore and executed[k] != corrected[k]}
+    differ = {k for k in type(executed).model_fields
+              if k not in ignore and getattr(executed, k) != getattr(corrected, k)}
     assert differ == switches
-    assert (executed["seed_faithful"], executed["eval_disjoint_from_anchors"],
-            executed["unmatched_rows_seed"]) == (True, False, None)
-    assert corrected["seed_faithful"] is False and corrected["eval_disjoint_from_anchors"]
-    assert isinstance(corrected["unmatched_rows_seed"], int)
+    assert (executed.seed_faithful, executed.eval_disjoint_from_anchors,
+            executed.unmatched_rows_seed) == (True, False, None)
+    assert corrected.seed_faithful is False and corrected.eval_disjoint_from_anchors
+    assert isinstance(corrected.unmatched_rows_seed, int)
 
 
 def test_defaults_are_the_seeds_from_the_owning_modules(tmp_path: Path) -> None:
@@ -68,26 +69,26 @@ def test_defaults_are_the_seeds_from_the_owning_modules(tmp_path: Path) -> None:
     train = TrainConfig()
     for key in ("epochs", "batch_size", "lr", "weight_decay", "clip", "max_input_len",
                 "max_target_len", "val_fraction", "alpha_every", "seed", "max_steps"):
-        assert params["training"][key] == getattr(train, key), key
+        assert getattr(params.training, key) == getattr(train, key), key
     field = FieldModulatorConfig()
-    assert params["field"]["expert_ks"] == list(field.expert_ks)
-    assert params["field"]["alpha_max"] == field.alpha_max
-    assert params["sweep"]["alphas"] == list(SWEEP_ALPHAS)
+    assert params.field.expert_ks == list(field.expert_ks)
+    assert params.field.alpha_max == field.alpha_max
+    assert params.sweep.alphas == list(SWEEP_ALPHAS)
     # the §8 and evaluation sizes are the pipeline's keyword defaults (kept in step by hand)
     build = inspect.signature(pipeline.procrustes_modulator).parameters
     for key in ("n_anchor", "n_geo", "seed", "k_neighbors", "temperature", "scale_factor",
                 "initial_alpha"):
-        assert params["pipeline"][key] == build[key].default, key
+        assert getattr(params.pipeline, key) == build[key].default, key
     evaluate = inspect.signature(pipeline.evaluate_modulator).parameters
     for key in ("seed", "n_rel", "n_pairs", "similarity", "n_simplices", "n_boot"):
-        assert params["evaluation"][key] == evaluate[key].default, key
-    assert params["layers"] is None and params["eval_disjoint_from_anchors"] is True
+        assert getattr(params.evaluation, key) == evaluate[key].default, key
+    assert params.layers is None and params.eval_disjoint_from_anchors is True
 
 
 def test_sections_switch_off_with_null(tmp_path: Path) -> None:
     keys = MINIMAL | {"training": None, "field": None, "generation": None, "sweep": None}
     params = load_parameters(_write(tmp_path, keys), "modulator")
-    assert all(params[k] is None for k in ("training", "field", "generation", "sweep"))
+    assert all(getattr(params, k) is None for k in ("training", "field", "generation", "sweep"))
 
 
 @pytest.mark.parametrize("keys, expected", [
@@ -123,13 +124,13 @@ def test_claims_name_fields_the_notebook_writes() -> None:
                                   "relative_lift_spearman": 0.4}
                            for name in ("Procrustes", "Trained")}}
     payload = {
-        "section8": {"evaluation": {"relational": relational, "preservation": {"mean": 0.9}}},
-        "section9": {"evaluation": {"relational": relational},
-                     "train": {"alpha_monotonic_increasing_with_depth": True}},
-        "section12": {"params": 38},
-        "section10": {"by_alpha": {"0.5": {"pearson": 0.1, "gradient": 0.2,
-                                           "preservation": 0.3}},
-                      "phase_boundary": PHASE_BOUNDARY},
+        "procrustes": {"evaluation": {"relational": relational, "preservation": {"mean": 0.9}}},
+        "trained": {"evaluation": {"relational": relational},
+                    "train": {"alpha_monotonic_increasing_with_depth": True}},
+        "field": {"params": 38},
+        "alpha_sweep": {"by_alpha": {"0.5": {"pearson": 0.1, "gradient": 0.2,
+                                             "preservation": 0.3}},
+                        "phase_boundary": PHASE_BOUNDARY},
     }
     for claim in mod:
         assert isinstance(lookup(payload, claim.field), float | int | bool), claim.id

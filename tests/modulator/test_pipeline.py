@@ -59,7 +59,7 @@ def test_wup_matrix_matches_nltk(wn) -> None:
             assert S[i, j] == S[j, i] == pytest.approx(expected, abs=1e-6)
 
 
-def test_prepare_data_and_section8(setup) -> None:
+def test_prepare_data_and_the_procrustes_modulator(setup) -> None:
     bert, data, result, mod, arrays = setup
     emb = bert.model.embeddings.word_embeddings.weight.detach().numpy()
     np.testing.assert_array_equal(data.static, emb[data.token_ids])
@@ -69,7 +69,7 @@ def test_prepare_data_and_section8(setup) -> None:
         anchors, np.random.default_rng(42).choice(len(data), 24, replace=False))
     rows = mod.geometric_embed.weight.detach().numpy()[data.token_ids]
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-5)
-    assert result["B8"]["unmatched_rows"] == 260 - len(data)
+    assert result["unmatched"]["unmatched_rows"] == 260 - len(data)
     assert result["n_layers"] == 6 and mod.alpha.shape == (6,)
     assert torch.allclose(mod.alphas, torch.full((6,), 0.01))
     assert -1 <= result["recon_corr"] <= 1
@@ -155,7 +155,7 @@ def test_a_constant_similarity_leaves_correlations_and_lifts_undefined() -> None
     assert m["lift_reason"].startswith("Original: undefined: no variance in the pair cosines")
 
 
-def test_b8_effect_scores_the_same_reps_on_the_anchors_and_held_out(setup) -> None:
+def test_the_anchor_effect_scores_the_same_reps_on_the_anchors_and_held_out(setup) -> None:
     from lib.modulator.pipeline import anchor_effect
 
     bert, data, _, mod, arrays = setup
@@ -183,14 +183,14 @@ def test_b8_effect_scores_the_same_reps_on_the_anchors_and_held_out(setup) -> No
     params = load_parameters("parameters/embedded/modulator_minilm.yaml", "modulator",
                              {"evaluation": {"n_rel": 24, "n_pairs": 400, "n_boot": 20},
                               "eval_disjoint_from_anchors": False})
-    payload = {"section8": {"evaluation": {"pentachora": pentachora(data.encoder, reps,
-                                                                    n_simplices=30)}}}
-    glued = study.effects(data, params, payload, arrays | {"procrustes_reps": reps})
-    assert glued["B8"]["taken"] == "as_executed" and glued["B8"]["difference"] == out["difference"]
-    assert set(glued) == {"B8", "B11"}
+    procrustes = {"evaluation": {"pentachora": pentachora(data.encoder, reps, n_simplices=30)}}
+    glued = study.effects(data, params, procrustes, arrays | {"procrustes_reps": reps})
+    anchors = glued["anchor_evaluation"]
+    assert anchors["taken"] == "as_executed" and anchors["difference"] == out["difference"]
+    assert set(glued) == {"anchor_evaluation", "pentachoron_pairing"}
 
 
-def test_b11_effect_is_unpaired_minus_paired() -> None:
+def test_the_pairing_effect_is_unpaired_minus_paired() -> None:
     from lib.modulator.pipeline import pairing_effect
 
     X = np.random.default_rng(0).normal(size=(50, 8))
@@ -244,7 +244,7 @@ def test_train_and_field_steps(setup, tmp_path) -> None:
                                      n_simplices=30, progress=False)
     assert field["params"] == sum(p.numel() for p in fm.parameters())
     assert field["train"]["encoder_unchanged"] and field["train"]["alpha_test"]["n_layers"] == 6
-    assert {d["id"] for d in field["b12_decisions"]} >= {"B12a", "B12c", "B12f"}
+    assert {d["id"] for d in field["fault_decisions"]} >= {"B12a", "B12c", "B12f"}
     json.dumps(field)
 
 
@@ -287,12 +287,12 @@ def test_a_trained_modulator_is_published_only_with_its_results(setup, tmp_path)
     (folder / ".field.safetensors.partial").write_bytes(b"staged by a killed run")
     paths = study.modulator_paths(results_file)
     assert paths["lerp"] == folder / "lerp.safetensors" and list(folder.iterdir()) == []
-    block, trained, _ = study.section9(data, bert, params, mod, pairs, paths["lerp"],
-                                       progress=False)
+    block, trained, _ = study.trained_section(data, bert, params, mod, pairs, paths["lerp"],
+                                              progress=False)
     # killed here: only the hidden staged file exists, never the finished name
     assert [p.name for p in folder.iterdir()] == [".lerp.safetensors.partial"]
     assert block["train"]["saved_to"] == shown(paths["lerp"])
-    write_json(results_file, {"section9": block})
+    write_json(results_file, {"trained": block})
     assert [p.name for p in folder.iterdir()] == ["lerp.safetensors"]
     loaded = load_modulator(copy.deepcopy(mod), paths["lerp"])
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),

@@ -1,15 +1,16 @@
-"""lib.modulator.study and plots: the notebook's checks, glue and figure."""
+"""lib.modulator.study: the notebook's checks, glue, headline and tables."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from lib.claims import CLAIMS_BY_ID, published
 from lib.models import load_model
-from lib.modulator import plots, study
+from lib.modulator import study
 from lib.modulator.hooks import LayerIndexError
+from lib.modulator.layout import Headline
+from lib.modulator.parameters import FieldSection
 
 
 def test_a_causal_lm_is_refused_in_one_line() -> None:
@@ -67,29 +68,12 @@ def test_claims_table_reads_published_values_and_the_claims_fields() -> None:
 
 
 def test_field_config_takes_the_models_width_and_depth(bert) -> None:
-    from lib.modulator.parameters import FieldSection
-
-    cfg = study.field_config(FieldSection().model_dump(), bert.model)
+    cfg = study.field_config(FieldSection(), bert.model)
     assert cfg.d_model == bert.model.config.hidden_size
     assert cfg.n_layers == len(bert.model.encoder.layer) and cfg.expert_ks == (1, 2, 4)
 
 
-def test_figure_draws_with_sections_missing() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    train = {"alpha_history": np.full((3, 2), 0.01).tolist(), "alpha_steps": [0, 10, 20],
-             "step_loss": [3.0, 2.5, 2.0], "val_loss": [2.2], "n_train": 90, "steps": 3,
-             "config": {"batch_size": 32}}
-    evaluation = {"relational": {"sets": {"Trained": {"pearson": 0.2}}, "bands": []}}
-    fig = plots.modulator_figure("t", {"section9": {"train": train, "evaluation": evaluation},
-                                       "section8": None})
-    assert len(fig.axes) >= 6
-    titles = [ax.get_title() for ax in fig.axes]
-    assert any("alpha per layer" in t for t in titles)
-
-
-def test_headline_and_tables_carry_intervals_the_b8_effect_and_the_alpha_test() -> None:
+def test_headline_and_tables_carry_intervals_the_anchor_effect_and_the_alpha_test() -> None:
     row = {"pearson": 0.2, "spearman": 0.1, "gradient": 0.01, "delta_pearson": 0.0,
            "delta_spearman": 0.0, "relative_lift_pearson": 0.5, "relative_lift_spearman": 0.1,
            "pearson_ci": [0.15, 0.25], "relative_lift_pearson_ci": None, "level": 0.95}
@@ -103,24 +87,28 @@ def test_headline_and_tables_carry_intervals_the_b8_effect_and_the_alpha_test() 
     train = {"final_alpha_mean": 0.01, "final_alpha_std": 0.0, "distance_to": {"0.5": 0.49},
              "alpha_monotonic_increasing_with_depth": None, "alpha_test": test}
     assert study.distance_line(train).endswith(test["reason"])
-    b8 = {"as_executed": {"pearson": 0.3}, "corrected": {"pearson": 0.1},
-          "difference": {"pearson": 0.2}}
-    out = study.headline({"section9": {"train": train, "evaluation": evaluation},
-                          "effects": {"B8": b8}})
+    anchors = {"as_executed": {"pearson": 0.3}, "corrected": {"pearson": 0.1},
+               "difference": {"pearson": 0.2}}
+    out = study.headline({"trained": {"train": train, "evaluation": evaluation},
+                          "effects": {"anchor_evaluation": anchors}})
     assert out["alpha_test"] == "not testable" and out["alpha_monotonic"] is None
     assert out["trained_pearson_ci"] == [0.15, 0.25]
-    assert out["b8_pearson_difference"] == 0.2 and out["b8_pearson_corrected"] == 0.1
+    assert out["anchors_minus_held_out_pearson"] == 0.2 and out["held_out_pearson"] == 0.1
+    assert out["anchors_pearson"] == 0.3
+    assert Headline.model_validate(out).trained_pearson == 0.2  # the headline fits its layout
 
 
-def test_effects_table_shows_b8_and_b11_both_ways() -> None:
+def test_effects_table_shows_the_anchor_and_pairing_effects_both_ways() -> None:
     arm = {"pearson": 0.24, "pearson_ci": [0.2, 0.28], "relative_lift_pearson": -0.003,
            "relative_lift_pearson_ci": [-0.007, None]}
-    effects = {"B8": {"as_executed": arm, "corrected": arm | {"pearson": 0.22},
-                      "difference": {"pearson": 0.02, "relative_lift_pearson": 0.0}},
-               "B11": {"as_executed": {"cv_modulated": 0.34}, "corrected": {"cv_modulated": 0.31},
-                       "difference": {"cv_modulated": 0.03}}}
+    effects = {"anchor_evaluation": {
+                   "as_executed": arm, "corrected": arm | {"pearson": 0.22},
+                   "difference": {"pearson": 0.02, "relative_lift_pearson": 0.0}},
+               "pentachoron_pairing": {
+                   "as_executed": {"cv_modulated": 0.34}, "corrected": {"cv_modulated": 0.31},
+                   "difference": {"cv_modulated": 0.03}}}
     table = study.effects_table(effects)
-    assert list(table.index) == ["B8", "B8", "B11"]
+    assert list(table.index) == ["B8", "B8", "B11"]  # labelled by the seed's defect codes
     assert table.iloc[0]["as executed"] == "+0.2400 [+0.2000, +0.2800]"
     assert table.iloc[0]["corrected"].startswith("+0.2200") and table.iloc[0]["difference"] == \
         "+0.0200"
@@ -129,7 +117,7 @@ def test_effects_table_shows_b8_and_b11_both_ways() -> None:
     assert study.effects_table({}).empty
 
 
-def test_the_b8_pearson_effect_is_split_into_the_token_sets_and_the_modulator() -> None:
+def test_the_anchor_pearson_effect_is_split_into_the_token_sets_and_the_modulator() -> None:
     """Issue 24: the embedded run's +0.0142 was almost all the unmodulated encoder's difference
     between the two token sets (0.2380 vs 0.2234); the modulator's lift part was -0.0004."""
     a = {"pearson": 0.2370, "original_pearson": 0.2380, "delta_pearson": -0.0010,
@@ -137,33 +125,12 @@ def test_the_b8_pearson_effect_is_split_into_the_token_sets_and_the_modulator() 
     c = {"pearson": 0.2228, "original_pearson": 0.2234, "delta_pearson": -0.0006,
          "relative_lift_pearson": -0.0024}
     diff = {k: a[k] - c[k] for k in a}
-    table = study.effects_table({"B8": {"as_executed": a, "corrected": c, "difference": diff}})
-    assert list(table["number"]) == [label for _, label in study.B8_ROWS]
+    table = study.effects_table({"anchor_evaluation": {"as_executed": a, "corrected": c,
+                                                       "difference": diff}})
+    assert list(table["number"]) == [label for _, label in study.ANCHOR_ROWS]
     assert list(table["difference"]) == ["+0.0142", "+0.0146", "-0.0004", "-0.0018"]
     assert "token sets" in table.iloc[1]["number"] and "modulator" in table.iloc[2]["number"]
-    out = study.headline({"effects": {"B8": {"as_executed": a, "corrected": c,
-                                             "difference": diff}}})
-    assert out["b8_pearson_difference_token_sets"] == pytest.approx(0.0146)
-    assert out["b8_pearson_difference_modulator"] == pytest.approx(-0.0004)
-
-
-def test_the_findings_attribute_b8_and_mark_a_lift_at_the_edge() -> None:
-    """The notebook's findings: B8's Pearson effect as token sets + modulator, and a lift
-    interval whose bound is within rounding of 0 called "at the edge", not "loses"."""
-    from lib.findings import findings_for
-
-    def arm(r: float, orig: float, ci: list[float]) -> dict:
-        return {"pearson": r, "original_pearson": orig, "relative_lift_pearson": r / orig - 1,
-                "relative_lift_pearson_ci": ci, "n_boot": 200, "level": 0.95}
-
-    payload = {"run": "minilm", "effects": {"B8": {
-        "as_executed": arm(0.2370, 0.2380, [-0.0073, -4e-6]),
-        "corrected": arm(0.2228, 0.2234, [-0.0081, 0.0017])}}}
-    lines = findings_for(payload, "modulator")
-    b8 = next(x for x in lines if "B8" in x)
-    assert ("Pearson 0.2370 vs 0.2228 (+0.0142) = the token sets +0.0146 (the unmodulated "
-            "encoder's 0.2380 vs 0.2234) + the modulator's lift -0.0004") in b8
-    assert "[-0.7%, -0.0%]: at the edge: a bound within the processors' rounding of 0" in b8
-    assert "loses" not in b8 and b8.endswith("gains nothing.")
-    assert any(x.startswith('- minilm: "at the edge": an interval bound within 0.0001 of 0')
-               for x in lines)
+    out = study.headline({"effects": {"anchor_evaluation": {"as_executed": a, "corrected": c,
+                                                            "difference": diff}}})
+    assert out["anchors_minus_held_out_token_sets"] == pytest.approx(0.0146)
+    assert out["anchors_minus_held_out_modulator"] == pytest.approx(-0.0004)

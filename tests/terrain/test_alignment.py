@@ -36,7 +36,7 @@ def test_sample_pairs_is_the_seed_protocol() -> None:
         al.sample_pairs(10, 11, 5, np.random.default_rng(0))
 
 
-def test_bands_reproduce_b16_and_exact_edges() -> None:
+def test_bands_reproduce_the_seeds_edges_and_exact_edges() -> None:
     s = np.array([1.0] * 12 + [0.05] * 12 + [0.5] * 12 + [0.2] * 5)
     cs = np.arange(len(s), dtype=float)
     ce = 2 * cs

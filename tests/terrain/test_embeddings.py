@@ -1,4 +1,5 @@
-"""lib.terrain.embeddings: the embedding matrix from a checkpoint; §1 and §13a protocols."""
+"""lib.terrain.embeddings: the embedding matrix from a checkpoint; the all-rows isotropic (§1) and
+sampled per-dimension (§13a) protocols."""
 
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def test_embedding_matrices_from_tiny_checkpoints() -> None:
     assert qwen.head is not None and qwen.head.shape == qwen.E.shape
 
 
-def test_section1_reproduces_the_seed_stream(E: np.ndarray) -> None:
-    out = embeddings.section1_geometry(E, seed=42, **SMALL)
+def test_all_rows_isotropic_reproduces_the_seed_stream(E: np.ndarray) -> None:
+    out = embeddings.all_rows_isotropic_geometry(E, seed=42, **SMALL)
     rng = np.random.default_rng(42)
     cos = _upper(E[rng.choice(300, 40, replace=False)])
     sigma = E.std()
@@ -71,8 +72,8 @@ def test_section1_reproduces_the_seed_stream(E: np.ndarray) -> None:
     json.dumps(out)
 
 
-def test_section13a_reproduces_the_seed_stream(E: np.ndarray) -> None:
-    out = embeddings.section13a_geometry(E, seed=42, n_pca=100, **SMALL)
+def test_sampled_per_dimension_reproduces_the_seed_stream(E: np.ndarray) -> None:
+    out = embeddings.sampled_per_dimension_geometry(E, seed=42, n_pca=100, **SMALL)
     rng = np.random.default_rng(42)
     cos = _upper(E[rng.choice(300, 40, replace=False)])
     dist = pdist(E[rng.choice(300, 25, replace=False)])
@@ -95,22 +96,22 @@ def test_section13a_reproduces_the_seed_stream(E: np.ndarray) -> None:
 def test_tokenizer_parts_and_head_comparison() -> None:
     t5 = embeddings.embedding_matrices("tiny/t5")
     tok = embeddings.load_tokenizer("tiny/t5")
-    out = embeddings.section1_geometry(t5.E, tokenizer=tok, **SMALL)
+    out = embeddings.all_rows_isotropic_geometry(t5.E, tokenizer=tok, **SMALL)
     assert out["digits"]["all_single_token"]
     assert out["digits"]["token_ids"] == [tok.encode(str(d), add_special_tokens=False)[0]
                                           for d in range(10)]
     assert {t["name"] for t in out["special_tokens"]["tokens"]} >= {"pad", "eos", "unk"}
     assert "animals" in out["categories"]["categories"]
     qwen = embeddings.embedding_matrices("tiny/qwen")
-    out13 = embeddings.section13a_geometry(qwen.E, tokenizer=tok, lm_head=qwen.head,
-                                           n_pca=200, **SMALL)
-    head = out13["embed_vs_head"]
+    sampled = embeddings.sampled_per_dimension_geometry(qwen.E, tokenizer=tok, lm_head=qwen.head,
+                                                        n_pca=200, **SMALL)
+    head = sampled["embed_vs_head"]
     A, B = qwen.E.numpy(), qwen.head.numpy()
     assert head["relative_diff"] == pytest.approx(np.linalg.norm(A - B) / np.linalg.norm(A),
                                                   rel=1e-5)
     assert not head["tied"]
-    assert "corr_abs_diff_cosine" in out13["digits"]["manifold"]
-    json.dumps(out13)
+    assert "corr_abs_diff_cosine" in sampled["digits"]["manifold"]
+    json.dumps(sampled)
 
 
 def test_parallel_digit_rows_give_an_undefined_digit_correlation() -> None:
@@ -123,7 +124,7 @@ def test_parallel_digit_rows_give_an_undefined_digit_correlation() -> None:
     direction = torch.randn(E.shape[1], generator=torch.Generator().manual_seed(0))
     for k, i in enumerate(ids):
         E[i] = direction * (0.3 + 0.37 * k)
-    block = embeddings.section1_geometry(E, tokenizer=tok, **SMALL)
+    block = embeddings.all_rows_isotropic_geometry(E, tokenizer=tok, **SMALL)
     manifold = block["digits"]["manifold"]
     assert np.isnan(manifold["corr_abs_diff_cosine"])
     assert manifold["corr_reason"].startswith(
@@ -133,16 +134,16 @@ def test_parallel_digit_rows_give_an_undefined_digit_correlation() -> None:
     published = tables.published_embedding_table(block, lambda claim: -1.0)  # any number
     assert published.loc["qwen08.digit_corr", "this model"] == "undefined"
     assert json.loads(json.dumps(to_jsonable(manifold)))["corr_abs_diff_cosine"] is None
-    defined = embeddings.section1_geometry(embeddings.embedding_matrices("tiny/t5").E,
+    defined = embeddings.all_rows_isotropic_geometry(embeddings.embedding_matrices("tiny/t5").E,
                                            tokenizer=tok, **SMALL)["digits"]["manifold"]
     assert np.isfinite(defined["corr_abs_diff_cosine"]) and defined["corr_reason"] is None
 
 
 def test_bad_input_raises(E: np.ndarray) -> None:
     with pytest.raises(ValueError, match=r"\[vocab, dims\]"):
-        embeddings.section1_geometry(E[0])
+        embeddings.all_rows_isotropic_geometry(E[0])
     with pytest.raises(ValueError, match="n_cosine"):
-        embeddings.section1_geometry(E, n_cosine=1000)
+        embeddings.all_rows_isotropic_geometry(E, n_cosine=1000)
 
 
 @pytest.mark.slow
@@ -150,8 +151,8 @@ def test_embedded_smollm2_matrix() -> None:
     m = embeddings.embedding_matrices("embedded/smollm2-135m-instruct")
     assert tuple(m.E.shape) == (49152, 576) and m.tied
     tok = embeddings.load_tokenizer("embedded/smollm2-135m-instruct")
-    out = embeddings.section13a_geometry(m.E, tokenizer=tok, n_cosine=500, n_distances=200,
-                                         n_pca=2000, n_simplices=200)
+    out = embeddings.sampled_per_dimension_geometry(m.E, tokenizer=tok, n_cosine=500,
+                                                    n_distances=200, n_pca=2000, n_simplices=200)
     assert out["digits"]["all_single_token"]
     assert -1 <= out["digits"]["manifold"]["corr_abs_diff_cosine"] < 0
     assert 0 < out["spectrum"]["pr_over_dim"] < 1

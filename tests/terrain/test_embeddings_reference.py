@@ -33,11 +33,11 @@ def low_rank() -> np.ndarray:
             + 1e-2 * rng.standard_normal((3000, 24))).astype(np.float32)
 
 
-@pytest.mark.parametrize("protocol", ["section1", "section13a"])
+@pytest.mark.parametrize("protocol", ["all_rows_isotropic", "sampled_per_dimension"])
 def test_reference_cv_is_the_gaussian_cv_and_separates_a_low_rank_matrix(
         protocol: str, gaussian: np.ndarray, low_rank: np.ndarray) -> None:
     geometry = getattr(embeddings, f"{protocol}_geometry")
-    extra = {"n_pca": 500} if protocol == "section13a" else {}
+    extra = {"n_pca": 500} if protocol == "sampled_per_dimension" else {}
     truth = _gaussian_cv(24)
     g = geometry(gaussian, seed=3, n_simplices=800, **SIZES, **extra)["pentachora"]
     cmp = g["cv_vs_reference"]
@@ -59,10 +59,10 @@ def test_reference_cv_is_the_gaussian_cv_and_separates_a_low_rank_matrix(
 
 def test_reference_does_not_move_the_seed_numbers(gaussian: np.ndarray) -> None:
     """Same inputs, same seed: identical blocks; the bootstrap draws from its own rng."""
-    a = embeddings.section1_geometry(gaussian, seed=5, n_simplices=50, **SIZES)
-    b = embeddings.section1_geometry(gaussian, seed=5, n_simplices=50, **SIZES)
+    a = embeddings.all_rows_isotropic_geometry(gaussian, seed=5, n_simplices=50, **SIZES)
+    b = embeddings.all_rows_isotropic_geometry(gaussian, seed=5, n_simplices=50, **SIZES)
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-    c = embeddings.section1_geometry(gaussian, seed=6, n_simplices=50, **SIZES)
+    c = embeddings.all_rows_isotropic_geometry(gaussian, seed=6, n_simplices=50, **SIZES)
     assert c["pentachora"]["cv_vs_reference"]["cv_ci"] != a["pentachora"]["cv_vs_reference"][
         "cv_ci"]
 

@@ -37,7 +37,7 @@ def test_a_run_shaped_payload_fits(terrain_payload: dict[str, Any]) -> None:
     assert isinstance(result.weights.trained, Battery)
     assert result.weights.trained.init is not None
     assert all(isinstance(s, SeedSpread) for s in result.weights.init_spread.quantities.values())
-    assert result.wordnet.effects.B10.fake_root_share is not None
+    assert result.wordnet.effects.fake_root.fake_root_share is not None
     assert result.headline.weights_measured == "trained"
     # what the layout leaves free is kept as written
     assert result.model_dump()["embedding"]["norms"] == terrain_payload["embedding"]["norms"]
@@ -58,7 +58,7 @@ def test_every_claim_path_is_in_the_layout_and_in_a_run_shaped_payload(
 
 
 @pytest.mark.parametrize(("path", "named"), [
-    (("wordnet", "effects", "B99"), "'B99' is not a key of wordnet/effects"),
+    (("wordnet", "effects", "B10"), "'B10' is not a key of wordnet/effects"),
     (("embedding", "pentachora", "cv_ratio"), "'cv_ratio' is not a key of embedding/pentachora"),
     (("weights", "trained", "qk", "summary", "decoder/cross", "seed", "pos"),
      "'pos' is not a key of weights/trained/qk/summary/decoder/cross/seed"),
@@ -91,8 +91,8 @@ def _set(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str
 
 @pytest.mark.parametrize(("path", "value", "says"), [
     (("model",), KeyError, "model: Field required"),
-    (("wordnet", "effects", "B10", "fake_root_share"), KeyError,
-     "wordnet/effects/B10/fake_root_share: Field required"),
+    (("wordnet", "effects", "fake_root", "fake_root_share"), KeyError,
+     "wordnet/effects/fake_root/fake_root_share: Field required"),
     (("weights", "trained", "q_sparsity", "self_attn_q"), "0.9",
      "weights/trained/q_sparsity/self_attn_q: Input should be a valid number"),
     (("embedding", "vocab"), 99.0, "embedding/vocab: Input should be a valid integer"),

@@ -172,12 +172,13 @@ def test_the_embedding_spread_a_run_stores() -> None:
     from lib.terrain.embeddings import load_tokenizer
 
     sizes = {"n_cosine": 100, "n_simplices": 50}
-    spread = embedding_spread(TINY, [0, 1, 2], "section1", sizes, load_tokenizer(TINY))
+    tokenizer = load_tokenizer(TINY)
+    spread = embedding_spread(TINY, [0, 1, 2], "all_rows_isotropic", sizes, tokenizer)
     pr = spread["quantities"]["spectrum/pr_over_dim"]
     vocab, dim = init_model(TINY, 0, "embedding").get_input_embeddings().weight.shape
     # i.i.d. rows: the Marchenko-Pastur participation ratio 1 / (1 + d/N)
     assert pr["mean"] == pytest.approx(1 / (1 + dim / vocab), abs=0.03)
-    assert spread == embedding_spread(TINY, [0, 1, 2], "section1", sizes, load_tokenizer(TINY))
+    assert spread == embedding_spread(TINY, [0, 1, 2], "all_rows_isotropic", sizes, tokenizer)
     assert set(spread["quantities"]) <= {"spectrum/pr_over_dim", "cosine/mean", "pentachora/cv",
                                          "pentachora/ratio_embed_random",
                                          "digits/manifold/corr_abs_diff_cosine"}

@@ -29,7 +29,7 @@ def _run(payload: dict[str, Any], name: str, reference: str, wordnet: bool) -> d
     emb["pentachora"] |= {"cv": 0.3, "reference_cv": 0.07, "reference": reference}
     if wordnet:
         out["wordnet"]["baselines"]["noun_only"] |= {"pearson": 0.31, "n_pairs": 2000}
-        out["wordnet"]["effects"]["B10"]["fake_root_share"] = 0.6
+        out["wordnet"]["effects"]["fake_root"]["fake_root_share"] = 0.6
     else:
         out["wordnet"] = None
         out["headline"] = {k: v for k, v in out["headline"].items()
@@ -86,8 +86,8 @@ def test_a_payload_that_does_not_fit_the_layout_is_refused(
     """The report refuses such a file before it renders (lib.report); read alone, it fails
     naming the key, never half-rendered."""
     bad = copy.deepcopy(terrain_payload)
-    del bad["wordnet"]["effects"]["B10"]
-    with pytest.raises(ValidationError, match=r"wordnet\.effects\.B10"):
+    del bad["wordnet"]["effects"]["fake_root"]
+    with pytest.raises(ValidationError, match=r"wordnet\.effects\.fake_root"):
         report.terrain_lines({"embedded/terrain_x": bad})
 
 

@@ -179,19 +179,22 @@ def test_defect_effects_on_real_synsets(small) -> None:
                                n_simplices=20, n_scatter=50)
     sample = al.relational_sample(matched, np.random.default_rng(3), 60, 4000)
     eff = al.defect_effects(encoder, matched, sample, out["pentachora"])
-    assert set(eff) == {"B3", "B10", "B11", "B16", "B17"}
+    assert set(eff) == set(al.EFFECT_DEFECTS) == {"hypernym_walk", "fake_root", "volume_pairing",
+                                                  "band_edges", "hypernym_order"}
     for e in eff.values():
         assert {"number", "as_executed", "taken", "difference", "what"} <= set(e)
         if e["difference"] is not None:
             assert e["difference"] == pytest.approx(e["as_executed"] - e["taken"])
-    assert eff["B10"]["as_executed"] == pytest.approx(out["encoder"]["pearson"], rel=1e-6)
-    assert 0 < eff["B10"]["fake_root_share"] < 1  # verbs/adjectives meet only at the fake root
-    assert eff["B10"]["n_pairs"]["taken"] < eff["B10"]["n_pairs"]["as_executed"]
-    assert eff["B11"]["taken"] == out["pentachora"]["paired_corr"]
-    b16 = eff["B16"]
-    assert b16["taken"] == len(sample.s)  # exact edges: every pair once
-    assert b16["as_executed"] == len(sample.s) - b16["n_s_one"] + b16["n_s_005"]
-    assert eff["B3"]["n_chains"]["as_executed"] <= eff["B3"]["n_chains"]["taken"]
+    assert eff["fake_root"]["as_executed"] == pytest.approx(out["encoder"]["pearson"], rel=1e-6)
+    # verbs/adjectives meet only at the fake root
+    assert 0 < eff["fake_root"]["fake_root_share"] < 1
+    assert eff["fake_root"]["n_pairs"]["taken"] < eff["fake_root"]["n_pairs"]["as_executed"]
+    assert eff["volume_pairing"]["taken"] == out["pentachora"]["paired_corr"]
+    edges = eff["band_edges"]
+    assert edges["taken"] == len(sample.s)  # exact edges: every pair once
+    assert edges["as_executed"] == len(sample.s) - edges["n_s_one"] + edges["n_s_005"]
+    walk = eff["hypernym_walk"]["n_chains"]
+    assert walk["as_executed"] <= walk["taken"]
     json.dumps(to_jsonable(eff), allow_nan=False)
 
 
@@ -229,7 +232,7 @@ def test_tables_and_headline_show_baselines_effects_and_both_intervals(small) ->
                               "encoder, noun pairs only"]
     assert bt.loc["encoder", "Pearson"] == f"{out['encoder']['pearson']:.4f}"
     # the part-of-speech confound beside each row: the share its pairs route through the fake root
-    share = block["effects"]["B10"]["fake_root_share"]
+    share = block["effects"]["fake_root"]["fake_root_share"]
     assert 0 < share < 1 and bt.loc["encoder", "through the fake root"] == f"{share:.1%}"
     assert bt.loc["encoder, noun pairs only", "through the fake root"] == "0.0%"
     et = tables.effects_table(block)

@@ -5,7 +5,7 @@ architecture freshly initialized), `summary` (§5 table and figure), `bench` (st
 """
 
 from lib.terrain.weights.battery import (
-    SECTION5_THRESHOLDS,
+    CROSS_MODEL_THRESHOLDS,
     THRESHOLDS,
     cross_layer_cosine,
     dead_neurons,
@@ -28,7 +28,7 @@ from lib.terrain.weights.catalog import (
 )
 
 __all__ = [
-    "SECTION5_THRESHOLDS",
+    "CROSS_MODEL_THRESHOLDS",
     "THRESHOLDS",
     "AttentionHeads",
     "Catalog",

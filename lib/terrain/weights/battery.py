@@ -30,8 +30,8 @@ from lib.terrain.weights.catalog import (
     build_catalog,
 )
 
-THRESHOLDS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)  # §4; §5/§6 use the last four
-SECTION5_THRESHOLDS = (1e-4, 1e-3, 1e-2, 1e-1)
+THRESHOLDS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)  # §4's sparsity thresholds
+CROSS_MODEL_THRESHOLDS = (1e-4, 1e-3, 1e-2, 1e-1)  # the cross-model tables' (§5/§6): the last four
 Q_THRESHOLD = 0.1  # "Q sparsity" is the < 0.1 column
 # groups reported under q_sparsity when the model has them (cross_attn_q: T5's decoder EncDec q)
 Q_SPARSITY_GROUPS = ("self_attn_q", "self_attn_k", "self_attn_v", "self_attn_qkv", "cross_attn_q")
