@@ -27,6 +27,7 @@ every E08 model's SI against the head-permutation null.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -294,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
               "was written (REPORT.md and report.json are as they were): rerun make reproduce",
               file=sys.stderr)
         return 1
+    for line in json.loads((RESULTS / "report.json").read_text())["refused"]:
+        print(f"left out: {line}", file=sys.stderr)  # also in REPORT.md, "Results left out"
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     print(f"results/REPORT.md: {counts}")
     return 0

@@ -103,6 +103,18 @@ def test_the_report_and_the_summary_leave_a_refused_result_out_and_say_why(folde
     assert json.loads((folder.parent / "report.json").read_text())["refused"] == [line]
 
 
+def test_the_commands_say_on_the_terminal_what_they_left_out(
+        folder: Path, capsys: pytest.CaptureFixture) -> None:
+    """Not only in summary.md and REPORT.md: the audit saw an empty table and exit 0."""
+    bad = write_sealed(folder / "E11_tiny-mqa.json", fitted(pair_payload("tiny-mqa", 0.5, 0.05)))
+    bad.write_text(bad.read_text().replace("0.5", "0.215"))
+    line = integrity.refusal_line(integrity.check_result(bad))
+    assert summary.main(["embedded", str(bad)]) == 0
+    assert capsys.readouterr().err == f"left out: {line}\n"
+    assert report.main([str(bad)]) == 0
+    assert capsys.readouterr().err == f"left out: {line}\n"
+
+
 def test_find_result_refuses_what_it_cannot_trust(folder: Path) -> None:
     path = write_sealed(folder / "E11_tiny-mqa.json", _pair())
     assert results.find_result("embedded", "E11_tiny-mqa")["run"] == "tiny-mqa"

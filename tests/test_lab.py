@@ -125,7 +125,7 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
     assert made.returncode == 0, made.stderr[-3000:]
     result = json.loads((repo / target).read_text())
     given = load_parameters(repo / "parameters/embedded/E11_tiny-mha.yaml", "E11")
-    assert result["methodology"]["max_length"] == given["max_length"] != 64
+    assert result["methodology"]["max_length"] == given.max_length != 64
     assert result["provenance"]["scratch"] is False and result["provenance"]["overrides"] == {}
     assert "ignores it" in (repo / "results/embedded/logs/E11_tiny-mha.log").read_text()
     assert not (repo / "results/scratch").exists()

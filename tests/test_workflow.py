@@ -338,12 +338,14 @@ def test_a_killed_snakemakes_temporary_folder_is_removed_by_the_next_run(tmp_pat
     assert "TMPDIR=" in dry.stdout and "/.cache/tmp" in dry.stdout
 
 
-def test_a_hook_string_counts_as_an_import(tmp_path: Path) -> None:
-    """`lib.lines` imports a hook's module on first use: a job depends on it as on an import."""
+def test_a_run_time_hook_string_counts_as_an_import(tmp_path: Path) -> None:
+    """`lib.lines` imports a hook's module on first use: a job depends on a run-time hook's
+    module as on an import, and not on a tool's (`lib/a/c.py`, the report's)."""
     (tmp_path / "lib" / "a").mkdir(parents=True)
-    for name in ("lib/__init__.py", "lib/a/__init__.py", "lib/a/b.py"):
+    for name in ("lib/__init__.py", "lib/a/__init__.py", "lib/a/b.py", "lib/a/c.py"):
         (tmp_path / name).write_text("")
-    (tmp_path / "lib" / "a" / "line.py").write_text('HOOKS = {"x": "lib.a.b:function"}\n')
+    (tmp_path / "lib" / "a" / "line.py").write_text(
+        'LINE = Line(layouts={"x": "lib.a.b:Result"}, details="lib.a.c:details")\n')
     (tmp_path / "nb.py").write_text("import lib.a.line\n")
     assert {str(p) for p in lib_dependencies("nb.py", root=tmp_path)} == {
         "lib/__init__.py", "lib/a/__init__.py", "lib/a/line.py", "lib/a/b.py"}

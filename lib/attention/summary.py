@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -315,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="results files (default: the profile's runs)")
     args = parser.parse_args(argv)
     payload = write_summary(args.profile, args.files or None)
+    for line in payload["refused"]:  # also in summary.md: said here too, not only on file
+        print(f"left out: {line}", file=sys.stderr)
     print(markdown_table(payload["rows"]))
     nulls = permutation_markdown(payload["rows"])
     if nulls:

@@ -10,6 +10,7 @@ from exactly the results files given (a deleted parameter file leaves no row); a
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="terrain results files")
     args = parser.parse_args(argv)
     summary = write_summary(args.profile, args.files)
+    for line in summary.get("refused", []):  # also in the summary files
+        print(f"left out: {line}", file=sys.stderr)
     print(f"{NAME}: {len(summary['rows'])} runs, "
           f"{len(summary['cross_architecture'])} in the cross-architecture table")
     return 0
