@@ -28,16 +28,15 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
-# `make test` is everything a newcomer needs to trust the checkout: the preflight of the paper
-# runs, then in one pytest run on both cores the unit tests, the browser tests and the five
-# notebooks against their stored twins (nbval). The notebooks run in order on one worker
-# (conftest.py groups them, references first) while the other worker takes the test files one by
-# one. conftest.py points the results at an empty per-session folder, so what an earlier `make
+# `make test` is everything a newcomer needs to trust the checkout, in one pytest run on both
+# cores: the preflight of the paper runs (one test), the unit tests, the browser tests and the
+# five notebooks against their stored twins (nbval). Each line's notebooks run in order on one
+# worker (conftest.py groups them, references first) while the other worker takes the test files
+# one by one. conftest.py points the results at an empty per-session folder, so what an earlier `make
 # reproduce` left in results/ never changes a test. `make test-unit` is the quick loop for
 # development: the unit tests alone (no subprocess, browser or notebook), on every core.
 PYTEST_WORKERS ?= 2
 test: setup test-deps
-	$(PY) -m lib.preflight
 	$(PY) -m pytest tests notebooks -n $(PYTEST_WORKERS)
 
 test-unit: setup

@@ -11,10 +11,10 @@ nbval compares the numbers of the cells marked `# NBVAL_CHECK_OUTPUT` at the pre
 (`--nbval-cell-timeout`, an hour: a guard against a hung kernel that no slow or busy machine
 reaches), not nbval's fixed 5 s.
 
-Under pytest-xdist (`-n 2`, `make test`) every test file is one unit of work and the notebooks
-are one, run first and in order on one worker while the other workers take the test files
-(`pytest_xdist_make_scheduler`); the notebooks and the subprocess, browser and cluster tests are
-marked `integration`.
+Under pytest-xdist (`-n 2`, `make test`) every test file is one unit of work and each line's
+notebooks are one, run first and in order on one worker while the other workers take the rest
+(`pytest_xdist_make_scheduler`); each worker runs torch and BLAS on one thread. The notebooks
+and the subprocess, browser and cluster tests are marked `integration`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ _OUTPUTS = Path(tempfile.mkdtemp(prefix="test-outputs-", dir=_CACHE / "tmp"))
 os.environ["BSD_RESULTS_DIR"] = str(_OUTPUTS / "results")
 os.environ["BSD_FIGURES_DIR"] = str(_OUTPUTS / "figures")
 os.environ["BSD_WORKFLOW_RUN"] = "1"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one CPU thread a worker unless told otherwise: beside the other worker and the notebooks'
+    # kernel, torch's default (every core) oversubscribes them, and its threads then wait on one
+    # another (a 3 s test took 75 s); every test holds at any thread count
+    for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
 
 import lib  # noqa: E402,F401  (after the variables above: lib.paths reads them once)
 
@@ -60,18 +66,24 @@ def pytest_unconfigure(config: object) -> None:
     shutil.rmtree(_OUTPUTS, ignore_errors=True)
 
 
-NOTEBOOKS = "notebooks"  # the xdist scope of every notebook cell
+NOTEBOOKS = "notebooks"  # the xdist scopes of the notebook cells: notebooks/<line>
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under `-n N`: the notebooks as one unit on one worker, in collection order; every test
-    file one unit (its module fixtures load once), taken by whichever worker is free."""
+    """Under `-n N`: the notebooks of a line of research as one unit on one worker, in
+    collection order (a reference run before its reader: no line reads another's results);
+    every test file one unit (its module fixtures load once), taken by whichever worker is
+    free."""
     from xdist.scheduler import LoadScopeScheduling
+
+    from lib.lines import line_of
 
     class NotebooksTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return NOTEBOOKS if path.endswith(".ipynb") else path
+            if not path.endswith(".ipynb"):
+                return path
+            return f"{NOTEBOOKS}/{line_of(Path(path).stem).name}"  # a line's notebooks in order
 
     config.option.loadscopereorder = False  # the notebooks first: they take longest
     return NotebooksTogether(config, log)

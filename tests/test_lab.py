@@ -73,6 +73,7 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
     """Edit E11's OVERRIDES in the Lab, run the cell and save (jupytext writes the tracked `.py`
     and `.ipynb`); Snakemake still makes E11's result from its parameter file alone, and
     `git restore notebooks/` (as the README says) leaves the checkout clean."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -83,7 +84,8 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
     home.mkdir()
     edited = "OVERRIDES = dict(max_length=64)"
     with running_lab(home, root=repo) as lab, headless_chromium(monkeypatch) as browser:
-        wait = WebDriverWait(browser, HANG_S)
+        # the notebook re-renders its cells while it loads: a cell read then is stale, read again
+        wait = WebDriverWait(browser, HANG_S, ignored_exceptions=(StaleElementReferenceException,))
         browser.get(lab.url("/lab/tree/notebooks/E11.py"))
 
         def cell_with(text: str):  # noqa: ANN202
@@ -91,7 +93,7 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
                          if text in c.find_element(By.CSS_SELECTOR, ".cm-content")
                          .get_attribute("textContent")), None)
 
-        parameters = wait.until(lambda _: cell_with("OVERRIDES: dict = {}"))
+        wait.until(lambda _: cell_with("OVERRIDES: dict = {}"))
         # the stored outputs of the twin: the pair table renders as an HTML table
         wait.until(lambda _: browser.find_elements(
             By.CSS_SELECTOR, ".jp-OutputArea-output.jp-RenderedHTMLCommon table"))
@@ -100,7 +102,8 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
         # edit the parameters cell as a user types, run it, save
         wait.until(lambda _: browser.find_element(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator"
                                                   "[data-status='idle']"))
-        editor = parameters.find_element(By.CSS_SELECTOR, ".cm-content")
+        editor = wait.until(lambda _: cell_with("OVERRIDES: dict = {}").find_element(
+            By.CSS_SELECTOR, ".cm-content"))  # found again: the cell may have been re-rendered
         ActionChains(browser).click(editor).key_down(Keys.CONTROL).send_keys("a") \
             .key_up(Keys.CONTROL).send_keys(edited).key_down(Keys.SHIFT).send_keys(Keys.ENTER) \
             .key_up(Keys.SHIFT).perform()

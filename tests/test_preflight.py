@@ -29,6 +29,16 @@ def _copy(tmp_path: Path, stem: str, changes: dict | None = None, folder: str = 
     return path
 
 
+@pytest.mark.integration
+def test_every_paper_file_passes_the_preflight(capsys: pytest.CaptureFixture) -> None:
+    """`make test`'s preflight, run once, beside the other tests: what `make preflight` runs."""
+    assert preflight.main([]) == 0, capsys.readouterr().err[-3000:]
+    out = capsys.readouterr().out
+    files = sorted(PAPER.glob("*.yaml"))
+    assert f"preflight ok: {len(files)} runs, " in out
+    assert [f.stem for f in files if f.stem not in out] == []
+
+
 def _fail(capsys: pytest.CaptureFixture, *files: Path) -> list[str]:
     assert preflight.main([str(f) for f in files]) == 1
     err = capsys.readouterr().err.splitlines()  # transformers may log warnings there too

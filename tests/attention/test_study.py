@@ -75,6 +75,7 @@ def test_architecture_controls_of_an_mqa_pair(pair, tmp_path) -> None:
 
 def test_null_model_is_the_architecture_at_random_init(pair) -> None:
     params, base, _ = pair
+    params = params.model_copy(update={"seed_null": params.seed_null.model_copy(update={"n": 4})})
     null = study.null_model(params, params.base, load_prompts())
     record = null["model"]
     assert record["name"] == "random/tiny/falcon-mqa" and record["source"] == "random"
