@@ -102,13 +102,33 @@ def test_a_parameters_cell_edited_in_the_lab_changes_no_workflow_result(
         # edit the parameters cell as a user types, run it, save
         wait.until(lambda _: browser.find_element(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator"
                                                   "[data-status='idle']"))
-        editor = wait.until(lambda _: cell_with("OVERRIDES: dict = {}").find_element(
-            By.CSS_SELECTOR, ".cm-content"))  # found again: the cell may have been re-rendered
-        ActionChains(browser).click(editor).key_down(Keys.CONTROL).send_keys("a") \
-            .key_up(Keys.CONTROL).send_keys(edited).key_down(Keys.SHIFT).send_keys(Keys.ENTER) \
-            .key_up(Keys.SHIFT).perform()
-        wait.until(lambda _: "[1]" in cell_with(edited).find_element(
-            By.CSS_SELECTOR, ".jp-InputPrompt").text)  # the kernel ran it
+        def parameters_cell():  # noqa: ANN202  (the first code cell, whatever it holds)
+            return browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell")[0]
+
+        def typed(_: object) -> bool:
+            """Type the edit into the parameters cell until it holds exactly that: keys sent
+            while the cell re-renders land nowhere, and are sent again."""
+            editor = parameters_cell().find_element(By.CSS_SELECTOR, ".cm-content")
+            if editor.get_attribute("textContent") == edited:
+                return True
+            ActionChains(browser).click(editor).key_down(Keys.CONTROL).send_keys("a") \
+                .key_up(Keys.CONTROL).send_keys(edited).perform()
+            return False
+
+        def ran(_: object) -> bool:
+            """Run the cell (Shift+Enter in its editor) until the kernel has run it; sent again
+            only while the prompt shows it never ran (focus lost to a re-render)."""
+            cell = parameters_cell()
+            prompt = cell.find_element(By.CSS_SELECTOR, ".jp-InputPrompt").text
+            if any(c.isdigit() for c in prompt):  # [1]: the kernel ran it
+                return True
+            if "*" not in prompt:
+                ActionChains(browser).click(cell.find_element(By.CSS_SELECTOR, ".cm-content")) \
+                    .key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+            return False
+
+        wait.until(typed)
+        wait.until(ran)
         ActionChains(browser).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
         saved = repo / "notebooks" / "E11.py"
         wait.until(lambda _: edited in saved.read_text())  # jupytext wrote the .py
