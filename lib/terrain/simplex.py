@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lib.stats.intervals import check_resampling, percentile_interval
+
 
 def _check_points(points: Any) -> tuple[int, int, int]:
     shape = tuple(points.shape)
@@ -268,8 +270,7 @@ def cv_versus_reference(volumes: Any, reference: Any, seed: int, n_boot: int = C
     its interval come from the same resamples. `distinguishable` is True when the difference's
     interval excludes 0, None (undefined) when either list has fewer than 2 valid volumes.
     """
-    if n_boot < 1 or not 0 < level < 1:
-        raise ValueError(f"need n_boot >= 1 and 0 < level < 1; got {n_boot}, {level}")
+    check_resampling(n_boot, level)
     a = np.asarray(volumes, dtype=np.float64).ravel()
     b = np.asarray(reference, dtype=np.float64).ravel()
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -281,16 +282,17 @@ def cv_versus_reference(volumes: Any, reference: Any, seed: int, n_boot: int = C
                       "reason": f"{a.size} and {b.size} valid volumes: a CV needs at least 2"}
     rng = np.random.default_rng(seed)
     boot_a, boot_b = _boot_cv(a, rng, n_boot), _boot_cv(b, rng, n_boot)
-    q = [50 * (1 - level), 50 * (1 + level)]
 
-    def ci(x: np.ndarray) -> list[float]:
-        return [float(v) for v in np.percentile(x, q)]
+    def ci(x: np.ndarray) -> list[float] | None:
+        interval = percentile_interval(x, level)  # lib.stats: the one interval, its NaN policy
+        return None if interval is None else list(interval)
 
     cv_a, cv_b = float(a.std() / a.mean()), float(b.std() / b.mean())
     diff_ci = ci(boot_a - boot_b)
     return out | {"cv": cv_a, "reference_cv": cv_b, "difference": cv_a - cv_b,
                   "cv_ci": ci(boot_a), "reference_cv_ci": ci(boot_b), "difference_ci": diff_ci,
-                  "distinguishable": bool(diff_ci[0] > 0 or diff_ci[1] < 0), "reason": ""}
+                  "distinguishable": None if diff_ci is None
+                  else bool(diff_ci[0] > 0 or diff_ci[1] < 0), "reason": ""}
 
 
 def sample_simplices(n: int, count: int, rng: np.random.Generator, k: int = 4,
