@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -39,6 +40,11 @@ def headless_chromium(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyp
         pytest.fail("headless Chromium not found: apt-get install -y chromium chromium-driver",
                     pytrace=False)
     monkeypatch.setenv("SE_OFFLINE", "true")  # selenium never downloads a browser or driver
+    # its profile, cache and crash reports (XDG_CONFIG_HOME/chromium) in a folder of its own,
+    # not under HOME/.config
+    profile = Path(tempfile.mkdtemp(prefix="chromium-"))
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(profile / name.lower()))
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
@@ -53,6 +59,7 @@ def headless_chromium(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyp
         yield driver
     finally:
         driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def fresh_environment(home: Path) -> dict[str, str]:
