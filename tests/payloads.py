@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import types
 from typing import Any, Literal, Union, get_args, get_origin
@@ -130,3 +131,20 @@ def fitted_block(model: type[BaseModel], block: dict[str, Any]) -> dict[str, Any
     them out, its own values kept): for the entries of a `dict[str, X]` key, which `fitted`
     leaves as they are."""
     return _merged(skeleton(model), block)
+
+
+MISSING = object()
+"""`changed`'s value for a key to delete."""
+
+
+def changed(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of `payload` with the key at `path` set to `value` (deleted: `MISSING`)."""
+    out = copy.deepcopy(payload)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    if value is MISSING:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return out

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from payloads import claims_payload, layout_payload
+from payloads import MISSING, changed, claims_payload, layout_payload
 from sealed import write_sealed
 
 from lib import checks, claims, report, results
@@ -49,12 +49,8 @@ def test_a_results_file_without_a_claims_field_is_left_out_naming_the_field(
         folder: Path, claim: claims.Claim) -> None:
     """The claim's field is in its result's layout, so a file without it does not fit: left out
     in one line naming the field (it used to raise KeyError), its claims not yet run."""
-    payload = claims_payload(claim.result)
-    node = payload
-    for key in claim.field[:-1]:
-        node = node[key]
-    del node[claim.field[-1]]
-    path = write_sealed(folder / f"{claim.result}.json", payload)
+    path = write_sealed(folder / f"{claim.result}.json",
+                        changed(claims_payload(claim.result), claim.field, MISSING))
     rows = report.write_report([path])
     assert next(r for r in rows if r["id"] == claim.id)["status"] == checks.NOT_RUN
     machine = json.loads((folder / "report.json").read_text())

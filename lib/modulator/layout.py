@@ -38,7 +38,17 @@ class Block(Layout):
 # ------------------------------------------------------------------------------ measurements
 
 
-class SetMeasures(Block):
+class Resampled(Block):
+    """The intervals of a Pearson and its lift from resampling the evaluation lemmas, with how
+    they were drawn (`bootstrap.relational_evaluation`); absent where the run drew none."""
+
+    pearson_ci: Interval = None
+    relative_lift_pearson_ci: Interval = None
+    n_boot: int | None = None
+    level: float | None = None
+
+
+class SetMeasures(Resampled):
     """One representation set's D10/D11 numbers against the unmodulated encoder ('Original'),
     with the intervals from resampling the evaluation lemmas (`bootstrap.relational_evaluation`)."""
 
@@ -49,10 +59,6 @@ class SetMeasures(Block):
     delta_spearman: Number
     relative_lift_pearson: Number
     relative_lift_spearman: Number
-    pearson_ci: Interval = None
-    relative_lift_pearson_ci: Interval = None
-    n_boot: int | None = None
-    level: float | None = None
 
 
 class Pairs(Block):
@@ -327,17 +333,13 @@ class FieldResult(Block):
 # ---------------------------------------------------------------------------------- effects
 
 
-class AnchorArm(Block):
+class AnchorArm(Resampled):
     """The §8 modulator's D10 numbers on one token set."""
 
     pearson: Number
     original_pearson: Number
     delta_pearson: Number
     relative_lift_pearson: Number
-    pearson_ci: Interval = None
-    relative_lift_pearson_ci: Interval = None
-    n_boot: int | None = None
-    level: float | None = None
 
 
 class AnchorEvaluation(Block):

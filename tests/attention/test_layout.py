@@ -4,11 +4,11 @@ lib/claims.yaml on an attention run is in its layout, and one that is not is nam
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
+from payloads import MISSING, changed
 
 from lib.attention import study, verdicts
 from lib.attention.layout import E08Result, E11Result, E11TResult
@@ -29,7 +29,6 @@ from lib.params import load_parameters, result_name
 from lib.results import to_jsonable
 
 LAYOUTS = {"E11": E11Result, "E11-T": E11TResult, "E08": E08Result}
-MISSING = object()  # a key to delete
 
 
 def light(params: AttentionParameters) -> AttentionParameters:
@@ -92,19 +91,6 @@ def e08() -> dict[str, Any]:
         "methodology": study.methodology(params, prompts, [run]), "models": {run.name: model},
         "references": [], "verdict": verdict.as_dict(), "trend": None, "multiplicity": family,
         "seed_spread": None, "provenance": {}})
-
-
-def changed(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    """A copy of `payload` with the key at `path` set to `value` (deleted: `MISSING`)."""
-    out = copy.deepcopy(payload)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    if value is MISSING:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return out
 
 
 def test_each_experiment_names_its_layout() -> None:

@@ -4,12 +4,12 @@ against it."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from payloads import MISSING, changed
 
 from lib.claims import _RESOLUTIONS, CLAIMS, _field_paths, lookup
 from lib.layout import layout_of, path_problem, result_problem
@@ -77,21 +77,9 @@ def test_keyed_blocks_take_any_key_and_free_blocks_end_the_check() -> None:
     assert path_problem(TerrainResult, ("provenance", "code", "files")) is None
 
 
-def _set(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(payload)
-    node = out
-    for step in path[:-1]:
-        node = node[step]
-    if value is KeyError:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return out
-
-
 @pytest.mark.parametrize(("path", "value", "says"), [
-    (("model",), KeyError, "model: Field required"),
-    (("wordnet", "effects", "fake_root", "fake_root_share"), KeyError,
+    (("model",), MISSING, "model: Field required"),
+    (("wordnet", "effects", "fake_root", "fake_root_share"), MISSING,
      "wordnet/effects/fake_root/fake_root_share: Field required"),
     (("weights", "trained", "q_sparsity", "self_attn_q"), "0.9",
      "weights/trained/q_sparsity/self_attn_q: Input should be a valid number"),
@@ -104,16 +92,16 @@ def _set(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str
 ])
 def test_a_wrong_typed_or_missing_key_is_refused_naming_it(
         terrain_payload: dict[str, Any], path: tuple[str, ...], value: Any, says: str) -> None:
-    problem = result_problem(_set(terrain_payload, path, value), "terrain")
+    problem = result_problem(changed(terrain_payload, path, value), "terrain")
     assert problem is not None and problem.startswith(says), problem
     assert problem.endswith("(the TerrainResult layout)")
 
 
 def test_a_non_finite_number_is_refused(terrain_payload: dict[str, Any]) -> None:
-    bad = _set(terrain_payload, ("embedding", "spectrum", "pr_over_dim"), float("nan"))
+    bad = changed(terrain_payload, ("embedding", "spectrum", "pr_over_dim"), float("nan"))
     assert result_problem(bad, "terrain").startswith("embedding/spectrum/pr_over_dim: ")
     # null is how a results file writes an undefined number: accepted
-    assert result_problem(_set(terrain_payload, ("embedding", "spectrum", "pr_over_dim"), None),
+    assert result_problem(changed(terrain_payload, ("embedding", "spectrum", "pr_over_dim"), None),
                           "terrain") is None
 
 
@@ -124,7 +112,7 @@ def test_the_notebook_saves_a_fitting_payload_and_refuses_another(
               tmp_path / "f.png")
     with pytest.raises(ValueError, match="terrain_tiny-t5: the results do not fit their "
                                          "layout: headline: Field required"):
-        run.save(_set(terrain_payload, ("headline",), KeyError))
+        run.save(changed(terrain_payload, ("headline",), MISSING))
     assert not run.results_file.exists()
     assert run.save(terrain_payload) == run.results_file
     assert json.loads(run.results_file.read_text())["run"] == terrain_payload["run"]
